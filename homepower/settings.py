@@ -1,0 +1,260 @@
+"""Every setting of the contract, read and validated in one place.
+
+Order of precedence: CLI flags (passed as ``overrides``) > the real environment > ``.env`` beside the
+scripts (python-dotenv) > defaults. A bad value raises ``ConfigError`` (exit 78) naming the setting and
+what it accepts. This module is light (stdlib + python-dotenv) so the poller can import it.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+from homepower.errors import ConfigError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+# Compass points in degrees from north; "O" is Dutch for east (oost).
+ORIENTATIONS = {"N": 0.0, "NE": 45.0, "E": 90.0, "O": 90.0, "SE": 135.0, "S": 180.0,
+                "SW": 225.0, "W": 270.0, "NW": 315.0}
+
+
+def parse_orientation(value: str | float, name: str = "PV_ORIENTATION") -> float:
+    """Panel azimuth in degrees from north (0..360) from a compass point or a number of degrees."""
+    text = str(value).strip().upper()
+    if text in ORIENTATIONS:
+        return ORIENTATIONS[text]
+    try:
+        degrees = float(text)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not valid: use one of "
+                          f"{' '.join(ORIENTATIONS)} or degrees from north (0-360)") from None
+    if not 0.0 <= degrees <= 360.0:
+        raise ConfigError(f"{name}={value!r} is out of range: degrees from north go from 0 to 360")
+    return degrees
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """Where the store lives. ``repr`` never shows the password."""
+
+    kind: str  # "sqlite" or "mysql"
+    path: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 3306
+    user: str = "root"
+    password: str = field(default="", repr=False)
+    database: str = ""
+
+    def describe(self) -> str:
+        """A safe one-line description for messages (no password)."""
+        if self.kind == "sqlite":
+            return f"sqlite:///{self.path}"
+        return f"mysql://{self.user}@{self.host}:{self.port}/{self.database}"
+
+
+def parse_database_url(url: str, state_dir: Path, name: str = "DATABASE_URL") -> DatabaseConfig:
+    """``sqlite:///relative/or/absolute.db`` or ``mysql://user:password@host:port/database``."""
+    accepted = "use sqlite:///path/to/file.db or mysql://user:password@host:port/database"
+    if url.startswith("sqlite:///"):
+        raw = url[len("sqlite:///"):]
+        if not raw:
+            raise ConfigError(f"{name} has no file path: {accepted}")
+        path = Path(raw)
+        if not path.is_absolute():
+            path = PROJECT_DIR / path
+        return DatabaseConfig(kind="sqlite", path=path)
+    parts = urlsplit(url)
+    if parts.scheme not in ("mysql", "mariadb", "mysql+mysqlconnector"):
+        raise ConfigError(f"{name} has an unknown scheme {parts.scheme!r}: {accepted}")
+    try:
+        port = parts.port or 3306
+    except ValueError:
+        raise ConfigError(f"{name} has a bad port: {accepted}") from None
+    database = parts.path.lstrip("/")
+    if not parts.hostname or not database or "/" in database:
+        raise ConfigError(f"{name} needs a host and a database name: {accepted}")
+    return DatabaseConfig(kind="mysql", host=parts.hostname, port=port,
+                          user=unquote(parts.username or "root"),
+                          password=unquote(parts.password or ""), database=database)
+
+
+def parse_envoy_host(value: str, name: str = "ENVOY_HOST") -> str:
+    """A base URL without trailing slash from ``host``, ``host:port`` or ``https://host[:port]``."""
+    text = value.strip().rstrip("/")
+    if not text:
+        raise ConfigError(f"{name} is empty: give the gateway's address, e.g. envoy.local or 192.0.2.10")
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    try:
+        parts.port
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} has a bad port: use host, host:port or https://host:port") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name}={value!r} is not valid: use host, host:port or https://host:port")
+    return text
+
+
+def _number(env: Mapping[str, str], name: str, default: float, lo: float, hi: float,
+            integer: bool = False) -> float:
+    raw = env.get(name)
+    if raw is None or str(raw).strip() == "":
+        return int(default) if integer else default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        raise ConfigError(f"{name}={raw!r} is not {kind} (accepted: {lo:g} to {hi:g})") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}={raw!r} is out of range (accepted: {lo:g} to {hi:g})")
+    return value
+
+
+def _timezone(raw: str | None) -> ZoneInfo:
+    if raw:
+        try:
+            return ZoneInfo(raw.strip())
+        except (ZoneInfoNotFoundError, ValueError, IsADirectoryError):
+            raise ConfigError(f"SITE_TIMEZONE={raw!r} is not an IANA time zone "
+                              f"(e.g. Europe/Amsterdam, UTC)") from None
+    return _system_timezone()
+
+
+def _system_timezone() -> ZoneInfo:
+    tz = os.environ.get("TZ")
+    if tz:
+        try:
+            return ZoneInfo(tz.lstrip(":"))
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    try:
+        target = os.path.realpath("/etc/localtime")
+        match = re.search(r"zoneinfo/(.+)$", target)
+        if match:
+            return ZoneInfo(match.group(1))
+    except (OSError, ZoneInfoNotFoundError, ValueError):
+        pass
+    timezone_file = Path("/etc/timezone")
+    if timezone_file.exists():
+        try:
+            return ZoneInfo(timezone_file.read_text().strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
+class PVSettings:
+    """The PV installation, shared by ``python -m solar3p`` and the collector."""
+
+    latitude: float = 51.92
+    longitude: float = 4.48
+    panels: int = 12
+    panel_wp: float = 405.0
+    azimuth: float = 135.0  # degrees from north
+    tilt: float = 35.0
+    losses_pct: float = 14.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    envoy_url: str
+    envoy_user: str | None
+    envoy_password: str | None = field(repr=False)
+    envoy_serial: str | None
+    envoy_token: str | None = field(repr=False)
+    enlighten_url: str
+    entrez_url: str
+    envoy_tls: str  # "pin", "insecure" or a CA bundle path
+    envoy_timeout: float
+    envoy_retry_s: float
+    state_dir: Path
+    database: DatabaseConfig
+    timezone: ZoneInfo
+    meteo_file: Path
+    pv: PVSettings
+    meteoserver_key: str | None = field(repr=False)
+    log_level: str
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def read_environment(base_dir: Path = PROJECT_DIR, environ: Mapping[str, str] | None = None) -> dict:
+    """The real environment over ``.env`` in ``base_dir``."""
+    merged = {k: v for k, v in dotenv_values(base_dir / ".env").items() if v is not None}
+    merged.update(os.environ if environ is None else environ)
+    return merged
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    value = (env.get(name) or default).strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name}={value!r} is not an http(s) URL")
+    return value
+
+
+def _path(base_dir: Path, raw: str) -> Path:
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else base_dir / path
+
+
+def load(overrides: Mapping[str, object] | None = None, base_dir: Path = PROJECT_DIR,
+         environ: Mapping[str, str] | None = None) -> Settings:
+    """Read, validate and return every setting. ``overrides`` (CLI flags) win over the environment."""
+    env = read_environment(base_dir, environ)
+    env.update({k: str(v) for k, v in (overrides or {}).items() if v is not None})
+
+    def text(name: str) -> str | None:
+        value = env.get(name)
+        return value.strip() if value and value.strip() else None
+
+    state_dir = _path(base_dir, text("STATE_DIR") or "var")
+    database = parse_database_url(text("DATABASE_URL") or f"sqlite:///{state_dir / 'homepower.db'}", state_dir)
+    tls = text("ENVOY_TLS") or "pin"
+    if tls.lower() in ("pin", "insecure"):
+        tls = tls.lower()
+    elif not _path(base_dir, tls).is_file():
+        raise ConfigError(f"ENVOY_TLS={tls!r} is not pin, insecure or an existing CA bundle file")
+    else:
+        tls = str(_path(base_dir, tls))
+    level = (text("LOG_LEVEL") or "INFO").upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL={level!r} is not one of {', '.join(LOG_LEVELS)}")
+    pv = PVSettings(
+        latitude=_number(env, "PV_LATITUDE", 51.92, -90, 90),
+        longitude=_number(env, "PV_LONGITUDE", 4.48, -180, 180),
+        panels=int(_number(env, "PV_PANELS", 12, 1, 100000, integer=True)),
+        panel_wp=_number(env, "PV_PANEL_WP", 405.0, 1, 100000),
+        azimuth=parse_orientation(text("PV_ORIENTATION") or "SE"),
+        tilt=_number(env, "PV_TILT", 35.0, 0, 90),
+        losses_pct=_number(env, "PV_LOSSES_PCT", 14.0, 0, 99),
+    )
+    token = env.get("ENVOY_TOKEN")
+    return Settings(
+        envoy_url=parse_envoy_host(text("ENVOY_HOST") or "envoy.local"),
+        envoy_user=text("ENVOY_USER"),
+        envoy_password=env.get("ENVOY_PASSWORD") or None,
+        envoy_serial=text("ENVOY_SERIAL"),
+        envoy_token="".join(token.split()) if token and token.strip() else None,
+        enlighten_url=_url(env, "ENLIGHTEN_URL", "https://enlighten.enphaseenergy.com"),
+        entrez_url=_url(env, "ENTREZ_URL", "https://entrez.enphaseenergy.com"),
+        envoy_tls=tls,
+        envoy_timeout=_number(env, "ENVOY_TIMEOUT", 10.0, 0.1, 600),
+        envoy_retry_s=_number(env, "ENVOY_RETRY_S", 240.0, 0, 3600),
+        state_dir=state_dir,
+        database=database,
+        timezone=_timezone(text("SITE_TIMEZONE")),
+        meteo_file=_path(base_dir, text("METEO_FILE") or "solar3p/data/data.rotterdam"),
+        pv=pv,
+        meteoserver_key=text("METEOSERVER_KEY"),
+        log_level=level,
+    )

@@ -1,0 +1,203 @@
+"""The database: MySQL/MariaDB (mysql-connector-python) or SQLite, chosen by DATABASE_URL.
+
+Times go in and come out as naive UTC ``datetime`` (the tables' ``ts_utc``). Every write is an upsert
+keyed on ``ts_utc``, sent in batches inside one transaction. Connection failures and a database that
+goes away raise ``StoreUnavailable`` (exit 75); the caller decides what that means (the poller spools).
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import datetime
+from typing import Iterable, Mapping, Sequence
+from zoneinfo import ZoneInfo
+
+from homepower import schema
+from homepower.dialects import DATETIME_FORMAT, Dialect, for_kind
+from homepower.errors import StoreUnavailable
+from homepower.settings import DatabaseConfig
+
+log = logging.getLogger(__name__)
+
+BATCH = 2000  # rows per executemany: large enough to amortise round trips, small enough for max_allowed_packet
+
+
+def _mysql_errors():
+    import mysql.connector.errors as errors
+    return errors
+
+
+class Store:
+    """One open connection with the schema in place."""
+
+    def __init__(self, conn, dialect: Dialect, config: DatabaseConfig):
+        self.conn = conn
+        self.dialect = dialect
+        self.config = config
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    @classmethod
+    def connect(cls, config: DatabaseConfig, timezone: ZoneInfo | None = None,
+                create: bool = True) -> "Store":
+        """Open the database, create missing tables and upgrade the original layout in place."""
+        dialect = for_kind(config.kind)
+        try:
+            if config.kind == "sqlite":
+                config.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(str(config.path), timeout=30)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            else:
+                import mysql.connector
+                conn = mysql.connector.connect(
+                    host=config.host, port=config.port, user=config.user, password=config.password,
+                    database=config.database, connection_timeout=10, autocommit=False,
+                    charset="utf8mb4", collation="utf8mb4_general_ci", time_zone="+00:00")
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreUnavailable(f"database {config.describe()} cannot be opened: {exc}") from None
+        except Exception as exc:  # mysql.connector.Error, imported lazily
+            if config.kind == "mysql" and isinstance(exc, _mysql_errors().Error):
+                raise StoreUnavailable(f"database {config.describe()} is unavailable: "
+                                       f"{_safe(exc, config)}; check that the server runs and "
+                                       f"DATABASE_URL is right") from None
+            raise
+        store = cls(conn, dialect, config)
+        if create:
+            store.ensure_schema(timezone or ZoneInfo("UTC"))
+        return store
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except Exception:  # closing a dead connection must not mask the real error
+            pass
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- schema --------------------------------------------------------------------------------
+    def table_columns(self, table: str) -> list[str]:
+        sql, params = self.dialect.columns_sql(table)
+        return [row[0] for row in self._run(sql, params, fetch=True)]
+
+    def ensure_schema(self, timezone: ZoneInfo) -> None:
+        """Create missing tables, upgrade the original layout, add columns added since."""
+        from homepower import upgrade  # only needed on the rare first run against old tables
+        for table in schema.TABLES:
+            existing = self.table_columns(table)
+            if existing and schema.KEY not in existing:
+                upgrade.upgrade_table(self, table, existing, timezone)
+                existing = self.table_columns(table)
+            if not existing:
+                self._run(schema.create_sql(table, self.dialect.kind))
+                continue
+            for name, coltype in schema.TABLES[table]:
+                if name not in existing:
+                    coltype = coltype.replace("NOT NULL", "NULL")
+                    self._run(f"ALTER TABLE {self.q(table)} ADD COLUMN {self.q(name)} {coltype}")
+        self.commit()
+
+    def q(self, name: str) -> str:
+        """Quote an identifier (both dialects accept backticks)."""
+        return f"`{name}`"
+
+    # -- reads and writes ----------------------------------------------------------------------
+    def upsert(self, table: str, rows: Iterable[Mapping], keep: tuple[str, ...] = ("created",),
+               commit: bool = True) -> int:
+        """Insert or replace ``rows`` (dicts with the same keys) keyed on ``ts_utc``; returns the count.
+
+        Columns named in ``keep`` keep their stored value when a row is replaced."""
+        rows = list(rows)
+        if not rows:
+            return 0
+        cols = list(rows[0].keys())
+        sql = self.dialect.upsert_sql(table, cols, schema.KEY, keep)
+        to_db = self.dialect.to_db
+        for start in range(0, len(rows), BATCH):
+            chunk = [tuple(to_db(row[c]) for c in cols) for row in rows[start:start + BATCH]]
+            self._run(sql, chunk, many=True)
+        if commit:
+            self.commit()
+        return len(rows)
+
+    def fetch(self, table: str, cols: Sequence[str], start: datetime | None = None,
+              end: datetime | None = None) -> list[dict]:
+        """Rows of ``table`` with ``start <= ts_utc < end`` (either bound optional), oldest first."""
+        where, params = [], []
+        if start is not None:
+            where.append(f"`ts_utc` >= {self.dialect.placeholder}")
+            params.append(self.dialect.to_db(start))
+        if end is not None:
+            where.append(f"`ts_utc` < {self.dialect.placeholder}")
+            params.append(self.dialect.to_db(end))
+        sql = f"SELECT {', '.join(self.q(c) for c in cols)} FROM {self.q(table)}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY `ts_utc`"
+        from_db = self.dialect.from_db
+        out = []
+        for row in self._run(sql, tuple(params), fetch=True):
+            item = {c: from_db(v) for c, v in zip(cols, row)}
+            if isinstance(item.get("ts_utc"), str):
+                item["ts_utc"] = datetime.strptime(item["ts_utc"], DATETIME_FORMAT)
+            out.append(item)
+        return out
+
+    def commit(self) -> None:
+        try:
+            self.conn.commit()
+        except Exception as exc:
+            self._raise_unavailable(exc)
+
+    def rollback(self) -> None:
+        try:
+            self.conn.rollback()
+        except Exception:
+            pass
+
+    def execute(self, sql: str, params: Sequence = (), fetch: bool = False):
+        """Run one parameterised statement (``?``/``%s`` per dialect: use ``dialect.placeholder``)."""
+        return self._run(sql, params, fetch=fetch)
+
+    # -- internals -----------------------------------------------------------------------------
+    def _run(self, sql: str, params: Sequence = (), fetch: bool = False, many: bool = False):
+        cursor = None
+        try:
+            cursor = self.conn.cursor()
+            if many:
+                cursor.executemany(sql, params)
+            else:
+                cursor.execute(sql, tuple(params))
+            return cursor.fetchall() if fetch else None
+        except Exception as exc:
+            self._raise_unavailable(exc)
+        finally:
+            if cursor is not None:
+                try:
+                    cursor.close()
+                except Exception:
+                    pass
+
+    def _raise_unavailable(self, exc: Exception):
+        """Map 'the database went away / is locked' to StoreUnavailable; let real bugs through."""
+        if isinstance(exc, sqlite3.OperationalError) and self.dialect.kind == "sqlite":
+            msg = str(exc)
+            if "locked" in msg or "unable to open" in msg or "disk" in msg or "readonly" in msg:
+                raise StoreUnavailable(f"database {self.config.describe()} is unavailable: {msg}") from None
+        if self.dialect.kind == "mysql":
+            errors = _mysql_errors()
+            if isinstance(exc, (errors.InterfaceError, errors.OperationalError)):
+                raise StoreUnavailable(f"database {self.config.describe()} is unavailable: "
+                                       f"{_safe(exc, self.config)}") from None
+        raise exc
+
+
+def _safe(exc: Exception, config: DatabaseConfig) -> str:
+    """An error text with the password removed, should the driver ever echo it."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if config.password:
+        text = text.replace(config.password, "***")
+    return text

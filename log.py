@@ -1,0 +1,26 @@
+"""Configure stdlib logging once for a script: level from LOG_LEVEL, timestamps, one logger per module.
+
+Modules only call ``logging.getLogger(__name__)``; the scripts call ``setup()`` once.
+"""
+import logging
+import os
+import sys
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def setup(level: str | None = None) -> None:
+    """Send log lines to stderr at ``level`` (default: LOG_LEVEL, else INFO)."""
+    name = (level or os.environ.get("LOG_LEVEL") or "INFO").upper()
+    numeric = logging.getLevelName(name)
+    if not isinstance(numeric, int):
+        numeric = logging.INFO
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(FORMAT))
+    root.addHandler(handler)
+    root.setLevel(numeric)
+    # urllib3 logs full URLs and headers at DEBUG; keep it quiet so nothing secret can leak.
+    logging.getLogger("urllib3").setLevel(max(numeric, logging.INFO))

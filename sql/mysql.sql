@@ -1,0 +1,36 @@
+-- Generated from homepower/schema.py by `make sql`; edit that file, not this one.
+CREATE TABLE IF NOT EXISTS `enphase_production` (
+  `ts_utc` DATETIME NOT NULL,
+  `year` SMALLINT NOT NULL,
+  `month` TINYINT NOT NULL,
+  `day` TINYINT NOT NULL,
+  `hour` TINYINT NOT NULL,
+  `minute` TINYINT NOT NULL,
+  `wattHoursToday` DECIMAL(15,3) NULL,
+  `wattHoursSevenDays` DECIMAL(15,3) NULL,
+  `wattHoursLifetime` DECIMAL(15,3) NULL,
+  `wattsNow` DECIMAL(12,3) NULL,
+  `whExportedLifetime` DECIMAL(15,3) NULL,
+  `source` VARCHAR(16) NULL,
+  `created` TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
+  PRIMARY KEY (`ts_utc`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE IF NOT EXISTS `pvhistory` (
+  `ts_utc` DATETIME NOT NULL,
+  `year` SMALLINT NOT NULL,
+  `month` TINYINT NOT NULL,
+  `day` TINYINT NOT NULL,
+  `hour` TINYINT NOT NULL,
+  `gr_w` DECIMAL(10,5) NULL,
+  `tc` DECIMAL(10,5) NULL,
+  `temp` DECIMAL(10,5) NULL,
+  `kwh_pv` DECIMAL(10,5) NULL,
+  `kwh_s3p` DECIMAL(10,5) NULL,
+  `kwh_return` DECIMAL(10,5) NULL,
+  `source` VARCHAR(16) NULL,
+  `flags` VARCHAR(64) NULL,
+  `created` TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
+  `updated` TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
+  PRIMARY KEY (`ts_utc`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

@@ -1,0 +1,129 @@
+"""Shared fixtures: a store on each backend (SQLite file, fresh MariaDB database), settings in a tmp dir,
+and the path to ../shared fixtures (skipped cleanly where a clone has none)."""
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from homepower import settings as settings_mod  # noqa: E402
+from homepower.settings import DatabaseConfig, parse_database_url  # noqa: E402
+
+SHARED = ROOT.parent / "shared"
+ENVOY_FIXTURES = SHARED / "fixtures" / "envoy"
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "mysql://root@127.0.0.1:3306/test")
+REQUIRE_MYSQL = os.environ.get("REQUIRE_MYSQL") == "1"
+
+
+def shared_fixture(*parts: str) -> Path:
+    """A path under ../shared/fixtures, or skip the test with the reason."""
+    path = SHARED.joinpath("fixtures", *parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent (recorded fixtures live in ../shared beside the project)")
+    return path
+
+
+def _mysql_admin_config() -> DatabaseConfig:
+    return parse_database_url(TEST_DATABASE_URL, ROOT / "var")
+
+
+_mysql_state: dict = {}
+
+
+def mysql_available() -> str | None:
+    """None when the test server answers, else the reason."""
+    if "reason" not in _mysql_state:
+        try:
+            import mysql.connector
+            cfg = _mysql_admin_config()
+            conn = mysql.connector.connect(host=cfg.host, port=cfg.port, user=cfg.user,
+                                           password=cfg.password, database=cfg.database,
+                                           connection_timeout=3)
+            conn.close()
+            _mysql_state["reason"] = None
+        except Exception as exc:  # any failure means: no server for these tests
+            _mysql_state["reason"] = f"no MySQL/MariaDB at {TEST_DATABASE_URL.split('@')[-1]}: {exc}"
+    return _mysql_state["reason"]
+
+
+def require_mysql() -> None:
+    reason = mysql_available()
+    if reason:
+        if REQUIRE_MYSQL:
+            pytest.fail(f"REQUIRE_MYSQL=1 but {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def mysql_database():
+    """A fresh, empty MariaDB database for one test, dropped afterwards; yields its DatabaseConfig."""
+    require_mysql()
+    import mysql.connector
+    admin = _mysql_admin_config()
+    name = f"hp_test_{uuid.uuid4().hex[:12]}"
+    conn = mysql.connector.connect(host=admin.host, port=admin.port, user=admin.user,
+                                   password=admin.password, database=admin.database)
+    cur = conn.cursor()
+    cur.execute(f"CREATE DATABASE `{name}`")
+    try:
+        yield DatabaseConfig(kind="mysql", host=admin.host, port=admin.port, user=admin.user,
+                             password=admin.password, database=name)
+    finally:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
+
+
+def mysql_url(cfg: DatabaseConfig) -> str:
+    auth = cfg.user + (f":{cfg.password}" if cfg.password else "")
+    return f"mysql://{auth}@{cfg.host}:{cfg.port}/{cfg.database}"
+
+
+@pytest.fixture(params=["sqlite", "mysql"])
+def db_config(request, tmp_path) -> DatabaseConfig:
+    """Each test using it runs on SQLite and on a fresh MariaDB database."""
+    if request.param == "sqlite":
+        return DatabaseConfig(kind="sqlite", path=tmp_path / "homepower.db")
+    return request.getfixturevalue("mysql_database")
+
+
+@pytest.fixture
+def db_url(db_config) -> str:
+    """DATABASE_URL for ``db_config`` (for tests that run the scripts)."""
+    if db_config.kind == "sqlite":
+        return f"sqlite:///{db_config.path}"
+    return mysql_url(db_config)
+
+
+@pytest.fixture
+def store(db_config):
+    from homepower.store import Store
+    from zoneinfo import ZoneInfo
+    s = Store.connect(db_config, ZoneInfo("Europe/Amsterdam"))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def clean_env(tmp_path, monkeypatch):
+    """An environment with no project settings leaking in from the developer's shell or .env."""
+    for name in list(os.environ):
+        if name.startswith(("ENVOY_", "ENLIGHTEN_", "ENTREZ_", "PV_", "METEO", "DATABASE_URL",
+                            "STATE_DIR", "SITE_TIMEZONE", "LOG_LEVEL")):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("SITE_TIMEZONE", "Europe/Amsterdam")
+    return tmp_path
+
+
+def load_settings(tmp_path: Path, **env) -> settings_mod.Settings:
+    """Settings from ``env`` only (no os.environ, no .env of the developer)."""
+    base = {"STATE_DIR": str(tmp_path / "state"), "SITE_TIMEZONE": "Europe/Amsterdam"}
+    base.update({k: str(v) for k, v in env.items()})
+    return settings_mod.load(base_dir=tmp_path, environ=base)

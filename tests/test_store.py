@@ -1,0 +1,97 @@
+"""The store on both backends: schema creation, upserts keyed on ts_utc, batches, failures."""
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from homepower import schema
+from homepower.errors import StoreUnavailable
+from homepower.settings import DatabaseConfig
+from homepower.store import Store
+from conftest import ROOT
+
+
+def sample(ts, lifetime, source="eim"):
+    return {"ts_utc": ts, "year": ts.year, "month": ts.month, "day": ts.day, "hour": ts.hour,
+            "minute": ts.minute, "wattHoursToday": None, "wattHoursSevenDays": None,
+            "wattHoursLifetime": lifetime, "wattsNow": 10.5, "whExportedLifetime": None, "source": source}
+
+
+def test_tables_are_created_with_every_contract_column(store):
+    for table in schema.TABLES:
+        assert store.table_columns(table) == schema.columns(table)
+
+
+def test_upsert_replaces_a_row_for_the_same_second(store):
+    ts = datetime(2025, 3, 5, 11, 0, 7)
+    store.upsert("enphase_production", [sample(ts, 1000.0)])
+    store.upsert("enphase_production", [sample(ts, 1234.5, source="v1")])
+    rows = store.fetch("enphase_production", ["ts_utc", "wattHoursLifetime", "source"])
+    assert rows == [{"ts_utc": ts, "wattHoursLifetime": 1234.5, "source": "v1"}]
+
+
+def test_upsert_in_batches_larger_than_one_round_trip(store):
+    start = datetime(2025, 1, 1)
+    rows = [sample(start + timedelta(minutes=5 * i), 100.0 * i) for i in range(5000)]
+    assert store.upsert("enphase_production", rows) == 5000
+    got = store.fetch("enphase_production", ["ts_utc", "wattHoursLifetime"],
+                      start + timedelta(hours=1), start + timedelta(hours=2))
+    assert [r["wattHoursLifetime"] for r in got] == [100.0 * i for i in range(12, 24)]
+
+
+def test_nulls_round_trip_as_none_not_zero(store):
+    ts = datetime(2025, 6, 1, 12)
+    store.upsert("pvhistory", [{"ts_utc": ts, "year": 2025, "month": 6, "day": 1, "hour": 14,
+                                "gr_w": None, "tc": 40.0, "temp": None, "kwh_pv": None,
+                                "kwh_s3p": 1.23456, "kwh_return": None}])
+    (row,) = store.fetch("pvhistory", ["ts_utc", "gr_w", "tc", "kwh_pv", "kwh_s3p"])
+    assert row == {"ts_utc": ts, "gr_w": None, "tc": 40.0, "kwh_pv": None, "kwh_s3p": 1.23456}
+
+
+def test_replacing_a_row_keeps_created(store):
+    ts = datetime(2025, 6, 1, 12)
+    row = {"ts_utc": ts, "year": 2025, "month": 6, "day": 1, "hour": 14, "kwh_pv": 1.0}
+    store.upsert("pvhistory", [dict(row, created=datetime(2020, 1, 1))], keep=())
+    store.upsert("pvhistory", [dict(row, kwh_pv=2.0)])
+    (got,) = store.fetch("pvhistory", ["kwh_pv", "created"])
+    assert got["kwh_pv"] == 2.0
+    assert str(got["created"]).startswith("2020-01-01")
+
+
+def test_connect_is_idempotent_and_adds_missing_columns(db_config):
+    tz = ZoneInfo("UTC")
+    with Store.connect(db_config, tz) as s:
+        s.execute("ALTER TABLE `pvhistory` DROP COLUMN `flags`")
+    with Store.connect(db_config, tz) as s:
+        assert "flags" in s.table_columns("pvhistory")
+
+
+def test_sql_files_match_the_schema():
+    for kind in ("mysql", "sqlite"):
+        assert (ROOT / "sql" / f"{kind}.sql").read_text() == schema.script(kind), \
+            "sql/ is out of date: run `make sql`"
+
+
+def test_sql_file_works_by_hand_on_sqlite(tmp_path):
+    import sqlite3
+    conn = sqlite3.connect(tmp_path / "by_hand.db")
+    conn.executescript((ROOT / "sql" / "sqlite.sql").read_text())
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert names == set(schema.TABLES)
+
+
+def test_unreachable_mysql_is_store_unavailable_without_password():
+    cfg = DatabaseConfig(kind="mysql", host="127.0.0.1", port=1, user="u", password="s3cret-pw",
+                         database="nope")
+    with pytest.raises(StoreUnavailable) as err:
+        Store.connect(cfg)
+    assert err.value.exit_code == 75
+    assert "s3cret-pw" not in str(err.value)
+    assert "127.0.0.1:1" in str(err.value)
+
+
+def test_unopenable_sqlite_is_store_unavailable(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreUnavailable):
+        Store.connect(DatabaseConfig(kind="sqlite", path=blocker / "sub" / "db.sqlite"))
