@@ -59,8 +59,9 @@ class DatabaseConfig:
         return f"mysql://{self.user}@{self.host}:{self.port}/{self.database}"
 
 
-def parse_database_url(url: str, state_dir: Path, name: str = "DATABASE_URL") -> DatabaseConfig:
-    """``sqlite:///relative/or/absolute.db`` or ``mysql://user:password@host:port/database``."""
+def parse_database_url(url: str, base_dir: Path = PROJECT_DIR, name: str = "DATABASE_URL") -> DatabaseConfig:
+    """``sqlite:///relative/or/absolute.db`` (relative to ``base_dir``) or
+    ``mysql://user:password@host:port/database``."""
     accepted = "use sqlite:///path/to/file.db or mysql://user:password@host:port/database"
     if url.startswith("sqlite:///"):
         raw = url[len("sqlite:///"):]
@@ -68,7 +69,7 @@ def parse_database_url(url: str, state_dir: Path, name: str = "DATABASE_URL") ->
             raise ConfigError(f"{name} has no file path: {accepted}")
         path = Path(raw)
         if not path.is_absolute():
-            path = PROJECT_DIR / path
+            path = base_dir / path
         return DatabaseConfig(kind="sqlite", path=path)
     parts = urlsplit(url)
     if parts.scheme not in ("mysql", "mariadb", "mysql+mysqlconnector"):
@@ -218,7 +219,7 @@ def load(overrides: Mapping[str, object] | None = None, base_dir: Path = PROJECT
         return value.strip() if value and value.strip() else None
 
     state_dir = _path(base_dir, text("STATE_DIR") or "var")
-    database = parse_database_url(text("DATABASE_URL") or f"sqlite:///{state_dir / 'homepower.db'}", state_dir)
+    database = parse_database_url(text("DATABASE_URL") or f"sqlite:///{state_dir / 'homepower.db'}", base_dir)
     tls = text("ENVOY_TLS") or "pin"
     if tls.lower() in ("pin", "insecure"):
         tls = tls.lower()

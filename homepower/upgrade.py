@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from homepower import schema
+from homepower.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ def upgrade_table(store, table: str, existing: list[str], tz: ZoneInfo) -> int:
     """Rebuild ``table`` in the new layout with every row converted; returns the number of rows."""
     temp, backup = f"{table}_upgrading", f"{table}_orig"
     if store.table_columns(backup):
-        raise RuntimeError(f"cannot upgrade {table}: {backup} already exists; rename or drop it first")
+        raise ConfigError(f"cannot upgrade table {table} from the original layout: {backup} already exists; "
+                          f"rename or drop {backup}, then run again")
     log.warning("upgrading table %s from the original layout (backup kept as %s)", table, backup)
     store.execute(f"DROP TABLE IF EXISTS `{temp}`")
     store.execute(schema.create_sql(table, store.dialect.kind).replace(f"`{table}`", f"`{temp}`", 1))

@@ -31,7 +31,7 @@ def shared_fixture(*parts: str) -> Path:
 
 
 def _mysql_admin_config() -> DatabaseConfig:
-    return parse_database_url(TEST_DATABASE_URL, ROOT / "var")
+    return parse_database_url(TEST_DATABASE_URL, ROOT)
 
 
 _mysql_state: dict = {}
