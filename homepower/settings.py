@@ -95,7 +95,7 @@ def parse_envoy_host(value: str, name: str = "ENVOY_HOST") -> str:
         text = "https://" + text
     parts = urlsplit(text)
     try:
-        parts.port
+        _ = parts.port  # raises on a non-numeric or out-of-range port
     except ValueError:
         raise ConfigError(f"{name}={value!r} has a bad port: use host, host:port or https://host:port") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:

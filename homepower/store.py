@@ -140,7 +140,7 @@ class Store:
         from_db = self.dialect.from_db
         out = []
         for row in self._run(sql, tuple(params), fetch=True):
-            item = {c: from_db(v) for c, v in zip(cols, row)}
+            item = {c: from_db(v) for c, v in zip(cols, row, strict=True)}
             if isinstance(item.get("ts_utc"), str):
                 item["ts_utc"] = datetime.strptime(item["ts_utc"], DATETIME_FORMAT)
             out.append(item)

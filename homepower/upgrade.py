@@ -73,7 +73,7 @@ def upgrade_table(store, table: str, existing: list[str], tz: ZoneInfo) -> int:
     rows = store.execute(f"SELECT {', '.join(f'`{c}`' for c in wanted)} FROM `{table}`", fetch=True)
     converted = []
     for values in rows:
-        row = convert_row(table, dict(zip(wanted, values)), tz)
+        row = convert_row(table, dict(zip(wanted, values, strict=True)), tz)
         if isinstance(row.get("created"), datetime) and store.dialect.kind == "sqlite":
             row["created"] = row["created"].strftime("%Y-%m-%d %H:%M:%S")
         converted.append(row)

@@ -6,7 +6,6 @@ import os
 import sys
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 

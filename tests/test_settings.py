@@ -1,5 +1,4 @@
 """Settings: precedence (CLI > environment > .env > defaults) and one clear line for each bad value."""
-from pathlib import Path
 
 import pytest
 
