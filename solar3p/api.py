@@ -1,0 +1,172 @@
+"""solar3p's library API: the forecast rows the CLI prints, daily totals, and the original ``asdict`` call.
+
+Pure shaping around ``model.hourly_kwh``; file reading is in ``meteo``, settings come from the caller
+(or, for ``asdict``, from ``homepower.settings.load()`` as the CLI does).
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from homepower.errors import UsageError
+from homepower.settings import PVSettings, parse_orientation
+from solar3p.meteo import MeteoRow, read_meteo
+
+GRANULARITIES = ("hour", "day")
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """One line of output: the hour (or day) start in the site's zone, predicted kWh, and the weather."""
+
+    start: datetime  # aware, in the site's time zone
+    kwh: float  # predicted energy, kWh
+    gr_w: float | None  # mean global horizontal irradiance, W/m²
+    tc: float | None  # total cloud cover, %
+    temp: float | None  # air temperature, °C
+
+    def as_json(self) -> dict:
+        return {"hour_start": self.start.isoformat(), "kwh": self.kwh, "gr_w": self.gr_w, "tc": self.tc,
+                "temp": self.temp}
+
+
+def resolve_file(file: str | Path | None, meteo_file: Path) -> Path:
+    """A forecast file from a location name (``data.<name>`` beside ``meteo_file``) or a path.
+    None means ``meteo_file`` itself (METEO_FILE)."""
+    if file is None or str(file).strip() == "":
+        return Path(meteo_file)
+    text = str(file).strip()
+    path = Path(text).expanduser()
+    if "/" in text or path.exists():
+        return path
+    exact = Path(meteo_file).parent / f"data.{text}"
+    return exact if exact.exists() else Path(meteo_file).parent / location_file_name(text)
+
+
+def hourly(rows: list[MeteoRow], pv: PVSettings, tz: ZoneInfo) -> list[Forecast]:
+    """One Forecast per forecast row, in time order."""
+    from solar3p.model import hourly_kwh  # pandas/pvlib load here, not at import
+
+    kwh = hourly_kwh(rows, pv)
+    return [Forecast(datetime.fromtimestamp(r.time, timezone.utc).astimezone(tz), kwh[r.time], r.gr_w, r.tc,
+                     r.temp) for r in rows]
+
+
+def _mean(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(sum(known) / len(known), 2) if known else None
+
+
+def daily(hours: list[Forecast]) -> list[Forecast]:
+    """Per local day: total kWh; mean irradiance, cloud cover and temperature over the day's hours."""
+    days: dict[date, list[Forecast]] = {}
+    for h in hours:
+        days.setdefault(h.start.date(), []).append(h)
+    out = []
+    for day, items in days.items():
+        start = datetime(day.year, day.month, day.day, tzinfo=items[0].start.tzinfo)
+        out.append(Forecast(start, round(sum(i.kwh for i in items), 5), _mean([i.gr_w for i in items]),
+                            _mean([i.tc for i in items]), _mean([i.temp for i in items])))
+    return out
+
+
+class Kwh(float):
+    """A kWh number that also joins strings, as the original's values did (its callers log
+    ``'solar3p_forcast_kw=' + value`` before ``float(value)``); otherwise a plain float."""
+
+    def __radd__(self, other):
+        if isinstance(other, str):
+            return other + repr(float(self))
+        return float(self) + other
+
+    def __add__(self, other):
+        if isinstance(other, str):
+            return repr(float(self)) + other
+        return float(self) + other
+
+    def __str__(self) -> str:
+        return repr(float(self))
+
+
+def _period_filter(period, tz: ZoneInfo, today: date | None = None):
+    """Which local dates ``period`` keeps: None = every hour in the file."""
+    text = "" if period is None else str(period).strip().lower()
+    if text in ("", "day", "days", "all"):  # "day" was the original's default: the whole file
+        return None
+    today = today or datetime.now(tz).date()
+    if text == "today":
+        return {today}
+    if text == "tomorrow":
+        return {today + timedelta(days=1)}
+    for fmt in ("%Y-%m-%d", "%d-%m-%Y"):
+        try:
+            return {datetime.strptime(text, fmt).date()}
+        except ValueError:
+            pass
+    raise UsageError(f"period {period!r} is not valid: use day (the whole file), today, tomorrow, "
+                     f"YYYY-MM-DD or DD-MM-YYYY")
+
+
+def _number(name: str, value, default: float, integer: bool = False) -> float:
+    if value is None or str(value).strip() == "":
+        return default
+    try:
+        number = int(str(value).strip()) if integer else float(value)
+    except ValueError:
+        raise UsageError(f"{name}={value!r} is not a {'whole ' if integer else ''}number") from None
+    if number <= 0:
+        raise UsageError(f"{name}={value!r} must be above 0")
+    return number
+
+
+def asdict(period="day", wp=None, pans=None, lay=None, gran="hour", file=None, *, settings=None) -> dict:
+    """The original call shape: ``asdict("day", 405, 12, "SE", "hour", "rotterdam")`` ->
+    ``{"DD-MM-YYYY HH:00": kWh}`` for every hour of the forecast file, keys in the site's local time
+    (SITE_TIMEZONE). ``period``: ``day`` (the whole file, as the original), ``today``, ``tomorrow`` or one
+    date; ``wp``: watt-peak per panel (W); ``pans``: number of panels; ``lay``: orientation
+    (``N NE E O SE S SW W NW`` or degrees from north); ``gran``: ``hour``, or ``day`` for daily totals keyed
+    ``DD-MM-YYYY``; ``file``: a location name (``data.<file>`` in the folder of METEO_FILE) or a path.
+    Omitted arguments come from the settings (PV_PANEL_WP, PV_PANELS, PV_ORIENTATION, METEO_FILE); tilt,
+    site and losses always do (PV_TILT, PV_LATITUDE/LONGITUDE, PV_LOSSES_PCT)."""
+    if settings is None:
+        from homepower.settings import load
+        settings = load()
+    granularity = str(gran or "hour").strip().lower()
+    if granularity not in GRANULARITIES:
+        raise UsageError(f"gran {gran!r} is not valid: use hour or day")
+    pv = dataclasses.replace(
+        settings.pv,
+        panel_wp=_number("wp", wp, settings.pv.panel_wp),
+        panels=int(_number("pans", pans, settings.pv.panels, integer=True)),
+        azimuth=settings.pv.azimuth if lay is None or str(lay).strip() == "" else _orientation(lay),
+    )
+    tz = settings.timezone
+    keep = _period_filter(period, tz)
+    hours = hourly(read_meteo(resolve_file(file, settings.meteo_file)), pv, tz)
+    if keep is not None:
+        hours = [h for h in hours if h.start.date() in keep]
+    if granularity == "day":
+        return {d.start.strftime("%d-%m-%Y"): Kwh(d.kwh) for d in daily(hours)}
+    return {h.start.strftime("%d-%m-%Y %H:00"): Kwh(h.kwh) for h in hours}
+
+
+def _orientation(lay) -> float:
+    from homepower.errors import ConfigError
+    try:
+        return parse_orientation(lay, "lay")
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+_LOCATION = re.compile(r"^[\w .'-]+$")
+
+
+def location_file_name(location: str) -> str:
+    """``data.<location>`` as the original named its files (lower case, spaces as dashes)."""
+    if not _LOCATION.match(location or ""):
+        raise UsageError(f"location {location!r} is not a place name")
+    return "data." + location.strip().lower().replace(" ", "-")
