@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Build pvhistory: one row per local clock hour (energy produced and exported, the forecast beside it).
+
+  history_collector.py                      the last completed hour, plus missing/NULL hours of the last 48
+  history_collector.py --hour 2025-06-01T13 one local hour (both rows for the repeated autumn hour)
+  history_collector.py --from 2025-06-01 --to 2025-07-01   every hour in [from, to), local
+  --dry-run                                 print the rows, write nothing
+
+Exit codes: 0 done, 64 bad usage, 65 forecast file not understood, 75 database unavailable,
+78 configuration error.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+
+import log
+from homepower.errors import HomepowerError, UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # usage errors exit 64 (EX_USAGE), not argparse's 2
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: {message}", file=sys.stderr)
+        sys.exit(UsageError.exit_code)
+
+
+def parse_args(argv):
+    parser = _Parser(description="Build pvhistory: one row per local clock hour.")
+    parser.add_argument("--hour", metavar="YYYY-MM-DDTHH", help="one local hour")
+    parser.add_argument("--from", dest="start", metavar="A", help="first local hour or date (inclusive)")
+    parser.add_argument("--to", dest="end", metavar="B", help="local hour or date to stop at (exclusive)")
+    parser.add_argument("--dry-run", action="store_true", help="print the rows, write nothing")
+    parser.add_argument("--now", help=argparse.SUPPRESS)  # tests: pretend it is this UTC time
+    return parser.parse_args(argv)
+
+
+def make_request(args, tz):
+    from homepower import hours
+    from homepower.collect import Request
+    if args.hour and (args.start or args.end):
+        raise UsageError("use either --hour or --from/--to, not both")
+    if args.hour:
+        return Request("hour", hour=hours.parse_local(args.hour, "--hour", need_hour=True),
+                       dry_run=args.dry_run)
+    if args.start or args.end:
+        if not (args.start and args.end):
+            raise UsageError("--from and --to go together: --from A --to B collects every hour in [A, B)")
+        start, end = hours.parse_local(args.start, "--from"), hours.parse_local(args.end, "--to")
+        if not start < end:
+            raise UsageError(f"--from {args.start} is not before --to {args.end}")
+        return Request("range", start=start, end=end, dry_run=args.dry_run)
+    return Request("recent", dry_run=args.dry_run)
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        from homepower import settings
+        from homepower.collect import collect
+        from homepower.store import Store
+        conf = settings.load()
+        log.setup(conf.log_level)
+        request = make_request(args, conf.timezone)
+        now = None
+        if args.now:
+            try:
+                now = datetime.fromisoformat(args.now)
+                if now.tzinfo is not None:
+                    now = now.astimezone(timezone.utc).replace(tzinfo=None)
+            except ValueError:
+                raise UsageError(f"--now {args.now!r} is not an ISO time (UTC)") from None
+        with Store.connect(conf.database, conf.timezone) as store:
+            collect(conf, request, store, now_utc=now)
+    except HomepowerError as err:
+        print(str(err).splitlines()[0] if str(err) else type(err).__name__, file=sys.stderr)
+        return err.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,264 @@
+"""The hourly collector's use case: which hours, their samples, the forecast join, the upsert.
+
+I/O lives here; the arithmetic is in ``homepower.hours`` (pure). A run reads every sample it needs in one
+range query (plus at most a few small ones for the nearest samples outside it), loads the forecast file
+once, computes solar3p's forecast once for all hours, and writes ``pvhistory`` in batches.
+pandas/pvlib load only when a forecast must be computed (a cron run without forecast rows stays light).
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Sequence, TextIO
+
+from homepower import hours as H
+from homepower.hours import Hour, Series
+from homepower.settings import PVSettings, Settings
+
+log = logging.getLogger(__name__)
+
+WINDOW_MARGIN = timedelta(hours=3)  # samples read around the hours; nearer ones outside are looked up
+BACKFILL_HOURS = 48  # the no-argument run looks back this far for missing or NULL hours
+SAMPLE_COLS = ("ts_utc", "wattHoursLifetime", "whExportedLifetime", "source")
+ROW_COLS = ("ts_utc", "year", "month", "day", "hour", "gr_w", "tc", "temp", "kwh_pv", "kwh_s3p",
+            "kwh_return", "source", "flags", "updated")
+
+
+# -- what to collect ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Request:
+    """``kind``: "recent" (no arguments), "hour" or "range"; local naive times for the others."""
+
+    kind: str = "recent"
+    hour: datetime | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    dry_run: bool = False
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def last_completed_start(now_utc: datetime, tz) -> datetime:
+    """Start (naive UTC) of the last local hour that has ended by ``now_utc``."""
+    # Local hours start on the same minute of every UTC hour in every zone with whole-hour-aligned
+    # offsets and in the :30/:45 zones alike, so find the minute of the zone's hour start.
+    local = now_utc.replace(tzinfo=timezone.utc).astimezone(tz)
+    current = (local.replace(minute=0, second=0, microsecond=0)).astimezone(timezone.utc)
+    return current.replace(tzinfo=None) - H.HOUR
+
+
+def select_hours(request: Request, tz, now_utc: datetime) -> list[Hour]:
+    """The hours a request names (completed ones only: an hour still running has no end sample)."""
+    if request.kind == "hour":
+        chosen = H.hours_of_local_hour(request.hour, tz)
+    elif request.kind == "range":
+        chosen = H.local_hours(request.start, request.end, tz)
+    else:
+        last = last_completed_start(now_utc, tz)
+        chosen = H.utc_hours(last - (BACKFILL_HOURS - 1) * H.HOUR, last + H.HOUR, tz)
+    done = [h for h in chosen if h.end <= now_utc]
+    if len(done) < len(chosen):
+        log.warning("skipping %d hour(s) that are not over yet", len(chosen) - len(done))
+    return done
+
+
+# -- samples ---------------------------------------------------------------------------------------
+def read_series(store, hour_list: Sequence[Hour]) -> tuple[list[Series], Series]:
+    """Production series per source and the export series, covering every boundary of ``hour_list``."""
+    first, last = hour_list[0].start, hour_list[-1].end
+    rows = store.fetch("enphase_production", SAMPLE_COLS, first - WINDOW_MARGIN, last + WINDOW_MARGIN)
+    before = after = []
+    if _needs_edge(rows, lambda r: r["ts_utc"] <= first):
+        before = _edge_rows(store, first - WINDOW_MARGIN, "before")
+    if _needs_edge(rows, lambda r: r["ts_utc"] >= last):
+        after = _edge_rows(store, last + WINDOW_MARGIN, "after")
+    return build_series(before + rows + after)
+
+
+def _needs_edge(rows: list[dict], covered) -> bool:
+    """Whether some series (per source, and the export one) has no window sample ``covered`` says
+    brackets the outermost boundary."""
+    wanted, seen = set(), set()
+    for r in rows:
+        keys = ([("pv", r["source"])] if r["wattHoursLifetime"] is not None else []) + \
+               ([("x", None)] if r["whExportedLifetime"] is not None else [])
+        wanted.update(keys)
+        if covered(r):
+            seen.update(keys)
+    return not wanted or not wanted <= seen
+
+
+def _edge_rows(store, t: datetime, side: str) -> list[dict]:
+    """The nearest sample of each source (and the nearest with an export value) before/after ``t``."""
+    p, q = store.dialect.placeholder, store.q
+    agg, cmp = ("MAX", "<") if side == "before" else ("MIN", ">=")
+    sql = (f"SELECT {agg}({q('ts_utc')}), {agg}(CASE WHEN {q('whExportedLifetime')} IS NOT NULL "
+           f"THEN {q('ts_utc')} END) FROM {q('enphase_production')} WHERE {q('ts_utc')} {cmp} {p} "
+           f"GROUP BY {q('source')}")
+    found = store.execute(sql, (store.dialect.to_db(t),), fetch=True)
+    stamps = sorted({v for row in found for v in row if v is not None})
+    if not stamps:
+        return []
+    marks = ", ".join([p] * len(stamps))
+    sql = (f"SELECT {', '.join(q(c) for c in SAMPLE_COLS)} FROM {q('enphase_production')} "
+           f"WHERE {q('ts_utc')} IN ({marks}) ORDER BY {q('ts_utc')}")
+    out = []
+    for row in store.execute(sql, tuple(stamps), fetch=True):
+        item = {c: store.dialect.from_db(v) for c, v in zip(SAMPLE_COLS, row)}
+        if isinstance(item["ts_utc"], str):
+            item["ts_utc"] = datetime.strptime(item["ts_utc"], "%Y-%m-%d %H:%M:%S")
+        out.append(item)
+    return out
+
+
+def build_series(rows: Sequence[dict]) -> tuple[list[Series], Series]:
+    """Rows (oldest first) -> one production series per source, and one export series (any source:
+    it is the grid meter's counter, whichever source the production came from)."""
+    per_source: dict[str, Series] = {}
+    export = Series("export")
+    epoch = H.EPOCH
+    for r in rows:
+        t = (r["ts_utc"] - epoch).total_seconds()
+        wh = r["wattHoursLifetime"]
+        if wh is not None:
+            s = per_source.get(r["source"])
+            if s is None:
+                s = per_source[r["source"]] = Series(r["source"] or "unknown")
+            if not s.ts or t > s.ts[-1]:
+                s.ts.append(t)
+                s.wh.append(float(wh))
+        x = r["whExportedLifetime"]
+        if x is not None and (not export.ts or t > export.ts[-1]):
+            export.ts.append(t)
+            export.wh.append(float(x))
+    return list(per_source.values()), export
+
+
+# -- the forecast ----------------------------------------------------------------------------------
+@dataclass
+class Forecast:
+    rows: list  # solar3p MeteoRow
+    by_time: dict  # unix hour start -> MeteoRow
+    kwh: dict  # unix hour start -> solar3p kWh
+
+
+def load_forecast(path: Path, pv: PVSettings, hour_list: Sequence[Hour]) -> Forecast | None:
+    """The forecast file, indexed by hour start; None (and a warning) when there is no file.
+    A file that is not a Meteoserver forecast raises MeteoFileError (exit 65, naming the file)."""
+    if not Path(path).is_file():
+        log.warning("forecast file %s does not exist: gr_w, tc, temp and kwh_s3p stay NULL "
+                    "(set METEO_FILE or run `python -m solar3p fetch`)", path)
+        return None
+    from solar3p.meteo import read_meteo
+    rows = read_meteo(path)
+    by_time = {int(r.time): r for r in rows}
+    kwh: dict = {}
+    if any(h.unix in by_time for h in hour_list):
+        # Every row of the file, as `python -m solar3p` does, so both give the same number.
+        from solar3p.model import hourly_kwh
+        kwh = hourly_kwh(rows, pv)
+    return Forecast(rows, by_time, kwh)
+
+
+# -- rows ------------------------------------------------------------------------------------------
+def build_rows(hour_list: Sequence[Hour], pv_series: Sequence[Series], export: Series,
+               forecast: Forecast | None, updated: datetime) -> list[dict]:
+    """One pvhistory row per hour. Unknown is None (NULL), never 0."""
+    energies = H.hour_energies(hour_list, pv_series)
+    returns = H.hour_energies(hour_list, [export]) if export.ts else [H.UNKNOWN] * len(hour_list)
+    rows, missing = [], []
+    for h, e, x in zip(hour_list, energies, returns):
+        meteo = forecast.by_time.get(h.unix) if forecast else None
+        flags = set(e.flags)
+        if meteo is None:
+            flags.add(H.NO_FORECAST)
+            missing.append(h)
+        rows.append({
+            "ts_utc": h.start, "year": h.year, "month": h.month, "day": h.day, "hour": h.hour,
+            "gr_w": _num(meteo.gr_w) if meteo else None,
+            "tc": _num(meteo.tc) if meteo else None,
+            "temp": _num(meteo.temp) if meteo else None,
+            "kwh_pv": H.kwh(e.wh),
+            "kwh_s3p": _num(forecast.kwh.get(h.unix)) if meteo else None,
+            "kwh_return": H.kwh(x.wh),
+            "source": e.source,
+            "flags": H.flags_text(flags),
+            "updated": updated,
+        })
+    if forecast is not None and missing:
+        log.warning("the forecast file has no row for %d of %d hour(s) (first %s local): "
+                    "their gr_w, tc, temp and kwh_s3p stay NULL", len(missing), len(hour_list),
+                    missing[0].local_label())
+    return rows
+
+
+def _num(value) -> float | None:
+    return None if value is None else round(float(value), 5)
+
+
+# -- the run ---------------------------------------------------------------------------------------
+def collect(settings: Settings, request: Request, store, now_utc: datetime | None = None,
+            out: TextIO | None = None) -> list[dict]:
+    """Compute the requested hours and store them (or print them with ``dry_run``); returns the rows."""
+    now_utc = now_utc or utc_now()
+    tz = settings.timezone
+    hour_list = select_hours(request, tz, now_utc)
+    if not hour_list:
+        log.info("no completed hour to collect")
+        return []
+    pv_series, export = read_series(store, hour_list)
+    forecast = load_forecast(settings.meteo_file, settings.pv, hour_list)
+    rows = build_rows(hour_list, pv_series, export, forecast, now_utc.replace(microsecond=0))
+    if request.kind == "recent":
+        rows = _recent_selection(store, rows, hour_list[-1].start)
+    if request.dry_run:
+        (out or sys.stdout).write(format_table(rows, tz))
+        return rows
+    store.upsert("pvhistory", rows)
+    known = sum(r["kwh_pv"] is not None for r in rows)
+    log.info("stored %d pvhistory row(s) (%d with kwh_pv, %d NULL)", len(rows), known, len(rows) - known)
+    return rows
+
+
+def _recent_selection(store, rows: list[dict], last_start: datetime) -> list[dict]:
+    """No-argument run: the last completed hour always; earlier hours only where the table has no row or
+    a NULL kwh_pv and the hour can now be computed."""
+    stored = store.fetch("pvhistory", ("ts_utc", "kwh_pv"), rows[0]["ts_utc"], last_start + H.HOUR)
+    have = {r["ts_utc"]: r["kwh_pv"] for r in stored}
+    keep = []
+    for r in rows:
+        if r["ts_utc"] == last_start:
+            keep.append(r)
+        elif r["kwh_pv"] is not None and have.get(r["ts_utc"]) is None:
+            keep.append(r)
+    return keep
+
+
+# -- output ----------------------------------------------------------------------------------------
+TABLE_COLS = (("local hour", 16), ("ts_utc", 19), ("kwh_pv", 9), ("kwh_s3p", 9), ("kwh_return", 10),
+              ("gr_w", 7), ("tc", 5), ("temp", 6), ("source", 9), ("flags", 0))
+
+
+def format_table(rows: Sequence[dict], tz=None) -> str:
+    """pvhistory rows as a plain table; NULL written out."""
+    def cell(value, width: int) -> str:
+        if value is None:
+            text = "NULL"
+        elif isinstance(value, float):
+            text = f"{value:.3f}" if width in (9, 10) and value == value else f"{value:g}"
+        else:
+            text = str(value)
+        return text.rjust(width) if width else text
+
+    lines = ["  ".join(name.rjust(width) if width else name for name, width in TABLE_COLS)]
+    for r in rows:
+        local = f"{r['year']:04d}-{r['month']:02d}-{r['day']:02d} {r['hour']:02d}:00"
+        values = [local, r["ts_utc"].strftime("%Y-%m-%d %H:%M:%S"), r["kwh_pv"], r["kwh_s3p"],
+                  r["kwh_return"], r["gr_w"], r["tc"], r["temp"], r["source"], r["flags"]]
+        lines.append("  ".join(cell(v, w) for v, (_, w) in zip(values, TABLE_COLS)).rstrip())
+    return "\n".join(lines) + "\n"
