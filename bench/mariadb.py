@@ -1,0 +1,80 @@
+"""A fresh MariaDB database for one bench run, created and dropped through the server of
+TEST_DATABASE_URL (default mysql://root@127.0.0.1:3306/test), loopback only."""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from homepower.settings import DatabaseConfig, parse_database_url
+
+DEFAULT_URL = "mysql://root@127.0.0.1:3306/test"
+
+
+def admin_config() -> DatabaseConfig:
+    cfg = parse_database_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_URL), Path("var"))
+    if cfg.kind != "mysql":
+        raise RuntimeError("TEST_DATABASE_URL must name a MySQL/MariaDB server")
+    if cfg.host not in ("127.0.0.1", "localhost", "::1"):
+        raise RuntimeError(f"the bench only talks to loopback, not {cfg.host}")
+    return cfg
+
+
+def url_of(cfg: DatabaseConfig) -> str:
+    """DATABASE_URL for the scripts (the password, if any, stays in the child's environment)."""
+    auth = cfg.user + (f":{cfg.password}" if cfg.password else "")
+    return f"mysql://{auth}@{cfg.host}:{cfg.port}/{cfg.database}"
+
+
+def _connect(cfg: DatabaseConfig):
+    import mysql.connector
+    return mysql.connector.connect(host=cfg.host, port=cfg.port, user=cfg.user, password=cfg.password,
+                                   database=cfg.database, connection_timeout=5)
+
+
+def server_version() -> str:
+    conn = _connect(admin_config())
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT VERSION()")
+        return str(cur.fetchone()[0])
+    finally:
+        conn.close()
+
+
+@contextmanager
+def fresh_database(name: str | None = None):
+    """Yield the DatabaseConfig of a new empty database ``hp_bench_<pid>``; dropped on exit."""
+    admin = admin_config()
+    name = name or f"hp_bench_{os.getpid()}"
+    conn = _connect(admin)
+    cur = conn.cursor()
+    cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    cur.execute(f"CREATE DATABASE `{name}`")
+    try:
+        yield replace(admin, database=name)
+    finally:
+        try:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        finally:
+            conn.close()
+
+
+def count_rows(cfg: DatabaseConfig, table: str) -> int:
+    conn = _connect(cfg)
+    try:
+        cur = conn.cursor()
+        cur.execute(f"SELECT COUNT(*) FROM `{table}`")
+        return int(cur.fetchone()[0])
+    finally:
+        conn.close()
+
+
+def truncate(cfg: DatabaseConfig, table: str) -> None:
+    conn = _connect(cfg)
+    try:
+        conn.cursor().execute(f"DELETE FROM `{table}`")
+        conn.commit()
+    finally:
+        conn.close()
