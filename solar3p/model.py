@@ -60,25 +60,28 @@ DEFAULT_OPTIONS = ModelOptions()
 
 def sun_position(hour_start_unix: np.ndarray, latitude: float, longitude: float,
                  sunlit_midpoint: bool = True) -> pd.DataFrame:
-    """Sun for each hour: columns ``zenith``, ``apparent_zenith``, ``azimuth`` (degrees), indexed by the
-    UTC instant used. ``hour_start_unix``: seconds; latitude/longitude in degrees (north/east positive)."""
+    """Sun for each hour: columns ``zenith``, ``apparent_zenith``, ``azimuth`` (degrees) and ``sunlit``
+    (fraction of the hour with the sun above the horizon, 0..1), indexed by the UTC instant used.
+    ``hour_start_unix``: seconds; latitude/longitude in degrees (north/east positive)."""
     starts = np.asarray(hour_start_unix, dtype="int64")
     mid = starts + 1800
-    if sunlit_midpoint and len(starts):
-        # Elevation every 5 minutes across each hour; hours the horizon cuts use their sunlit middle.
-        offsets = (np.arange(SUBSTEPS) + 0.5) * 3600 / SUBSTEPS
-        grid = (starts[:, None] + offsets[None, :]).ravel()
-        elev = pvlib.solarposition.get_solarposition(
-            pd.to_datetime(grid, unit="s", utc=True), latitude, longitude)["apparent_elevation"]
-        up = elev.to_numpy().reshape(len(starts), SUBSTEPS) > 0
-        count = up.sum(axis=1)
-        partial = (count > 0) & (count < SUBSTEPS)
-        if partial.any():
-            sunlit_mean = (up * offsets[None, :]).sum(axis=1) / np.maximum(count, 1)
-            mid = np.where(partial, starts + np.round(sunlit_mean).astype("int64"), mid)
+    # Elevation every 5 minutes across each hour: which hours see the sun at all, and for how long.
+    offsets = (np.arange(SUBSTEPS) + 0.5) * 3600 / SUBSTEPS
+    grid = (starts[:, None] + offsets[None, :]).ravel()
+    elev = pvlib.solarposition.get_solarposition(
+        pd.to_datetime(grid, unit="s", utc=True), latitude, longitude)["apparent_elevation"]
+    up = elev.to_numpy().reshape(len(starts), SUBSTEPS) > 0
+    count = up.sum(axis=1)
+    partial = (count > 0) & (count < SUBSTEPS)
+    if sunlit_midpoint and partial.any():
+        # Hours the horizon cuts take the sun at the middle of their sunlit part.
+        sunlit_mean = (up * offsets[None, :]).sum(axis=1) / np.maximum(count, 1)
+        mid = np.where(partial, starts + np.round(sunlit_mean).astype("int64"), mid)
     times = pd.to_datetime(mid, unit="s", utc=True)
     pos = pvlib.solarposition.get_solarposition(times, latitude, longitude)
-    return pos[["zenith", "apparent_zenith", "azimuth"]]
+    out = pos[["zenith", "apparent_zenith", "azimuth"]].copy()
+    out["sunlit"] = count / SUBSTEPS
+    return out
 
 
 def decompose(ghi: np.ndarray, zenith: np.ndarray, times: pd.DatetimeIndex,
@@ -162,7 +165,8 @@ def hourly_power(hour_start_unix: Sequence[int], ghi: Sequence[float], temp_air:
                          options.transposition, options.iam)
     rating = pv.panels * pv.panel_wp
     pdc = dc_power(poa, cell_temperature(poa, temp), rating)
-    return ac_power(pdc, rating, pv.losses_pct)
+    # An hour the sun never enters produces nothing, whatever the file says (a stray night value).
+    return np.where(sun["sunlit"].to_numpy() > 0, ac_power(pdc, rating, pv.losses_pct), 0.0)
 
 
 def hourly_kwh(rows: Iterable, pv: PVSettings, options: ModelOptions = DEFAULT_OPTIONS) -> dict[int, float]:

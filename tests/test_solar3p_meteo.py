@@ -1,0 +1,86 @@
+"""Reading forecast files: good ones, and each way a file can be bad (exit 65, naming file and field)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from solar3p.errors import MeteoFileError
+from solar3p.meteo import read_meteo
+from solar3p_helpers import document, row, unix, write
+
+SAMPLE = ROOT / "solar3p" / "data" / "data.rotterdam"
+
+
+def test_reads_strings_as_numbers_and_sorts_by_time(tmp_path):
+    rows = [row(unix("2025-03-05 12:00Z"), 412.0, temp=7.5, tc=40), row(unix("2025-03-05 11:00Z"), 300.0)]
+    rows[0]["prec"] = ""  # empty optional field -> None
+    got = read_meteo(write(tmp_path / "data.x", rows))
+    assert [r.time for r in got] == [unix("2025-03-05 11:00Z"), unix("2025-03-05 12:00Z")]
+    assert (got[1].gr_w, got[1].temp, got[1].tc, got[1].prec) == (412.0, 7.5, 40.0, None)
+
+
+def test_the_shipped_sample_is_five_days_of_hours():
+    rows = read_meteo(SAMPLE)
+    assert len(rows) == 120
+    assert all(b.time - a.time == 3600 for a, b in zip(rows, rows[1:]))
+    assert max(r.gr_w for r in rows) > 200 and min(r.gr_w for r in rows) == 0
+
+
+def _error(path) -> MeteoFileError:
+    with pytest.raises(MeteoFileError) as info:
+        read_meteo(path)
+    assert info.value.exit_code == 65
+    assert str(path) in str(info.value)
+    return info.value
+
+
+def test_missing_file(tmp_path):
+    assert "does not exist" in str(_error(tmp_path / "data.nowhere"))
+
+
+def test_truncated_file(tmp_path):
+    path = tmp_path / "data.cut"
+    text = json.dumps(document([row(unix("2025-03-05 11:00Z"), 300.0)] * 3))
+    path.write_text(text[: len(text) // 2])
+    assert "truncated" in str(_error(path))
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "data.empty"
+    path.write_text("")
+    _error(path)
+
+
+@pytest.mark.parametrize("field", ["time", "gr_w", "temp"])
+def test_missing_field_is_named(tmp_path, field):
+    bad = row(unix("2025-03-05 11:00Z"), 300.0)
+    del bad[field]
+    err = _error(write(tmp_path / "data.x", [row(unix("2025-03-05 10:00Z"), 100.0), bad]))
+    assert err.field == field and repr(field) in str(err)
+
+
+def test_no_forecast_list(tmp_path):
+    path = tmp_path / "data.x"
+    path.write_text(json.dumps({"plaatsnaam": [{"plaats": "X"}], "current": []}))
+    assert _error(path).field == "forecast"
+
+
+@pytest.mark.parametrize("field,value", [("gr_w", "veel"), ("temp", "12,5"), ("tc", "n/a"), ("time", "1.5e9x")])
+def test_non_numeric_value_is_named(tmp_path, field, value):
+    bad = row(unix("2025-03-05 11:00Z"), 300.0)
+    bad[field] = value
+    err = _error(write(tmp_path / "data.x", [bad]))
+    assert err.field == field and value in str(err)
+
+
+def test_cli_exits_65_with_one_line(tmp_path):
+    path = tmp_path / "data.cut"
+    path.write_text('{"forecast": [{"time": "1741172400", "gr_w": "3')
+    out = subprocess.run([sys.executable, "-m", "solar3p", "--file", str(path)], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode == 65
+    assert out.stdout == "" and len(out.stderr.strip().splitlines()) == 1 and str(path) in out.stderr
