@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT
 from solar3p.errors import MeteoFileError
 from solar3p.meteo import read_meteo
-from solar3p_helpers import document, row, unix, write
+from test_solar3p_support import document, row, unix, write
 
 SAMPLE = ROOT / "solar3p" / "data" / "data.rotterdam"
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT  # noqa: F401  (puts the project on sys.path)
 from homepower.settings import ORIENTATIONS, PVSettings
 from solar3p.model import GAMMA_PDC, INVERTER_EFFICIENCY, DC_AC_RATIO, hourly_kwh
-from solar3p_helpers import as_rows, clear_hours, peak_hour, row, unix
+from test_solar3p_support import as_rows, clear_hours, peak_hour, row, unix
 
 SOUTH = PVSettings(azimuth=180.0)
 RATING_KW = SOUTH.panels * SOUTH.panel_wp / 1000

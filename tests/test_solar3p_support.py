@@ -1,4 +1,4 @@
-"""Helpers for the solar3p tests: forecast documents written here (Meteoserver "solar" shape)."""
+"""Helpers for the solar3p tests (no tests here): forecast documents in Meteoserver "solar" shape."""
 from __future__ import annotations
 
 import json
