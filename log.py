@@ -24,3 +24,5 @@ def setup(level: str | None = None) -> None:
     root.setLevel(numeric)
     # urllib3 logs full URLs and headers at DEBUG; keep it quiet so nothing secret can leak.
     logging.getLogger("urllib3").setLevel(max(numeric, logging.INFO))
+    # mysql-connector announces its plugins at INFO on every connection: noise in a cron mail.
+    logging.getLogger("mysql.connector").setLevel(max(numeric, logging.WARNING))

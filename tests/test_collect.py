@@ -1,0 +1,278 @@
+"""The collector against synthetic histories with a known truth, on SQLite and MariaDB (db_config)."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from conftest import ROOT, load_settings
+from homepower import hours as H
+from homepower import synth
+from homepower.collect import Request, collect
+from homepower.errors import DataError
+
+TOL_KWH = 0.003  # linear interpolation between 5-minute samples of a smooth curve: well under 3 Wh
+LATER = datetime(2030, 1, 1)  # "now" for runs over past days
+COLS = ["ts_utc", "year", "month", "day", "hour", "gr_w", "tc", "temp", "kwh_pv", "kwh_s3p",
+        "kwh_return", "source", "flags"]
+
+
+def settings_for(tmp_path, db_url, meteo=None, **env):
+    return load_settings(tmp_path, DATABASE_URL=db_url,
+                         METEO_FILE=str(meteo or tmp_path / "no-forecast.json"), **env)
+
+
+def day_range(first: date, days: int) -> Request:
+    return Request("range", start=datetime.combine(first, datetime.min.time()),
+                   end=datetime.combine(first + timedelta(days=days), datetime.min.time()))
+
+
+def stored(store):
+    return store.fetch("pvhistory", COLS)
+
+
+def assert_matches_truth(rows, syn):
+    """Every hour of the history, compared with what really happened."""
+    by_ts = {r["ts_utc"]: r for r in rows}
+    assert sorted(by_ts) == sorted(syn.truth), "one row per local clock hour, no more, no less"
+    gap_truth = gap_found = 0.0
+    for ts, truth in syn.truth.items():
+        row = by_ts[ts]
+        flags = set((row["flags"] or "").split(",")) - {""}
+        assert truth.flags <= flags, (ts, truth.flags, flags)
+        local = H.hour_at(ts, syn.tz)
+        assert (row["year"], row["month"], row["day"], row["hour"]) == \
+               (local.year, local.month, local.day, local.hour)
+        if truth.kwh_pv is None:
+            assert row["kwh_pv"] is None, ts
+        elif H.LONG_GAP in truth.flags:  # interpolation spreads a gap's energy; its total is right
+            gap_truth += truth.kwh_pv
+            gap_found += row["kwh_pv"]
+        else:
+            assert row["kwh_pv"] == pytest.approx(truth.kwh_pv, abs=TOL_KWH), (ts, row, truth)
+        if truth.kwh_return is not None and H.LONG_GAP not in truth.flags:
+            assert row["kwh_return"] == pytest.approx(truth.kwh_return, abs=TOL_KWH), ts
+    assert gap_found == pytest.approx(gap_truth, abs=TOL_KWH)
+
+
+SCENARIOS = {
+    "spring_dst_reset_gap": dict(start=date(2025, 3, 29), days=3, seed=11,
+                                 reset_at=datetime(2025, 3, 31, 12, 32),
+                                 gap=(datetime(2025, 3, 29, 9, 10), 3.5)),
+    "autumn_dst_wrap": dict(start=date(2025, 10, 25), days=3, seed=12, source="inverters", meter=False,
+                            wrap_at=datetime(2025, 10, 26, 11, 41)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_synthetic_history_matches_truth_hour_by_hour(name, store, db_url, tmp_path):
+    params = dict(SCENARIOS[name])
+    first, days = params.pop("start"), params.pop("days")
+    syn = synth.generate(first, days, **params)
+    store.upsert("enphase_production", syn.rows())
+    collect(settings_for(tmp_path, db_url), day_range(first, days), store, now_utc=LATER)
+    rows = stored(store)
+    assert_matches_truth(rows, syn)
+    per_day = {}
+    for r in rows:
+        per_day[(r["month"], r["day"])] = per_day.get((r["month"], r["day"]), 0) + 1
+    dst_day = (3, 30) if first.month == 3 else (10, 26)
+    assert per_day[dst_day] == (23 if first.month == 3 else 25)
+    flags = [r["flags"] or "" for r in rows]
+    assert any("reset" in f for f in flags) == ("reset_at" in params)
+    assert any("wrap" in f for f in flags) == ("wrap_at" in params)
+
+
+def test_outage_and_noise_nights_are_zero_not_null(store, db_url, tmp_path):
+    syn = synth.generate(date(2025, 6, 1), 2, seed=5, noise=True, outage=True)
+    store.upsert("enphase_production", syn.rows())
+    collect(settings_for(tmp_path, db_url), day_range(date(2025, 6, 1), 2), store, now_utc=LATER)
+    rows = stored(store)
+    assert_matches_truth(rows, syn)
+    at_23 = [r for r in rows if r["hour"] == 23]
+    assert [r["kwh_pv"] for r in at_23] == [0.0, 0.0] and all(r["flags"] != "long_gap" for r in at_23)
+
+
+def test_hours_without_samples_are_null_never_zero(store, db_url, tmp_path):
+    syn = synth.generate(date(2025, 6, 1), 1, seed=5)
+    store.upsert("enphase_production", syn.rows())
+    collect(settings_for(tmp_path, db_url), day_range(date(2025, 6, 3), 1), store, now_utc=LATER)
+    rows = stored(store)
+    assert len(rows) == 24 and all(r["kwh_pv"] is None and r["kwh_return"] is None for r in rows)
+
+
+def write_meteo(path, syn, drop=(), gr_w_of=None):
+    doc = syn.meteoserver()
+    rows = [dict(r) for r in doc["forecast"] if int(r["time"]) not in drop]
+    if gr_w_of:
+        for r in rows:
+            r["gr_w"] = str(gr_w_of(int(r["time"])))
+    doc["forecast"] = rows
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_forecast_of_the_same_hour_is_joined_never_the_next(store, db_url, tmp_path):
+    syn = synth.generate(date(2025, 6, 1), 1, seed=3)
+    store.upsert("enphase_production", syn.rows())
+    # A distinct irradiance per hour: the hour starting at unix t gets t // 3600 % 1000.
+    meteo = write_meteo(tmp_path / "meteo.json", syn, gr_w_of=lambda t: t // 3600 % 1000)
+    settings = settings_for(tmp_path, db_url, meteo)
+    collect(settings, day_range(date(2025, 6, 1), 1), store, now_utc=LATER)
+    rows = stored(store)
+    assert len(rows) == 24
+    from solar3p.meteo import read_meteo
+    from solar3p.model import hourly_kwh
+    by_time = {r.time: r for r in read_meteo(meteo)}
+    predicted = hourly_kwh(read_meteo(meteo), settings.pv)
+    for row in rows:
+        unix = int(H.epoch_s(row["ts_utc"]))
+        assert row["gr_w"] == unix // 3600 % 1000
+        assert row["tc"] == by_time[unix].tc and row["temp"] == by_time[unix].temp
+        assert row["kwh_s3p"] == pytest.approx(predicted[unix], abs=1e-5)
+        assert "no_forecast" not in (row["flags"] or "")
+    assert any(r["kwh_s3p"] > 0 for r in rows)
+
+
+def test_missing_forecast_file_or_hour_is_null_with_a_warning(store, db_url, tmp_path, caplog):
+    syn = synth.generate(date(2025, 6, 1), 1, seed=3)
+    store.upsert("enphase_production", syn.rows())
+    caplog.set_level(logging.WARNING)
+    collect(settings_for(tmp_path, db_url), day_range(date(2025, 6, 1), 1), store, now_utc=LATER)
+    rows = stored(store)
+    assert all(r["gr_w"] is None and r["kwh_s3p"] is None and r["tc"] is None for r in rows)
+    assert all(r["kwh_pv"] is not None for r in rows)
+    assert "no-forecast.json" in caplog.text
+
+    caplog.clear()
+    noon = H.local_hours(datetime(2025, 6, 1, 12), datetime(2025, 6, 1, 13), syn.tz)[0]
+    meteo = write_meteo(tmp_path / "meteo.json", syn, drop={noon.unix})
+    collect(settings_for(tmp_path, db_url, meteo), day_range(date(2025, 6, 1), 1), store, now_utc=LATER)
+    rows = {r["ts_utc"]: r for r in stored(store)}
+    assert rows[noon.start]["gr_w"] is None and rows[noon.start]["kwh_s3p"] is None
+    assert "no_forecast" in rows[noon.start]["flags"]
+    assert rows[noon.start + H.HOUR]["gr_w"] is not None
+    assert "no row for 1 of 24" in caplog.text
+
+
+@pytest.mark.parametrize("content", ["{\"forecast\": [{\"time\": \"1748736000\"", "[1, 2, 3]",
+                                     "{\"forecast\": [{\"time\": \"1748736000\", \"gr_w\": \"x\", \"temp\": \"1\"}]}"])
+def test_a_malformed_forecast_file_is_a_data_error_naming_the_file(store, db_url, tmp_path, content):
+    syn = synth.generate(date(2025, 6, 1), 1, seed=3)
+    store.upsert("enphase_production", syn.rows())
+    bad = tmp_path / "data.broken"
+    bad.write_text(content)
+    with pytest.raises(DataError) as err:
+        collect(settings_for(tmp_path, db_url, bad), day_range(date(2025, 6, 1), 1), store, now_utc=LATER)
+    assert err.value.exit_code == 65 and str(bad) in str(err.value)
+    assert stored(store) == []
+
+
+def test_one_hour_alone_equals_the_range_run_and_reruns_replace(store, db_url, tmp_path):
+    syn = synth.generate(date(2025, 10, 25), 2, seed=4, gap=(datetime(2025, 10, 26, 10, 10), 2))
+    store.upsert("enphase_production", syn.rows())
+    meteo = write_meteo(tmp_path / "meteo.json", syn)
+    settings = settings_for(tmp_path, db_url, meteo)
+    collect(settings, day_range(date(2025, 10, 25), 2), store, now_utc=LATER)
+    ranged = stored(store)
+    assert len(ranged) == 49
+    store.execute("DELETE FROM pvhistory")
+    store.commit()
+    for local in sorted({datetime(r["year"], r["month"], r["day"], r["hour"]) for r in ranged}):
+        collect(settings, Request("hour", hour=local), store, now_utc=LATER)
+    assert stored(store) == ranged
+    collect(settings, day_range(date(2025, 10, 25), 2), store, now_utc=LATER)  # rerun: replaced
+    assert stored(store) == ranged
+
+
+def test_the_repeated_autumn_hour_gives_two_rows(store, db_url, tmp_path):
+    syn = synth.generate(date(2025, 10, 26), 1, seed=4)
+    store.upsert("enphase_production", syn.rows())
+    rows = collect(settings_for(tmp_path, db_url), Request("hour", hour=datetime(2025, 10, 26, 2)),
+                   store, now_utc=LATER)
+    assert [r["ts_utc"] for r in rows] == [datetime(2025, 10, 26, 0), datetime(2025, 10, 26, 1)]
+    assert [r["hour"] for r in stored(store)] == [2, 2]
+
+
+def test_no_arguments_fills_the_last_hour_and_missing_or_null_hours_only(store, db_url, tmp_path):
+    syn = synth.generate(date(2025, 6, 1), 3, seed=6)
+    store.upsert("enphase_production", syn.rows())
+    settings = settings_for(tmp_path, db_url)
+    now = datetime(2025, 6, 3, 10, 7)  # UTC: the last completed hour is 09:00-10:00 UTC (11:00 local)
+    hour_list = [h for h in syn.hours if h.end <= now][-48:]
+    last = hour_list[-1]
+    sentinel, null_hour, kept_null = hour_list[10], hour_list[20], hour_list[0]
+    store.upsert("pvhistory", [
+        {"ts_utc": sentinel.start, "year": 1, "month": 1, "day": 1, "hour": 0, "kwh_pv": 9.99},
+        {"ts_utc": null_hour.start, "year": 1, "month": 1, "day": 1, "hour": 0, "kwh_pv": None},
+        {"ts_utc": last.start, "year": 1, "month": 1, "day": 1, "hour": 0, "kwh_pv": 7.77},
+    ])
+    store.execute("DELETE FROM enphase_production WHERE ts_utc < " + store.dialect.placeholder,
+                  (store.dialect.to_db(kept_null.end - timedelta(minutes=10)),))
+    store.commit()
+    collect(settings, Request(), store, now_utc=now)
+    rows = {r["ts_utc"]: r for r in stored(store)}
+    assert rows[sentinel.start]["kwh_pv"] == 9.99  # a stored value is left alone
+    assert rows[null_hour.start]["kwh_pv"] == pytest.approx(syn.truth[null_hour.start].kwh_pv, abs=TOL_KWH)
+    assert rows[last.start]["kwh_pv"] == pytest.approx(syn.truth[last.start].kwh_pv, abs=TOL_KWH)
+    assert kept_null.start not in rows  # cannot be computed: no row rather than a made-up one
+    assert now.replace(minute=0) not in rows  # the running hour is not over
+    assert len(rows) == 47  # 47 computable of the last 48, none invented
+    assert all(h.start in rows for h in hour_list[1:])
+
+
+def test_dry_run_prints_and_writes_nothing(store, db_url, tmp_path, capsys):
+    syn = synth.generate(date(2025, 6, 1), 1, seed=3)
+    store.upsert("enphase_production", syn.rows())
+    request = Request("range", start=datetime(2025, 6, 1, 12), end=datetime(2025, 6, 1, 15), dry_run=True)
+    rows = collect(settings_for(tmp_path, db_url), request, store, now_utc=LATER)
+    out = capsys.readouterr().out
+    assert len(rows) == 3 and stored(store) == []
+    assert "2025-06-01 12:00" in out and "2025-06-01 14:00" in out and "kwh_pv" in out
+
+
+# -- the script, end to end ------------------------------------------------------------------------
+def run_script(tmp_path, db_url, *args, meteo=None):
+    env = {"PATH": os.environ.get("PATH", ""), "DATABASE_URL": db_url, "STATE_DIR": str(tmp_path / "state"),
+           "SITE_TIMEZONE": "Europe/Amsterdam", "METEO_FILE": str(meteo or tmp_path / "absent.json"),
+           "LOG_LEVEL": "INFO"}
+    return subprocess.run([sys.executable, str(ROOT / "history_collector.py"), *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_script_end_to_end(store, db_url, tmp_path):
+    syn = synth.generate(date(2025, 3, 30), 1, seed=9)
+    store.upsert("enphase_production", syn.rows())
+    meteo = write_meteo(tmp_path / "meteo.json", syn)
+    done = run_script(tmp_path, db_url, "--from", "2025-03-30", "--to", "2025-03-31", meteo=meteo)
+    assert done.returncode == 0, done.stderr
+    store.commit()  # end the reader's snapshot (MariaDB REPEATABLE READ)
+    rows = stored(store)
+    assert_matches_truth(rows, syn)
+    assert all(r["gr_w"] is not None for r in rows)
+
+    dry = run_script(tmp_path, db_url, "--hour", "2025-03-30T13", "--dry-run", meteo=meteo)
+    assert dry.returncode == 0 and "2025-03-30 13:00" in dry.stdout
+
+    spring = run_script(tmp_path, db_url, "--hour", "2025-03-30T02", meteo=meteo)
+    assert spring.returncode == 64 and "does not exist" in spring.stderr
+
+    bad = tmp_path / "data.bad"
+    bad.write_text("{\"forecast\": [")
+    broken = run_script(tmp_path, db_url, "--hour", "2025-03-30T13", meteo=bad)
+    assert broken.returncode == 65 and str(bad) in broken.stderr
+    assert len(broken.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [["--hour", "2025-06-01"], ["--hour", "tomorrow"],
+                                  ["--from", "2025-06-02", "--to", "2025-06-01"],
+                                  ["--from", "2025-06-01"], ["--hour", "2025-06-01T10", "--from", "2025-06-01",
+                                                              "--to", "2025-06-02"], ["--bogus"]])
+def test_bad_usage_exits_64(tmp_path, args):
+    done = run_script(tmp_path, f"sqlite:///{tmp_path / 'h.db'}", *args)
+    assert done.returncode == 64, done.stderr
