@@ -1,0 +1,228 @@
+"""The gateway token's whole life: a pasted ENVOY_TOKEN, or one obtained from Enlighten and cached.
+
+Obtaining: ``POST {ENLIGHTEN_URL}/login/login.json`` (form ``user[email]``, ``user[password]``) gives a
+``session_id``; ``POST {ENTREZ_URL}/tokens`` (JSON ``session_id``, ``serial_num``, ``username``) gives the
+token, as text or as JSON ``{"token": ...}``. The token is cached in ``STATE_DIR/envoy-token.json``
+(mode 0600) and reused until its JWT ``exp`` is within a day, then renewed; if Enlighten cannot renew it
+while the cached one is still valid, polling goes on with the cached one. Enlighten's certificate is
+always verified normally. Neither the password nor the token is ever logged or put in a message.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from homepower.errors import AuthError, ConfigError, DataError, HomepowerError, UnreachableError
+
+log = logging.getLogger(__name__)
+
+CACHE_FILE = "envoy-token.json"
+RENEW_BEFORE_S = 24 * 3600  # renew when the token expires within a day
+ENLIGHTEN_TIMEOUT_S = 30.0
+
+
+def jwt_exp(token: str) -> float | None:
+    """The ``exp`` claim (unix seconds) of a JWT, read without checking the signature; None if unreadable."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = parts[1] + "=" * (-len(parts[1]) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
+        exp = claims.get("exp") if isinstance(claims, dict) else None
+        return float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
+    except (ValueError, UnicodeError):
+        return None
+
+
+def when(exp: float) -> str:
+    return datetime.fromtimestamp(exp, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    user: str | None
+    password: str | None
+    enlighten_url: str
+    entrez_url: str
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.user and self.password)
+
+
+def request_token(creds: Credentials, serial: str, post: Callable | None = None) -> str:
+    """A fresh token from Enlighten + Entrez. Raises AuthError (77) naming Enlighten on bad credentials,
+    UnreachableError (69) when either service is down."""
+    import requests  # loaded only when a token must be fetched
+
+    post = post or requests.post
+    login_url = f"{creds.enlighten_url}/login/login.json"
+    try:
+        response = post(login_url, data={"user[email]": creds.user, "user[password]": creds.password},
+                        timeout=ENLIGHTEN_TIMEOUT_S, allow_redirects=False)
+    except requests.exceptions.RequestException as exc:
+        raise UnreachableError(f"Enlighten {creds.enlighten_url} cannot be reached "
+                               f"({exc.__class__.__name__}) to obtain a gateway token; try again later "
+                               f"or set ENVOY_TOKEN") from None
+    if response.status_code >= 500:
+        raise UnreachableError(f"Enlighten {creds.enlighten_url} answered HTTP {response.status_code} to the "
+                               f"login; try again later or set ENVOY_TOKEN")
+    session_id = None
+    if response.status_code == 200:
+        try:
+            body = response.json()
+            session_id = body.get("session_id") if isinstance(body, dict) else None
+        except ValueError:
+            session_id = None
+    if not session_id:
+        raise AuthError(f"Enlighten rejected the login of ENVOY_USER={creds.user} (HTTP "
+                        f"{response.status_code}): check ENVOY_USER and ENVOY_PASSWORD")
+    tokens_url = f"{creds.entrez_url}/tokens"
+    try:
+        response = post(tokens_url, json={"session_id": session_id, "serial_num": serial,
+                                          "username": creds.user},
+                        timeout=ENLIGHTEN_TIMEOUT_S, allow_redirects=False)
+    except requests.exceptions.RequestException as exc:
+        raise UnreachableError(f"Entrez {creds.entrez_url} cannot be reached ({exc.__class__.__name__}) "
+                               f"to obtain a gateway token; try again later or set ENVOY_TOKEN") from None
+    if response.status_code >= 500:
+        raise UnreachableError(f"Entrez {creds.entrez_url} answered HTTP {response.status_code}; "
+                               f"try again later or set ENVOY_TOKEN")
+    if response.status_code != 200:
+        raise AuthError(f"Enlighten (Entrez) refused a token for gateway {serial} to ENVOY_USER={creds.user} "
+                        f"(HTTP {response.status_code}): is the gateway registered to this account "
+                        f"and ENVOY_SERIAL right?")
+    return _token_from_body(response.text)
+
+
+def _token_from_body(text: str) -> str:
+    body = (text or "").strip()
+    if body.startswith("{"):
+        try:
+            decoded = json.loads(body)
+        except ValueError:
+            decoded = None
+        token = decoded.get("token") if isinstance(decoded, dict) else None
+        if not isinstance(token, str):
+            raise DataError("Entrez answered JSON without a token field")
+        body = token.strip()
+    token = "".join(body.split())
+    if not token or len(token.split(".")) != 3:
+        raise DataError("Entrez did not answer a token (expected a JWT)")
+    return token
+
+
+# -- the cache ------------------------------------------------------------------------------------
+
+def cache_path(state_dir: Path) -> Path:
+    return Path(state_dir) / CACHE_FILE
+
+
+def read_cache(state_dir: Path, serial: str) -> str | None:
+    try:
+        data = json.loads(cache_path(state_dir).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("serial") != serial or not isinstance(data.get("token"), str):
+        return None
+    return data["token"]
+
+
+def write_cache(state_dir: Path, serial: str, token: str) -> None:
+    """Atomically, readable by the owner only (0600) from the first byte."""
+    state_dir = Path(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".token.", dir=state_dir)  # mkstemp creates it 0600
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"serial": serial, "token": token}, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, cache_path(state_dir))
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def drop_cache(state_dir: Path) -> None:
+    try:
+        cache_path(state_dir).unlink()
+    except FileNotFoundError:
+        pass
+
+
+class TokenSource:
+    """Gives the poller a token, and a fresh one once when the gateway rejects it."""
+
+    def __init__(self, creds: Credentials, state_dir: Path, pasted: str | None = None,
+                 now: Callable[[], float] = time.time, fetch: Callable[[Credentials, str], str] = request_token):
+        self.creds = creds
+        self.state_dir = Path(state_dir)
+        self.pasted = pasted
+        self._now = now
+        self._fetch = fetch
+        self.renewed = False
+
+    def token(self, serial: str) -> str:
+        now = self._now()
+        if self.pasted:
+            exp = jwt_exp(self.pasted)
+            if exp is None or exp > now:
+                if exp is not None and exp - now < RENEW_BEFORE_S:
+                    log.warning("ENVOY_TOKEN expires at %s: paste a new one soon", when(exp))
+                return self.pasted
+            if not self.creds.complete:
+                raise AuthError(f"ENVOY_TOKEN expired at {when(exp)}: paste a new token, or set ENVOY_USER "
+                                f"and ENVOY_PASSWORD so one can be obtained from Enlighten")
+            log.warning("ENVOY_TOKEN expired at %s; obtaining one from Enlighten", when(exp))
+        cached = read_cache(self.state_dir, serial)
+        if cached:
+            exp = jwt_exp(cached)
+            if exp is None or exp - now >= RENEW_BEFORE_S:
+                return cached
+            if exp > now:
+                try:
+                    return self._renew(serial)
+                except HomepowerError as exc:
+                    log.warning("could not renew the gateway token (%s); the cached one is valid until %s",
+                                exc, when(exp))
+                    return cached
+        return self._renew(serial)
+
+    def renew_after_rejection(self, serial: str) -> str:
+        """The gateway answered 401: renew once (the caller retries once)."""
+        if self.renewed:
+            raise AuthError("the gateway rejected a token fresh from Enlighten: check that ENVOY_SERIAL "
+                            "matches the gateway and that the account owns it")
+        if not self.creds.complete:
+            which = "ENVOY_TOKEN" if self.pasted else "the cached token"
+            raise AuthError(f"the gateway rejected {which}: paste a fresh ENVOY_TOKEN, or set ENVOY_USER "
+                            f"and ENVOY_PASSWORD so one can be obtained from Enlighten")
+        drop_cache(self.state_dir)
+        return self._renew(serial)
+
+    def _renew(self, serial: str) -> str:
+        if not self.creds.complete:
+            raise ConfigError("firmware 7 and later need a token: set ENVOY_USER and ENVOY_PASSWORD "
+                              "(Enlighten account) or ENVOY_TOKEN")
+        log.info("obtaining a gateway token from Enlighten for gateway %s", serial)
+        token = self._fetch(self.creds, serial)
+        self.renewed = True
+        write_cache(self.state_dir, serial, token)
+        exp = jwt_exp(token)
+        if exp is not None:
+            log.info("new gateway token valid until %s", when(exp))
+        return token

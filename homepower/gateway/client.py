@@ -1,0 +1,157 @@
+"""Talking to the IQ Gateway over HTTP(S): TLS trust, retries through the nightly outage, the token and
+the session cookie, digest auth for old firmware. Answers come back as (status, text); parsing lives in
+``parse``. Every failure becomes the contract's error with one actionable line; no secret is ever logged.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import requests
+from requests.auth import HTTPDigestAuth
+
+from homepower import tls
+from homepower.errors import AuthError, PinMismatch, UnreachableError
+from homepower.gateway.parse import embedded_status
+
+log = logging.getLogger(__name__)
+
+BACKOFF_FIRST_S = 1.0
+BACKOFF_MAX_S = 30.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    text: str
+    path: str
+
+
+class Unauthorized(Exception):
+    """The gateway answered 401/403 (as a status, or as an HTML/text page that says so)."""
+
+    def __init__(self, answer: Answer):
+        super().__init__(f"gateway {answer.path} answered {answer.status}")
+        self.answer = answer
+
+
+class GatewayClient:
+    """One keep-alive session with the gateway for one run."""
+
+    def __init__(self, base_url: str, tls_mode: str, state_dir, timeout: float, retry_s: float,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
+        self.base_url = base_url.rstrip("/")
+        self.tls_mode = tls_mode
+        self.state_dir = state_dir
+        self.timeout = timeout
+        self.retry_s = retry_s
+        self._sleep = sleep
+        self._clock = clock
+        self._deadline: float | None = None  # set at the first connection failure of the run
+        self._token: str | None = None
+        self._digest: HTTPDigestAuth | None = None
+        self.session: requests.Session | None = None
+
+    # -- connection ------------------------------------------------------------------------------
+    def _open(self) -> requests.Session:
+        if self.session is None:
+            adapter, verify = tls.adapter_for(self.tls_mode, self.base_url, self.state_dir, self.timeout)
+            session = requests.Session()
+            session.trust_env = False  # a LAN device: no proxy, no netrc, no CA bundle from the environment
+            session.verify = verify
+            session.mount("https://", adapter)
+            session.headers["User-Agent"] = "homepower-poller"
+            session.headers["Accept"] = "application/json, text/html, */*"
+            self.session = session
+        return self.session
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+
+    def set_token(self, token: str | None) -> None:
+        self._token = token
+        if self.session is not None:
+            self.session.cookies.clear()  # a cookie of the previous token is no longer valid
+
+    def use_digest(self, serial: str) -> None:
+        """Firmware below 7: installer-less digest auth, user ``envoy``, password = serial's last 6 digits."""
+        self._digest = HTTPDigestAuth("envoy", serial[-6:])
+
+    # -- requests --------------------------------------------------------------------------------
+    def get(self, path: str, auth: bool = True) -> Answer:
+        """GET ``path``; retries connection failures with backoff for ENVOY_RETRY_S (then exit 69).
+        Raises ``Unauthorized`` on 401/403 and ``UnreachableError`` on a 5xx."""
+        headers = {}
+        if auth and self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        answer = self._request(path, headers, self._digest if auth else None)
+        status = embedded_status(answer.text) if answer.status == 200 else None
+        if answer.status in (401, 403) or status in (401, 403):
+            raise Unauthorized(Answer(status or answer.status, answer.text, path))
+        if answer.status >= 500:
+            raise UnreachableError(f"gateway {self.base_url}{path} answered HTTP {answer.status} (a server "
+                                   f"error; it may be restarting): nothing stored, the next run tries again")
+        return answer
+
+    def _request(self, path: str, headers: dict, auth) -> Answer:
+        url = self.base_url + path
+        delay = BACKOFF_FIRST_S
+        while True:
+            try:
+                session = self._open()
+                response = session.get(url, headers=headers, auth=auth, timeout=self.timeout,
+                                       allow_redirects=False)
+                log.debug("GET %s -> %s (%d bytes)", path, response.status_code, len(response.content))
+                return Answer(response.status_code, response.text, path)
+            except requests.exceptions.SSLError as exc:
+                self._tls_failure(exc)
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout, OSError) as exc:
+                now = self._clock()
+                if self._deadline is None:
+                    self._deadline = now + self.retry_s
+                remaining = self._deadline - now
+                reason = _reason(exc)
+                if remaining <= 0:
+                    raise UnreachableError(
+                        f"gateway {self.base_url} cannot be reached ({reason}) after retrying for "
+                        f"{self.retry_s:g} s (ENVOY_RETRY_S): check ENVOY_HOST and the gateway's network; "
+                        f"nothing stored") from None
+                wait = min(delay, remaining)
+                log.info("gateway %s unreachable (%s); retrying in %.1f s", self.base_url, reason, wait)
+                self._sleep(wait)
+                delay = min(delay * 2, BACKOFF_MAX_S)
+
+    def _tls_failure(self, exc: Exception):
+        text = str(exc)
+        if "Fingerprints did not match" in text:
+            expected = tls.read_pin(self.state_dir) or "?"
+            try:
+                got = tls.probe_fingerprint(self.base_url, self.timeout)
+            except OSError:
+                got = None
+            raise tls.mismatch_error(self.base_url, self.state_dir, expected, got) from None
+        if self.tls_mode not in ("pin", "insecure"):
+            raise PinMismatch(f"gateway {self.base_url} certificate is not trusted by the CA bundle "
+                              f"ENVOY_TLS={self.tls_mode}: {_reason(exc)}; fix the bundle or use "
+                              f"ENVOY_TLS=pin") from None
+        raise UnreachableError(f"gateway {self.base_url} TLS handshake failed: {_reason(exc)}") from None
+
+    # -- token session ---------------------------------------------------------------------------
+    def check_jwt(self) -> None:
+        """Firmware 7+: the gateway validates the token here and answers a session cookie that later
+        requests carry (some 7.x firmware wants the cookie, not only the bearer header)."""
+        self.get("/auth/check_jwt")
+
+
+def _reason(exc: Exception) -> str:
+    """A short cause without URLs or headers (never the token)."""
+    text = str(exc)
+    for marker in ("Connection refused", "timed out", "Name or service not known", "No route to host",
+                   "Connection reset", "Remote end closed", "certificate verify failed",
+                   "Temporary failure in name resolution", "Network is unreachable"):
+        if marker.lower() in text.lower():
+            return marker.lower()
+    return exc.__class__.__name__

@@ -1,0 +1,280 @@
+"""The poller's use cases: poll once, dry run, replay. ``get_enphase_hour_measure.py`` only parses
+arguments and calls these.
+
+Poll once = under the run lock: open the store, read the gateway, store the spooled readings and the new
+one in one transaction, empty the spool. A database that is down does not lose the reading: it goes to
+the spool and the run exits 75. A gateway that fails still lets the spool be stored first.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterable
+
+from homepower import lock, spool
+from homepower.enlighten import Credentials, TokenSource
+from homepower.errors import AuthError, DataError, HomepowerError, StoreUnavailable, UsageError
+from homepower.gateway.client import GatewayClient, Unauthorized
+from homepower.gateway import parse
+from homepower.reading import TABLE, Reading, from_line, from_record
+from homepower.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PARSERS = {
+    "production.json": parse.parse_production_json,
+    "api_v1_production": parse.parse_api_v1_production,
+    "ivp_pdm_energy": parse.parse_pdm_energy,
+    "production": parse.parse_production_html,
+}
+
+
+# -- reading the gateway ----------------------------------------------------------------------------
+
+class GatewayReader:
+    """One run's conversation with the gateway: /info, the token, the source rule, the export meter."""
+
+    def __init__(self, settings: Settings, client: GatewayClient | None = None,
+                 tokens: TokenSource | None = None):
+        self.settings = settings
+        self.client = client or GatewayClient(settings.envoy_url, settings.envoy_tls, settings.state_dir,
+                                              settings.envoy_timeout, settings.envoy_retry_s)
+        self.tokens = tokens or TokenSource(
+            Credentials(settings.envoy_user, settings.envoy_password, settings.enlighten_url,
+                        settings.entrez_url), settings.state_dir, pasted=settings.envoy_token)
+        self.info: parse.GatewayInfo | None = None
+        self.serial: str | None = None
+        self.refused: list[str] = []  # endpoints an old (< 7) gateway refused
+
+    def read(self) -> Reading:
+        try:
+            return self._read()
+        finally:
+            self.client.close()
+
+    def _read(self) -> Reading:
+        answer = self.client.get("/info", auth=False)
+        if answer.status != 200:
+            raise DataError(f"gateway {self.settings.envoy_url}/info answered HTTP {answer.status}; "
+                            f"is ENVOY_HOST an IQ Gateway?")
+        info = self.info = parse.parse_info(answer.text)
+        self.serial = self.settings.envoy_serial or info.serial
+        log.debug("gateway serial %s firmware %s metered %s", info.serial, info.firmware_text, info.imeter)
+        if info.needs_token:
+            self.client.set_token(self.tokens.token(self.serial))
+            self._call(self.client.check_jwt)
+        else:
+            self.client.use_digest(self.serial)
+        cache: dict[str, object] = {}
+
+        def get(name: str):
+            if name not in cache:
+                cache[name] = self._fetch(name)
+            return cache[name]
+
+        chosen = parse.choose_source(info, get)
+        ts = datetime.now(timezone.utc)
+        if chosen is None:
+            if self.refused:
+                raise AuthError(f"gateway (firmware {info.firmware_text}) refused "
+                                f"{', '.join(self.refused)} and gave no reading: check ENVOY_SERIAL "
+                                f"(digest password = its last 6 digits)")
+            raise DataError(f"gateway (firmware {info.firmware_text}) gave no production reading from "
+                            f"/production.json, /api/v1/production, /ivp/pdm/energy or /production; "
+                            f"nothing stored")
+        source, values = chosen
+        exported = self._exported()
+        reading = Reading.of(ts, source, values, exported)
+        log.info("gateway %s firmware %s: source %s, lifetime %s Wh, now %s W", self.serial,
+                 info.firmware_text, source, values.wattHoursLifetime, values.wattsNow)
+        return reading
+
+    def _call(self, fn):
+        """Run ``fn``; on a 401 renew the token once and retry once (firmware 7+)."""
+        try:
+            return fn()
+        except Unauthorized as exc:
+            if not self.info.needs_token:
+                raise
+            log.info("gateway answered %s to %s; renewing the token once", exc.answer.status, exc.answer.path)
+            self.client.set_token(self.tokens.renew_after_rejection(self.serial))
+            try:
+                self.client.check_jwt()
+                return fn()
+            except Unauthorized as again:
+                raise AuthError(f"the gateway rejected a token fresh from Enlighten at {again.answer.path}: "
+                                f"check that ENVOY_SERIAL matches the gateway and the account owns it") from None
+
+    def _get(self, path: str):
+        """An answer, or None when an old gateway refuses the path (firmware < 7 without a token)."""
+        try:
+            return self._call(lambda: self.client.get(path))
+        except Unauthorized as exc:
+            self.refused.append(exc.answer.path)
+            return None
+
+    def _fetch(self, name: str):
+        answer = self._get(parse.PATHS[name])
+        if answer is None or parse.is_missing(answer.status, answer.text, self.info.firmware):
+            return None
+        if answer.status != 200:
+            log.debug("gateway %s answered HTTP %s; skipped", answer.path, answer.status)
+            return None
+        return PARSERS[name](answer.text)
+
+    def _exported(self) -> float | None:
+        """Lifetime Wh sent to the grid: actEnergyRcvd of the enabled net-consumption meter, else None."""
+        answer = self._get(parse.PATHS["ivp_meters"])
+        if answer is None or answer.status != 200 or parse.is_missing(answer.status, answer.text,
+                                                                      self.info.firmware):
+            return None
+        eid = parse.parse_meters(answer.text)
+        if eid is None:
+            return None
+        answer = self._get(parse.PATHS["ivp_meters_readings"])
+        if answer is None or answer.status != 200 or parse.is_missing(answer.status, answer.text,
+                                                                      self.info.firmware):
+            return None
+        return parse.parse_meter_readings(answer.text, eid)
+
+
+def read_gateway(settings: Settings) -> Reading:
+    return GatewayReader(settings).read()
+
+
+# -- storing --------------------------------------------------------------------------------------
+
+def _connect(settings: Settings):
+    from homepower.store import Store  # after argument parsing: keeps --help light
+    return Store.connect(settings.database, settings.timezone)
+
+
+def store_readings(store, readings: Iterable[Reading], tz) -> int:
+    """Upsert readings (last one wins within a second) in one transaction."""
+    rows = {}
+    for reading in readings:
+        rows[reading.ts_utc] = reading.to_row(tz)
+    return store.upsert(TABLE, list(rows.values()))
+
+
+def poll_once(settings: Settings) -> Reading:
+    """Read the gateway and store the reading (and the spool first). Raises HomepowerError."""
+    state_dir = settings.state_dir
+    with lock.hold(state_dir):
+        store, store_error = None, None
+        try:
+            store = _connect(settings)
+        except StoreUnavailable as exc:
+            store_error = exc
+        try:
+            spooled, bad = spool.read(state_dir) if store is not None else ([], [])
+            gateway_error, reading = None, None
+            try:
+                reading = read_gateway(settings)
+            except HomepowerError as exc:
+                gateway_error = exc
+            batch = spooled + ([reading] if reading else [])
+            if store is not None and (batch or bad):
+                try:
+                    store_readings(store, batch, settings.timezone)
+                    spool.clear(state_dir, bad)
+                    if spooled:
+                        log.info("stored %d spooled reading(s)", len(spooled))
+                except StoreUnavailable as exc:
+                    store_error = exc
+            if gateway_error is not None:
+                raise gateway_error
+            if store_error is not None:
+                path = spool.append(state_dir, [reading])
+                raise StoreUnavailable(f"{store_error} - the reading of {reading.ts_utc:%Y-%m-%d %H:%M:%S} UTC "
+                                       f"was spooled in {path} and will be stored by the next run")
+            return reading
+        finally:
+            if store is not None:
+                store.close()
+
+
+# -- replay ----------------------------------------------------------------------------------------
+
+def parse_start(text: str, tz) -> datetime:
+    """``YYYY-MM-DD HH:MM`` in SITE_TIMEZONE -> aware datetime."""
+    try:
+        naive = datetime.strptime(text.strip().replace("T", " "), "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise UsageError(f"--start {text!r} is not 'YYYY-MM-DD HH:MM' (local time in SITE_TIMEZONE)") from None
+    return naive.replace(tzinfo=tz)
+
+
+def read_replay(path: Path, tz, start: str | None = None, step: float | None = None) -> list[Reading]:
+    """Every reading of a replay file, or DataError (nothing is stored from a file with a bad line)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"--replay {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"--replay {path} cannot be read: {exc.__class__.__name__}; nothing stored") from None
+    whole = None
+    if text.lstrip().startswith("{"):
+        try:
+            whole = json.loads(text)
+        except ValueError:
+            whole = None  # JSON lines, not one document
+    if isinstance(whole, dict) and "data" in whole and "body" not in whole:
+        return _recapture(path, whole, tz, start, step)
+    if start is not None or step is not None:
+        raise UsageError("--start and --step apply only to the recapture layout {\"data\": [...]}")
+    readings = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            readings.append(from_line(line))
+        except DataError as exc:
+            raise DataError(f"{path} line {number}: {exc}; nothing stored from this file") from None
+    if not readings:
+        raise DataError(f"{path} holds no readings; nothing stored")
+    return readings
+
+
+def _recapture(path: Path, whole: dict, tz, start: str | None, step: float | None) -> list[Reading]:
+    """The original recapture layout ``{"data": [<pdm/energy bodies>]}``, one body every ``step`` minutes
+    from ``start`` (local)."""
+    if start is None or step is None:
+        raise UsageError(f"{path} is in the recapture layout {{\"data\": [...]}}: give --start "
+                         f"\"YYYY-MM-DD HH:MM\" (local) and --step MINUTES")
+    if step <= 0:
+        raise UsageError("--step must be a positive number of minutes")
+    bodies = whole["data"]
+    if not isinstance(bodies, list) or not bodies:
+        raise DataError(f"{path}: data is not a non-empty list; nothing stored")
+    first = parse_start(start, tz).astimezone(timezone.utc)
+    readings = []
+    for index, body in enumerate(bodies):
+        try:
+            readings.append(from_record(body, ts=first + timedelta(minutes=step * index)))
+        except DataError as exc:
+            raise DataError(f"{path} data[{index}]: {exc}; nothing stored from this file") from None
+    return readings
+
+
+def replay(settings: Settings, path: Path, start: str | None = None, step: float | None = None) -> int:
+    """Store every reading of ``path``; returns how many. The spool is stored first."""
+    readings = read_replay(path, settings.timezone, start, step)
+    with lock.hold(settings.state_dir):
+        try:
+            store = _connect(settings)
+        except StoreUnavailable as exc:
+            raise StoreUnavailable(f"{exc} - nothing stored from {path}; replay it again later") from None
+        try:
+            spooled, bad = spool.read(settings.state_dir)
+            try:
+                count = store_readings(store, spooled + readings, settings.timezone)
+            except StoreUnavailable as exc:
+                raise StoreUnavailable(f"{exc} - nothing stored from {path}; replay it again later") from None
+            spool.clear(settings.state_dir, bad)
+        finally:
+            store.close()
+    log.info("replayed %d reading(s) from %s", len(readings), path)
+    return len(readings)
