@@ -78,3 +78,12 @@ def test_accuracy_rows_put_the_error_beside_its_goal():
     assert rows[0].figure == "16.6 % (4540 h of 2013)" and rows[0].met is True
     assert [r.what.strip() for r in rows[1:]] == ["scale factor", "compared"]
     assert rows[2].figure == "a 1.0, b 2.0"
+
+
+def test_agreement_counts_hours_within_tolerance_and_matching_nulls():
+    from bench.bench import agreement
+    truth = {1: 0.5, 2: 1.0, 3: None, 4: 0.2, 5: None}
+    got = {1: 0.5004, 2: 1.01, 3: None, 4: None}
+    good, worst = agreement(truth, got, tolerance_kwh=0.001)
+    assert good == 2  # hour 1 within 1 Wh, hour 3 NULL as it must be; 2 misses, 4 missing, 5 absent
+    assert worst == pytest.approx(0.01)
