@@ -158,10 +158,13 @@ def load_forecast(path: Path, pv: PVSettings, hour_list: Sequence[Hour]) -> Fore
     rows = read_meteo(path)
     by_time = {int(r.time): r for r in rows}
     kwh: dict = {}
-    if any(h.unix in by_time for h in hour_list):
-        # Every row of the file, as `python -m solar3p` does, so both give the same number.
+    wanted = [by_time[h.unix] for h in hour_list if h.unix in by_time]
+    if wanted:
+        # solar3p's model treats each hour on its own (sun, DISC, Perez, temperature per row), so the
+        # rows of our hours give the same numbers as `python -m solar3p` on the whole file (a test
+        # checks it), without modelling a year-long file for one cron hour.
         from solar3p.model import hourly_kwh
-        kwh = hourly_kwh(rows, pv)
+        kwh = hourly_kwh(wanted, pv)
     return Forecast(rows, by_time, kwh)
 
 
