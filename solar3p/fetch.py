@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlencode
 
-from homepower.errors import AuthError, ConfigError, DataError, UnreachableError
+from homepower.errors import AuthError, ConfigError, DataError, HomepowerError, UnreachableError
 from homepower.settings import read_environment
 from solar3p.meteo import MeteoFileError, parse_meteo
 from solar3p.sample import DUTCH, write_atomic
@@ -118,16 +118,14 @@ def download(url: str, params: dict, secret: str | None = None) -> bytes:
         response = requests.get(url, params=params, timeout=TIMEOUT_S)
     except requests.RequestException as exc:
         detail = exc.__class__.__name__
-        raise UnreachableError(f"forecast download from {shown} failed ({detail}); the previous file is kept") \
-            from None
+        raise UnreachableError(f"forecast download from {shown} failed ({detail})") from None
     if response.status_code in (401, 403):
         raise AuthError(f"forecast service {shown} rejected the request (HTTP {response.status_code}): "
-                        f"check METEOSERVER_KEY; the previous file is kept")
+                        "check METEOSERVER_KEY")
     if response.status_code >= 500:
-        raise UnreachableError(f"forecast service {shown} answered HTTP {response.status_code}; "
-                               f"the previous file is kept")
+        raise UnreachableError(f"forecast service {shown} answered HTTP {response.status_code}")
     if response.status_code != 200:
-        raise DataError(f"forecast service {shown} answered HTTP {response.status_code}; the previous file is kept")
+        raise DataError(f"forecast service {shown} answered HTTP {response.status_code}")
     body = response.content
     if secret:
         body = body.replace(secret.encode(), b"***")
@@ -137,6 +135,20 @@ def download(url: str, params: dict, secret: str | None = None) -> bytes:
 def fetch(source: str, out: Path, location: str | None = None, lat: float | None = None,
           lon: float | None = None, key: str | None = None, environ=None) -> Path:
     """Download a forecast to ``out`` (atomically); returns ``out``. Nothing is written on any error."""
+    try:
+        document = _download_document(source, location, lat, lon, key, environ)
+    except HomepowerError as err:
+        if source in SOURCES:
+            err.args = (f"{err}; nothing written, {out} is kept as it was",)
+        raise
+    from solar3p.sample import dumps
+    write_atomic(out, dumps(document))
+    log.info("wrote %d forecast hours from %s to %s", len(document["forecast"]), source, out)
+    return out
+
+
+def _download_document(source, location, lat, lon, key, environ) -> dict:
+    """A checked Meteoserver document from ``source``; raises the contract's errors."""
     if source == "meteoserver":
         if not key:
             raise ConfigError("METEOSERVER_KEY is not set: get a key at meteoserver.nl, "
@@ -162,8 +174,5 @@ def fetch(source: str, out: Path, location: str | None = None, lat: float | None
         document = open_meteo_to_meteoserver(raw, location or f"{lat:.4f},{lon:.4f}", lat, lon)
     else:
         raise ConfigError(f"unknown forecast source {source!r}: use {' or '.join(SOURCES)}")
-    rows = parse_meteo(document, url)  # a bad forecast never replaces a good file
-    from solar3p.sample import dumps
-    write_atomic(out, dumps(document))
-    log.info("wrote %d forecast hours from %s to %s", len(rows), source, out)
-    return out
+    parse_meteo(document, url)  # a bad forecast never replaces a good file
+    return document
