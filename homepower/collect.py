@@ -252,8 +252,8 @@ def format_table(rows: Sequence[dict], tz=None) -> str:
     def cell(value, width: int) -> str:
         if value is None:
             text = "NULL"
-        elif isinstance(value, float):
-            text = f"{value:.3f}" if width in (9, 10) and value == value else f"{value:g}"
+        elif isinstance(value, (int, float)):  # SQLite hands back a whole DECIMAL as int
+            text = f"{value:.3f}" if width in (9, 10) else f"{value:g}"
         else:
             text = str(value)
         return text.rjust(width) if width else text
@@ -263,5 +263,6 @@ def format_table(rows: Sequence[dict], tz=None) -> str:
         local = f"{r['year']:04d}-{r['month']:02d}-{r['day']:02d} {r['hour']:02d}:00"
         values = [local, r["ts_utc"].strftime("%Y-%m-%d %H:%M:%S"), r["kwh_pv"], r["kwh_s3p"],
                   r["kwh_return"], r["gr_w"], r["tc"], r["temp"], r["source"], r["flags"]]
-        lines.append("  ".join(cell(v, w) for v, (_, w) in zip(values, TABLE_COLS)).rstrip())
+        line = "  ".join(cell(v, w) for v, (_, w) in zip(values[:-1], TABLE_COLS))
+        lines.append(f"{line}  {r['flags'] or ''}".rstrip())
     return "\n".join(lines) + "\n"

@@ -49,9 +49,16 @@ class Synthetic:
         return self.samples
 
     def replay_lines(self) -> list[str]:
-        """The samples as ``--replay`` JSON lines: ``{"ts": ISO with offset, "body": /production.json}``."""
-        return [json.dumps({"ts": _iso_local(s["ts_utc"], self.tz), "body": production_json(s)})
-                for s in self.samples]
+        """The samples as ``--replay`` JSON lines: ``{"ts": ISO with offset, "body": /production.json}``
+        (plus ``whExportedLifetime`` where there is a grid meter)."""
+        lines = []
+        for s in self.samples:
+            line = {"ts": _iso_local(s["ts_utc"], self.tz), "body": production_json(s)}
+            if s.get("whExportedLifetime") is not None:
+                # The poller's own spool lines carry the grid meter's export beside the body this way.
+                line["whExportedLifetime"] = s["whExportedLifetime"]
+            lines.append(json.dumps(line))
+        return lines
 
     def write_replay(self, path) -> None:
         with open(path, "w", encoding="utf-8") as fh:
@@ -88,7 +95,7 @@ def production_json(sample: dict) -> dict:
     return body
 
 
-def _sun_sin_elevation(t_s: float, lat: float, lon: float) -> float:
+def sun_sin_elevation(t_s: float, lat: float, lon: float) -> float:
     """Sine of the sun's elevation (a textbook approximation; good enough for a daylight shape)."""
     dt = EPOCH + timedelta(seconds=t_s)
     doy = dt.timetuple().tm_yday
@@ -114,13 +121,15 @@ class _Curve:
     """True power (W) linear between knots; exact cumulative energy (Wh) produced and exported."""
 
     def __init__(self, t0: float, t1: float, rng: random.Random, peak_w: float, lat: float, lon: float,
-                 consumption_w: float):
+                 consumption_w: float, cloud_at=None):
         self.t0 = t0
         n = int(math.ceil((t1 - t0) / KNOT_S)) + 1
         cloud, self.p, self.cloud = 0.8, [], []
         for k in range(n):
             cloud = min(1.0, max(0.15, cloud + rng.gauss(0.0, 0.08)))  # a slow random walk: smooth weather
-            sin_el = _sun_sin_elevation(t0 + k * KNOT_S, lat, lon)
+            if cloud_at is not None:
+                cloud = min(1.0, max(0.0, cloud_at(t0 + k * KNOT_S)))
+            sin_el = sun_sin_elevation(t0 + k * KNOT_S, lat, lon)
             self.p.append(peak_w * cloud * max(0.0, sin_el) ** 1.2)
             self.cloud.append(cloud)
         self.c = consumption_w
@@ -159,19 +168,20 @@ def generate(start: date, days: int = 1, tz: str | ZoneInfo = "Europe/Amsterdam"
              outage: bool = True, noise: bool = True, standby_w: float = 1.5,
              gap: tuple[datetime, float] | None = None, wrap_at: datetime | None = None,
              reset_at: datetime | None = None, reset_to_wh: float = 40_000.0,
-             lat: float = 51.92, lon: float = 4.48) -> Synthetic:
+             lat: float = 51.92, lon: float = 4.48, cloud_at=None) -> Synthetic:
     """A history of ``days`` local days from ``start``, with its truth.
 
     ``gap``: (local start, hours) with no samples. ``wrap_at``: local time the 32-bit lifetime wraps
     (the counter is started so that it does). ``reset_at``: local time the counter restarts at
     ``reset_to_wh``. ``noise``: an eim counter drifts down by ``standby_w`` at night.
-    ``outage``: no samples from 23:00:30 to 23:12 local, every day."""
+    ``outage``: no samples from 23:00:30 to 23:12 local, every day. ``cloud_at(unix s) -> 0..1``: the
+    share of clear-sky power (default: a seeded random walk)."""
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
     rng = random.Random(seed)
     first = to_utc(datetime.combine(start, datetime.min.time()), zone)
     last = to_utc(datetime.combine(start + timedelta(days=days), datetime.min.time()), zone)
     t_first, t_last = epoch_s(first), epoch_s(last)
-    curve = _Curve(t_first - 2 * 3600, t_last + 2 * 3600, rng, peak_w, lat, lon, consumption_w)
+    curve = _Curve(t_first - 2 * 3600, t_last + 2 * 3600, rng, peak_w, lat, lon, consumption_w, cloud_at)
 
     def local_s(local: datetime) -> float:
         return epoch_s(to_utc(local, zone))
@@ -267,7 +277,7 @@ def _meteo_row(curve: _Curve, hour: Hour, zone: ZoneInfo, rng: random.Random, pe
     a = hour.start_s
     mean_w = (curve.energy(a + 3600.0) - curve.energy(a)) / 1.0  # Wh over an hour = mean W
     k, _ = curve._at(a + 1800.0)
-    sin_el = _sun_sin_elevation(a, 51.92, 4.48)
+    sin_el = sun_sin_elevation(a, 51.92, 4.48)
     dutch = (hour.start.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Amsterdam")))
     gr_w = max(0.0, mean_w / peak_w * 1000.0 / 0.85) if mean_w > 0 else 0.0
     temp = 12.0 + 6.0 * math.sin(2 * math.pi * ((a / 3600.0) % 24 - 9) / 24) + rng.uniform(-1, 1)
