@@ -66,6 +66,7 @@ class Context:
     replay_file: Path | None = None
     meteo_year: Path | None = None
     samples_stored: int = 0
+    firmware: str = FIRMWARE
     year_rows: object = None  # () -> enphase_production rows of the year
     truth: dict | None = None  # hour start (naive UTC) -> true kWh, from the generator
 
@@ -123,6 +124,19 @@ def heavy_imports(stderr: str) -> list[str]:
     return sorted(found)
 
 
+def slowest_imports(stderr: str, top: int = 3) -> list[tuple[str, float]]:
+    """The ``top`` top-level imports by cumulative time (seconds) in ``python -X importtime`` output."""
+    found = []
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or line.count("|") != 2:
+            continue
+        _, cumulative, name = line.split("|")
+        if name.startswith("  ") or not cumulative.strip().isdigit():
+            continue  # nested: counted in its top-level parent
+        found.append((name.strip(), int(cumulative) / 1e6))
+    return sorted(found, key=lambda item: -item[1])[:top]
+
+
 def bench_poll(ctx: Context) -> list[Row]:
     what_ours = "one poll, whole process (cached token, HTTPS, MariaDB)"
     what_theirs = "the same read by pyenphase 4.2 (stores nothing)"
@@ -130,19 +144,18 @@ def bench_poll(ctx: Context) -> list[Row]:
     if not POLLER.exists():
         reason = f"{POLLER.name} is not in the tree yet"
         return [na(what_ours, reason, "<= 0.3 s"), na(what_ratio, reason, "<= 0.5")]
-    from bench.fakes import FakeSite
-    fixtures = FIXTURES if FIXTURES.is_dir() else None
-    site = FakeSite(ctx.work, fixtures, FIRMWARE)
+    from bench.fakes import PASSWORD, USER, FakeSite
+    fixtures = FIXTURES if FIXTURES.is_dir() and ctx.firmware != "own" else None
+    site = FakeSite.start(ctx.work, fixtures, ctx.firmware)
     rows: list[Row] = []
     try:
-        ctx.notes.append(f"fake gateway: {site.origin}, https://127.0.0.1:<port>, self-signed certificate")
+        ctx.notes.append(f"poll: fake gateway (tests/fakes) on https://127.0.0.1 with a self-signed "
+                         f"certificate, serving {site.origin}")
         state = ctx.work / "state"
         shutil.rmtree(state, ignore_errors=True)
-        env = ctx.env(ENVOY_HOST=site.gateway.url, ENVOY_TLS="pin", ENVOY_USER="owner@example.org",
-                      ENVOY_PASSWORD="bench-password", ENLIGHTEN_URL=site.enlighten.url,
-                      ENTREZ_URL=site.enlighten.url, ENVOY_RETRY_S="5", ENVOY_TIMEOUT="10",
-                      # Enlighten is verified normally: let requests trust the fake's certificate.
-                      REQUESTS_CA_BUNDLE=str(site.cert), SSL_CERT_FILE=str(site.cert))
+        env = ctx.env(ENVOY_HOST=site.gateway.url, ENVOY_TLS="pin", ENVOY_USER=USER,
+                      ENVOY_PASSWORD=PASSWORD, ENLIGHTEN_URL=site.enlighten.url,
+                      ENTREZ_URL=site.enlighten.url, ENVOY_RETRY_S="5", ENVOY_TIMEOUT="10")
         cmd = [sys.executable, str(POLLER)]
         # The first run logs in to the fake Enlighten, caches the token and pins the certificate,
         # as the first cron run after installing does; the timed runs then reuse both.
@@ -154,10 +167,10 @@ def bench_poll(ctx: Context) -> list[Row]:
             ctx.notes.append("poll: the token came from ENVOY_TOKEN (the cloud login of the first run "
                              "failed)")
         else:
-            logins = site.cloud_counters.requests.get("/tokens", 0)
-            ctx.notes.append(f"poll: the first run fetched a token from the fake Entrez ({logins} request);"
-                             f" the timed runs reuse the cached token")
-        tokens_before = site.cloud_counters.requests.get("/tokens", 0)
+            ctx.notes.append(f"poll: the first (untimed) run fetched a token from the fake Entrez "
+                             f"({len(site.enlighten.tokens)} issued) and pinned the certificate; "
+                             f"the timed runs reuse both")
+        tokens_before = len(site.enlighten.tokens)
 
         try:
             theirs_python = ensure_bench_venv(ctx)
@@ -169,33 +182,45 @@ def bench_poll(ctx: Context) -> list[Row]:
             theirs_cmd, theirs_error = None, str(exc)
 
         ours, theirs, rss, theirs_rss = [], [], [], []
+        requests_ours = requests_theirs = 0
         say(f"poll: {ctx.runs} runs of ours" + ("" if theirs_error else " alternating with pyenphase"))
         for _ in range(ctx.runs):
+            seen = len(site.gateway.requests)
             run = proc.run(cmd, env=env, timeout=ctx.limit(60))
+            requests_ours = len(site.gateway.requests) - seen
             ours.append(run.wall_s)
             rss.append(run.maxrss_kib)
             if theirs_cmd:
+                seen = len(site.gateway.requests)
                 other = proc.run(theirs_cmd, env=env, timeout=ctx.limit(60))
+                requests_theirs = len(site.gateway.requests) - seen
                 theirs.append(other.wall_s)
                 theirs_rss.append(other.maxrss_kib)
-        if site.cloud_counters.requests.get("/tokens", 0) != tokens_before:
+        if len(site.enlighten.tokens) != tokens_before:
             ctx.notes.append("poll: WARNING the timed runs asked Entrez for a new token (cache not used)")
         stored = mariadb.count_rows(ctx.db, "enphase_production")
-        ctx.notes.append(f"poll: {stored} row(s) in enphase_production after the runs "
-                         f"(one per distinct second of the gateway's reading time)")
+        ctx.notes.append(f"poll: {stored} row(s) in enphase_production after {ctx.runs + 1} runs "
+                         f"(a reading for a second already stored replaces its row)")
 
         timed = proc.run([sys.executable, "-X", "importtime", str(POLLER)], env=env, timeout=ctx.limit(60))
         heavy = heavy_imports(timed.stderr)
+        slow = ", ".join(f"{name} {sec * 1000:.0f} ms" for name, sec in slowest_imports(timed.stderr))
+        bare = summarize([proc.run([sys.executable, "-c", "pass"], timeout=ctx.limit(30)).wall_s
+                          for _ in range(5)])
 
         mine = summarize(ours)
         rows.append(at_most(what_ours, mine.median, 0.3, fmt_spread(mine)))
         rows.append(Row("  its peak memory (ru_maxrss of the child)", fmt_mib(max(rss))))
+        rows.append(Row("  gateway requests per poll", str(requests_ours)))
+        rows.append(Row("  slowest top-level imports (-X importtime, one run)", slow or "n/a"))
+        rows.append(Row("  for scale: a bare interpreter start (python -c pass)", fmt_s(bare.median)))
         rows.append(Row("  pandas/numpy/pvlib/scipy imported (-X importtime)",
                         ", ".join(heavy) if heavy else "none", "none", not heavy))
         if theirs:
             other = summarize(theirs)
             rows.append(Row(what_theirs, fmt_spread(other)))
             rows.append(Row("  its peak memory", fmt_mib(max(theirs_rss))))
+            rows.append(Row("  gateway requests per read", str(requests_theirs)))
             r = ratio(mine.median, other.median)
             rows.append(at_most(what_ratio, r, 0.5, f"{r:.2f}", unit=""))
         else:
@@ -450,8 +475,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9, help="timed runs of each poll (at least 7)")
     parser.add_argument("--keep", action="store_true", help="keep bench/.work (data files) afterwards")
+    parser.add_argument("--firmware", default=FIRMWARE,
+                        help=f"recorded firmware folder the fake gateway serves (default {FIRMWARE}; "
+                             f"'own' for the bench's own bodies)")
     args = parser.parse_args(argv)
-    ctx = Context(started=time.perf_counter(), runs=max(7, args.runs), work=WORK / str(os.getpid()))
+    ctx = Context(started=time.perf_counter(), runs=max(7, args.runs), work=WORK / str(os.getpid()),
+                  firmware=args.firmware)
     shutil.rmtree(ctx.work, ignore_errors=True)
     ctx.work.mkdir(parents=True)
     rows: list[Row] = []

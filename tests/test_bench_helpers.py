@@ -87,3 +87,13 @@ def test_agreement_counts_hours_within_tolerance_and_matching_nulls():
     good, worst = agreement(truth, got, tolerance_kwh=0.001)
     assert good == 2  # hour 1 within 1 Wh, hour 3 NULL as it must be; 2 misses, 4 missing, 5 absent
     assert worst == pytest.approx(0.01)
+
+
+def test_slowest_imports_are_the_top_level_ones_by_cumulative_time():
+    from bench.bench import slowest_imports
+    stderr = ("import time: self [us] | cumulative | imported package\n"
+              "import time:       300 |      40000 |   urllib3\n"
+              "import time:       320 |     110000 | requests\n"
+              "import time:       230 |      29000 | mysql.connector\n"
+              "import time:        50 |         50 | json\n")
+    assert slowest_imports(stderr, top=2) == [("requests", 0.11), ("mysql.connector", 0.029)]
