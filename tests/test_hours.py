@@ -141,7 +141,7 @@ def test_a_long_gap_keeps_the_total_and_flags_its_hours():
 @pytest.mark.parametrize("prev,cur,kind", [
     (10, 20, "up"), (1000, 950, "noise"), (1000, 900.5, "noise"), (1000, 900, "reset"),
     (H.WRAP_WH - 10, 5, "wrap"), (H.WRAP_WH - 10, 30_000, "wrap"), (3_000_000, 5, "reset"),
-    (H.WRAP_WH - 10, 300_000, "reset"),
+    (H.WRAP_WH - 10, 300_000, "reset"), (5_000_000, 5_000_000 - H.WRAP_WH + 20, "wrap"),
 ])
 def test_steps_are_classified(prev, cur, kind):
     assert H.classify_step(prev, cur) == kind
