@@ -1,0 +1,241 @@
+"""The poller as cron runs it: a whole process against a fake HTTPS gateway and a fake Enlighten on
+loopback, storing into SQLite and MariaDB. Every recorded firmware, the faults, the pin, dry run."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import ENVOY_FIXTURES, shared_fixture
+from fakes.enlighten import FakeEnlighten, make_jwt
+from fakes.gateway import FakeGateway, info_xml
+from fakes.harness import poller_env, run_poller
+
+FOLDERS = sorted(p.name for p in ENVOY_FIXTURES.iterdir() if p.is_dir()) if ENVOY_FIXTURES.is_dir() else []
+
+V1 = '{"wattHoursToday": 1200, "wattHoursSevenDays": 30000, "wattHoursLifetime": 4500000, "wattsNow": 850}'
+PRODUCTION = json.dumps({"production": [
+    {"type": "inverters", "activeCount": 12, "readingTime": 1, "wNow": 840, "whLifetime": 1_100_000},
+    {"type": "eim", "activeCount": 1, "measurementType": "production", "readingTime": 1, "wNow": 851.25,
+     "whLifetime": 4_500_123.5, "whToday": 1201.5, "whLastSevenDays": 30001.5}]})
+METERS = json.dumps([{"eid": 704643328, "state": "enabled", "measurementType": "production"},
+                     {"eid": 704643584, "state": "enabled", "measurementType": "net-consumption"}])
+READINGS = json.dumps([{"eid": 704643328, "actEnergyDlvd": 4500123.5, "actEnergyRcvd": 0.5},
+                       {"eid": 704643584, "actEnergyDlvd": 900.0, "actEnergyRcvd": 2_345_678.25}])
+SERIAL = "122233445566"
+
+
+def own_bodies(software="D8.2.4345"):
+    return {"/info": info_xml(SERIAL, software, True), "/production.json": PRODUCTION,
+            "/api/v1/production": V1, "/ivp/meters": METERS, "/ivp/meters/readings": READINGS}
+
+
+@pytest.fixture
+def enlighten():
+    with FakeEnlighten(serials=None) as fake:
+        yield fake
+
+
+@pytest.fixture
+def gateway(tmp_path):
+    started = []
+
+    def make(**kwargs):
+        kwargs.setdefault("workdir", tmp_path / "certs")
+        if "firmware_dir" not in kwargs:
+            kwargs.setdefault("bodies", own_bodies())
+        gw = FakeGateway(**kwargs).start()
+        started.append(gw)
+        return gw
+
+    yield make
+    for gw in started:
+        gw.stop()
+
+
+def rows(db: Path) -> list[dict]:
+    conn = sqlite3.connect(str(db))
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute("SELECT * FROM enphase_production ORDER BY ts_utc")]
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        conn.close()
+
+
+def env_for(tmp_path, gw, enlighten, **extra):
+    return poller_env(tmp_path / "state", gw, enlighten, **extra)
+
+
+# -- every recorded firmware, end to end ------------------------------------------------------------
+
+@pytest.mark.parametrize("name", FOLDERS or ["(no ../shared)"])
+def test_every_recorded_firmware_end_to_end(name, tmp_path, gateway, enlighten):
+    folder = shared_fixture("envoy", name)
+    gw = gateway(firmware_dir=folder, require_cookie=True)
+    env = env_for(tmp_path, gw, enlighten)
+    run = run_poller(env)
+    assert run.code == 0, run.output
+    stored = rows(tmp_path / "state" / "homepower.db")
+    assert len(stored) == 1
+    assert stored[0]["wattHoursLifetime"] > 0 and stored[0]["source"] in ("eim", "v1", "inverters", "pdm", "html")
+    if gw.token_required:
+        assert all(r["path"] == "/info" or "Authorization" in r["headers"] for r in gw.requests)
+    else:
+        assert enlighten.logins == 0  # firmware below 7 needs no cloud
+
+
+def test_a_stored_row_holds_local_time_source_and_export(tmp_path, gateway, enlighten, db_url, db_config):
+    gw = gateway()
+    run = run_poller(env_for(tmp_path, gw, enlighten, DATABASE_URL=db_url))
+    assert run.code == 0, run.output
+    from homepower.store import Store
+    from zoneinfo import ZoneInfo
+    with Store.connect(db_config, ZoneInfo("Europe/Amsterdam")) as store:
+        (row,) = store.fetch("enphase_production", ["ts_utc", "hour", "minute", "wattHoursToday",
+                                                    "wattHoursLifetime", "wattsNow", "whExportedLifetime", "source"])
+    assert row["source"] == "eim"
+    assert row["wattHoursLifetime"] == pytest.approx(4_500_123.5)
+    assert row["wattHoursToday"] == pytest.approx(1201.5)
+    assert row["whExportedLifetime"] == pytest.approx(2_345_678.25)
+    assert row["ts_utc"].microsecond == 0
+    local = row["ts_utc"].replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo("Europe/Amsterdam"))
+    assert (row["hour"], row["minute"]) == (local.hour, local.minute)
+
+
+def test_dry_run_prints_json_and_stores_nothing(tmp_path, gateway, enlighten):
+    gw = gateway()
+    run = run_poller(env_for(tmp_path, gw, enlighten), "--dry-run")
+    assert run.code == 0, run.output
+    reading = json.loads(run.stdout)
+    assert reading["source"] == "eim" and reading["wattHoursLifetime"] == 4_500_123.5
+    assert reading["whExportedLifetime"] == 2_345_678.25
+    assert rows(tmp_path / "state" / "homepower.db") == []
+
+
+def test_v1_stall_on_metered_gateway_without_ct(tmp_path, gateway, enlighten):
+    bodies = own_bodies("D8.2.4264")
+    bodies["/production.json"] = PRODUCTION.replace('"activeCount": 1,', '"activeCount": 0,')
+    gw = gateway(bodies=bodies)
+    run = run_poller(env_for(tmp_path, gw, enlighten), "--dry-run")
+    assert run.code == 0, run.output
+    assert json.loads(run.stdout)["source"] == "inverters"
+
+
+# -- faults: nothing stored, the right exit ------------------------------------------------------------
+
+@pytest.mark.parametrize("kind,code", [("truncated", 65), ("html200", 65), ("wrongtype", 65), ("500", 69),
+                                       ("503", 69)])
+def test_a_bad_answer_stores_nothing(kind, code, tmp_path, gateway, enlighten):
+    gw = gateway()
+    gw.fault("/production.json", kind)
+    run = run_poller(env_for(tmp_path, gw, enlighten, LOG_LEVEL="ERROR"))
+    assert run.code == code, run.output
+    assert len(run.stderr.strip().splitlines()) == 1  # one line a person can act on
+    assert rows(tmp_path / "state" / "homepower.db") == []
+
+
+def test_firmware_3_html_401_page_and_text_401_are_handled(tmp_path, gateway, enlighten):
+    bodies = {"/info": info_xml("121426016034", "R3.9.36", None), "/api/v1/production": V1,
+              "/production.json": (401, "<html><head><title>401 Unauthorized</title></head></html>"),
+              "/ivp/meters": "Error: 401\n"}
+    gw = gateway(bodies=bodies)
+    run = run_poller(env_for(tmp_path, gw, enlighten))
+    assert run.code == 0, run.output
+    assert rows(tmp_path / "state" / "homepower.db")[0]["source"] == "v1"
+
+
+def test_old_firmware_digest_auth_where_asked(tmp_path, gateway, enlighten):
+    bodies = {"/info": info_xml("121426016034", "D5.0.62", False), "/api/v1/production": V1}
+    gw = gateway(bodies=bodies, digest_paths=("/api/v1/production", "/production.json"))
+    run = run_poller(env_for(tmp_path, gw, enlighten))
+    assert run.code == 0, run.output
+    assert any(r["headers"].get("Authorization", "").startswith("Digest") for r in gw.requests)
+    wrong = run_poller(env_for(tmp_path, gw, enlighten, ENVOY_SERIAL="999999999999"))
+    assert wrong.code == 77, wrong.output
+
+
+def test_nightly_outage_is_retried_then_polled(tmp_path, gateway, enlighten):
+    gw = gateway()
+    gw.outage(2.5)
+    run = run_poller(env_for(tmp_path, gw, enlighten, ENVOY_RETRY_S=30))
+    assert run.code == 0, run.output
+    assert len(rows(tmp_path / "state" / "homepower.db")) == 1
+
+
+def test_outage_longer_than_retry_exits_69(tmp_path, gateway, enlighten):
+    gw = gateway()
+    gw.outage(30)
+    run = run_poller(env_for(tmp_path, gw, enlighten, ENVOY_RETRY_S=2))
+    assert run.code == 69, run.output
+    assert "ENVOY_RETRY_S" in run.stderr
+
+
+# -- TLS ------------------------------------------------------------------------------------------------
+
+def test_pin_on_first_use_then_a_new_certificate_is_refused_before_any_request(tmp_path, gateway, enlighten):
+    gw = gateway()
+    env = env_for(tmp_path, gw, enlighten)
+    assert run_poller(env).code == 0
+    pin = tmp_path / "state" / "gateway-cert.sha256"
+    assert pin.read_text().strip() == gw.fingerprint
+    old = gw.fingerprint
+    gw.swap_certificate()
+    gw.requests.clear()
+    run = run_poller(env)
+    assert run.code == 77, run.output
+    assert gw.fingerprint in run.stderr and old in run.stderr and str(pin) in run.stderr
+    assert gw.requests == []  # nothing was sent to the new certificate
+    pin.unlink()  # the documented way to accept it
+    assert run_poller(env).code == 0
+    assert pin.read_text().strip() == gw.fingerprint
+
+
+def test_insecure_and_ca_bundle(tmp_path, gateway, enlighten):
+    gw = gateway()
+    assert run_poller(env_for(tmp_path, gw, enlighten, ENVOY_TLS="insecure")).code == 0
+    assert not (tmp_path / "state" / "gateway-cert.sha256").exists()
+    assert run_poller(env_for(tmp_path, gw, enlighten, ENVOY_TLS=str(gw.cert))).code == 0
+    other = FakeGateway(bodies=own_bodies(), workdir=tmp_path / "other")
+    run = run_poller(env_for(tmp_path, gw, enlighten, ENVOY_TLS=str(other.cert)))
+    assert run.code == 77, run.output
+
+
+# -- secrets ----------------------------------------------------------------------------------------------
+
+def test_no_secret_in_any_output_at_debug(tmp_path, gateway, enlighten):
+    gw = gateway()
+    env = env_for(tmp_path, gw, enlighten, LOG_LEVEL="DEBUG")
+    runs = [run_poller(env), run_poller(env, "--dry-run")]
+    cache = tmp_path / "state" / "envoy-token.json"
+    assert cache.stat().st_mode & 0o777 == 0o600
+    token = enlighten.tokens[-1]
+    gw.revoke(token)  # a 401 and a renewal, logged at DEBUG
+    runs.append(run_poller(env))
+    pasted = make_jwt(SERIAL)
+    runs.append(run_poller(env_for(tmp_path, gw, enlighten, LOG_LEVEL="DEBUG", ENVOY_TOKEN=pasted)))
+    enlighten.password = "another"  # bad credentials: the message must not echo the one tried
+    gw.revoke(enlighten.tokens[-1])
+    runs.append(run_poller(env))
+    assert [r.code for r in runs] == [0, 0, 0, 0, 77]
+    assert "Enlighten" in runs[-1].stderr
+    everything = "".join(r.output for r in runs)
+    assert "DEBUG" in everything
+    for secret in [env["ENVOY_PASSWORD"], pasted, *enlighten.tokens, *gw.sessions]:
+        assert secret not in everything
+        for part in secret.split(".") if "." in secret else []:
+            assert part not in everything
+
+
+def test_bad_usage_exits_64(tmp_path):
+    run = run_poller(poller_env(tmp_path / "state"), "--step", "5")
+    assert run.code == 64
+    assert run_poller(poller_env(tmp_path / "state"), "--no-such-flag").code == 64
+
+
+def test_bad_setting_exits_78(tmp_path):
+    run = run_poller(poller_env(tmp_path / "state", ENVOY_TIMEOUT="soon"))
+    assert run.code == 78 and "ENVOY_TIMEOUT" in run.stderr
