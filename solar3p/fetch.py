@@ -15,7 +15,6 @@ import json
 import logging
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlencode
 
 from homepower.errors import AuthError, ConfigError, DataError, HomepowerError, UnreachableError
 from homepower.settings import read_environment

@@ -174,4 +174,4 @@ def hourly_kwh(rows: Iterable, pv: PVSettings, options: ModelOptions = DEFAULT_O
     ``time``, ``gr_w`` W/m², ``temp`` °C)."""
     rows = list(rows)
     power = hourly_power([r.time for r in rows], [r.gr_w for r in rows], [r.temp for r in rows], pv, options)
-    return {int(r.time): round(float(p) / 1000.0, 5) for r, p in zip(rows, power)}
+    return {int(r.time): round(float(p) / 1000.0, 5) for r, p in zip(rows, power, strict=True)}

@@ -184,7 +184,7 @@ def test_meteoserver_without_a_key_is_a_configuration_error(env):
     assert result.returncode == 78 and "METEOSERVER_KEY" in result.stderr
 
 
-@pytest.mark.parametrize("argv", [["--lat", "52"], ["--source", "meteoserver", "--location", "X", "--lat", "1",
-                                                    "--lon", "2"], ["--source", "knmi"], ["--lat", "100", "--lon", "1"]])
+@pytest.mark.parametrize("argv", [["--lat", "52"], ["--source", "knmi"], ["--lat", "100", "--lon", "1"],
+                                  ["--source", "meteoserver", "--location", "X", "--lat", "1", "--lon", "2"]])
 def test_fetch_bad_usage_exits_64(env, argv):
     assert fetch(env, *argv).returncode == 64

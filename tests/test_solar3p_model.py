@@ -74,7 +74,7 @@ def test_direct_pvlib_computation_agrees():
                     losses_pct=10.0)
     starts = [unix("2025-05-14 08:00Z"), unix("2025-05-14 12:00Z"), unix("2025-05-14 15:00Z")]
     ghis, temps = [420.0, 610.0, 180.0], [12.0, 18.0, 16.0]
-    ours = hourly_kwh(as_rows([row(t, g, temp=c) for t, g, c in zip(starts, ghis, temps)]), pv)
+    ours = hourly_kwh(as_rows([row(t, g, temp=c) for t, g, c in zip(starts, ghis, temps, strict=True)]), pv)
 
     times = pd.to_datetime(np.array(starts) + 1800, unit="s", utc=True)
     sun = pvlib.solarposition.get_solarposition(times, pv.latitude, pv.longitude)
@@ -91,7 +91,7 @@ def test_direct_pvlib_computation_agrees():
     rating = pv.panels * pv.panel_wp
     pdc = pvlib.pvsystem.pvwatts_dc(effective, cell, rating, GAMMA_PDC) * (1 - pv.losses_pct / 100)
     pac = pvlib.inverter.pvwatts(pdc, rating / DC_AC_RATIO / INVERTER_EFFICIENCY, INVERTER_EFFICIENCY)
-    for start, expected in zip(starts, pac.to_numpy() / 1000):
+    for start, expected in zip(starts, pac.to_numpy() / 1000, strict=True):
         assert ours[start] == pytest.approx(expected, rel=1e-3, abs=1e-4)
 
 

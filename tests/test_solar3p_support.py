@@ -18,7 +18,7 @@ def clear_hours(day: str, latitude: float = ROTTERDAM[0], longitude: float = ROT
     fine = pd.date_range(starts[0], periods=24 * 12, freq="5min") + pd.Timedelta(minutes=2.5)
     ghi = pvlib.location.Location(latitude, longitude).get_clearsky(fine)["ghi"].to_numpy()
     ghi = ghi.reshape(24, 12).mean(axis=1)
-    return [row(int(t.timestamp()), g, temp=temp) for t, g in zip(starts, ghi)]
+    return [row(int(t.timestamp()), g, temp=temp) for t, g in zip(starts, ghi, strict=True)]
 
 
 def row(time: int, gr_w: float, temp: float = 10.0, tc: float = 0.0) -> dict:
