@@ -93,7 +93,8 @@ def _mae_pct(pred, meas):
 
 
 def evaluate(hours, options, years):
-    """(MAE %, scale factor, hours) for ``options`` over ``years``."""
+    """(MAE %, scale factor, hours, outage days, MAE % with the least-squares factor, MAE % with the outage
+    days kept) for ``options`` over ``years``."""
     import numpy as np
     import pandas as pd
     from homepower.settings import PVSettings
@@ -113,7 +114,17 @@ def evaluate(hours, options, years):
     outage_days = per_day.index[per_day["m"] < 0.1 * scale * per_day["p"]]
     keep = (part["ghi"].to_numpy() > 0) & ~np.isin(day, outage_days)
     mae, k = _mae_pct(pred[keep], meas[keep])
-    return mae, k, int(keep.sum())
+    daytime = part["ghi"].to_numpy() > 0
+    mae_all = _mae_pct(pred[daytime], meas[daytime])[0]
+    return mae, k, int(keep.sum()), len(outage_days), _mae_pct_least_squares(pred[keep], meas[keep]), mae_all
+
+
+def _mae_pct_least_squares(pred, meas):
+    """The same MAE with the least-squares scale factor instead (for comparison with other benchmarks)."""
+    import numpy as np
+
+    k = float(np.dot(pred, meas) / np.dot(pred, pred))
+    return float(np.mean(np.abs(k * pred - meas)) / np.mean(meas) * 100)
 
 
 def measure() -> dict:
@@ -133,15 +144,17 @@ def measure() -> dict:
     }
     compared = {}
     for name, options in candidates.items():
-        mae, _, _ = evaluate(hours, options, TUNE_YEARS)
-        compared[name] = round(mae, 2)
-    mae, k, n = evaluate(hours, DEFAULT_OPTIONS, TEST_YEARS)
+        compared[name] = round(evaluate(hours, options, TUNE_YEARS)[0], 2)
+    mae, k, n, outages, mae_ls, mae_all = evaluate(hours, DEFAULT_OPTIONS, TEST_YEARS)
     return {
         "dataset": "PVDAQ system 50 (pvanalytics) + NSRDB PSM3 GHI/temperature, hourly means",
         "test_years": list(TEST_YEARS),
         "test_hours": n,
         "mae_pct_of_mean_daytime_hour": round(mae, 2),
         "scale_factor": round(k, 4),
+        "mae_pct_least_squares_scale": round(mae_ls, 2),
+        "outage_days_dropped": outages,
+        "mae_pct_outage_days_kept": round(mae_all, 2),
         "tune_years": list(TUNE_YEARS),
         "compared_mae_pct_tune": compared,
         "seconds": round(time.perf_counter() - started, 2),
