@@ -133,11 +133,12 @@ class _Curve:
             self.p.append(peak_w * cloud * max(0.0, sin_el) ** 1.2)
             self.cloud.append(cloud)
         self.c = consumption_w
-        self.e, self.x = [0.0], [0.0]
+        self.e, self.x, self.d = [0.0], [0.0], [0.0]
         for k in range(n - 1):
             p0, p1 = self.p[k], self.p[k + 1]
             self.e.append(self.e[-1] + (p0 + p1) / 2 * KNOT_S / 3600.0)
             self.x.append(self.x[-1] + self._export(k, KNOT_S))
+            self.d.append(self.d[-1] + (KNOT_S if self._dark(k) else 0.0))
 
     def _export(self, k: int, tau: float) -> float:
         p0, p1 = self.p[k], self.p[k + 1]
@@ -146,6 +147,14 @@ class _Curve:
     def _at(self, t: float) -> tuple[int, float]:
         k = min(int((t - self.t0) // KNOT_S), len(self.p) - 2)
         return k, t - self.t0 - k * KNOT_S
+
+    def _dark(self, k: int) -> bool:
+        return self.p[k] == 0.0 and self.p[k + 1] == 0.0
+
+    def dark_s(self, t: float) -> float:
+        """Seconds of darkness (no production at all) from t0 to t: when the standby draw shows."""
+        k, tau = self._at(t)
+        return self.d[k] + (tau if self._dark(k) else 0.0)
 
     def power(self, t: float) -> float:
         k, tau = self._at(t)
@@ -194,12 +203,9 @@ def generate(start: date, days: int = 1, tz: str | ZoneInfo = "Europe/Amsterdam"
     offset = start_wh
     if wrap_at is not None:  # start the counter so it reaches 2^32 watt-seconds at wrap_at
         offset = WRAP_WH - curve.energy(local_s(wrap_at)) - 0.0005
-    standby = 0.0
-
     samples: list[dict] = []
     times: list[float] = []
     t = t_first - 3600.0
-    prev_t = None
     while t <= t_last + 3600.0:
         ts = t + rng.randint(-jitter_s, jitter_s) if jitter_s else t
         t += step_s
@@ -209,9 +215,7 @@ def generate(start: date, days: int = 1, tz: str | ZoneInfo = "Europe/Amsterdam"
             continue
         if gap_span and gap_span[0] <= ts < gap_span[1]:
             continue
-        if noise and source == "eim" and prev_t is not None and curve.power(ts) == 0.0:
-            standby += standby_w * (ts - prev_t) / 3600.0
-        prev_t = ts
+        standby = standby_w * curve.dark_s(ts) / 3600.0 if noise and source == "eim" else 0.0
         produced = curve.energy(ts)
         raw = offset + produced - standby
         if t_reset is not None and ts >= t_reset:

@@ -174,13 +174,16 @@ def test_a_malformed_forecast_file_is_a_data_error_naming_the_file(store, db_url
 
 
 def test_one_hour_alone_equals_the_range_run_and_reruns_replace(store, db_url, tmp_path):
-    syn = synth.generate(date(2025, 10, 25), 2, seed=4, gap=(datetime(2025, 10, 26, 10, 10), 2))
+    # A gap longer than the read window around an hour: the nearest readings come from the edge look-up.
+    syn = synth.generate(date(2025, 10, 25), 2, seed=4, gap=(datetime(2025, 10, 26, 9, 10), 9))
     store.upsert("enphase_production", syn.rows())
     meteo = write_meteo(tmp_path / "meteo.json", syn)
     settings = settings_for(tmp_path, db_url, meteo)
     collect(settings, day_range(date(2025, 10, 25), 2), store, now_utc=LATER)
     ranged = stored(store)
     assert len(ranged) == 49
+    assert_matches_truth(ranged, syn)
+    assert sum("long_gap" in (r["flags"] or "") for r in ranged) >= 9
     store.execute("DELETE FROM pvhistory")
     store.commit()
     for local in sorted({datetime(r["year"], r["month"], r["day"], r["hour"]) for r in ranged}):
