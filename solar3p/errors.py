@@ -6,10 +6,13 @@ from homepower.errors import DataError
 
 class MeteoFileError(DataError):
     """A forecast file is missing, truncated or lacks a field (exit 65). The message names the file
-    and, where there is one, the field."""
+    and, where there is one, the field. ``MeteoFileError("message")`` alone is accepted too."""
 
-    def __init__(self, path: object, problem: str, field: str | None = None) -> None:
-        self.path = str(path)
+    def __init__(self, path: object, problem: str | None = None, field: str | None = None) -> None:
+        self.path = str(path) if problem is not None else None
         self.field = field
+        if problem is None:
+            super().__init__(str(path))
+            return
         where = f" (field {field!r})" if field else ""
         super().__init__(f"forecast file {self.path}{where}: {problem}")

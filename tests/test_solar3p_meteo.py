@@ -84,3 +84,10 @@ def test_cli_exits_65_with_one_line(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 65
     assert out.stdout == "" and len(out.stderr.strip().splitlines()) == 1 and str(path) in out.stderr
+
+
+def test_error_is_a_data_error_with_one_line():
+    from homepower.errors import DataError
+    err = MeteoFileError("/x/data.y", "is not complete JSON", "gr_w")
+    assert isinstance(err, DataError) and str(err) == "forecast file /x/data.y (field 'gr_w'): is not complete JSON"
+    assert str(MeteoFileError("no forecast for 2025-03-05 12:00")) == "no forecast for 2025-03-05 12:00"

@@ -109,3 +109,10 @@ def test_the_poller_side_import_stays_light():
             "bad = [m for m in ('pandas', 'numpy', 'pvlib') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_each_hour_is_computed_alone():
+    """The collector forecasts one hour at a time; it must get what the CLI prints for the whole file."""
+    rows = as_rows(clear_hours("2025-08-02", temp=22.0))
+    whole = hourly_kwh(rows, SOUTH)
+    assert {r.time: hourly_kwh([r], SOUTH)[r.time] for r in rows} == whole
