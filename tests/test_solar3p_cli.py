@@ -203,3 +203,17 @@ def test_asdict_errors(meteo, args, code):
     with pytest.raises(HomepowerError) as info:
         solar3p.asdict(*args)
     assert info.value.exit_code == code
+
+
+def test_autumn_day_has_25_hours_with_their_own_offsets(meteo, capsys):
+    rows = clear_hours("2025-10-25") + clear_hours("2025-10-26")
+    write(meteo, rows)
+    code, out, _ = run(capsys, "--format", "json")
+    starts = [datetime.fromisoformat(i["hour_start"]) for i in json.loads(out)]
+    assert code == 0 and len(starts) == 48
+    assert [s.isoformat() for s in starts if s.strftime("%Y-%m-%d %H") == "2025-10-26 02"] == \
+        ["2025-10-26T02:00:00+02:00", "2025-10-26T02:00:00+01:00"]
+    assert all(b.timestamp() - a.timestamp() == 3600 for a, b in zip(starts, starts[1:], strict=False))
+    _, days, _ = run(capsys, "--format", "json", "--gran", "day")
+    assert [d["hour_start"] for d in json.loads(days)][1:3] == ["2025-10-26T00:00:00+02:00",
+                                                                 "2025-10-27T00:00:00+01:00"]
