@@ -48,7 +48,7 @@ def cloud_from_forecast(path: Path):
     points.sort()
 
     def cloud_at(t: float) -> float:
-        for (t0, c0), (t1, c1) in zip(points, points[1:]):
+        for (t0, c0), (t1, c1) in zip(points, points[1:], strict=False):
             if t0 <= t <= t1:
                 return c0 + (c1 - c0) * (t - t0) / (t1 - t0)
         return points[0][1] if t < points[0][0] else points[-1][1]

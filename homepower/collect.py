@@ -21,6 +21,7 @@ from homepower.settings import PVSettings, Settings
 log = logging.getLogger(__name__)
 
 WINDOW_MARGIN = timedelta(hours=3)  # samples read around the hours; nearer ones outside are looked up
+CHUNK_HOURS = 366 * 24  # hours computed and written per read (a leap year in one)
 BACKFILL_HOURS = 48  # the no-argument run looks back this far for missing or NULL hours
 SAMPLE_COLS = ("ts_utc", "wattHoursLifetime", "whExportedLifetime", "source")
 ROW_COLS = ("ts_utc", "year", "month", "day", "hour", "gr_w", "tc", "temp", "kwh_pv", "kwh_s3p",
@@ -109,7 +110,7 @@ def _edge_rows(store, t: datetime, side: str) -> list[dict]:
            f"WHERE {q('ts_utc')} IN ({marks}) ORDER BY {q('ts_utc')}")
     out = []
     for row in store.execute(sql, tuple(stamps), fetch=True):
-        item = {c: store.dialect.from_db(v) for c, v in zip(SAMPLE_COLS, row)}
+        item = {c: store.dialect.from_db(v) for c, v in zip(SAMPLE_COLS, row, strict=True)}
         if isinstance(item["ts_utc"], str):
             item["ts_utc"] = datetime.strptime(item["ts_utc"], "%Y-%m-%d %H:%M:%S")
         out.append(item)
@@ -175,7 +176,7 @@ def build_rows(hour_list: Sequence[Hour], pv_series: Sequence[Series], export: S
     energies = H.hour_energies(hour_list, pv_series)
     returns = H.hour_energies(hour_list, [export]) if export.ts else [H.UNKNOWN] * len(hour_list)
     rows, missing = [], []
-    for h, e, x in zip(hour_list, energies, returns):
+    for h, e, x in zip(hour_list, energies, returns, strict=True):
         meteo = forecast.by_time.get(h.unix) if forecast else None
         flags = set(e.flags)
         if meteo is None:
@@ -214,15 +215,22 @@ def collect(settings: Settings, request: Request, store, now_utc: datetime | Non
     if not hour_list:
         log.info("no completed hour to collect")
         return []
-    pv_series, export = read_series(store, hour_list)
     forecast = load_forecast(settings.meteo_file, settings.pv, hour_list)
-    rows = build_rows(hour_list, pv_series, export, forecast, now_utc.replace(microsecond=0))
-    if request.kind == "recent":
-        rows = _recent_selection(store, rows, hour_list[-1].start)
+    rows: list[dict] = []
+    # A year at a time keeps memory bounded for decade-long backfills; every hour's answer depends
+    # only on the readings around it, so chunking changes nothing in the result.
+    for first in range(0, len(hour_list), CHUNK_HOURS):
+        chunk = hour_list[first:first + CHUNK_HOURS]
+        pv_series, export = read_series(store, chunk)
+        part = build_rows(chunk, pv_series, export, forecast, now_utc.replace(microsecond=0))
+        if request.kind == "recent":
+            part = _recent_selection(store, part, chunk[-1].start)
+        if not request.dry_run:
+            store.upsert("pvhistory", part)
+        rows.extend(part)
     if request.dry_run:
         (out or sys.stdout).write(format_table(rows, tz))
         return rows
-    store.upsert("pvhistory", rows)
     known = sum(r["kwh_pv"] is not None for r in rows)
     log.info("stored %d pvhistory row(s) (%d with kwh_pv, %d NULL)", len(rows), known, len(rows) - known)
     return rows
@@ -263,6 +271,6 @@ def format_table(rows: Sequence[dict], tz=None) -> str:
         local = f"{r['year']:04d}-{r['month']:02d}-{r['day']:02d} {r['hour']:02d}:00"
         values = [local, r["ts_utc"].strftime("%Y-%m-%d %H:%M:%S"), r["kwh_pv"], r["kwh_s3p"],
                   r["kwh_return"], r["gr_w"], r["tc"], r["temp"], r["source"], r["flags"]]
-        line = "  ".join(cell(v, w) for v, (_, w) in zip(values[:-1], TABLE_COLS))
+        line = "  ".join(cell(v, w) for v, (_, w) in zip(values[:-1], TABLE_COLS[:-1], strict=True))
         lines.append(f"{line}  {r['flags'] or ''}".rstrip())
     return "\n".join(lines) + "\n"

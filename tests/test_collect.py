@@ -193,6 +193,17 @@ def test_one_hour_alone_equals_the_range_run_and_reruns_replace(store, db_url, t
     assert stored(store) == ranged
 
 
+def test_reading_in_chunks_changes_nothing(store, db_url, tmp_path, monkeypatch):
+    syn = synth.generate(date(2025, 10, 25), 2, seed=4, gap=(datetime(2025, 10, 26, 9, 10), 9))
+    store.upsert("enphase_production", syn.rows())
+    settings = settings_for(tmp_path, db_url, write_meteo(tmp_path / "meteo.json", syn))
+    whole = collect(settings, day_range(date(2025, 10, 25), 2), store, now_utc=LATER)
+    from homepower import collect as collect_mod
+    monkeypatch.setattr(collect_mod, "CHUNK_HOURS", 5)
+    assert collect(settings, day_range(date(2025, 10, 25), 2), store, now_utc=LATER) == whole
+    assert len(stored(store)) == 49
+
+
 def test_the_repeated_autumn_hour_gives_two_rows(store, db_url, tmp_path):
     syn = synth.generate(date(2025, 10, 26), 1, seed=4)
     store.upsert("enphase_production", syn.rows())

@@ -22,7 +22,7 @@ def test_daylight_curve_five_minute_samples_with_jitter():
     truth = [s.truth[h.start].kwh_pv for h in s.hours]
     assert truth[2] == 0.0 and truth[13] > 0.3  # dark at 02:00, producing at 13:00 local
     assert sum(truth) > 10
-    gaps = [(b["ts_utc"] - a["ts_utc"]).total_seconds() for a, b in zip(s.samples, s.samples[1:])]
+    gaps = [(b["ts_utc"] - a["ts_utc"]).total_seconds() for a, b in zip(s.samples, s.samples[1:], strict=False)]
     assert 240 <= sorted(gaps)[len(gaps) // 2] <= 360
     assert any(r["ts_utc"].minute % 5 or r["ts_utc"].second for r in s.samples)
 
@@ -42,7 +42,7 @@ def test_dst_days_have_23_and_25_hours():
 def test_wrap_reset_and_gap_are_in_the_samples_and_in_the_truth():
     s = synth.generate(date(2025, 6, 1), 1, source="inverters", wrap_at=datetime(2025, 6, 1, 11, 17))
     values = [r["wattHoursLifetime"] for r in s.samples]
-    assert max(values) < H.WRAP_WH and any(b < a - 1_000_000 for a, b in zip(values, values[1:]))
+    assert max(values) < H.WRAP_WH and any(b < a - 1_000_000 for a, b in zip(values, values[1:], strict=False))
     wrapped = [t for t in s.truth.values() if H.WRAP in t.flags]
     assert wrapped and all(t.kwh_pv is not None for t in wrapped)
 
@@ -56,7 +56,7 @@ def test_wrap_reset_and_gap_are_in_the_samples_and_in_the_truth():
 
 def test_eim_night_noise_drifts_down_by_small_steps():
     s = synth.generate(date(2025, 6, 1), 1, noise=True)
-    drops = [a["wattHoursLifetime"] - b["wattHoursLifetime"] for a, b in zip(s.samples, s.samples[1:])]
+    drops = [a["wattHoursLifetime"] - b["wattHoursLifetime"] for a, b in zip(s.samples, s.samples[1:], strict=False)]
     assert any(0 < d < H.NOISE_WH for d in drops)
 
 
