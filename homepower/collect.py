@@ -170,11 +170,18 @@ def load_forecast(path: Path, pv: PVSettings, hour_list: Sequence[Hour]) -> Fore
 
 
 # -- rows ------------------------------------------------------------------------------------------
+def max_power_w(pv: PVSettings) -> float:
+    """A rise faster than this (W) is no production but a counter jumping back from a spurious value:
+    ten times the installation's rating, and never under 20 kW, so only the impossible is refused."""
+    return max(10.0 * pv.panels * pv.panel_wp, 20_000.0)
+
+
 def build_rows(hour_list: Sequence[Hour], pv_series: Sequence[Series], export: Series,
-               forecast: Forecast | None, updated: datetime) -> list[dict]:
+               forecast: Forecast | None, updated: datetime, max_w: float | None = None) -> list[dict]:
     """One pvhistory row per hour. Unknown is None (NULL), never 0."""
-    energies = H.hour_energies(hour_list, pv_series)
-    returns = H.hour_energies(hour_list, [export]) if export.ts else [H.UNKNOWN] * len(hour_list)
+    energies = H.hour_energies(hour_list, pv_series, max_w)
+    returns = (H.hour_energies(hour_list, [export], max_w) if export.ts
+               else [H.UNKNOWN] * len(hour_list))
     rows, missing = [], []
     for h, e, x in zip(hour_list, energies, returns, strict=True):
         meteo = forecast.by_time.get(h.unix) if forecast else None
@@ -222,7 +229,8 @@ def collect(settings: Settings, request: Request, store, now_utc: datetime | Non
     for first in range(0, len(hour_list), CHUNK_HOURS):
         chunk = hour_list[first:first + CHUNK_HOURS]
         pv_series, export = read_series(store, chunk)
-        part = build_rows(chunk, pv_series, export, forecast, now_utc.replace(microsecond=0))
+        part = build_rows(chunk, pv_series, export, forecast, now_utc.replace(microsecond=0),
+                          max_power_w(settings.pv))
         if request.kind == "recent":
             part = _recent_selection(store, part, chunk[-1].start)
         if not request.dry_run:

@@ -28,6 +28,7 @@ EPOCH = datetime(1970, 1, 1)
 WRAP_WH = 2**32 / 3600  # 1,193,046.47 Wh: a 32-bit watt-second counter wrapping (inverters, firmware < 8)
 WRAP_SLACK_WH = 50_000.0  # production between the two samples around a wrap makes the drop that much smaller
 NOISE_WH = 100.0  # a drop below this is metering noise: no production in that stretch
+JUMP_FLOOR_WH = 500.0  # a rise is only judged impossible above this (rounding over seconds-apart samples)
 LONG_GAP_S = 3600.0  # a boundary interpolated across more than this is flagged long_gap
 
 # Flag names stored (comma separated) in pvhistory.flags.
@@ -144,10 +145,15 @@ class Series:
         return bisect_left(self.ts, end_s) - bisect_left(self.ts, start_s)
 
 
-def classify_step(prev: float, cur: float) -> str:
-    """How the counter went from one sample to the next: "up", "noise", "wrap" or "reset"."""
+def classify_step(prev: float, cur: float, dt_s: float | None = None, max_w: float | None = None) -> str:
+    """How the counter went from one sample to the next: "up", "noise", "wrap" or "reset".
+
+    With ``max_w`` (W, far above what the installation can make), a rise faster than that over ``dt_s``
+    seconds is a reset too: a counter that came back from a spurious 0, or a replaced gateway."""
     drop = prev - cur
     if drop <= 0:
+        if max_w is not None and dt_s is not None and -drop > max(JUMP_FLOOR_WH, max_w * dt_s / 3600.0):
+            return "reset"
         return "up"
     if drop < NOISE_WH:
         return "noise"
@@ -184,7 +190,7 @@ def _bracket(ts: Sequence[float], t: float) -> tuple[int, int] | None:
     return k - 1, k
 
 
-def interval_energy(series: Series, start_s: float, end_s: float) -> Energy:
+def interval_energy(series: Series, start_s: float, end_s: float, max_w: float | None = None) -> Energy:
     """Counter energy (Wh) of [start_s, end_s) from one series, or unknown.
 
     Walks only the samples from the start boundary's left neighbour to the end boundary's right one, so
@@ -198,7 +204,7 @@ def interval_energy(series: Series, start_s: float, end_s: float) -> Energy:
     # Unwrapped counter relative to the first sample: cumulative production, never decreasing.
     unwrapped = [0.0]
     for k in range(first + 1, last + 1):
-        step = classify_step(wh[k - 1], wh[k])
+        step = classify_step(wh[k - 1], wh[k], ts[k] - ts[k - 1], max_w)
         if step == "up":
             unwrapped.append(unwrapped[-1] + (wh[k] - wh[k - 1]))
         elif step == "noise":
@@ -239,12 +245,12 @@ def best_energy(candidates: Iterable[Energy]) -> Energy:
     return UNKNOWN
 
 
-def hour_energies(hours: Sequence[Hour], series: Sequence[Series]) -> list[Energy]:
+def hour_energies(hours: Sequence[Hour], series: Sequence[Series], max_w: float | None = None) -> list[Energy]:
     """The energy of each hour from whichever series can compute it (see ``best_energy``)."""
     out = []
     for h in hours:
         start_s = h.start_s
-        out.append(best_energy([interval_energy(s, start_s, start_s + 3600.0) for s in series]))
+        out.append(best_energy([interval_energy(s, start_s, start_s + 3600.0, max_w) for s in series]))
     return out
 
 

@@ -131,6 +131,16 @@ def test_a_reset_makes_its_hour_null_and_later_hours_continue_from_the_new_value
     assert H.interval_energy(s, *hour_s(2)).wh == pytest.approx(1000.0)
 
 
+def test_a_spurious_zero_is_a_reset_both_ways_not_megawatt_hours_of_production():
+    s = series([(0, 5_000_000), (30, 5_000_400), (65, 0), (70, 5_000_900), (120, 5_001_500), (180, 5_002_500)])
+    with_cap = [H.interval_energy(s, *hour_s(h), max_w=48_600) for h in range(3)]
+    assert [e.wh for e in with_cap[:2]] == [None, None] and H.RESET in with_cap[1].flags
+    assert with_cap[2].wh == pytest.approx(1000.0)
+    # A long gap at a plausible rate is production, not a jump.
+    gap = series([(0, 10_000), (600, 40_000), (660, 40_500)])
+    assert H.interval_energy(gap, *hour_s(10), max_w=48_600).wh == pytest.approx(500.0)
+
+
 def test_a_long_gap_keeps_the_total_and_flags_its_hours():
     s = series([(0, 0), (50, 500), (230, 2300), (240, 2400), (300, 3000)])
     parts = [H.interval_energy(s, *hour_s(h)) for h in range(5)]
