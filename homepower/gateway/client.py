@@ -19,7 +19,7 @@ from homepower.gateway.parse import embedded_status
 log = logging.getLogger(__name__)
 
 BACKOFF_FIRST_S = 1.0
-BACKOFF_MAX_S = 30.0
+BACKOFF_MAX_S = 10.0  # a LAN device: a try every 10 s is no load, and the outage ends sooner for us
 
 
 @dataclass(frozen=True)
