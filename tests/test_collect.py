@@ -290,3 +290,31 @@ def test_script_end_to_end(store, db_url, tmp_path):
 def test_bad_usage_exits_64(tmp_path, args):
     done = run_script(tmp_path, f"sqlite:///{tmp_path / 'h.db'}", *args)
     assert done.returncode == 64, done.stderr
+
+
+def test_a_real_recaptured_day_through_the_real_replay_and_collector(db_url, store, tmp_path):
+    """The shared recapture (one /ivp/pdm/energy answer an hour from midnight, a real 12 x 405 Wp day near
+    Rotterdam) through get_enphase_hour_measure.py --replay, then the collector with the sample forecast."""
+    from conftest import shared_fixture
+    recapture = shared_fixture("pdm_energy", "recapture_2025-03-05.json")
+    lifetimes = [b["production"]["pcu"]["wattHoursLifetime"] for b in json.loads(recapture.read_text())["data"]]
+    forecast = ROOT / "solar3p" / "data" / "data.rotterdam"
+    env = {"PATH": os.environ.get("PATH", ""), "DATABASE_URL": db_url, "STATE_DIR": str(tmp_path / "state"),
+           "SITE_TIMEZONE": "Europe/Amsterdam", "METEO_FILE": str(forecast), "LOG_LEVEL": "WARNING"}
+    replay = subprocess.run([sys.executable, str(ROOT / "get_enphase_hour_measure.py"), "--replay",
+                             str(recapture), "--start", "2025-03-05 00:00", "--step", "60"],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert replay.returncode == 0, replay.stderr
+    done = subprocess.run([sys.executable, str(ROOT / "history_collector.py"), "--from", "2025-03-05",
+                           "--to", "2025-03-06"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    store.commit()
+    rows = stored(store)
+    assert [r["hour"] for r in rows] == list(range(24))
+    want = [round((b - a) / 1000, 5) for a, b in zip(lifetimes, lifetimes[1:], strict=False)]
+    assert [r["kwh_pv"] for r in rows[:len(want)]] == pytest.approx(want, abs=1e-5)
+    assert all(r["kwh_pv"] is None for r in rows[len(want):])  # no reading after 20:00: unknown, not 0
+    assert sum(want) == pytest.approx(23.374)
+    assert all(r["source"] == "pdm" for r in rows[:len(want)])
+    if forecast.is_file():
+        assert all(r["gr_w"] is not None for r in rows) and max(r["kwh_s3p"] for r in rows) > 0.5
