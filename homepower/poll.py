@@ -107,10 +107,11 @@ class GatewayReader:
                 raise AuthError(f"the gateway rejected a token fresh from Enlighten at {again.answer.path}: "
                                 f"check that ENVOY_SERIAL matches the gateway and the account owns it") from None
 
-    def _get(self, path: str):
-        """An answer, or None when an old gateway refuses the path (firmware < 7 without a token)."""
+    def _get(self, path: str, renew: bool = True):
+        """An answer, or None when the gateway refuses the path: firmware < 7 (no token to renew), or an
+        optional path (the meters) that a token good for production data may not open."""
         try:
-            return self._call(lambda: self.client.get(path))
+            return self._call(lambda: self.client.get(path)) if renew else self.client.get(path)
         except Unauthorized as exc:
             self.refused.append(exc.answer.path)
             return None
@@ -126,14 +127,14 @@ class GatewayReader:
 
     def _exported(self) -> float | None:
         """Lifetime Wh sent to the grid: actEnergyRcvd of the enabled net-consumption meter, else None."""
-        answer = self._get(parse.PATHS["ivp_meters"])
+        answer = self._get(parse.PATHS["ivp_meters"], renew=False)
         if answer is None or answer.status != 200 or parse.is_missing(answer.status, answer.text,
                                                                       self.info.firmware):
             return None
         eid = parse.parse_meters(answer.text)
         if eid is None:
             return None
-        answer = self._get(parse.PATHS["ivp_meters_readings"])
+        answer = self._get(parse.PATHS["ivp_meters_readings"], renew=False)
         if answer is None or answer.status != 200 or parse.is_missing(answer.status, answer.text,
                                                                       self.info.firmware):
             return None

@@ -239,3 +239,35 @@ def test_bad_usage_exits_64(tmp_path):
 def test_bad_setting_exits_78(tmp_path):
     run = run_poller(poller_env(tmp_path / "state", ENVOY_TIMEOUT="soon"))
     assert run.code == 78 and "ENVOY_TIMEOUT" in run.stderr
+
+
+def test_meters_closed_to_the_token_leave_export_null(tmp_path, gateway, enlighten):
+    gw = gateway()
+    gw.fault("/ivp/meters", "401")
+    run = run_poller(env_for(tmp_path, gw, enlighten), "--dry-run")
+    assert run.code == 0, run.output
+    reading = json.loads(run.stdout)
+    assert reading["source"] == "eim" and reading["whExportedLifetime"] is None
+    assert enlighten.logins == 1  # no renewal for an optional path
+
+
+def test_fake_gateway_runs_as_a_process_for_the_benchmark(tmp_path, enlighten):
+    import subprocess
+    from fakes.harness import PYTHON, ROOT
+    folder = shared_fixture("envoy", "8.3.5169_with_generator")
+    proc = subprocess.Popen([PYTHON, "-m", "tests.fakes.gateway", "--port", "0", "--firmware", str(folder),
+                             "--workdir", str(tmp_path / "gw")], cwd=str(ROOT), stdout=subprocess.PIPE, text=True)
+    try:
+        ready = proc.stdout.readline().split()
+        assert ready[0] == "READY"
+
+        class Where:
+            url = ready[1]
+        run = run_poller(poller_env(tmp_path / "state", Where, enlighten), "--dry-run")
+        assert run.code == 0, run.output
+        assert json.loads(run.stdout)["whExportedLifetime"] == 3273182.77
+        assert (tmp_path / "state" / "gateway-cert.sha256").read_text().strip() == ready[2]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stdout.close()
