@@ -423,7 +423,7 @@ def accuracy_rows(what: str, result: object) -> list[Row]:
     mae = result.get("mae_pct_of_mean_daytime_hour")
     if isinstance(mae, (int, float)):
         years = ", ".join(str(y) for y in result.get("test_years", []))
-        rows.append(Row("solar3p hourly MAE on unseen measured data, % of the mean daytime hour",
+        rows.append(Row("solar3p hourly MAE on unseen data, % of mean daytime hour",
                         f"{mae:.1f} % ({result.get('test_hours', '?')} h of {years or '?'})",
                         f"<= ~{ACCURACY_GOAL_PCT:g} %", mae <= ACCURACY_GOAL_PCT))
     else:
@@ -437,7 +437,7 @@ def accuracy_rows(what: str, result: object) -> list[Row]:
             shown = f"{value:.4g}"
         else:
             shown = str(value)
-        rows.append(Row(f"  {key.replace('_', ' ')}", shown if len(shown) < 100 else shown[:97] + "..."))
+        rows.append(Row(f"  {key.replace('_', ' ')}", shown if len(shown) <= 72 else shown[:69] + "..."))
     return rows
 
 
