@@ -53,6 +53,12 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: still one line (the traceback only at DEBUG), never a secret
+        import logging
+        logging.getLogger("get_enphase_hour_measure").debug("unexpected error", exc_info=True)
+        print(f"unexpected error ({type(exc).__name__}); run with LOG_LEVEL=DEBUG for details and "
+              f"report it", file=sys.stderr)
+        return 70
     return 0
 
 

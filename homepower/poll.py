@@ -51,6 +51,9 @@ class GatewayReader:
     def read(self) -> Reading:
         try:
             return self._read()
+        except Unauthorized as exc:  # /info, or a firmware < 7 gateway that refuses where no renewal helps
+            raise AuthError(f"gateway {self.settings.envoy_url} refused {exc.answer.path} "
+                            f"(HTTP {exc.answer.status}): check ENVOY_HOST, ENVOY_SERIAL and the token") from None
         finally:
             self.client.close()
 
@@ -226,6 +229,11 @@ def read_replay(path: Path, tz, start: str | None = None, step: float | None = N
         return _recapture(path, whole, tz, start, step)
     if start is not None or step is not None:
         raise UsageError("--start and --step apply only to the recapture layout {\"data\": [...]}")
+    if isinstance(whole, dict):  # one record, pretty-printed over several lines
+        try:
+            return [from_record(whole)]
+        except DataError as exc:
+            raise DataError(f"{path}: {exc}; nothing stored from this file") from None
     readings = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():

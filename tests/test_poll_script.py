@@ -127,7 +127,8 @@ def test_v1_stall_on_metered_gateway_without_ct(tmp_path, gateway, enlighten):
 
 # -- faults: nothing stored, the right exit ------------------------------------------------------------
 
-@pytest.mark.parametrize("kind,code", [("truncated", 65), ("html200", 65), ("wrongtype", 65), ("500", 69),
+@pytest.mark.parametrize("kind,code", [("truncated", 65), ("cutoff", 65), ("html200", 65), ("wrongtype", 65),
+                                       ("500", 69),
                                        ("503", 69)])
 def test_a_bad_answer_stores_nothing(kind, code, tmp_path, gateway, enlighten):
     gw = gateway()
@@ -271,3 +272,10 @@ def test_fake_gateway_runs_as_a_process_for_the_benchmark(tmp_path, enlighten):
         proc.terminate()
         proc.wait(timeout=10)
         proc.stdout.close()
+
+
+def test_a_gateway_refusing_info_exits_77(tmp_path, gateway, enlighten):
+    gw = gateway()
+    gw.fault("/info", "401")
+    run = run_poller(env_for(tmp_path, gw, enlighten, LOG_LEVEL="ERROR"))
+    assert run.code == 77 and "/info" in run.stderr

@@ -13,7 +13,7 @@ import requests
 from requests.auth import HTTPDigestAuth
 
 from homepower import tls
-from homepower.errors import AuthError, PinMismatch, UnreachableError
+from homepower.errors import DataError, PinMismatch, UnreachableError
 from homepower.gateway.parse import embedded_status
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,9 @@ class GatewayClient:
                 return Answer(response.status_code, response.text, path)
             except requests.exceptions.SSLError as exc:
                 self._tls_failure(exc)
+            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+                raise DataError(f"gateway {url} answer was cut off or garbled ({_reason(exc)}); "
+                                f"nothing stored") from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout, OSError) as exc:
                 now = self._clock()
                 if self._deadline is None:
@@ -123,6 +126,8 @@ class GatewayClient:
                 log.info("gateway %s unreachable (%s); retrying in %.1f s", self.base_url, reason, wait)
                 self._sleep(wait)
                 delay = min(delay * 2, BACKOFF_MAX_S)
+            except requests.exceptions.RequestException as exc:  # anything else requests can raise
+                raise UnreachableError(f"gateway {url} request failed ({_reason(exc)}); nothing stored") from None
 
     def _tls_failure(self, exc: Exception):
         text = str(exc)

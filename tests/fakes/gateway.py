@@ -61,7 +61,7 @@ HTML_404 = ("<!DOCTYPE html PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head><
             "<h2>Page Not Found</h2></center></body></html>\n")
 HTML_PAGE = ("<!DOCTYPE html>\n<html><head><title>Envoy</title></head><body><h1>IQ Gateway</h1>"
              "<p>System maintenance in progress.</p></body></html>\n")
-FAULTS = ("401", "403", "500", "502", "503", "truncated", "html200", "wrongtype", "hang")
+FAULTS = ("401", "403", "500", "502", "503", "truncated", "cutoff", "html200", "wrongtype", "hang")
 DIGEST_REALM = "enphaseenergy.com"
 
 
@@ -260,7 +260,7 @@ class FakeGateway:
 
     def fault(self, path: str, kind: str | None, times: int | None = None) -> None:
         """Answer ``path`` ("*" = every path but /info) with a fault: 401 (HTML page), 403, 500, 502, 503,
-        truncated (half the JSON), html200 (an HTML page, status 200), wrongtype (numbers as strings),
+        truncated (half the JSON), cutoff (the connection drops halfway through the body), html200 (an HTML page, status 200), wrongtype (numbers as strings),
         hang (answer after 30 s). ``times``: only that many answers, then normal again. None clears."""
         if kind is None:
             self._faults.pop(path, None)
@@ -372,6 +372,16 @@ class FakeGateway:
         status, body = found
         if fault == "truncated":
             body = body[: max(1, len(body) // 2)]
+        elif fault == "cutoff":
+            data = body.encode()
+            handler.send_response(status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data[: len(data) // 2])
+            handler.wfile.flush()
+            handler.close_connection = True
+            return
         elif fault == "html200":
             return handler.send(200, HTML_PAGE, "text/html")
         elif fault == "wrongtype":
