@@ -279,3 +279,16 @@ def test_a_gateway_refusing_info_exits_77(tmp_path, gateway, enlighten):
     gw.fault("/info", "401")
     run = run_poller(env_for(tmp_path, gw, enlighten, LOG_LEVEL="ERROR"))
     assert run.code == 77 and "/info" in run.stderr
+
+
+def test_the_poll_path_stays_light(tmp_path, gateway, enlighten):
+    """No pandas/numpy/pvlib, even transitively; no MySQL driver for an SQLite database."""
+    gw = gateway()
+    env = env_for(tmp_path, gw, enlighten, PYTHONPROFILEIMPORTTIME="1")
+    for args in (["--help"], []):
+        run = run_poller(env, *args)
+        assert run.code == 0, run.output
+        imported = {line.split("|")[-1].strip().split(".")[0] for line in run.stderr.splitlines()
+                    if line.startswith("import time:")}
+        assert "requests" in imported or args
+        assert not imported & {"pandas", "numpy", "pvlib", "mysql"}

@@ -401,10 +401,17 @@ def main(argv=None) -> int:
     parser.add_argument("--http", action="store_true", help="plain HTTP instead of HTTPS")
     parser.add_argument("--require-cookie", action="store_true")
     parser.add_argument("--outage", type=float, default=0, help="refuse connections for the first N seconds")
+    parser.add_argument("--fault", action="append", default=[], metavar="PATH=KIND",
+                        help=f"answer PATH (or *) with a fault: {', '.join(FAULTS)}; repeatable")
     args = parser.parse_args(argv)
     gateway = FakeGateway(firmware_dir=args.firmware, workdir=args.workdir, port=args.port,
                           cert=Path(args.cert) if args.cert else None, key=Path(args.key) if args.key else None,
                           tls=not args.http, require_cookie=args.require_cookie)
+    for spec in args.fault:
+        path, _, kind = spec.partition("=")
+        if kind not in FAULTS:
+            parser.error(f"--fault {spec}: KIND is one of {', '.join(FAULTS)}")
+        gateway.fault(path, kind)
     if args.outage and not args.port:
         probe = socket.socket()
         probe.bind(("127.0.0.1", 0))
