@@ -188,3 +188,11 @@ def test_meteoserver_without_a_key_is_a_configuration_error(env):
                                   ["--source", "meteoserver", "--location", "X", "--lat", "1", "--lon", "2"]])
 def test_fetch_bad_usage_exits_64(env, argv):
     assert fetch(env, *argv).returncode == 64
+
+
+def test_the_key_is_not_logged_even_at_debug(env, fake):
+    fake.answer("/api/solar.php", body=meteoserver_body())
+    result = fetch(dict(env, LOG_LEVEL="DEBUG"), "--source", "meteoserver", "--location", "Delft")
+    assert result.returncode == 0, result.stderr
+    assert "data.delft" in result.stdout
+    _no_secret(result)
