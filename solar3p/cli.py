@@ -10,6 +10,7 @@ import csv
 import dataclasses
 import io
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -177,6 +178,7 @@ def main(argv=None) -> int:
         settings = load()
         import log
         log.setup(settings.log_level)
+        logging.getLogger("h5py").setLevel(logging.INFO)  # pvlib's import makes h5py chatter at DEBUG
         if argv[:1] == ["fetch"]:
             return run_fetch(argv[1:], settings)
         return run_forecast(argv, settings)
