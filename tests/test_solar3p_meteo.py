@@ -91,3 +91,11 @@ def test_error_is_a_data_error_with_one_line():
     err = MeteoFileError("/x/data.y", "is not complete JSON", "gr_w")
     assert isinstance(err, DataError) and str(err) == "forecast file /x/data.y (field 'gr_w'): is not complete JSON"
     assert str(MeteoFileError("no forecast for 2025-03-05 12:00")) == "no forecast for 2025-03-05 12:00"
+
+
+def test_the_sample_generator_makes_the_shipped_file(tmp_path):
+    from solar3p.sample import main as sample_main
+    out = tmp_path / "data.rotterdam"
+    assert sample_main(["--start", "2025-03-04", "--days", "5", "--out", str(out)]) == 0
+    assert out.read_text() == SAMPLE.read_text()  # documented, reproducible
+    assert oct(out.stat().st_mode & 0o777) == "0o644"
