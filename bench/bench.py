@@ -207,15 +207,16 @@ def bench_poll(ctx: Context) -> list[Row]:
         timed = proc.run([sys.executable, "-X", "importtime", str(POLLER)], env=env, timeout=ctx.limit(60))
         heavy = heavy_imports(timed.stderr)
         slow = ", ".join(f"{name} {sec * 1000:.0f} ms" for name, sec in slowest_imports(timed.stderr))
-        bare = summarize([proc.run([sys.executable, "-c", "pass"], timeout=ctx.limit(30)).wall_s
-                          for _ in range(5)])
+        bare_runs = [proc.run([sys.executable, "-c", "pass"], timeout=ctx.limit(30)) for _ in range(5)]
+        bare = summarize([r.wall_s for r in bare_runs])
 
         mine = summarize(ours)
         rows.append(at_most(what_ours, mine.median, 0.3, fmt_spread(mine)))
         rows.append(Row("  its peak memory (ru_maxrss of the child)", fmt_mib(max(rss))))
         rows.append(Row("  gateway requests per poll", str(requests_ours)))
         rows.append(Row("  slowest top-level imports (-X importtime, one run)", slow or "n/a"))
-        rows.append(Row("  for scale: a bare interpreter start (python -c pass)", fmt_s(bare.median)))
+        rows.append(Row("  for scale: a bare interpreter (python -c pass)",
+                        f"{fmt_s(bare.median)}, {fmt_mib(max(r.maxrss_kib for r in bare_runs))}"))
         rows.append(Row("  pandas/numpy/pvlib/scipy imported (-X importtime)",
                         ", ".join(heavy) if heavy else "none", "none", not heavy))
         if theirs:

@@ -1,12 +1,14 @@
 """Run a child process the way cron does and measure it: wall time and its own peak memory."""
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
+import sys
 import tempfile
-import threading
-import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping, Sequence
 
 
@@ -31,30 +33,34 @@ class Failed(Exception):
     """A measured child did not exit 0; the message is its exit code and last line."""
 
 
+LAUNCHER = Path(__file__).resolve().parent / "launch.py"
+
+
 def run(cmd: Sequence[str], env: Mapping[str, str] | None = None, cwd: str | None = None,
         timeout: float = 60.0, check: bool = True) -> Run:
-    """Run ``cmd`` to completion; ``os.wait4`` gives the rusage of this child alone (RUSAGE_CHILDREN
-    would be the maximum over every child so far)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(list(cmd), env=dict(env) if env is not None else None, cwd=cwd,
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        # A blocking wait (no polling: the child and the fake servers share two cores) with a
-        # timer that kills a child that hangs.
-        timer = threading.Timer(timeout, proc.kill)
-        timer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        result = Run(wall, usage.ru_maxrss, proc.returncode,
-                     out.read().decode(errors="replace"), err.read().decode(errors="replace"))
-    if result.returncode == -9 and wall >= timeout:
-        raise Failed(f"still running after {timeout:g} s, killed")
+    """Run ``cmd`` to completion through bench/launch.py, which times it from spawn to exit and reads
+    its own ``ru_maxrss`` (see there why not from here). A child still running after ``timeout``
+    seconds is killed with its launcher (one process group) and raises Failed."""
+    with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
+        report = Path(tmp) / "report.json"
+        out_path, err_path = Path(tmp) / "stdout", Path(tmp) / "stderr"
+        with out_path.open("wb") as out, err_path.open("wb") as err:
+            launcher = subprocess.Popen([sys.executable, "-S", str(LAUNCHER), str(report), *cmd],
+                                        env=dict(env) if env is not None else None, cwd=cwd,
+                                        stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                        start_new_session=True)
+            try:
+                launcher.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(launcher.pid, signal.SIGKILL)
+                launcher.wait()
+                raise Failed(f"still running after {timeout:g} s, killed") from None
+        stdout = out_path.read_bytes().decode(errors="replace")
+        stderr = err_path.read_bytes().decode(errors="replace")
+        if launcher.returncode != 0 or not report.exists():
+            raise Failed(f"could not launch {cmd[0]}: {stderr.strip().splitlines()[-1:] or 'no reason'}")
+        measured = json.loads(report.read_text())
+    result = Run(measured["wall_s"], measured["maxrss_kib"], measured["returncode"], stdout, stderr)
     if check and result.returncode != 0:
         raise Failed(f"exit {result.returncode}: {result.last_line()}")
     return result

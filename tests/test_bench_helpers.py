@@ -97,3 +97,23 @@ def test_slowest_imports_are_the_top_level_ones_by_cumulative_time():
               "import time:       230 |      29000 | mysql.connector\n"
               "import time:        50 |         50 | json\n")
     assert slowest_imports(stderr, top=2) == [("requests", 0.11), ("mysql.connector", 0.029)]
+
+
+def test_a_measured_child_reports_its_exit_output_and_own_memory():
+    import sys
+    from bench import proc
+    run = proc.run([sys.executable, "-c", "import sys; print('hi'); sys.stderr.write('warn\\n')"])
+    assert run.returncode == 0 and run.stdout == "hi\n" and run.last_line() == "warn"
+    assert run.maxrss_kib > 1000 and run.wall_s > 0  # a Python child uses megabytes, not nothing
+    big = proc.run([sys.executable, "-c", "x = bytearray(64 * 1024 * 1024); x[::4096] = b'1' * len(x[::4096])"])
+    assert big.maxrss_kib > run.maxrss_kib + 50 * 1024  # the child's own peak, not the bench's
+
+
+def test_a_failing_or_hanging_child_becomes_a_one_line_reason():
+    import sys
+    from bench import proc
+    with pytest.raises(proc.Failed, match="exit 3: bad thing"):
+        proc.run([sys.executable, "-c", "import sys; print('bad thing', file=sys.stderr); sys.exit(3)"])
+    assert proc.run([sys.executable, "-c", "raise SystemExit(3)"], check=False).returncode == 3
+    with pytest.raises(proc.Failed, match="still running after 0.5 s"):
+        proc.run([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5)
