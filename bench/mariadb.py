@@ -43,6 +43,26 @@ def server_version() -> str:
         conn.close()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stale_databases(names: list[str], alive) -> list[str]:
+    """Bench databases (``hp_bench_<pid>``) whose process no longer runs."""
+    stale = []
+    for name in names:
+        suffix = name[len("hp_bench_"):]
+        if name.startswith("hp_bench_") and suffix.isdigit() and not alive(int(suffix)):
+            stale.append(name)
+    return stale
+
+
 @contextmanager
 def fresh_database(name: str | None = None):
     """Yield the DatabaseConfig of a new empty database ``hp_bench_<pid>``; dropped on exit."""
@@ -50,6 +70,9 @@ def fresh_database(name: str | None = None):
     name = name or f"hp_bench_{os.getpid()}"
     conn = _connect(admin)
     cur = conn.cursor()
+    cur.execute("SHOW DATABASES LIKE 'hp\\_bench\\_%'")
+    for stale in stale_databases([row[0] for row in cur.fetchall()], _alive):
+        cur.execute(f"DROP DATABASE IF EXISTS `{stale}`")  # left by a bench that was killed
     cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
     cur.execute(f"CREATE DATABASE `{name}`")
     try:

@@ -117,3 +117,9 @@ def test_a_failing_or_hanging_child_becomes_a_one_line_reason():
     assert proc.run([sys.executable, "-c", "raise SystemExit(3)"], check=False).returncode == 3
     with pytest.raises(proc.Failed, match="still running after 0.5 s"):
         proc.run([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5)
+
+
+def test_only_bench_databases_of_dead_processes_are_stale():
+    from bench.mariadb import stale_databases
+    names = ["hp_bench_100", "hp_bench_200", "hp_bench_prof", "hp_test_abc", "test"]
+    assert stale_databases(names, alive=lambda pid: pid == 200) == ["hp_bench_100"]
