@@ -8,7 +8,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from homepower.errors import LockTimeout
+from homepower.errors import ConfigError, LockTimeout
 
 WAIT_S = 60.0
 
@@ -16,8 +16,12 @@ WAIT_S = 60.0
 @contextmanager
 def hold(state_dir: Path, name: str = "poll", wait_s: float = WAIT_S):
     path = Path(state_dir) / f"{name}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise ConfigError(f"STATE_DIR={path.parent} cannot hold the run lock ({exc.strerror}): "
+                          f"make it a writable directory") from None
     try:
         deadline = time.monotonic() + wait_s
         pause = 0.01

@@ -105,7 +105,8 @@ class GatewayClient:
                 response = session.get(url, headers=headers, auth=auth, timeout=self.timeout,
                                        allow_redirects=False)
                 log.debug("GET %s -> %s (%d bytes)", path, response.status_code, len(response.content))
-                return Answer(response.status_code, response.text, path)
+                # Decode ourselves: gateways rarely name a charset, and guessing one is slow and can differ.
+                return Answer(response.status_code, response.content.decode("utf-8", errors="replace"), path)
             except requests.exceptions.SSLError as exc:
                 self._tls_failure(exc)
             except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
