@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if not __package__:  # run as a script, sys.path[0] is bench/ and "bench" would name this file
     sys.path[0] = str(ROOT)
 
-from bench import data, mariadb, proc  # noqa: E402
+from bench import mariadb, proc  # noqa: E402
 from bench.stats import Row, at_most, fmt_mib, fmt_s, fmt_spread, na, ratio, render, summarize  # noqa: E402
 
 BUDGET_S = 290.0  # the whole bench, first use of .venv-bench excepted
@@ -236,44 +236,19 @@ def bench_poll(ctx: Context) -> list[Row]:
 
 # -- a year of samples: replay, then the collector ---------------------------------------------------
 def make_year(ctx: Context) -> None:
-    """The replay file and the year's forecast file: homepower.synth (the collector's seeded generator,
-    /production.json bodies with an eim meter) when it is there, else the bench's own (v1 bodies)."""
+    """The replay file and the year's forecast file, from homepower.synth (the collector's seeded
+    generator: /production.json bodies with an eim meter, the nightly outage, and the per-hour truth)."""
+    from homepower import synth
     ctx.replay_file = ctx.work / f"replay-{YEAR}.jsonl"
     ctx.meteo_year = ctx.work / f"data.bench{YEAR}"
-    try:
-        from homepower import synth
-    except ImportError:
-        synth = None
-    if synth is not None:
-        history = synth.generate(date(YEAR, 1, 1), days=366, tz=TZ, seed=YEAR)
-        history.write_replay(ctx.replay_file)
-        history.write_meteo(ctx.meteo_year, place="Bench")
-        ctx.year_rows = history.rows
-        ctx.truth = {h: t.kwh_pv for h, t in history.truth.items()}
-        n, hours, origin = len(history.samples), len(history.hours), "homepower.synth"
-    else:
-        weather = data.Weather(seed=YEAR)
-        n = data.write_replay(ctx.replay_file, data.year_samples(YEAR, TZ, seed=YEAR, weather=weather))
-        start = datetime(YEAR, 1, 1, tzinfo=TZ).astimezone(timezone.utc)
-        hours = data.write_meteo(ctx.meteo_year, start, 8784 + 24, weather=weather)
-        ctx.year_rows = lambda: own_rows()
-        origin = "bench/data.py"
-    ctx.notes.append(f"data: {n:,} five-minute samples of {YEAR} and a {hours:,}-hour forecast file, "
-                     f"seeded ({origin}), made on the fly")
-    ctx.samples_stored = n
-
-
-def own_rows() -> list[dict]:
-    """bench/data.py's samples as enphase_production rows."""
-    rows = []
-    for when, body in data.year_samples(YEAR, TZ, seed=YEAR, weather=data.Weather(seed=YEAR)):
-        utc = when.astimezone(timezone.utc).replace(tzinfo=None)
-        rows.append({"ts_utc": utc, "year": when.year, "month": when.month, "day": when.day,
-                     "hour": when.hour, "minute": when.minute,
-                     "wattHoursToday": body["wattHoursToday"], "wattHoursSevenDays": body["wattHoursSevenDays"],
-                     "wattHoursLifetime": body["wattHoursLifetime"], "wattsNow": body["wattsNow"],
-                     "whExportedLifetime": None, "source": "v1"})
-    return rows
+    history = synth.generate(date(YEAR, 1, 1), days=366, tz=TZ, seed=YEAR)
+    history.write_replay(ctx.replay_file)
+    history.write_meteo(ctx.meteo_year, place="Bench")
+    ctx.year_rows = history.rows
+    ctx.truth = {h: t.kwh_pv for h, t in history.truth.items()}
+    ctx.samples_stored = len(history.samples)
+    ctx.notes.append(f"data: {ctx.samples_stored:,} five-minute samples of {YEAR} and a "
+                     f"{len(history.hours):,}-hour forecast file, seeded (homepower.synth), made on the fly")
 
 
 def bench_replay(ctx: Context) -> list[Row]:
@@ -313,7 +288,7 @@ def bench_collector(ctx: Context) -> list[Row]:
         run = proc.run([sys.executable, str(COLLECTOR), "--from", f"{YEAR}-01-01", "--to", f"{YEAR + 1}-01-01"],
                        env=env, timeout=ctx.limit(120))
         stored = mariadb.count_rows(ctx.db, "pvhistory")
-        filled = _count_where(ctx, "pvhistory", "kwh_pv IS NOT NULL")
+        filled = mariadb.count_rows(ctx.db, "pvhistory", "kwh_pv IS NOT NULL")
         rows.append(at_most(what_year, run.wall_s, 5.0,
                             f"{fmt_s(run.wall_s)} ({stored:,} rows, {filled:,} with kwh_pv)"))
         if ctx.truth:
@@ -364,16 +339,6 @@ def agreement(truth: dict, got: dict, tolerance_kwh: float) -> tuple[int, float]
     return good, worst
 
 
-def _count_where(ctx: Context, table: str, condition: str) -> int:
-    conn = mariadb._connect(ctx.db)
-    try:
-        cur = conn.cursor()
-        cur.execute(f"SELECT COUNT(*) FROM `{table}` WHERE {condition}")
-        return int(cur.fetchone()[0])
-    finally:
-        conn.close()
-
-
 # -- solar3p -------------------------------------------------------------------------------------------
 def bench_solar3p(ctx: Context) -> list[Row]:
     what_five = "solar3p, a five-day file, whole process"
@@ -382,11 +347,11 @@ def bench_solar3p(ctx: Context) -> list[Row]:
         reason = "solar3p has no command line (solar3p/__main__.py) yet"
         return [na(what_five, reason), na(what_year, reason)]
     five = ROOT / "solar3p" / "data" / "data.rotterdam"  # the five-day sample file solar3p ships
-    if not five.is_file():
-        five = ctx.work / "data.bench5d"
-        data.write_meteo(five, datetime(YEAR, 6, 10, tzinfo=TZ).astimezone(timezone.utc), 120, seed=5)
     rows = []
     for what, path, n in ((what_five, five, 3), (what_year, ctx.meteo_year, 2)):
+        if path is None or not path.is_file():
+            rows.append(na(what, f"no forecast file ({path.name if path else 'the year was not generated'})"))
+            continue
         say(f"solar3p: {path.name}")
         try:
             walls = [proc.run([sys.executable, "-m", "solar3p", "--file", str(path), "--format", "json"],

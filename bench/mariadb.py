@@ -84,11 +84,12 @@ def fresh_database(name: str | None = None):
             conn.close()
 
 
-def count_rows(cfg: DatabaseConfig, table: str) -> int:
+def count_rows(cfg: DatabaseConfig, table: str, where: str = "") -> int:
+    """Rows of ``table`` (those matching the SQL condition ``where``, a constant of the bench)."""
     conn = _connect(cfg)
     try:
         cur = conn.cursor()
-        cur.execute(f"SELECT COUNT(*) FROM `{table}`")
+        cur.execute(f"SELECT COUNT(*) FROM `{table}`" + (f" WHERE {where}" if where else ""))
         return int(cur.fetchone()[0])
     finally:
         conn.close()
