@@ -279,7 +279,7 @@ def replay(settings: Settings, path: Path, start: str | None = None, step: float
         try:
             spooled, bad = spool.read(settings.state_dir)
             try:
-                count = store_readings(store, spooled + readings, settings.timezone)
+                store_readings(store, spooled + readings, settings.timezone)
             except StoreUnavailable as exc:
                 raise StoreUnavailable(f"{exc} - nothing stored from {path}; replay it again later") from None
             spool.clear(settings.state_dir, bad)

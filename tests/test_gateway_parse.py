@@ -152,7 +152,8 @@ def test_pdm_then_html_as_last_resorts():
                                              "wattHoursLifetime": 3, "wattsNow": 4}}})
     assert choose(info("D8.3.5169"), {"api_v1_production": v1(0), "ivp_pdm_energy": pdm})[0] == "pdm"
     html = ("<tr><td>Currently</td>    <td> 512 W</td></tr><tr><td>Today</td>     <td> 1.25 kWh</td></tr>"
-            "<tr><td>Past Week</td>    <td>  40.5 kWh</td></tr><tr><td>Since Installation</td>  <td>  2.5 MWh</td></tr>")
+            "<tr><td>Past Week</td>    <td>  40.5 kWh</td></tr>"
+            "<tr><td>Since Installation</td>  <td>  2.5 MWh</td></tr>")
     assert parse.parse_production_html(html) == Values(1250, 40500, 2_500_000, 512)
     assert choose(info("D3.7.0", None), {"production": html})[0] == "html"
     assert choose(info("D3.7.0", None), {}) == (None, ["production.json", "api_v1_production", "ivp_pdm_energy",

@@ -3,15 +3,12 @@ and concurrent runs."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from datetime import datetime, timezone
 
 import pytest
 
-from fakes.enlighten import FakeEnlighten
 from fakes.gateway import FakeGateway, info_xml
 from fakes.harness import PYTHON, SCRIPT, poller_env, run_poller
 from homepower import lock, spool

@@ -260,8 +260,9 @@ class FakeGateway:
 
     def fault(self, path: str, kind: str | None, times: int | None = None) -> None:
         """Answer ``path`` ("*" = every path but /info) with a fault: 401 (HTML page), 403, 500, 502, 503,
-        truncated (half the JSON), cutoff (the connection drops halfway through the body), html200 (an HTML page, status 200), wrongtype (numbers as strings),
-        hang (answer after 30 s). ``times``: only that many answers, then normal again. None clears."""
+        truncated (half the JSON), cutoff (the connection drops halfway through the body), html200 (an
+        HTML page, status 200), wrongtype (numbers as strings), hang (answer after 30 s).
+        ``times``: only that many answers, then normal again. ``kind=None`` clears."""
         if kind is None:
             self._faults.pop(path, None)
         else:
