@@ -12,7 +12,7 @@ from fakes.gateway import FakeGateway, info_xml
 from fakes.harness import poller_env, run_poller
 from homepower import enlighten as tokens
 from homepower.enlighten import Credentials, TokenSource, jwt_exp
-from homepower.errors import AuthError, ConfigError, UnreachableError
+from homepower.errors import AuthError, ConfigError, DataError, UnreachableError
 
 SERIAL = "122233445566"
 V1 = '{"wattHoursToday": 1, "wattHoursSevenDays": 2, "wattHoursLifetime": 3000, "wattsNow": 4}'
@@ -162,3 +162,13 @@ def test_expired_pasted_token_without_credentials_is_77(tmp_path):
         TokenSource(creds, tmp_path, pasted=make_jwt(exp=time.time() - 5)).token(SERIAL)
     with pytest.raises(ConfigError):
         TokenSource(creds, tmp_path).token(SERIAL)
+
+
+def test_entrez_body_forms():
+    token = make_jwt(SERIAL)
+    assert tokens._token_from_body(f"{token}\n") == token
+    assert tokens._token_from_body(json.dumps({"token": token, "expires_at": 1})) == token
+    assert tokens._token_from_body("opaque-token-without-exp") == "opaque-token-without-exp"
+    for bad in ("", "<html><body>Sign in</body></html>", '{"message": "no"}'):
+        with pytest.raises(DataError):
+            tokens._token_from_body(bad)
