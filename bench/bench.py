@@ -1,12 +1,13 @@
 """`make bench`: the figures the issues name, measured on this machine, printed as one table.
 
 Everything runs on loopback: a fresh MariaDB database (``hp_bench_<pid>``, dropped at the end) on the
-server of TEST_DATABASE_URL, fake HTTPS gateway and Enlighten servers in this process, and data made
-on the fly by a seeded generator. Each part has its own time limit inside a five-minute budget; a part
-that fails prints "n/a" with the reason and the others go on. The bench reports; it does not judge
-(the last column only says whether the figure is within the issue's goal).
+server of TEST_DATABASE_URL, the project's fake HTTPS gateway and Enlighten (tests/fakes) in this
+process, and data made on the fly by the seeded generator homepower.synth. Each part has its own time
+limit inside a five-minute budget; a part that fails prints "n/a" with the reason and the others go
+on. The bench reports; it does not judge (the last column only says whether a figure is within the
+issue's goal).
 
-    .venv/bin/python bench/bench.py [--runs N] [--keep]
+    .venv/bin/python bench/bench.py [--runs N] [--firmware NAME|own] [--keep]
 """
 from __future__ import annotations
 
@@ -87,6 +88,7 @@ class Context:
             env[name] = ""
         env.update({"SITE_TIMEZONE": "Europe/Amsterdam",
                     "DATABASE_URL": self.db_url, "STATE_DIR": str(self.work / "state"),
+                    # as under cron: bytecode cached and reused, output buffered
                     "PYTHONDONTWRITEBYTECODE": "", "PYTHONUNBUFFERED": ""})
         env.update(settings)
         return env
