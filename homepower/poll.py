@@ -204,11 +204,13 @@ def poll_once(settings: Settings) -> Reading:
 
 def parse_start(text: str, tz) -> datetime:
     """``YYYY-MM-DD HH:MM`` in SITE_TIMEZONE -> aware datetime."""
-    try:
-        naive = datetime.strptime(text.strip().replace("T", " "), "%Y-%m-%d %H:%M")
-    except ValueError:
-        raise UsageError(f"--start {text!r} is not 'YYYY-MM-DD HH:MM' (local time in SITE_TIMEZONE)") from None
-    return naive.replace(tzinfo=tz)
+    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"):
+        try:
+            naive = datetime.strptime(text.strip().replace("T", " "), fmt)
+        except ValueError:
+            continue
+        return naive.replace(tzinfo=tz)
+    raise UsageError(f"--start {text!r} is not 'YYYY-MM-DD HH:MM' (local time in SITE_TIMEZONE)")
 
 
 def read_replay(path: Path, tz, start: str | None = None, step: float | None = None) -> list[Reading]:
