@@ -139,6 +139,25 @@ def test_forecast_of_the_same_hour_is_joined_never_the_next(store, db_url, tmp_p
     assert any(r["kwh_s3p"] > 0 for r in rows)
 
 
+def test_the_forecast_model_is_remembered_per_file_and_settings(store, db_url, tmp_path):
+    syn = synth.generate(date(2025, 6, 1), 1, seed=3)
+    store.upsert("enphase_production", syn.rows())
+    meteo = write_meteo(tmp_path / "meteo.json", syn)
+    noon = Request("hour", hour=datetime(2025, 6, 1, 13))
+    first = collect(settings_for(tmp_path, db_url, meteo), noon, store, now_utc=LATER)[0]["kwh_s3p"]
+    assert first > 0 and (tmp_path / "state" / "solar3p-cache.json").is_file()
+    again = collect(settings_for(tmp_path, db_url, meteo), noon, store, now_utc=LATER)[0]["kwh_s3p"]
+    assert again == first
+    # Other PV settings or another forecast file: modelled anew, never a stale number.
+    bigger = collect(settings_for(tmp_path, db_url, meteo, PV_PANELS=24), noon, store, now_utc=LATER)
+    assert bigger[0]["kwh_s3p"] > first * 1.5
+    write_meteo(meteo, syn, gr_w_of=lambda t: 50)
+    dull = collect(settings_for(tmp_path, db_url, meteo), noon, store, now_utc=LATER)[0]["kwh_s3p"]
+    assert 0 < dull < first
+    (tmp_path / "state" / "solar3p-cache.json").write_text("{not json")
+    assert collect(settings_for(tmp_path, db_url, meteo), noon, store, now_utc=LATER)[0]["kwh_s3p"] == dull
+
+
 def test_missing_forecast_file_or_hour_is_null_with_a_warning(store, db_url, tmp_path, caplog):
     syn = synth.generate(date(2025, 6, 1), 1, seed=3)
     store.upsert("enphase_production", syn.rows())
