@@ -337,3 +337,16 @@ def test_a_real_recaptured_day_through_the_real_replay_and_collector(db_url, sto
     assert all(r["source"] == "pdm" for r in rows[:len(want)])
     if forecast.is_file():
         assert all(r["gr_w"] is not None for r in rows) and max(r["kwh_s3p"] for r in rows) > 0.5
+
+
+def test_the_packed_mariadb_read_gives_what_a_plain_fetch_gives(store):
+    from homepower.collect import SAMPLE_COLS, _sample, read_samples
+    syn = synth.generate(date(2025, 6, 1), 2, seed=8, source="inverters", meter=False)
+    rows = syn.rows()
+    rows[5] = dict(rows[5], wattHoursLifetime=None, source=None)
+    rows[6] = dict(rows[6], whExportedLifetime=1234567.891)
+    store.upsert("enphase_production", rows)
+    start, end = datetime(2025, 5, 31, 12), datetime(2025, 6, 3)
+    plain = [_sample(r) for r in store.fetch("enphase_production", SAMPLE_COLS, start, end)]
+    assert read_samples(store, start, end) == plain
+    assert len(plain) > 500 and (plain[5][1], plain[5][3]) == (None, None) and plain[6][2] == 1234567.891
