@@ -292,3 +292,12 @@ def test_the_poll_path_stays_light(tmp_path, gateway, enlighten):
                     if line.startswith("import time:")}
         assert "requests" in imported or args
         assert not imported & {"pandas", "numpy", "pvlib", "mysql"}
+
+
+def test_a_gateway_that_stops_answering_times_out_then_exits_69(tmp_path, gateway, enlighten):
+    gw = gateway()
+    gw.fault("/production.json", "hang")
+    run = run_poller(env_for(tmp_path, gw, enlighten, ENVOY_TIMEOUT="0.5", ENVOY_RETRY_S="1", LOG_LEVEL="ERROR"))
+    assert run.code == 69, run.output
+    assert "timed out" in run.stderr
+    assert rows(tmp_path / "state" / "homepower.db") == []
