@@ -26,8 +26,6 @@ WINDOW_MARGIN = timedelta(hours=3)  # samples read around the hours; nearer ones
 CHUNK_HOURS = 366 * 24  # hours computed and written per read (a leap year in one)
 BACKFILL_HOURS = 48  # the no-argument run looks back this far for missing or NULL hours
 SAMPLE_COLS = ("ts_utc", "wattHoursLifetime", "whExportedLifetime", "source")
-ROW_COLS = ("ts_utc", "year", "month", "day", "hour", "gr_w", "tc", "temp", "kwh_pv", "kwh_s3p",
-            "kwh_return", "source", "flags", "updated")
 
 
 # -- what to collect ------------------------------------------------------------------------------
@@ -48,8 +46,8 @@ def utc_now() -> datetime:
 
 def last_completed_start(now_utc: datetime, tz) -> datetime:
     """Start (naive UTC) of the last local hour that has ended by ``now_utc``."""
-    # Local hours start on the same minute of every UTC hour in every zone with whole-hour-aligned
-    # offsets and in the :30/:45 zones alike, so find the minute of the zone's hour start.
+    # The local hour now running starts at local HH:00 (HH:30 UTC in a +05:30 zone); the one before
+    # it started exactly an hour earlier in UTC, DST or not.
     local = now_utc.replace(tzinfo=timezone.utc).astimezone(tz)
     current = (local.replace(minute=0, second=0, microsecond=0)).astimezone(timezone.utc)
     return current.replace(tzinfo=None) - H.HOUR
