@@ -350,3 +350,16 @@ def test_the_packed_mariadb_read_gives_what_a_plain_fetch_gives(store):
     plain = [_sample(r) for r in store.fetch("enphase_production", SAMPLE_COLS, start, end)]
     assert read_samples(store, start, end) == plain
     assert len(plain) > 500 and (plain[5][1], plain[5][3]) == (None, None) and plain[6][2] == 1234567.891
+
+
+@pytest.mark.parametrize("now,zone,want", [
+    (datetime(2025, 6, 1, 10, 3), "Europe/Amsterdam", datetime(2025, 6, 1, 9)),
+    (datetime(2025, 10, 26, 1, 3), "Europe/Amsterdam", datetime(2025, 10, 26, 0)),  # the first 02:00
+    (datetime(2025, 10, 26, 2, 3), "Europe/Amsterdam", datetime(2025, 10, 26, 1)),  # the second 02:00
+    (datetime(2025, 3, 30, 1, 3), "Europe/Amsterdam", datetime(2025, 3, 30, 0)),  # 01:00, before the skip
+    (datetime(2025, 6, 1, 10, 7), "Asia/Kolkata", datetime(2025, 6, 1, 8, 30)),  # local hours at :30 UTC
+])
+def test_the_last_completed_hour(now, zone, want):
+    from zoneinfo import ZoneInfo
+    from homepower.collect import last_completed_start
+    assert last_completed_start(now, ZoneInfo(zone)) == want
