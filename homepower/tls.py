@@ -114,6 +114,10 @@ def adapter_for(tls: str, base_url: str, state_dir: Path, timeout: float) -> tup
     if urlsplit(base_url).scheme != "https":
         return HTTPAdapter(), True
     if tls == "insecure":
+        # The user chose no check: say it once in the log, not four urllib3 warnings per run.
+        import urllib3
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        log.debug("ENVOY_TLS=insecure: the gateway's certificate is not checked")
         return InsecureAdapter(), False
     if tls != "pin":
         return HTTPAdapter(), tls  # a CA bundle path: normal verification against it
