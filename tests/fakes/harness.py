@@ -32,6 +32,9 @@ def poller_env(state_dir: Path, gateway=None, enlighten=None, database_url: str 
     env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIXES)}
     env.update({"STATE_DIR": str(state_dir), "SITE_TIMEZONE": "Europe/Amsterdam", "ENVOY_RETRY_S": "0",
                 "ENVOY_TIMEOUT": "5"})
+    # Never a real address: without a fake, anything the poller tries goes to a closed loopback port.
+    env.update({"ENVOY_HOST": "https://127.0.0.1:9", "ENLIGHTEN_URL": "http://127.0.0.1:9",
+                "ENTREZ_URL": "http://127.0.0.1:9"})
     if gateway is not None:
         env["ENVOY_HOST"] = gateway.url
     if enlighten is not None:
