@@ -20,10 +20,10 @@ PRODUCTION = json.dumps({"production": [
     {"type": "inverters", "activeCount": 12, "readingTime": 1, "wNow": 840, "whLifetime": 1_100_000},
     {"type": "eim", "activeCount": 1, "measurementType": "production", "readingTime": 1, "wNow": 851.25,
      "whLifetime": 4_500_123.5, "whToday": 1201.5, "whLastSevenDays": 30001.5}]})
-METERS = json.dumps([{"eid": 704643328, "state": "enabled", "measurementType": "production"},
-                     {"eid": 704643584, "state": "enabled", "measurementType": "net-consumption"}])
-READINGS = json.dumps([{"eid": 704643328, "actEnergyDlvd": 4500123.5, "actEnergyRcvd": 0.5},
-                       {"eid": 704643584, "actEnergyDlvd": 900.0, "actEnergyRcvd": 2_345_678.25}])
+METERS = json.dumps([{"eid": 410000001, "state": "enabled", "measurementType": "production"},
+                     {"eid": 410000002, "state": "enabled", "measurementType": "net-consumption"}])
+READINGS = json.dumps([{"eid": 410000001, "actEnergyDlvd": 4500123.5, "actEnergyRcvd": 0.5},
+                       {"eid": 410000002, "actEnergyDlvd": 900.0, "actEnergyRcvd": 2_345_678.25}])
 SERIAL = "122233445566"
 
 
