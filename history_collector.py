@@ -16,18 +16,12 @@ import sys
 from datetime import datetime, timezone
 
 import log
-from homepower.errors import HomepowerError, UsageError
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # usage errors exit 64 (EX_USAGE), not argparse's 2
-        self.print_usage(sys.stderr)
-        print(f"{self.prog}: {message}", file=sys.stderr)
-        sys.exit(UsageError.exit_code)
+from homepower.cli import Parser, run
+from homepower.errors import UsageError
 
 
 def parse_args(argv):
-    parser = _Parser(description="Build pvhistory: one row per local clock hour.")
+    parser = Parser(prog="history_collector.py", description="Build pvhistory: one row per local clock hour.")
     parser.add_argument("--hour", metavar="YYYY-MM-DDTHH", help="one local hour")
     parser.add_argument("--from", dest="start", metavar="A", help="first local hour or date (inclusive)")
     parser.add_argument("--to", dest="end", metavar="B", help="local hour or date to stop at (exclusive)")
@@ -56,7 +50,8 @@ def make_request(args, tz):
 
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
+
+    def body():
         from homepower import settings
         from homepower.collect import collect
         from homepower.store import Store
@@ -67,16 +62,14 @@ def main(argv=None) -> int:
         if args.now:
             try:
                 now = datetime.fromisoformat(args.now)
-                if now.tzinfo is not None:
-                    now = now.astimezone(timezone.utc).replace(tzinfo=None)
             except ValueError:
                 raise UsageError(f"--now {args.now!r} is not an ISO time (UTC)") from None
+            if now.tzinfo is not None:
+                now = now.astimezone(timezone.utc).replace(tzinfo=None)
         with Store.connect(conf.database, conf.timezone) as store:
             collect(conf, request, store, now_utc=now)
-    except HomepowerError as err:
-        print(str(err).splitlines()[0] if str(err) else type(err).__name__, file=sys.stderr)
-        return err.exit_code
-    return 0
+
+    return run(body, "history_collector")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,36 @@
+"""What both scripts share at their edge: usage errors exit 64, and every failure is one line on stderr
+with the contract's exit code (a traceback only at LOG_LEVEL=DEBUG, never a secret)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Callable
+
+from homepower.errors import EX_USAGE, HomepowerError
+
+EX_SOFTWARE = 70  # a bug of ours, not the user's
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse would exit 2; the contract says 64, in one line
+        print(f"{self.prog}: {message} (see --help)", file=sys.stderr)
+        sys.exit(EX_USAGE)
+
+
+def run(body: Callable[[], int | None], name: str) -> int:
+    """Call ``body`` and turn what it raises into one line and an exit code."""
+    try:
+        return body() or 0
+    except HomepowerError as err:
+        text = str(err).splitlines()[0] if str(err) else type(err).__name__
+        print(text, file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        logging.getLogger(name).debug("unexpected error", exc_info=True)
+        print(f"{name}: unexpected error ({type(exc).__name__}); run with LOG_LEVEL=DEBUG for details "
+              f"and report it", file=sys.stderr)
+        return EX_SOFTWARE
