@@ -90,12 +90,45 @@ def read_samples(store, start: datetime, end: datetime) -> list[Sample]:
     """Every sample with start <= ts_utc < end, oldest first, in one query."""
     if store.dialect.kind == "mysql":
         return _read_samples_packed(store, start, end)
-    return [_sample(r) for r in store.fetch("enphase_production", SAMPLE_COLS, start, end)]
+    return _read_samples_sqlite(store, start, end)
 
 
 def _sample(row: dict) -> Sample:
-    return ((row["ts_utc"] - H.EPOCH).total_seconds(), row["wattHoursLifetime"], row["whExportedLifetime"],
-            row["source"])
+    return ((parse_ts(row["ts_utc"]) - H.EPOCH).total_seconds(), row["wattHoursLifetime"],
+            row["whExportedLifetime"], row["source"])
+
+
+def parse_ts(value) -> datetime:
+    """A stored ``ts_utc`` as naive UTC. SQLite keeps DATETIME as whatever text was inserted: ours is
+    "YYYY-MM-DD HH:MM:SS", but rows written by hand or by other tools may carry a "T", fractions of a
+    second or an offset; all mean the same instant."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, (int, float)):
+        return H.EPOCH + timedelta(seconds=float(value))
+    else:
+        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def _read_samples_sqlite(store, start: datetime, end: datetime) -> list[Sample]:
+    """SQLite: every sample with start <= ts_utc < end, oldest first. The index narrows to whole days
+    (any ISO text of a day sorts between that day's date and the next's, whatever its separator or
+    fraction); the exact bounds are applied to the parsed times."""
+    q, p = store.q, store.dialect.placeholder
+    lo, hi = (start - timedelta(days=1)).strftime("%Y-%m-%d"), (end + timedelta(days=1)).strftime("%Y-%m-%d")
+    sql = (f"SELECT {', '.join(q(c) for c in SAMPLE_COLS)} FROM {q('enphase_production')} "
+           f"WHERE {q('ts_utc')} >= {p} AND {q('ts_utc')} < {p} ORDER BY {q('ts_utc')}")
+    lo_s, hi_s = H.epoch_s(start), H.epoch_s(end)
+    out = []
+    for ts, wh, x, source in store.execute(sql, (lo, hi), fetch=True):
+        t = (parse_ts(ts) - H.EPOCH).total_seconds()
+        if lo_s <= t < hi_s:
+            out.append((t, None if wh is None else float(wh), None if x is None else float(x), source))
+    out.sort(key=lambda s: s[0])
+    return out
 
 
 def _read_samples_packed(store, start: datetime, end: datetime) -> list[Sample]:
@@ -136,8 +169,10 @@ def _edge_samples(store, t: datetime, side: str) -> list[Sample]:
     """The nearest sample of each source (and the nearest with an export value) before/after ``t``."""
     p, q = store.dialect.placeholder, store.q
     agg, cmp = ("MAX", "<") if side == "before" else ("MIN", ">=")
+    # SQLite: compare as times, not as whatever text was inserted (see parse_ts).
+    when = f"datetime({q('ts_utc')})" if store.dialect.kind == "sqlite" else q("ts_utc")
     sql = (f"SELECT {agg}({q('ts_utc')}), {agg}(CASE WHEN {q('whExportedLifetime')} IS NOT NULL "
-           f"THEN {q('ts_utc')} END) FROM {q('enphase_production')} WHERE {q('ts_utc')} {cmp} {p} "
+           f"THEN {q('ts_utc')} END) FROM {q('enphase_production')} WHERE {when} {cmp} {p} "
            f"GROUP BY {q('source')}")
     found = store.execute(sql, (store.dialect.to_db(t),), fetch=True)
     stamps = sorted({v for row in found for v in row if v is not None})
@@ -149,10 +184,8 @@ def _edge_samples(store, t: datetime, side: str) -> list[Sample]:
     out = []
     for row in store.execute(sql, tuple(stamps), fetch=True):
         item = {c: store.dialect.from_db(v) for c, v in zip(SAMPLE_COLS, row, strict=True)}
-        if isinstance(item["ts_utc"], str):
-            item["ts_utc"] = datetime.strptime(item["ts_utc"], "%Y-%m-%d %H:%M:%S")
         out.append(_sample(item))
-    return out
+    return sorted(out, key=lambda s: s[0])
 
 
 def build_series(samples: Sequence[Sample]) -> tuple[list[Series], Series]:

@@ -363,3 +363,29 @@ def test_the_last_completed_hour(now, zone, want):
     from zoneinfo import ZoneInfo
     from homepower.collect import last_completed_start
     assert last_completed_start(now, ZoneInfo(zone)) == want
+
+
+@pytest.mark.parametrize("stamp", ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S.%f",
+                                   "%Y-%m-%dT%H:%M:%S+00:00"])
+def test_sqlite_samples_written_by_hand_in_other_iso_forms_are_read(tmp_path, stamp):
+    """SQLite keeps DATETIME as the text inserted: rows written by another tool ("T", fractions, an
+    offset) must give the same hours as ours, not a crash (found in review: exit 70)."""
+    import sqlite3
+    from homepower.store import Store
+    syn = synth.generate(date(2025, 3, 29), 2, seed=21, noise=False, gap=(datetime(2025, 3, 29, 4, 0), 5.0))
+    db = tmp_path / "hand.db"
+    con = sqlite3.connect(db)
+    con.executescript((ROOT / "sql" / "sqlite.sql").read_text())
+    con.executemany("INSERT INTO enphase_production (ts_utc, year, month, day, hour, minute, "
+                    "wattHoursLifetime, whExportedLifetime, source) VALUES (?,?,?,?,?,?,?,?,?)",
+                    [(r["ts_utc"].strftime(stamp), r["year"], r["month"], r["day"], r["hour"], r["minute"],
+                      r["wattHoursLifetime"], r["whExportedLifetime"], r["source"]) for r in syn.rows()])
+    con.commit()
+    con.close()
+    settings = settings_for(tmp_path, f"sqlite:///{db}")
+    with Store.connect(settings.database, settings.timezone) as store:
+        collect(settings, day_range(date(2025, 3, 29), 2), store, now_utc=LATER)
+        assert_matches_truth(stored(store), syn)
+        # one hour alone reaches for the nearest samples outside its window (the 5-hour gap)
+        alone = collect(settings, Request("hour", hour=datetime(2025, 3, 29, 8)), store, now_utc=LATER)
+    assert alone[0]["kwh_pv"] is not None and "long_gap" in alone[0]["flags"]
