@@ -58,7 +58,7 @@ def create_sql(table: str, kind: str) -> str:
 
 def script(kind: str) -> str:
     """The whole schema file for ``kind``."""
-    head = "-- Generated from homepower/schema.py by `make sql`; edit that file, not this one.\n"
+    head = "-- Generated from homepower/schema.py by `make sql`: edit that file, not this one.\n"
     return head + "\n".join(create_sql(t, kind) for t in TABLES)
 
 

@@ -1,4 +1,4 @@
--- Generated from homepower/schema.py by `make sql`; edit that file, not this one.
+-- Generated from homepower/schema.py by `make sql`: edit that file, not this one.
 CREATE TABLE IF NOT EXISTS `enphase_production` (
   `ts_utc` DATETIME NOT NULL,
   `year` SMALLINT NOT NULL,
