@@ -219,7 +219,7 @@ def load_forecast(path: Path, pv: PVSettings, hour_list: Sequence[Hour],
                   cache_dir: Path | None = None) -> Forecast | None:
     """The forecast file, indexed by hour start; None (and a warning) when there is no file.
     A file that is not a Meteoserver forecast raises MeteoFileError (exit 65, naming the file)."""
-    if not Path(path).is_file():
+    if not Path(path).exists():  # a directory or an unreadable file is a bad file (65), not a missing one
         log.warning("forecast file %s does not exist: gr_w, tc, temp and kwh_s3p stay NULL "
                     "(set METEO_FILE or run `python -m solar3p fetch`)", path)
         return None

@@ -18,6 +18,9 @@ from solar3p.errors import MeteoFileError
 NUMERIC_FIELDS = ("elev", "az", "temp", "gr", "gr_w", "sd", "tc", "lc", "mc", "hc", "vis", "prec")
 # A row without these cannot be forecast; the rest may be absent or empty (then None).
 REQUIRED_FIELDS = ("time", "gr_w", "temp")
+# These must at least be there (a value may be empty): the collector stores gr_w, tc and temp, and a row
+# without the field is a file that is not what the contract describes, not an hour of unknown cloud.
+PRESENT_FIELDS = ("time", "gr_w", "tc", "temp")
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ def parse_row(path: Path, index: int, item: object) -> MeteoRow:
     """One ``forecast`` entry as a MeteoRow; MeteoFileError names the field that is missing or bad."""
     if not isinstance(item, dict):
         raise MeteoFileError(path, f"forecast row {index} is not an object")
-    for name in REQUIRED_FIELDS:
+    for name in PRESENT_FIELDS:
         if name not in item:
             raise MeteoFileError(path, f"forecast row {index} lacks it", name)
     time = _number(path, index, "time", item["time"])

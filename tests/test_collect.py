@@ -399,3 +399,14 @@ def test_the_sql_files_run_statement_by_statement(store):
     assert len(statements) == 2
     for sql in statements:
         store.execute(sql)
+
+
+def test_a_forecast_path_that_is_a_directory_is_a_bad_file_not_a_missing_one(store, db_url, tmp_path):
+    """Found in review: a directory was reported as "does not exist" and the run went on with NULLs."""
+    syn = synth.generate(date(2025, 6, 1), 1, seed=3)
+    store.upsert("enphase_production", syn.rows())
+    folder = tmp_path / "forecasts"
+    folder.mkdir()
+    with pytest.raises(DataError) as err:
+        collect(settings_for(tmp_path, db_url, folder), day_range(date(2025, 6, 1), 1), store, now_utc=LATER)
+    assert err.value.exit_code == 65 and str(folder) in str(err.value)

@@ -55,7 +55,7 @@ def test_empty_file(tmp_path):
     _error(path)
 
 
-@pytest.mark.parametrize("field", ["time", "gr_w", "temp"])
+@pytest.mark.parametrize("field", ["time", "gr_w", "temp", "tc"])  # tc: found in review (was accepted)
 def test_missing_field_is_named(tmp_path, field):
     bad = row(unix("2025-03-05 11:00Z"), 300.0)
     del bad[field]
