@@ -8,7 +8,7 @@ Enlighten unreachable or a server error, 75 database unavailable (reading spoole
 import json
 import sys
 
-from homepower.cli import Parser, run
+from homepower.cli import Parser, held_logs, run
 
 
 def main(argv=None) -> int:
@@ -31,6 +31,10 @@ def main(argv=None) -> int:
         from homepower import poll, settings as settings_mod
         settings = settings_mod.load()
         log.setup(settings.log_level)
+        with held_logs():  # a failure is one line on stderr; the run's log lines only when it succeeds
+            act(poll, settings)
+
+    def act(poll, settings):
         if args.replay:
             count = poll.replay(settings, args.replay, args.start, args.step)
             print(f"stored {count} reading(s) from {args.replay}")

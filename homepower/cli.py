@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from homepower.errors import EX_USAGE, HomepowerError
 
@@ -34,3 +35,41 @@ def run(body: Callable[[], int | None], name: str) -> int:
         print(f"{name}: unexpected error ({type(exc).__name__}); run with LOG_LEVEL=DEBUG for details "
               f"and report it", file=sys.stderr)
         return EX_SOFTWARE
+
+
+class _Held(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.NOTSET)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def held_logs() -> Iterator[None]:
+    """Below DEBUG, hold a run's log lines back and write them only if the run succeeds, so that a failure
+    is exactly the one line ``run`` prints (what cron mails, and what a person acts on). At DEBUG the
+    lines stream live, as a person debugging wants them."""
+    root = logging.getLogger()
+    if root.getEffectiveLevel() <= logging.DEBUG:
+        yield
+        return
+    live = list(root.handlers)
+    held = _Held()
+    for handler in live:
+        root.removeHandler(handler)
+    root.addHandler(held)
+    ok = False
+    try:
+        yield
+        ok = True
+    finally:
+        root.removeHandler(held)
+        for handler in live:
+            root.addHandler(handler)
+        if ok:
+            for record in held.records:
+                for handler in live:
+                    if record.levelno >= handler.level:
+                        handler.handle(record)

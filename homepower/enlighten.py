@@ -80,9 +80,10 @@ def request_token(creds: Credentials, serial: str, post: Callable | None = None)
     if response.status_code == 200:
         try:
             body = response.json()
-            session_id = body.get("session_id") if isinstance(body, dict) else None
-        except ValueError:
-            session_id = None
+        except ValueError:  # a maintenance or proxy page: not a verdict on the credentials
+            raise DataError(f"Enlighten {creds.enlighten_url} answered the login with a page that is not "
+                            f"JSON; try again later or set ENVOY_TOKEN") from None
+        session_id = body.get("session_id") if isinstance(body, dict) else None
     if not session_id:
         raise AuthError(f"Enlighten rejected the login of ENVOY_USER={creds.user} (HTTP "
                         f"{response.status_code}): check ENVOY_USER and ENVOY_PASSWORD")
@@ -177,6 +178,7 @@ class TokenSource:
         self._now = now
         self._fetch = fetch
         self.renewed = False
+        self.rejected = False  # the gateway refused a token once this run
 
     def token(self, serial: str) -> str:
         now = self._now()
@@ -205,14 +207,16 @@ class TokenSource:
         return self._renew(serial)
 
     def renew_after_rejection(self, serial: str) -> str:
-        """The gateway answered 401: renew once (the caller retries once)."""
-        if self.renewed:
+        """The gateway answered 401: renew once per run (the caller retries once), even a token obtained
+        moments ago - the gateway may have restarted or revoked it; a second rejection is final."""
+        if self.rejected:
             raise AuthError("the gateway rejected a token fresh from Enlighten: check that ENVOY_SERIAL "
                             "matches the gateway and that the account owns it")
         if not self.creds.complete:
             which = "ENVOY_TOKEN" if self.pasted else "the cached token"
             raise AuthError(f"the gateway rejected {which}: paste a fresh ENVOY_TOKEN, or set ENVOY_USER "
                             f"and ENVOY_PASSWORD so one can be obtained from Enlighten")
+        self.rejected = True
         drop_cache(self.state_dir)
         return self._renew(serial)
 

@@ -235,7 +235,7 @@ def read_replay(path: Path, tz, start: str | None = None, step: float | None = N
         try:
             return [from_record(whole)]
         except DataError as exc:
-            raise DataError(f"{path}: {exc}; nothing stored from this file") from None
+            raise DataError(f"{path}: {_why(exc)}; nothing stored from this file") from None
     readings = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -243,10 +243,14 @@ def read_replay(path: Path, tz, start: str | None = None, step: float | None = N
         try:
             readings.append(from_line(line))
         except DataError as exc:
-            raise DataError(f"{path} line {number}: {exc}; nothing stored from this file") from None
+            raise DataError(f"{path} line {number}: {_why(exc)}; nothing stored from this file") from None
     if not readings:
         raise DataError(f"{path} holds no readings; nothing stored")
     return readings
+
+
+def _why(exc: Exception) -> str:
+    return str(exc).removesuffix("; nothing stored")  # the file's message says it once
 
 
 def _recapture(path: Path, whole: dict, tz, start: str | None, step: float | None) -> list[Reading]:
@@ -266,7 +270,7 @@ def _recapture(path: Path, whole: dict, tz, start: str | None, step: float | Non
         try:
             readings.append(from_record(body, ts=first + timedelta(minutes=step * index)))
         except DataError as exc:
-            raise DataError(f"{path} data[{index}]: {exc}; nothing stored from this file") from None
+            raise DataError(f"{path} data[{index}]: {_why(exc)}; nothing stored from this file") from None
     return readings
 
 

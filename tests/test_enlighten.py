@@ -108,11 +108,25 @@ def test_a_gateway_that_rejects_fresh_tokens_too_exits_77(tmp_path, gateway, enl
     gateway.fault("*", "401")
     run = run_poller(env(tmp_path, gateway, enlighten))
     assert run.code == 77, run.output
-    assert enlighten.logins == 1  # a token fresh from Enlighten is not renewed again
+    assert enlighten.logins == 2  # a fresh token, then one renewal; no loop
     write_cached(tmp_path, make_jwt(SERIAL))
     run = run_poller(env(tmp_path, gateway, enlighten))
     assert run.code == 77, run.output
-    assert enlighten.logins == 2  # the cached token, then one renewal; no loop
+    assert enlighten.logins == 3  # the cached token, then one renewal; no loop
+
+
+def test_a_fresh_token_refused_once_is_renewed_once_and_the_poll_goes_on(tmp_path, gateway, enlighten):
+    gateway.fault("/api/v1/production", "401", times=1)  # e.g. the gateway restarted meanwhile
+    run = run_poller(env(tmp_path, gateway, enlighten))
+    assert run.code == 0, run.output
+    assert enlighten.logins == 2 and cached(tmp_path) == enlighten.tokens[1]
+
+
+def test_an_enlighten_login_answered_with_an_html_page_exits_65(tmp_path, gateway, enlighten):
+    enlighten.login_page = "<!DOCTYPE html><html><body><h1>We'll be back soon</h1></body></html>"
+    run = run_poller(env(tmp_path, gateway, enlighten))
+    assert run.code == 65, run.output
+    assert "Enlighten" in run.stderr and len(run.stderr.strip().splitlines()) == 1
 
 
 def test_bad_credentials_exit_77_naming_enlighten(tmp_path, gateway, enlighten):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+import requests
 
 from homepower.errors import UnreachableError
 from homepower.gateway.client import GatewayClient
@@ -41,3 +42,33 @@ def test_no_retry_when_envoy_retry_s_is_zero(tmp_path):
     with pytest.raises(UnreachableError):
         client.get("/info", auth=False)
     assert waits == []
+
+
+
+def test_a_slow_failing_gateway_does_not_stretch_envoy_retry_s(tmp_path):
+    """A gateway that accepts and never answers: every attempt costs its whole timeout (simulated time).
+    The retry window counts from the first attempt and the last attempts are cut to what is left, so exit
+    69 comes about ENVOY_RETRY_S after the start, not ENVOY_TIMEOUT + ENVOY_RETRY_S + ENVOY_TIMEOUT."""
+    now = [0.0]
+    timeouts = []
+
+    class Hanging:
+        def get(self, url, timeout, **kwargs):
+            timeouts.append(timeout)
+            now[0] += timeout
+            raise requests.exceptions.ReadTimeout("read timed out")
+
+    class Client(GatewayClient):
+        def _open(self):
+            return Hanging()
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    client = Client("http://127.0.0.1:9", "pin", tmp_path, timeout=10, retry_s=40, sleep=sleep,
+                    clock=lambda: now[0])
+    with pytest.raises(UnreachableError) as err:
+        client.get("/info", auth=False)
+    assert "timed out" in str(err.value)
+    assert now[0] <= 41  # the window, plus at most one short last attempt
+    assert timeouts[0] == 10 and all(t <= 10 for t in timeouts)

@@ -19,6 +19,7 @@ from homepower.gateway.parse import embedded_status
 log = logging.getLogger(__name__)
 
 BACKOFF_FIRST_S = 1.0
+MIN_ATTEMPT_S = 1.0  # the last attempt before the retry deadline still gets this long to answer
 BACKOFF_MAX_S = 10.0  # a LAN device: a try every 10 s is no load, and the outage ends sooner for us
 
 
@@ -100,9 +101,10 @@ class GatewayClient:
         url = self.base_url + path
         delay = BACKOFF_FIRST_S
         while True:
+            started = self._clock()
             try:
                 session = self._open()
-                response = session.get(url, headers=headers, auth=auth, timeout=self.timeout,
+                response = session.get(url, headers=headers, auth=auth, timeout=self._attempt_timeout(started),
                                        allow_redirects=False)
                 log.debug("GET %s -> %s (%d bytes)", path, response.status_code, len(response.content))
                 # Decode ourselves: gateways rarely name a charset, and guessing one is slow and can differ.
@@ -115,7 +117,9 @@ class GatewayClient:
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout, OSError) as exc:
                 now = self._clock()
                 if self._deadline is None:
-                    self._deadline = now + self.retry_s
+                    # From the start of the failed attempt: a gateway that hangs for ENVOY_TIMEOUT does not
+                    # add that to ENVOY_RETRY_S.
+                    self._deadline = started + self.retry_s
                 remaining = self._deadline - now
                 reason = _reason(exc)
                 if remaining <= 0:
@@ -129,6 +133,12 @@ class GatewayClient:
                 delay = min(delay * 2, BACKOFF_MAX_S)
             except requests.exceptions.RequestException as exc:  # anything else requests can raise
                 raise UnreachableError(f"gateway {url} request failed ({_reason(exc)}); nothing stored") from None
+
+    def _attempt_timeout(self, now: float) -> float:
+        """ENVOY_TIMEOUT, but once retrying no attempt runs (much) past the ENVOY_RETRY_S deadline."""
+        if self._deadline is None:
+            return self.timeout
+        return min(self.timeout, max(MIN_ATTEMPT_S, self._deadline - now))
 
     def _tls_failure(self, exc: Exception):
         text = str(exc)

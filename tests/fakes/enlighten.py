@@ -61,6 +61,8 @@ class _Handler(BaseHTTPRequestHandler):
         fake.calls.append(self.path)
         if fake.fault:
             return self._send(fake.fault, json.dumps({"message": "Service unavailable"}))
+        if self.path == "/login/login.json" and fake.login_page is not None:
+            return self._send(200, fake.login_page, "text/html")  # a maintenance/proxy page, status 200
         if self.path == "/login/login.json":
             form = {k: v[0] for k, v in parse_qs(raw).items()}
             if form.get("user[email]") == fake.user and form.get("user[password]") == fake.password:
@@ -96,6 +98,7 @@ class FakeEnlighten:
         self.token_lifetime_s = token_lifetime_s
         self.serials = set(serials) if serials else None
         self.fault: int | None = None
+        self.login_page: str | None = None  # an HTML page the login answers with status 200
         self.sessions: set[str] = set()
         self.tokens: list[str] = []
         self.calls: list[str] = []
