@@ -65,10 +65,13 @@ def request_token(creds: Credentials, serial: str, post: Callable | None = None)
     import requests  # loaded only when a token must be fetched
 
     post = post or requests.post
+    verify = _ca_bundle()
     login_url = f"{creds.enlighten_url}/login/login.json"
     try:
         response = post(login_url, data={"user[email]": creds.user, "user[password]": creds.password},
-                        timeout=ENLIGHTEN_TIMEOUT_S, allow_redirects=False)
+                        timeout=ENLIGHTEN_TIMEOUT_S, allow_redirects=False, verify=verify)
+    except requests.exceptions.SSLError:
+        raise UnreachableError(_untrusted("Enlighten", creds.enlighten_url)) from None
     except requests.exceptions.RequestException as exc:
         raise UnreachableError(f"Enlighten {creds.enlighten_url} cannot be reached "
                                f"({exc.__class__.__name__}) to obtain a gateway token; try again later "
@@ -91,7 +94,9 @@ def request_token(creds: Credentials, serial: str, post: Callable | None = None)
     try:
         response = post(tokens_url, json={"session_id": session_id, "serial_num": serial,
                                           "username": creds.user},
-                        timeout=ENLIGHTEN_TIMEOUT_S, allow_redirects=False)
+                        timeout=ENLIGHTEN_TIMEOUT_S, allow_redirects=False, verify=verify)
+    except requests.exceptions.SSLError:
+        raise UnreachableError(_untrusted("Entrez", creds.entrez_url)) from None
     except requests.exceptions.RequestException as exc:
         raise UnreachableError(f"Entrez {creds.entrez_url} cannot be reached ({exc.__class__.__name__}) "
                                f"to obtain a gateway token; try again later or set ENVOY_TOKEN") from None
@@ -103,6 +108,19 @@ def request_token(creds: Credentials, serial: str, post: Callable | None = None)
                         f"(HTTP {response.status_code}): is the gateway registered to this account "
                         f"and ENVOY_SERIAL right?")
     return _token_from_body(response.text)
+
+
+def _ca_bundle() -> str | bool:
+    """Enlighten is verified normally: requests' bundle, or REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (requests
+    reads those itself), or else SSL_CERT_FILE, which OpenSSL-based tools honour and requests does not."""
+    if os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE"):
+        return True
+    return os.environ.get("SSL_CERT_FILE") or True
+
+
+def _untrusted(service: str, url: str) -> str:
+    return (f"{service} {url} presented a certificate that is not trusted (TLS verification failed); "
+            f"check the URL, or the CA bundle (REQUESTS_CA_BUNDLE or SSL_CERT_FILE)")
 
 
 def _token_from_body(text: str) -> str:

@@ -186,3 +186,18 @@ def test_entrez_body_forms():
     for bad in ("", "<html><body>Sign in</body></html>", '{"message": "no"}'):
         with pytest.raises(DataError):
             tokens._token_from_body(bad)
+
+
+def test_enlighten_over_https_is_verified_normally(tmp_path, gateway):
+    """Enlighten's certificate is checked like any web site's: a self-signed one is refused in one line,
+    and trusted once the user names its CA (SSL_CERT_FILE, as for other OpenSSL tools)."""
+    with FakeEnlighten(tls_dir=tmp_path / "enlighten-tls") as https_enlighten:
+        base = env(tmp_path, gateway, https_enlighten)
+        base = {k: v for k, v in base.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")}
+        refused = run_poller(base)
+        assert refused.code == 69, refused.output
+        assert "Enlighten" in refused.stderr and "not trusted" in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1 and https_enlighten.logins == 0
+        trusted = run_poller(dict(base, SSL_CERT_FILE=str(https_enlighten.cert)))
+        assert trusted.code == 0, trusted.output
+        assert https_enlighten.logins == 1

@@ -1,4 +1,5 @@
-"""A fake Enlighten + Entrez on 127.0.0.1 (plain HTTP; point ENLIGHTEN_URL and ENTREZ_URL at ``url``).
+"""A fake Enlighten + Entrez on 127.0.0.1 (plain HTTP, or HTTPS with a self-signed certificate made in
+``tls_dir``: ``cert`` is then its path; point ENLIGHTEN_URL and ENTREZ_URL at ``url``).
 
 ``POST /login/login.json`` (form ``user[email]``, ``user[password]``) answers ``{"session_id": ...}`` for
 the right credentials, else 401 JSON. ``POST /tokens`` (JSON ``session_id``, ``serial_num``, ``username``)
@@ -14,10 +15,12 @@ import base64
 import json
 import secrets
 import socket
+import ssl
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs
 
 
@@ -91,7 +94,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 class FakeEnlighten:
     def __init__(self, user: str = "owner@example.com", password: str = "s3cret-pw", port: int = 0,
-                 token_format: str = "text", token_lifetime_s: float = 365 * 86400, serials=None):
+                 token_format: str = "text", token_lifetime_s: float = 365 * 86400, serials=None,
+                 tls_dir: Path | None = None):
+        self.tls_dir = tls_dir
+        self.cert: Path | None = None
         self.user, self.password = user, password
         self.port = port
         self.token_format = token_format
@@ -107,13 +113,19 @@ class FakeEnlighten:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls_dir else 'http'}://127.0.0.1:{self.port}"
 
     def start(self) -> "FakeEnlighten":
         server = ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
         server.daemon_threads = True
         server.fake = self
         self.port = server.server_address[1]
+        if self.tls_dir is not None:
+            from .certs import make_cert
+            self.cert, key = make_cert(self.tls_dir, "enlighten", "127.0.0.1")
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self.cert, key)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
         self._server = server
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
