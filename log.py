@@ -26,3 +26,19 @@ def setup(level: str | None = None) -> None:
     logging.getLogger("urllib3").setLevel(max(numeric, logging.INFO))
     # mysql-connector announces its plugins at INFO on every connection: noise in a cron mail.
     logging.getLogger("mysql.connector").setLevel(max(numeric, logging.WARNING))
+
+
+# The original project's scripts called these; kept so its code and notebooks still run.
+_compat = logging.getLogger("homepower")
+
+
+def logdebug(message: object) -> None:
+    _compat.debug("%s", message)
+
+
+def loginfo(message: object) -> None:
+    _compat.info("%s", message)
+
+
+def logerror(message: object) -> None:
+    _compat.error("%s", message)
