@@ -1,7 +1,18 @@
 """log.py: one configuration from LOG_LEVEL, timestamps on stderr, the original helpers still work."""
 import logging
 
+import pytest
+
 import log
+
+
+@pytest.fixture(autouse=True)
+def restore_root_logger():
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def test_setup_uses_the_level_and_timestamps(capsys):
@@ -27,4 +38,3 @@ def test_original_helpers(capsys):
     log.logerror("e")
     err = capsys.readouterr().err
     assert "DEBUG homepower: d" in err and "ERROR homepower: e" in err
-    log.setup("INFO")
