@@ -203,13 +203,17 @@ def poll_once(settings: Settings) -> Reading:
 # -- replay ----------------------------------------------------------------------------------------
 
 def parse_start(text: str, tz) -> datetime:
-    """``YYYY-MM-DD HH:MM`` in SITE_TIMEZONE -> aware datetime."""
+    """``YYYY-MM-DD HH:MM`` in SITE_TIMEZONE -> aware datetime. A time the spring clock change skips is bad
+    usage (as the collector's skipped hour); the repeated autumn hour means its first pass."""
     for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"):
         try:
             naive = datetime.strptime(text.strip().replace("T", " "), fmt)
         except ValueError:
             continue
-        return naive.replace(tzinfo=tz)
+        local = naive.replace(tzinfo=tz)
+        if local.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None) != naive:
+            raise UsageError(f"--start {text!r} does not exist in {tz} (the clock skips it in spring)")
+        return local
     raise UsageError(f"--start {text!r} is not 'YYYY-MM-DD HH:MM' (local time in SITE_TIMEZONE)")
 
 
@@ -259,7 +263,7 @@ def _recapture(path: Path, whole: dict, tz, start: str | None, step: float | Non
     if start is None or step is None:
         raise UsageError(f"{path} is in the recapture layout {{\"data\": [...]}}: give --start "
                          f"\"YYYY-MM-DD HH:MM\" (local) and --step MINUTES")
-    if step <= 0:
+    if not 0 < step < float("inf"):  # also NaN
         raise UsageError("--step must be a positive number of minutes")
     bodies = whole["data"]
     if not isinstance(bodies, list) or not bodies:

@@ -112,6 +112,16 @@ def test_start_without_recapture_layout_is_bad_usage(tmp_path):
     assert run_poller(poller_env(tmp_path / "state"), "--replay", str(tmp_path / "missing.jsonl")).code == 64
 
 
+@pytest.mark.parametrize("start,step", [("2025-03-30 02:30", "5"),  # skipped by the spring clock change
+                                        ("2025-03-05 00:00", "nan"), ("2025-03-05 00:00", "0")])
+def test_recapture_start_or_step_that_cannot_be_is_bad_usage(start, step, tmp_path):
+    path = tmp_path / "recapture.json"
+    path.write_text(json.dumps({"data": [PDM, PDM]}))
+    run = run_poller(poller_env(tmp_path / "state"), "--replay", str(path), "--start", start, "--step", step)
+    assert run.code == 64, run.output
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
 def test_replay_with_the_database_down_exits_75_and_keeps_nothing_half_done(tmp_path):
     path = write_lines(tmp_path / "r.jsonl", [{"ts": "2025-03-05T09:00:00+01:00", "body": V1}])
     run = run_poller(poller_env(tmp_path / "state", DATABASE_URL="mysql://root@127.0.0.1:1/test"),
