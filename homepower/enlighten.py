@@ -13,6 +13,7 @@ import base64
 import json
 import logging
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass
@@ -134,8 +135,17 @@ def _token_from_body(text: str) -> str:
         if not isinstance(token, str):
             raise DataError("Entrez answered JSON without a token field")
         body = token.strip()
+    elif body.startswith('"'):  # the token as a JSON string: its quotes are not part of it
+        try:
+            decoded = json.loads(body)
+        except ValueError:
+            decoded = None
+        if not isinstance(decoded, str):
+            raise DataError("Entrez answered a quoted text that is not a token")
+        body = decoded.strip()
     token = "".join(body.split())
-    if not token or body.startswith("<") or len(token) > 16384:
+    # A JWT (or any bearer token) is base64url text; anything else is an error page or message.
+    if not token or len(token) > 16384 or not re.fullmatch(r"[A-Za-z0-9._~+/=-]+", token):
         raise DataError("Entrez did not answer a token")
     if jwt_exp(token) is None:
         log.warning("the token from Entrez has no readable expiry; it is reused until the gateway rejects it")

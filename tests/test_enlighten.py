@@ -183,7 +183,8 @@ def test_entrez_body_forms():
     assert tokens._token_from_body(f"{token}\n") == token
     assert tokens._token_from_body(json.dumps({"token": token, "expires_at": 1})) == token
     assert tokens._token_from_body("opaque-token-without-exp") == "opaque-token-without-exp"
-    for bad in ("", "<html><body>Sign in</body></html>", '{"message": "no"}'):
+    assert tokens._token_from_body(json.dumps(token)) == token  # a JSON string, quotes and all
+    for bad in ("", "<html><body>Sign in</body></html>", '{"message": "no"}', "Error: session expired"):
         with pytest.raises(DataError):
             tokens._token_from_body(bad)
 
