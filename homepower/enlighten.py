@@ -10,6 +10,7 @@ always verified normally. Neither the password nor the token is ever logged or p
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import os
@@ -158,24 +159,43 @@ def cache_path(state_dir: Path) -> Path:
     return Path(state_dir) / CACHE_FILE
 
 
-def read_cache(state_dir: Path, serial: str) -> str | None:
+def _cache_data(state_dir: Path) -> dict:
     try:
         data = json.loads(cache_path(state_dir).read_text())
     except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("serial") != serial or not isinstance(data.get("token"), str):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_cache(state_dir: Path, serial: str) -> str | None:
+    data = _cache_data(state_dir)
+    if data.get("serial") != serial or not isinstance(data.get("token"), str):
         return None
     return data["token"]
 
 
-def write_cache(state_dir: Path, serial: str, token: str) -> None:
-    """Atomically, readable by the owner only (0600) from the first byte."""
+def token_id(token: str) -> str:
+    """A one-way name for a token (to remember a rejected ENVOY_TOKEN without storing it twice)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def rejected_pasted(state_dir: Path) -> str | None:
+    """``token_id`` of the ENVOY_TOKEN the gateway rejected (a cached token from Enlighten replaced it)."""
+    value = _cache_data(state_dir).get("rejected_pasted")
+    return value if isinstance(value, str) else None
+
+
+def write_cache(state_dir: Path, serial: str, token: str, rejected: str | None = None) -> None:
+    """Atomically, readable by the owner only (0600) from the first byte. ``rejected``: see rejected_pasted."""
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".token.", dir=state_dir)  # mkstemp creates it 0600
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump({"serial": serial, "token": token}, handle)
+            record = {"serial": serial, "token": token}
+            if rejected:
+                record["rejected_pasted"] = rejected
+            json.dump(record, handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o600)
@@ -207,14 +227,20 @@ class TokenSource:
         self._fetch = fetch
         self.renewed = False
         self.rejected = False  # the gateway refused a token once this run
+        self.gave_pasted = False
 
     def token(self, serial: str) -> str:
         now = self._now()
-        if self.pasted:
+        # An ENVOY_TOKEN the gateway rejected before, with an Enlighten account to replace it: the cached
+        # replacement is used, not one rejection and one cloud login on every run.
+        known_bad = (self.pasted and self.creds.complete
+                     and rejected_pasted(self.state_dir) == token_id(self.pasted))
+        if self.pasted and not known_bad:
             exp = jwt_exp(self.pasted)
             if exp is None or exp > now:
                 if exp is not None and exp - now < RENEW_BEFORE_S:
                     log.warning("ENVOY_TOKEN expires at %s: paste a new one soon", when(exp))
+                self.gave_pasted = True
                 return self.pasted
             if not self.creds.complete:
                 raise AuthError(f"ENVOY_TOKEN expired at {when(exp)}: paste a new token, or set ENVOY_USER "
@@ -241,21 +267,23 @@ class TokenSource:
             raise AuthError("the gateway rejected a token fresh from Enlighten: check that ENVOY_SERIAL "
                             "matches the gateway and that the account owns it")
         if not self.creds.complete:
-            which = "ENVOY_TOKEN" if self.pasted else "the cached token"
+            which = "ENVOY_TOKEN" if self.gave_pasted else "the cached token"
             raise AuthError(f"the gateway rejected {which}: paste a fresh ENVOY_TOKEN, or set ENVOY_USER "
                             f"and ENVOY_PASSWORD so one can be obtained from Enlighten")
         self.rejected = True
+        rejected = token_id(self.pasted) if self.gave_pasted else rejected_pasted(self.state_dir)
+        self.gave_pasted = False
         drop_cache(self.state_dir)
-        return self._renew(serial)
+        return self._renew(serial, rejected)
 
-    def _renew(self, serial: str) -> str:
+    def _renew(self, serial: str, rejected: str | None = None) -> str:
         if not self.creds.complete:
             raise ConfigError("firmware 7 and later need a token: set ENVOY_USER and ENVOY_PASSWORD "
                               "(Enlighten account) or ENVOY_TOKEN")
         log.info("obtaining a gateway token from Enlighten for gateway %s", serial)
         token = self._fetch(self.creds, serial)
         self.renewed = True
-        write_cache(self.state_dir, serial, token)
+        write_cache(self.state_dir, serial, token, rejected or rejected_pasted(self.state_dir))
         exp = jwt_exp(token)
         if exp is not None:
             log.info("new gateway token valid until %s", when(exp))

@@ -145,6 +145,20 @@ def test_pasted_envoy_token_needs_no_cloud(tmp_path, gateway, enlighten):
     assert run.code == 77 and "ENVOY_TOKEN" in run.stderr
 
 
+def test_a_rejected_envoy_token_is_replaced_once_not_on_every_run(tmp_path, gateway, enlighten):
+    pasted = make_jwt(SERIAL)
+    gateway.revoke(pasted)  # e.g. the gateway was reset; the user still has it in .env
+    for _ in range(3):
+        run = run_poller(env(tmp_path, gateway, enlighten, ENVOY_TOKEN=pasted))
+        assert run.code == 0, run.output
+    assert enlighten.logins == 1  # the replacement from Enlighten is cached and used from then on
+    assert pasted not in (tmp_path / "state" / "envoy-token.json").read_text()
+    fresh = make_jwt(SERIAL)  # a newly pasted token is used again, without the cloud
+    assert run_poller(env(tmp_path, gateway, enlighten, ENVOY_TOKEN=fresh)).code == 0
+    assert enlighten.logins == 1
+    assert any(r["headers"].get("Authorization") == f"Bearer {fresh}" for r in gateway.requests)
+
+
 def test_no_credentials_on_firmware_7_is_a_configuration_error(tmp_path, gateway):
     run = run_poller(env(tmp_path, gateway, None))
     assert run.code == 78 and "ENVOY_USER" in run.stderr
