@@ -40,7 +40,8 @@ class GatewayReader:
                  tokens: TokenSource | None = None):
         self.settings = settings
         self.client = client or GatewayClient(settings.envoy_url, settings.envoy_tls, settings.state_dir,
-                                              settings.envoy_timeout, settings.envoy_retry_s)
+                                              settings.envoy_timeout, settings.envoy_retry_s,
+                                              http_fallback=not settings.envoy_scheme_given)
         self.tokens = tokens or TokenSource(
             Credentials(settings.envoy_user, settings.envoy_password, settings.enlighten_url,
                         settings.entrez_url), settings.state_dir, pasted=settings.envoy_token)
@@ -59,8 +60,11 @@ class GatewayReader:
 
     def _read(self) -> Reading:
         answer = self.client.get("/info", auth=False)
+        if 300 <= answer.status < 400:  # firmware 7+ sends http:// to https://
+            raise DataError(f"gateway {self.client.base_url}/info answered a redirect (HTTP {answer.status}): "
+                            f"give ENVOY_HOST as https://host (or host alone)")
         if answer.status != 200:
-            raise DataError(f"gateway {self.settings.envoy_url}/info answered HTTP {answer.status}; "
+            raise DataError(f"gateway {self.client.base_url}/info answered HTTP {answer.status}; "
                             f"is ENVOY_HOST an IQ Gateway?")
         info = self.info = parse.parse_info(answer.text)
         self.serial = self.settings.envoy_serial or info.serial

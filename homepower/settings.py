@@ -183,6 +183,7 @@ class Settings:
     pv: PVSettings
     meteoserver_key: str | None = field(repr=False)
     log_level: str
+    envoy_scheme_given: bool = True  # ENVOY_HOST named http:// or https:// (else the poller may fall back to http)
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -258,4 +259,5 @@ def load(overrides: Mapping[str, object] | None = None, base_dir: Path = PROJECT
         pv=pv,
         meteoserver_key=text("METEOSERVER_KEY"),
         log_level=level,
+        envoy_scheme_given="://" in (text("ENVOY_HOST") or ""),
     )

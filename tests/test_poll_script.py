@@ -195,6 +195,33 @@ def test_pin_on_first_use_then_a_new_certificate_is_refused_before_any_request(t
     assert pin.read_text().strip() == gw.fingerprint
 
 
+def test_an_old_gateway_serving_plain_http_is_found_from_host_and_port(tmp_path, gateway, enlighten):
+    """ENVOY_HOST=host:port names no scheme: HTTPS first, and plain HTTP when that port speaks no TLS
+    (firmware below 7). An explicit https:// is a configuration error saying what to set."""
+    bodies = {"/info": info_xml("121621012167", "D5.0.62", False), "/api/v1/production": V1}
+    gw = gateway(bodies=bodies, tls=False)
+    found = run_poller(env_for(tmp_path, gw, enlighten, ENVOY_HOST=f"127.0.0.1:{gw.port}"))
+    assert found.code == 0, found.output
+    assert rows(tmp_path / "state" / "homepower.db")[0]["source"] == "v1"
+    assert not (tmp_path / "state" / "gateway-cert.sha256").exists() and enlighten.logins == 0
+    explicit = run_poller(env_for(tmp_path, gw, enlighten, ENVOY_HOST=f"https://127.0.0.1:{gw.port}"))
+    assert explicit.code == 78, explicit.output
+    assert f"ENVOY_HOST=http://127.0.0.1:{gw.port}" in explicit.stderr
+    assert len(explicit.stderr.strip().splitlines()) == 1
+
+
+def test_a_pinned_gateway_that_answers_plain_http_gets_no_token(tmp_path, gateway, enlighten):
+    gw = gateway()
+    env = env_for(tmp_path, gw, enlighten, ENVOY_HOST=f"127.0.0.1:{gw.port}")
+    assert run_poller(env).code == 0
+    port = gw.port
+    gw.stop()
+    impostor = gateway(bodies=own_bodies(), tls=False, port=port)
+    run = run_poller(env)
+    assert run.code == 77, run.output
+    assert impostor.requests == []  # no fallback to http once a certificate is pinned
+
+
 def test_insecure_and_ca_bundle(tmp_path, gateway, enlighten):
     gw = gateway()
     insecure = run_poller(env_for(tmp_path, gw, enlighten, ENVOY_TLS="insecure", LOG_LEVEL="WARNING"))

@@ -5,6 +5,7 @@ the session cookie, digest auth for old firmware. Answers come back as (status, 
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -13,11 +14,14 @@ import requests
 from requests.auth import HTTPDigestAuth
 
 from homepower import tls
-from homepower.errors import DataError, PinMismatch, UnreachableError
+from homepower.errors import ConfigError, DataError, PinMismatch, UnreachableError
 from homepower.gateway.parse import embedded_status
 
 log = logging.getLogger(__name__)
 
+# What OpenSSL says when the other end of a TLS handshake is a plain HTTP server.
+PLAIN_HTTP_SIGNS = ("wrong version number", "http request", "record layer failure", "unknown protocol",
+                    "packet length too long")
 BACKOFF_FIRST_S = 1.0
 MIN_ATTEMPT_S = 1.0  # the last attempt before the retry deadline still gets this long to answer
 BACKOFF_MAX_S = 10.0  # a LAN device: a try every 10 s is no load, and the outage ends sooner for us
@@ -42,8 +46,10 @@ class GatewayClient:
     """One keep-alive session with the gateway for one run."""
 
     def __init__(self, base_url: str, tls_mode: str, state_dir, timeout: float, retry_s: float,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 http_fallback: bool = False):
         self.base_url = base_url.rstrip("/")
+        self.http_fallback = http_fallback  # ENVOY_HOST gave no scheme: see _plain_http
         self.tls_mode = tls_mode
         self.state_dir = state_dir
         self.timeout = timeout
@@ -110,11 +116,17 @@ class GatewayClient:
                 # Decode ourselves: gateways rarely name a charset, and guessing one is slow and can differ.
                 return Answer(response.status_code, response.content.decode("utf-8", errors="replace"), path)
             except requests.exceptions.SSLError as exc:
+                if self._plain_http(exc):
+                    url = self.base_url + path
+                    continue
                 self._tls_failure(exc)
             except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
                 raise DataError(f"gateway {url} answer was cut off or garbled ({_reason(exc)}); "
                                 f"nothing stored") from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout, OSError) as exc:
+                if isinstance(exc, ssl.SSLError) and self._plain_http(exc):  # the pin's first handshake
+                    url = self.base_url + path
+                    continue
                 now = self._clock()
                 if self._deadline is None:
                     # From the start of the failed attempt: a gateway that hangs for ENVOY_TIMEOUT does not
@@ -133,6 +145,30 @@ class GatewayClient:
                 delay = min(delay * 2, BACKOFF_MAX_S)
             except requests.exceptions.RequestException as exc:  # anything else requests can raise
                 raise UnreachableError(f"gateway {url} request failed ({_reason(exc)}); nothing stored") from None
+
+    def _plain_http(self, exc: Exception) -> bool:
+        """Firmware below 7 often serves plain HTTP only. When ENVOY_HOST gave no scheme and the HTTPS
+        handshake meets a plain HTTP server, switch this run to http:// - but never once a certificate
+        is pinned (that gateway spoke TLS before: a plain answer now is not to be trusted with a token)
+        nor with a CA bundle (the user asked for verified TLS)."""
+        text = str(exc).lower()
+        if not (self.base_url.startswith("https://") and any(m in text for m in PLAIN_HTTP_SIGNS)):
+            return False
+        plain = "http://" + self.base_url[len("https://"):]
+        pin = tls.read_pin(self.state_dir) if self.tls_mode == "pin" else None
+        if pin is not None:
+            raise PinMismatch(f"gateway {self.base_url} presented certificate {pin} before and now answers "
+                              f"plain HTTP without one; nothing sent. If you replaced it by an old gateway, "
+                              f"delete {tls.pin_path(self.state_dir)}, else investigate")
+        if not self.http_fallback or self.tls_mode not in ("pin", "insecure"):
+            raise ConfigError(f"gateway {self.base_url} answers plain HTTP, not HTTPS: set "
+                              f"ENVOY_HOST={plain} (firmware below 7 may serve no HTTPS)")
+        log.warning("gateway %s answers plain HTTP, not HTTPS: using %s (set ENVOY_HOST=%s to skip the "
+                    "TLS attempt)", self.base_url, plain, plain)
+        self.base_url = plain
+        self.close()
+        self.session = None
+        return True
 
     def _attempt_timeout(self, now: float) -> float:
         """ENVOY_TIMEOUT, but once retrying no attempt runs (much) past the ENVOY_RETRY_S deadline."""
