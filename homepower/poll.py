@@ -68,6 +68,9 @@ class GatewayReader:
                             f"is ENVOY_HOST an IQ Gateway?")
         info = self.info = parse.parse_info(answer.text)
         self.serial = self.settings.envoy_serial or info.serial
+        if self.settings.envoy_serial and self.settings.envoy_serial != info.serial:
+            log.warning("ENVOY_SERIAL=%s but the gateway at ENVOY_HOST reports serial %s; a token (or the "
+                        "digest password) is for ENVOY_SERIAL", self.settings.envoy_serial, info.serial)
         log.debug("gateway serial %s firmware %s metered %s", info.serial, info.firmware_text, info.imeter)
         if info.needs_token:
             self.client.set_token(self.tokens.token(self.serial))
