@@ -198,7 +198,10 @@ def poll_once(settings: Settings) -> Reading:
             if gateway_error is not None:
                 raise gateway_error
             if store_error is not None:
-                path = spool.append(state_dir, [reading])
+                try:
+                    path = spool.append(state_dir, [reading])
+                except HomepowerError as exc:
+                    raise type(exc)(f"{store_error} - and the reading could not be spooled: {exc}") from None
                 raise StoreUnavailable(f"{store_error} - the reading of {reading.ts_utc:%Y-%m-%d %H:%M:%S} UTC "
                                        f"was spooled in {path} and will be stored by the next run")
             return reading

@@ -12,7 +12,7 @@ import logging
 import os
 from pathlib import Path
 
-from homepower.errors import DataError
+from homepower.errors import ConfigError, DataError
 from homepower.reading import Reading, from_line
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,21 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _unusable(path: Path, exc: OSError) -> ConfigError:
+    return ConfigError(f"the spool {path} cannot be used ({exc.strerror or exc.__class__.__name__}): make "
+                       f"STATE_DIR and its files writable by the user cron runs as")
+
+
 def append(state_dir: Path, readings: list[Reading]) -> Path:
-    """Append ``readings`` durably; returns the spool's path."""
+    """Append ``readings`` durably; returns the spool's path. ConfigError (78) if it cannot be written."""
     path = spool_path(state_dir)
+    try:
+        return _append(path, readings)
+    except OSError as exc:
+        raise _unusable(path, exc) from None
+
+
+def _append(path: Path, readings: list[Reading]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     created = not path.exists()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -71,6 +83,8 @@ def read(state_dir: Path) -> tuple[list[Reading], list[str]]:
         raw = path.read_bytes()
     except FileNotFoundError:
         return [], []
+    except OSError as exc:
+        raise _unusable(path, exc) from None
     readings, bad = [], []
     for line in raw.decode("utf-8", errors="replace").splitlines():
         if not line.strip():
@@ -85,14 +99,17 @@ def read(state_dir: Path) -> tuple[list[Reading], list[str]]:
 def clear(state_dir: Path, bad: list[str]) -> None:
     """Empty the spool after its readings were committed; unreadable lines go to spool.rejected."""
     path = spool_path(state_dir)
-    if bad:
-        rejected = Path(state_dir) / REJECTED_FILE
-        with open(rejected, "a", encoding="utf-8") as handle:
-            handle.write("".join(line + "\n" for line in bad))
-            handle.flush()
-            os.fsync(handle.fileno())
-        log.warning("%d unreadable spool line(s) (torn by a crash?) set aside in %s", len(bad), rejected)
     try:
-        os.truncate(path, 0)
-    except FileNotFoundError:
-        pass
+        if bad:
+            rejected = Path(state_dir) / REJECTED_FILE
+            with open(rejected, "a", encoding="utf-8") as handle:
+                handle.write("".join(line + "\n" for line in bad))
+                handle.flush()
+                os.fsync(handle.fileno())
+            log.warning("%d unreadable spool line(s) (torn by a crash?) set aside in %s", len(bad), rejected)
+        try:
+            os.truncate(path, 0)
+        except FileNotFoundError:
+            pass
+    except OSError as exc:  # stored already: a later run stores the same lines again, as the same rows
+        raise _unusable(path, exc) from None

@@ -90,6 +90,14 @@ def test_database_down_spools_then_the_next_run_stores_it(tmp_path, gateway, db_
     assert (tmp_path / "state" / "spool.jsonl").read_text() == ""
 
 
+def test_a_spool_that_cannot_be_written_is_a_configuration_error_in_one_line(tmp_path, gateway):
+    (tmp_path / "state" / "spool.jsonl").mkdir(parents=True)  # as unusable as a root-owned file, for root too
+    run = run_poller(poller_env(tmp_path / "state", gateway, DATABASE_URL=DB_DOWN))
+    assert run.code == 78, run.output
+    assert "spool" in run.stderr and "unavailable" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
 def test_spool_is_stored_first_even_when_the_gateway_is_down(tmp_path, gateway, db_url, db_config):
     spool.append(tmp_path / "state", [reading(1), reading(2)])
     gateway.stop()
