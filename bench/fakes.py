@@ -40,14 +40,14 @@ OWN_BODIES = {
     "api_v1_production": json.dumps({"wattHoursToday": 4425, "wattHoursSevenDays": 111093,
                                      "wattHoursLifetime": 3183793, "wattsNow": 1488}),
     "ivp_meters": json.dumps([
-        {"eid": 704643328, "state": "enabled", "measurementType": "production", "phaseMode": "single",
+        {"eid": 410000001, "state": "enabled", "measurementType": "production", "phaseMode": "single",
          "phaseCount": 1, "meteringStatus": "normal", "statusFlags": []},
-        {"eid": 704643584, "state": "enabled", "measurementType": "net-consumption",
+        {"eid": 410000002, "state": "enabled", "measurementType": "net-consumption",
          "phaseMode": "single", "phaseCount": 1, "meteringStatus": "normal", "statusFlags": []}]),
     "ivp_meters_readings": json.dumps([
-        {"eid": 704643328, "timestamp": 1700000000, "actEnergyDlvd": 3183793.303, "actEnergyRcvd": 0.0,
+        {"eid": 410000001, "timestamp": 1700000000, "actEnergyDlvd": 3183793.303, "actEnergyRcvd": 0.0,
          "activePower": 1488.2, "pwrFactor": 0.99, "voltage": 235.7, "current": 6.3, "freq": 50.0},
-        {"eid": 704643584, "timestamp": 1700000000, "actEnergyDlvd": 2961512.786,
+        {"eid": 410000002, "timestamp": 1700000000, "actEnergyDlvd": 2961512.786,
          "actEnergyRcvd": 999999.0, "activePower": -811.4, "pwrFactor": -1.0, "voltage": 235.7, "current": -3.4,
          "freq": 50.0}]),
 }
