@@ -188,8 +188,12 @@ def rejected_pasted(state_dir: Path) -> str | None:
 def write_cache(state_dir: Path, serial: str, token: str, rejected: str | None = None) -> None:
     """Atomically, readable by the owner only (0600) from the first byte. ``rejected``: see rejected_pasted."""
     state_dir = Path(state_dir)
-    state_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".token.", dir=state_dir)  # mkstemp creates it 0600
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".token.", dir=state_dir)  # mkstemp creates it 0600
+    except OSError as exc:
+        raise ConfigError(f"cannot write the token cache in {state_dir} ({exc.strerror}): make STATE_DIR "
+                          f"writable") from None
     try:
         with os.fdopen(fd, "w") as handle:
             record = {"serial": serial, "token": token}
@@ -200,11 +204,14 @@ def write_cache(state_dir: Path, serial: str, token: str, rejected: str | None =
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o600)
         os.replace(tmp, cache_path(state_dir))
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise ConfigError(f"cannot write the token cache {cache_path(state_dir)} ({exc.strerror}): make "
+                              f"STATE_DIR writable") from None
         raise
 
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from requests.adapters import HTTPAdapter
 
-from homepower.errors import PinMismatch
+from homepower.errors import ConfigError, PinMismatch
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +95,14 @@ def read_pin(state_dir: Path) -> str | None:
 
 def write_pin(state_dir: Path, fp: str) -> None:
     path = pin_path(state_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(fp + "\n")
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(fp + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:  # not a network failure: retrying would not help
+        raise ConfigError(f"cannot write the certificate pin {path} ({exc.strerror or exc.__class__.__name__}): "
+                          f"make STATE_DIR writable") from None
 
 
 def mismatch_error(base_url: str, state_dir: Path, expected: str, got: str | None) -> PinMismatch:

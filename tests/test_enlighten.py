@@ -216,3 +216,11 @@ def test_enlighten_over_https_is_verified_normally(tmp_path, gateway):
         trusted = run_poller(dict(base, SSL_CERT_FILE=str(https_enlighten.cert)))
         assert trusted.code == 0, trusted.output
         assert https_enlighten.logins == 1
+
+
+def test_a_token_cache_that_cannot_be_written_is_a_configuration_error(tmp_path, gateway, enlighten):
+    (tmp_path / "state" / "envoy-token.json").mkdir(parents=True)  # unwritable, for root too
+    run = run_poller(env(tmp_path, gateway, enlighten))
+    assert run.code == 78, run.output
+    assert "token cache" in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    assert not [p for p in (tmp_path / "state").iterdir() if p.name.startswith(".token.")]  # no debris

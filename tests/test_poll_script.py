@@ -329,3 +329,11 @@ def test_a_gateway_that_stops_answering_times_out_then_exits_69(tmp_path, gatewa
     assert run.code == 69, run.output
     assert "timed out" in run.stderr
     assert rows(tmp_path / "state" / "homepower.db") == []
+
+
+def test_a_pin_that_cannot_be_written_is_a_configuration_error_not_an_outage(tmp_path, gateway, enlighten):
+    gw = gateway()
+    (tmp_path / "state" / "gateway-cert.tmp").mkdir(parents=True)  # unwritable, for root too
+    run = run_poller(env_for(tmp_path, gw, enlighten, ENVOY_RETRY_S="30"))
+    assert run.code == 78, run.output
+    assert "gateway-cert.sha256" in run.stderr and "retrying" not in run.stderr
