@@ -230,7 +230,7 @@ def parse_start(text: str, tz) -> datetime:
 def read_replay(path: Path, tz, start: str | None = None, step: float | None = None) -> list[Reading]:
     """Every reading of a replay file, or DataError (nothing is stored from a file with a bad line)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # a BOM from a Windows editor is not data
     except FileNotFoundError:
         raise UsageError(f"--replay {path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -59,6 +59,21 @@ def test_json_lines_of_every_body_kind(tmp_path, db_url, db_config):
     assert again.code == 0 and len(stored(db_config)) == 4  # replaying twice is idempotent
 
 
+@pytest.mark.parametrize("layout", ["lines", "recapture"])
+def test_a_file_saved_with_a_byte_order_mark_and_crlf_replays(layout, tmp_path, db_url, db_config):
+    path = tmp_path / "r.json"
+    if layout == "lines":
+        text = "\r\n".join(json.dumps({"ts": f"2025-03-05T09:0{i}:00+01:00", "body": V1}) for i in range(3))
+        args = ()
+    else:
+        text = json.dumps({"data": [PDM, PDM, PDM]}, indent=1).replace("\n", "\r\n")
+        args = ("--start", "2025-03-05 09:00", "--step", "1")
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    run = run_poller(poller_env(tmp_path / "state", DATABASE_URL=db_url), "--replay", str(path), *args)
+    assert run.code == 0, run.output
+    assert len(stored(db_config)) == 3
+
+
 @pytest.mark.parametrize("bad", [
     '{"ts": "2025-03-05T09:10:00+01:00", "body": {"wattHoursLifetime": "12"}}',
     '{"ts": "2025-03-05T09:10:00", "body": {"wattHoursLifetime": 12}}',  # no offset
