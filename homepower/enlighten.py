@@ -252,7 +252,8 @@ class TokenSource:
             if not self.creds.complete:
                 raise AuthError(f"ENVOY_TOKEN expired at {when(exp)}: paste a new token, or set ENVOY_USER "
                                 f"and ENVOY_PASSWORD so one can be obtained from Enlighten")
-            log.warning("ENVOY_TOKEN expired at %s; obtaining one from Enlighten", when(exp))
+            log.warning("ENVOY_TOKEN expired at %s; using a token from Enlighten instead (remove or replace "
+                        "ENVOY_TOKEN)", when(exp))
         cached = read_cache(self.state_dir, serial)
         if cached:
             exp = jwt_exp(cached)
