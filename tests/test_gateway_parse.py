@@ -163,6 +163,9 @@ def test_pdm_then_html_as_last_resorts():
 @pytest.mark.parametrize("body", [
     '{"production": [{"type": "eim", "activeCount": 1, "whLifetime": "1234"}]}',  # string where a number belongs
     '{"production": [{"type": "eim", "activeCount": 1, "whLifetime": true}]}',
+    '{"production": [{"type": "eim", "activeCount": 1, "whLifetime": null}]}',
+    '{"production": [{"type": "eim", "activeCount": 1, "whLifetime": -5.0}]}',  # a lifetime is never negative
+    '{"production": [{"type": "inverters", "activeCount": 3, "whLifetime": -1}]}',
     '{"production": [{"type": "eim", "activeCount": 1, "whLif',  # truncated
     '{"production": {"type": "eim"}}',
     '[]',
@@ -171,6 +174,14 @@ def test_pdm_then_html_as_last_resorts():
 def test_malformed_production_json_is_a_data_error(body):
     with pytest.raises(DataError):
         parse.parse_production_json(body)
+
+
+def test_a_negative_lifetime_is_a_data_error_but_negative_power_is_night():
+    with pytest.raises(DataError):
+        parse.parse_api_v1_production('{"wattHoursLifetime": -3, "wattsNow": 0}')
+    eim = parse.parse_production_json('{"production": [{"type": "eim", "activeCount": 1, "whLifetime": 10.5, '
+                                      '"wNow": -3.8, "whToday": 0, "whLastSevenDays": 0}]}').eim
+    assert eim.wattsNow == -3.8 and eim.wattHoursLifetime == 10.5
 
 
 def test_html_where_json_belongs_is_missing_only_on_firmware_3():

@@ -128,6 +128,7 @@ def test_v1_stall_on_metered_gateway_without_ct(tmp_path, gateway, enlighten):
 # -- faults: nothing stored, the right exit ------------------------------------------------------------
 
 @pytest.mark.parametrize("kind,code", [("truncated", 65), ("cutoff", 65), ("html200", 65), ("wrongtype", 65),
+                                       ("nulls", 65), ("negative", 65),
                                        ("500", 69),
                                        ("503", 69)])
 def test_a_bad_answer_stores_nothing(kind, code, tmp_path, gateway, enlighten):

@@ -89,6 +89,15 @@ def looks_like_html(text: str | None) -> bool:
     return head.startswith("<!doctype html") or head.startswith("<html") or "<html" in head
 
 
+def lifetime(value: Any, endpoint: str, field: str) -> float:
+    """A lifetime energy counter (Wh): required, and never negative (a reversed CT or a corrupt answer;
+    stored, it would read as a counter reset)."""
+    wh = number(value, endpoint, field, required=True)
+    if wh < 0:
+        raise DataError(f"gateway {endpoint} gave {field}={value!r}, a negative lifetime; nothing stored")
+    return wh
+
+
 def number(value: Any, endpoint: str, field: str, required: bool = False) -> float | None:
     """A JSON number as float; None/absent allowed unless ``required``. Booleans and strings are rejected."""
     if value is None:
@@ -185,11 +194,11 @@ def parse_production_json(text: str | dict) -> ProductionJson:
             if active >= 1:
                 eim = Values(number(entry.get("whToday"), endpoint, "eim whToday"),
                              number(entry.get("whLastSevenDays"), endpoint, "eim whLastSevenDays"),
-                             number(entry.get("whLifetime"), endpoint, "eim whLifetime", required=True),
+                             lifetime(entry.get("whLifetime"), endpoint, "eim whLifetime"),
                              number(entry.get("wNow"), endpoint, "eim wNow"))
         elif kind == "inverters" and inverters is None:
             inverters = Values(None, None,
-                               number(entry.get("whLifetime"), endpoint, "inverters whLifetime", required=True),
+                               lifetime(entry.get("whLifetime"), endpoint, "inverters whLifetime"),
                                number(entry.get("wNow"), endpoint, "inverters wNow"))
     return ProductionJson(eim=eim, inverters=inverters)
 
@@ -197,7 +206,7 @@ def parse_production_json(text: str | dict) -> ProductionJson:
 def _values(data: dict, endpoint: str) -> Values:
     return Values(number(data.get("wattHoursToday"), endpoint, "wattHoursToday"),
                   number(data.get("wattHoursSevenDays"), endpoint, "wattHoursSevenDays"),
-                  number(data.get("wattHoursLifetime"), endpoint, "wattHoursLifetime", required=True),
+                  lifetime(data.get("wattHoursLifetime"), endpoint, "wattHoursLifetime"),
                   number(data.get("wattsNow"), endpoint, "wattsNow"))
 
 
@@ -235,10 +244,11 @@ def parse_production_html(text: str) -> Values:
             raise DataError(f"gateway {endpoint} gives {label!r} in unexpected units; nothing stored")
         return float(match.group(1).replace(",", "")) * _SCALE[match.group(2).lower()]
 
-    lifetime = grab("Since Installation", True)
-    if lifetime is None:
+    total = grab("Since Installation", True)
+    if total is None:
         raise DataError(f"gateway {endpoint} page has no 'Since Installation' energy; nothing stored")
-    return Values(grab("Today", True), grab("Past Week", True), lifetime, grab("Currently", False))
+    return Values(grab("Today", True), grab("Past Week", True), lifetime(total, endpoint, "Since Installation"),
+                  grab("Currently", False))
 
 
 def parse_meters(text: str | list) -> int | None:

@@ -61,7 +61,8 @@ HTML_404 = ("<!DOCTYPE html PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head><
             "<h2>Page Not Found</h2></center></body></html>\n")
 HTML_PAGE = ("<!DOCTYPE html>\n<html><head><title>Envoy</title></head><body><h1>IQ Gateway</h1>"
              "<p>System maintenance in progress.</p></body></html>\n")
-FAULTS = ("401", "403", "500", "502", "503", "truncated", "cutoff", "html200", "wrongtype", "hang")
+FAULTS = ("401", "403", "500", "502", "503", "truncated", "cutoff", "html200", "wrongtype", "nulls", "negative",
+          "hang")
 DIGEST_REALM = "enphaseenergy.com"
 
 
@@ -261,7 +262,8 @@ class FakeGateway:
     def fault(self, path: str, kind: str | None, times: int | None = None) -> None:
         """Answer ``path`` ("*" = every path but /info) with a fault: 401 (HTML page), 403, 500, 502, 503,
         truncated (half the JSON), cutoff (the connection drops halfway through the body), html200 (an
-        HTML page, status 200), wrongtype (numbers as strings), hang (answer after 30 s).
+        HTML page, status 200), wrongtype (numbers as strings), nulls / negative (lifetimes null / negative),
+        hang (answer after 30 s).
         ``times``: only that many answers, then normal again. ``kind=None`` clears."""
         if kind is None:
             self._faults.pop(path, None)
@@ -387,6 +389,10 @@ class FakeGateway:
             return handler.send(200, HTML_PAGE, "text/html")
         elif fault == "wrongtype":
             body = re.sub(r'"(whLifetime|wattHoursLifetime)"\s*:\s*([-\d.]+)', r'"\1": "\2"', body)
+        elif fault == "nulls":
+            body = re.sub(r'"(whLifetime|wattHoursLifetime)"\s*:\s*([-\d.]+)', r'"\1": null', body)
+        elif fault == "negative":
+            body = re.sub(r'"(whLifetime|wattHoursLifetime)"\s*:\s*([\d.]+)', r'"\1": -\2', body)
         stripped = body.lstrip()
         kind = ("text/xml" if stripped.startswith("<?xml") else "text/html" if stripped.startswith("<")
                 else "application/json")
