@@ -182,6 +182,9 @@ def test_a_negative_lifetime_is_a_data_error_but_negative_power_is_night():
     eim = parse.parse_production_json('{"production": [{"type": "eim", "activeCount": 1, "whLifetime": 10.5, '
                                       '"wNow": -3.8, "whToday": 0, "whLastSevenDays": 0}]}').eim
     assert eim.wattsNow == -3.8 and eim.wattHoursLifetime == 10.5
+    beside = parse.parse_production_json('{"production": [{"type": "inverters", "whLifetime": -1}, {"type": "eim", '
+                                         '"activeCount": 1, "whLifetime": 10.5}]}')
+    assert beside.eim.wattHoursLifetime == 10.5  # a bad entry that is not the reading does not matter
 
 
 def test_html_where_json_belongs_is_missing_only_on_firmware_3():

@@ -184,7 +184,7 @@ def parse_production_json(text: str | dict) -> ProductionJson:
     Firmware 4.2.33 gives the eim production entry no ``measurementType``: the type and list are enough."""
     endpoint = "/production.json"
     data = _obj(load_json(text, endpoint) if isinstance(text, str) else text, endpoint)
-    eim = inverters = None
+    eim = inverters = inverters_error = None
     for entry in _production_entries(data, endpoint):
         if not isinstance(entry, dict):
             raise DataError(f"gateway {endpoint} has a production entry that is not an object")
@@ -197,9 +197,14 @@ def parse_production_json(text: str | dict) -> ProductionJson:
                              lifetime(entry.get("whLifetime"), endpoint, "eim whLifetime"),
                              number(entry.get("wNow"), endpoint, "eim wNow"))
         elif kind == "inverters" and inverters is None:
-            inverters = Values(None, None,
-                               lifetime(entry.get("whLifetime"), endpoint, "inverters whLifetime"),
-                               number(entry.get("wNow"), endpoint, "inverters wNow"))
+            try:
+                inverters = Values(None, None,
+                                   lifetime(entry.get("whLifetime"), endpoint, "inverters whLifetime"),
+                                   number(entry.get("wNow"), endpoint, "inverters wNow"))
+            except DataError as exc:
+                inverters_error = exc  # matters only if no active eim is the reading
+    if inverters_error is not None and eim is None:
+        raise inverters_error
     return ProductionJson(eim=eim, inverters=inverters)
 
 
