@@ -64,7 +64,8 @@ class GatewayClient:
     # -- connection ------------------------------------------------------------------------------
     def _open(self) -> requests.Session:
         if self.session is None:
-            adapter, verify = tls.adapter_for(self.tls_mode, self.base_url, self.state_dir, self.timeout)
+            adapter, verify = tls.adapter_for(self.tls_mode, self.base_url, self.state_dir,
+                                              self._attempt_timeout(self._clock()))  # the pin probe
             session = requests.Session()
             session.trust_env = False  # a LAN device: no proxy, no netrc, no CA bundle from the environment
             session.verify = verify
