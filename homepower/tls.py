@@ -16,7 +16,7 @@ import ssl
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from requests.adapters import HTTPAdapter
+import urllib3
 
 from homepower.errors import ConfigError, PinMismatch
 
@@ -40,44 +40,10 @@ def probe_fingerprint(base_url: str, timeout: float) -> str:
     """The fingerprint of the certificate the gateway presents: a handshake only, nothing is sent."""
     parts = urlsplit(base_url)
     host, port = parts.hostname, parts.port or 443
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    # IQ Gateways present old self-signed certificates: allow what OpenSSL allows at level 0 too.
-    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    context = _lenient_context()
     with socket.create_connection((host, port), timeout=timeout) as raw:
         with context.wrap_socket(raw, server_hostname=host) as tls:
             return fingerprint(tls.getpeercert(binary_form=True))
-
-
-class PinnedAdapter(HTTPAdapter):
-    """Every connection of this adapter is checked against ``fp`` by urllib3 before anything is sent."""
-
-    def __init__(self, fp: str, **kwargs):
-        self._fp = normalise(fp)
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["assert_fingerprint"] = self._fp
-        kwargs["cert_reqs"] = "CERT_NONE"
-        kwargs["assert_hostname"] = False
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        context.set_ciphers("DEFAULT:@SECLEVEL=0")
-        kwargs["ssl_context"] = context
-        return super().init_poolmanager(*args, **kwargs)
-
-
-class InsecureAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args, **kwargs):
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        context.set_ciphers("DEFAULT:@SECLEVEL=0")
-        kwargs["ssl_context"] = context
-        kwargs["cert_reqs"] = "CERT_NONE"
-        return super().init_poolmanager(*args, **kwargs)
 
 
 def pin_path(state_dir: Path) -> Path:
@@ -113,21 +79,36 @@ def mismatch_error(base_url: str, state_dir: Path, expected: str, got: str | Non
                        f"(the next run pins it), else investigate")
 
 
-def adapter_for(tls: str, base_url: str, state_dir: Path, timeout: float) -> tuple[HTTPAdapter, object]:
-    """The adapter and the ``verify`` value for the gateway session, pinning on first use."""
-    if urlsplit(base_url).scheme != "https":
-        return HTTPAdapter(), True
+def _lenient_context() -> ssl.SSLContext:
+    """No CA check (the pin or ``insecure`` decides), and the old ciphers of IQ Gateway certificates."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    # IQ Gateways present old self-signed certificates: allow what OpenSSL allows at level 0 too.
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    return context
+
+
+def pool_for(tls: str, base_url: str, state_dir: Path, timeout: float) -> urllib3.HTTPConnectionPool:
+    """The keep-alive connection pool for the gateway (one connection: requests go one at a time),
+    pinning on first use. Requests through it follow no redirect and retry nothing (the caller does)."""
+    parts = urlsplit(base_url)
+    common = dict(host=parts.hostname, port=parts.port, maxsize=1, retries=False)
+    if parts.scheme != "https":
+        return urllib3.HTTPConnectionPool(**common)
     if tls == "insecure":
         # The user chose no check: say it once in the log, not four urllib3 warnings per run.
-        import urllib3
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         log.debug("ENVOY_TLS=insecure: the gateway's certificate is not checked")
-        return InsecureAdapter(), False
-    if tls != "pin":
-        return HTTPAdapter(), tls  # a CA bundle path: normal verification against it
+        return urllib3.HTTPSConnectionPool(**common, cert_reqs="CERT_NONE", assert_hostname=False,
+                                           ssl_context=_lenient_context())
+    if tls != "pin":  # a CA bundle file: normal verification against it, host name included
+        return urllib3.HTTPSConnectionPool(**common, cert_reqs="CERT_REQUIRED", ca_certs=tls)
     fp = read_pin(state_dir)
     if fp is None:
         fp = probe_fingerprint(base_url, timeout)  # OSError: the caller retries like any request
         write_pin(state_dir, fp)
         log.warning("pinned the gateway certificate %s in %s (trust on first use)", fp, pin_path(state_dir))
-    return PinnedAdapter(fp), False
+    # urllib3 compares the fingerprint right after the handshake, before the request is written.
+    return urllib3.HTTPSConnectionPool(**common, cert_reqs="CERT_NONE", assert_hostname=False,
+                                       assert_fingerprint=normalise(fp), ssl_context=_lenient_context())

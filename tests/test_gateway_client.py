@@ -4,7 +4,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-import requests
+from urllib3.exceptions import ReadTimeoutError
 
 from homepower.errors import UnreachableError
 from homepower.gateway.client import GatewayClient
@@ -52,11 +52,11 @@ def test_a_slow_failing_gateway_does_not_stretch_envoy_retry_s(tmp_path):
     now = [0.0]
     timeouts = []
 
-    class Hanging:
-        def get(self, url, timeout, **kwargs):
-            timeouts.append(timeout)
-            now[0] += timeout
-            raise requests.exceptions.ReadTimeout("read timed out")
+    class Hanging:  # stands in for the urllib3 pool
+        def urlopen(self, method, url, timeout, **kwargs):
+            timeouts.append(timeout.read_timeout)
+            now[0] += timeout.read_timeout
+            raise ReadTimeoutError(self, url, "Read timed out.")
 
     class Client(GatewayClient):
         def _open(self):

@@ -310,17 +310,34 @@ def test_a_gateway_refusing_info_exits_77(tmp_path, gateway, enlighten):
     assert run.code == 77 and "/info" in run.stderr
 
 
+def imported_by(run) -> set[str]:
+    """Top-level packages a run imported, from its -X importtime lines on stderr."""
+    return {line.split("|")[-1].strip().split(".")[0] for line in run.stderr.splitlines()
+            if line.startswith("import time:")}
+
+
 def test_the_poll_path_stays_light(tmp_path, gateway, enlighten):
-    """No pandas/numpy/pvlib, even transitively; no MySQL driver for an SQLite database."""
+    """No pandas/numpy/pvlib, even transitively; no MySQL driver for an SQLite database. requests only when
+    a token is fetched from Enlighten: a poll with the cached token talks to the gateway through urllib3."""
     gw = gateway()
     env = env_for(tmp_path, gw, enlighten, PYTHONPROFILEIMPORTTIME="1")
-    for args in (["--help"], []):
+    for args in (["--help"], [], []):
         run = run_poller(env, *args)
         assert run.code == 0, run.output
-        imported = {line.split("|")[-1].strip().split(".")[0] for line in run.stderr.splitlines()
-                    if line.startswith("import time:")}
-        assert "requests" in imported or args
+        imported = imported_by(run)
         assert not imported & {"pandas", "numpy", "pvlib", "mysql"}
+    assert len(enlighten.tokens) == 1  # the first poll fetched the token (with requests), the second did not
+    assert "requests" not in imported and "urllib3" in imported
+    assert len(rows(tmp_path / "state" / "homepower.db")) >= 1
+
+
+def test_an_old_gateway_with_digest_imports_no_requests(tmp_path, gateway, enlighten):
+    bodies = {"/info": info_xml("121426016034", "D5.0.62", False), "/api/v1/production": V1}
+    gw = gateway(bodies=bodies, digest_paths=("/api/v1/production",))
+    run = run_poller(env_for(tmp_path, gw, enlighten, PYTHONPROFILEIMPORTTIME="1"))
+    assert run.code == 0, run.output
+    assert "requests" not in imported_by(run)
+    assert rows(tmp_path / "state" / "homepower.db")[0]["source"] == "v1"
 
 
 def test_a_gateway_that_stops_answering_times_out_then_exits_69(tmp_path, gateway, enlighten):

@@ -5,16 +5,20 @@ the session cookie, digest auth for old firmware. Answers come back as (status, 
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 import time
 from dataclasses import dataclass
 from typing import Callable
+from urllib.parse import urlsplit
 
-import requests
-from requests.auth import HTTPDigestAuth
+import urllib3
+from urllib3.exceptions import (DecodeError, HTTPError, NewConnectionError, ProtocolError, SSLError,
+                                TimeoutError as Urllib3Timeout)
 
 from homepower import tls
 from homepower.errors import ConfigError, DataError, PinMismatch, UnreachableError
+from homepower.gateway import digest
 from homepower.gateway.parse import embedded_status
 
 log = logging.getLogger(__name__)
@@ -25,6 +29,8 @@ PLAIN_HTTP_SIGNS = ("wrong version number", "http request", "record layer failur
 BACKOFF_FIRST_S = 1.0
 MIN_ATTEMPT_S = 1.0  # the last attempt before the retry deadline still gets this long to answer
 BACKOFF_MAX_S = 10.0  # a LAN device: a try every 10 s is no load, and the outage ends sooner for us
+DEFAULT_HEADERS = {"User-Agent": "homepower-poller", "Accept": "application/json, text/html, */*",
+                   "Accept-Encoding": "gzip, deflate", "Connection": "keep-alive"}
 
 
 @dataclass(frozen=True)
@@ -58,35 +64,32 @@ class GatewayClient:
         self._clock = clock
         self._deadline: float | None = None  # set at the first connection failure of the run
         self._token: str | None = None
-        self._digest: HTTPDigestAuth | None = None
-        self.session: requests.Session | None = None
+        self._cookies: dict[str, str] = {}  # the gateway's session cookie (one host: no domain/path rules)
+        self._digest: tuple[str, str] | None = None  # (user, password) once the firmware wants digest
+        self._challenge: dict[str, str] | None = None  # the last digest challenge, reused pre-emptively
+        self._nonce_count = 0
+        self.pool: urllib3.HTTPConnectionPool | None = None
 
     # -- connection ------------------------------------------------------------------------------
-    def _open(self) -> requests.Session:
-        if self.session is None:
-            adapter, verify = tls.adapter_for(self.tls_mode, self.base_url, self.state_dir,
-                                              self._attempt_timeout(self._clock()))  # the pin probe
-            session = requests.Session()
-            session.trust_env = False  # a LAN device: no proxy, no netrc, no CA bundle from the environment
-            session.verify = verify
-            session.mount("https://", adapter)
-            session.headers["User-Agent"] = "homepower-poller"
-            session.headers["Accept"] = "application/json, text/html, */*"
-            self.session = session
-        return self.session
+    def _open(self) -> urllib3.HTTPConnectionPool:
+        """urllib3 directly, not requests: a LAN device needs no proxy, netrc or environment CA bundle,
+        and requests' imports were a quarter of a poll's wall time."""
+        if self.pool is None:
+            self.pool = tls.pool_for(self.tls_mode, self.base_url, self.state_dir,
+                                     self._attempt_timeout(self._clock()))  # the pin probe
+        return self.pool
 
     def close(self) -> None:
-        if self.session is not None:
-            self.session.close()
+        if self.pool is not None:
+            self.pool.close()
 
     def set_token(self, token: str | None) -> None:
         self._token = token
-        if self.session is not None:
-            self.session.cookies.clear()  # a cookie of the previous token is no longer valid
+        self._cookies.clear()  # a cookie of the previous token is no longer valid
 
     def use_digest(self, serial: str) -> None:
         """Firmware below 7: installer-less digest auth, user ``envoy``, password = serial's last 6 digits."""
-        self._digest = HTTPDigestAuth("envoy", serial[-6:])
+        self._digest = ("envoy", serial[-6:])
 
     # -- requests --------------------------------------------------------------------------------
     def get(self, path: str, auth: bool = True) -> Answer:
@@ -95,7 +98,7 @@ class GatewayClient:
         headers = {}
         if auth and self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        answer = self._request(path, headers, self._digest if auth else None)
+        answer = self._request(path, headers, digest_ok=auth)
         status = embedded_status(answer.text) if answer.status == 200 else None
         if answer.status in (401, 403) or status in (401, 403):
             raise Unauthorized(Answer(status or answer.status, answer.text, path))
@@ -104,29 +107,63 @@ class GatewayClient:
                                    f"error; it may be restarting): nothing stored, the next run tries again")
         return answer
 
-    def _request(self, path: str, headers: dict, auth) -> Answer:
-        url = self.base_url + path
+    def _request(self, path: str, headers: dict, digest_ok: bool) -> Answer:
+        """One answer to GET ``path``: the retry loop, then (where the gateway asks) digest once more."""
+        authorization = self._digest_header(path) if digest_ok else None
+        answer, challenge = self._send(path, headers, authorization)
+        if answer.status == 401 and challenge and digest_ok and self._digest:
+            # As requests' HTTPDigestAuth: answer a (new or stale) challenge once; a second 401 stands.
+            self._challenge, self._nonce_count = challenge, 0
+            authorization = self._digest_header(path)
+            if authorization:
+                answer, _ = self._send(path, headers, authorization)
+        return answer
+
+    def _digest_header(self, path: str) -> str | None:
+        if self._digest is None or self._challenge is None:
+            return None
+        self._nonce_count += 1
+        uri = urlsplit(self.base_url).path + path
+        return digest.authorization(self._challenge, *self._digest, "GET", uri, self._nonce_count,
+                                    os.urandom(8).hex())
+
+    def _send(self, path: str, headers: dict, authorization: str | None) -> tuple[Answer, dict | None]:
+        """The answer and the digest challenge it carries (if any), retrying connection failures with
+        backoff for ENVOY_RETRY_S."""
         delay = BACKOFF_FIRST_S
         while True:
+            url = self.base_url + path
+            sent = {**DEFAULT_HEADERS, **headers}
+            if authorization:
+                sent["Authorization"] = authorization
+            if self._cookies:
+                sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self._cookies.items())
             started = self._clock()
             try:
-                session = self._open()
-                response = session.get(url, headers=headers, auth=auth, timeout=self._attempt_timeout(started),
-                                       allow_redirects=False)
-                log.debug("GET %s -> %s (%d bytes)", path, response.status_code, len(response.content))
+                pool = self._open()
+                timeout = self._attempt_timeout(started)
+                response = pool.urlopen("GET", urlsplit(self.base_url).path + path, headers=sent,
+                                        timeout=urllib3.Timeout(connect=timeout, read=timeout), retries=False,
+                                        redirect=False, preload_content=False)
+                try:
+                    content = response.read()
+                except (ProtocolError, DecodeError) as exc:  # the connection dropped mid-body, or bad gzip
+                    raise DataError(f"gateway {url} answer was cut off or garbled ({_reason(exc)}); "
+                                    f"nothing stored") from None
+                finally:
+                    response.release_conn()
+                log.debug("GET %s -> %s (%d bytes)", path, response.status, len(content))
+                self._keep_cookies(response.headers.getlist("Set-Cookie"))
+                challenge = (digest.parse_challenge(", ".join(response.headers.getlist("WWW-Authenticate")))
+                             if response.status == 401 else None)
                 # Decode ourselves: gateways rarely name a charset, and guessing one is slow and can differ.
-                return Answer(response.status_code, response.content.decode("utf-8", errors="replace"), path)
-            except requests.exceptions.SSLError as exc:
+                return Answer(response.status, content.decode("utf-8", errors="replace"), path), challenge
+            except SSLError as exc:
                 if self._plain_http(exc):
-                    url = self.base_url + path
                     continue
                 self._tls_failure(exc)
-            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
-                raise DataError(f"gateway {url} answer was cut off or garbled ({_reason(exc)}); "
-                                f"nothing stored") from None
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout, OSError) as exc:
+            except (NewConnectionError, Urllib3Timeout, ProtocolError, OSError) as exc:
                 if isinstance(exc, ssl.SSLError) and self._plain_http(exc):  # the pin's first handshake
-                    url = self.base_url + path
                     continue
                 now = self._clock()
                 if self._deadline is None:
@@ -144,8 +181,22 @@ class GatewayClient:
                 log.info("gateway %s unreachable (%s); retrying in %.1f s", self.base_url, reason, wait)
                 self._sleep(wait)
                 delay = min(delay * 2, BACKOFF_MAX_S)
-            except requests.exceptions.RequestException as exc:  # anything else requests can raise
+            except HTTPError as exc:  # anything else urllib3 can raise
                 raise UnreachableError(f"gateway {url} request failed ({_reason(exc)}); nothing stored") from None
+
+    def _keep_cookies(self, set_cookies: list[str]) -> None:
+        """Keep ``name=value`` of each Set-Cookie (the attributes do not matter for one LAN host);
+        Max-Age=0 deletes, as a browser would."""
+        for line in set_cookies:
+            pair, _, attributes = line.partition(";")
+            name, sep, value = pair.partition("=")
+            name = name.strip()
+            if not sep or not name:
+                continue
+            if "max-age=0" in attributes.replace(" ", "").lower():
+                self._cookies.pop(name, None)
+            else:
+                self._cookies[name] = value.strip()
 
     def _plain_http(self, exc: Exception) -> bool:
         """Firmware below 7 often serves plain HTTP only. When ENVOY_HOST gave no scheme and the HTTPS
@@ -168,7 +219,7 @@ class GatewayClient:
                     "TLS attempt)", self.base_url, plain, plain)
         self.base_url = plain
         self.close()
-        self.session = None
+        self.pool = None
         return True
 
     def _attempt_timeout(self, now: float) -> float:
