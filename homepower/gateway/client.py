@@ -18,7 +18,6 @@ from urllib3.exceptions import (DecodeError, HTTPError, NewConnectionError, Prot
 
 from homepower import tls
 from homepower.errors import ConfigError, DataError, PinMismatch, UnreachableError
-from homepower.gateway import digest
 from homepower.gateway.parse import embedded_status
 
 log = logging.getLogger(__name__)
@@ -122,6 +121,7 @@ class GatewayClient:
     def _digest_header(self, path: str) -> str | None:
         if self._digest is None or self._challenge is None:
             return None
+        from homepower.gateway import digest  # firmware below 7 only
         self._nonce_count += 1
         uri = urlsplit(self.base_url).path + path
         return digest.authorization(self._challenge, *self._digest, "GET", uri, self._nonce_count,
@@ -154,8 +154,10 @@ class GatewayClient:
                     response.release_conn()
                 log.debug("GET %s -> %s (%d bytes)", path, response.status, len(content))
                 self._keep_cookies(response.headers.getlist("Set-Cookie"))
-                challenge = (digest.parse_challenge(", ".join(response.headers.getlist("WWW-Authenticate")))
-                             if response.status == 401 else None)
+                challenge = None
+                if response.status == 401 and self._digest:  # firmware below 7 only
+                    from homepower.gateway import digest
+                    challenge = digest.parse_challenge(", ".join(response.headers.getlist("WWW-Authenticate")))
                 # Decode ourselves: gateways rarely name a charset, and guessing one is slow and can differ.
                 return Answer(response.status, content.decode("utf-8", errors="replace"), path), challenge
             except SSLError as exc:
