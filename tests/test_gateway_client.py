@@ -72,3 +72,31 @@ def test_a_slow_failing_gateway_does_not_stretch_envoy_retry_s(tmp_path):
     assert "timed out" in str(err.value)
     assert now[0] <= 41  # the window, plus at most one short last attempt
     assert timeouts[0] == 10 and all(t <= 10 for t in timeouts)
+
+
+def test_the_session_cookie_is_carried_and_dropped_with_its_token(tmp_path):
+    """Over real HTTPS with the pin: check_jwt's cookie goes with later requests (firmware that wants it
+    refuses without); a new token starts without the old token's cookie."""
+    from fakes.enlighten import make_jwt
+    from fakes.gateway import FakeGateway, info_xml
+    from homepower.gateway.client import Unauthorized
+
+    serial = "122233445566"
+    bodies = {"/info": info_xml(serial, "D7.6.175", True), "/api/v1/production": '{"wattHoursLifetime": 5}'}
+    with FakeGateway(bodies=bodies, workdir=tmp_path, require_cookie=True) as gw:
+        client = GatewayClient(gw.url, "pin", tmp_path / "state", timeout=5, retry_s=0)
+        try:
+            client.set_token(make_jwt(serial))
+            with pytest.raises(Unauthorized):
+                client.get("/api/v1/production")  # no cookie yet
+            client.check_jwt()
+            assert client.get("/api/v1/production").status == 200
+            assert gw.requests[-1]["headers"]["Cookie"] == f"sessionId={next(iter(gw.sessions))}"
+            assert "Bearer" in gw.requests[-1]["headers"]["Authorization"]
+            client.set_token(make_jwt(serial))
+            with pytest.raises(Unauthorized):
+                client.get("/api/v1/production")
+            assert "Cookie" not in gw.requests[-1]["headers"]
+        finally:
+            client.close()
+    assert (tmp_path / "state" / "gateway-cert.sha256").read_text().strip() == gw.fingerprint
