@@ -72,7 +72,7 @@ class GatewayClient:
     # -- connection ------------------------------------------------------------------------------
     def _open(self) -> urllib3.HTTPConnectionPool:
         """urllib3 directly, not requests: a LAN device needs no proxy, netrc or environment CA bundle,
-        and requests' imports were a quarter of a poll's wall time."""
+        and requests' own imports (cookiejar, charset guessing, idna) cost ~20 ms of a ~140 ms poll."""
         if self.pool is None:
             self.pool = tls.pool_for(self.tls_mode, self.base_url, self.state_dir,
                                      self._attempt_timeout(self._clock()))  # the pin probe
