@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -190,6 +189,7 @@ def write_cache(state_dir: Path, serial: str, token: str, rejected: str | None =
     state_dir = Path(state_dir)
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
+        import tempfile  # only when a token is written: keeps the cached-token poll light
         fd, tmp = tempfile.mkstemp(prefix=".token.", dir=state_dir)  # mkstemp creates it 0600
     except OSError as exc:
         raise ConfigError(f"cannot write the token cache in {state_dir} ({exc.strerror}): make STATE_DIR "

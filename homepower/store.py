@@ -7,7 +7,6 @@ goes away raise ``StoreUnavailable`` (exit 75); the caller decides what that mea
 from __future__ import annotations
 
 import logging
-import sqlite3
 from datetime import datetime
 from typing import Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
@@ -40,32 +39,8 @@ class Store:
     def connect(cls, config: DatabaseConfig, timezone: ZoneInfo | None = None,
                 create: bool = True) -> "Store":
         """Open the database, create missing tables and upgrade the original layout in place."""
-        dialect = for_kind(config.kind)
-        try:
-            if config.kind == "sqlite":
-                config.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(str(config.path), timeout=30)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-            else:
-                import mysql.connector
-                from mysql.connector.constants import ClientFlag
-                conn = mysql.connector.connect(
-                    host=config.host, port=config.port, user=config.user, password=config.password,
-                    database=config.database, connection_timeout=10, autocommit=False,
-                    charset="utf8mb4", collation="utf8mb4_general_ci", time_zone="+00:00",
-                    # No connection attributes: collecting them runs `lsb_release` in a subprocess on
-                    # every connect (8 ms here, far more on a Raspberry Pi), for nothing we use.
-                    client_flags=[-ClientFlag.CONNECT_ARGS])
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreUnavailable(f"database {config.describe()} cannot be opened: {exc}") from None
-        except Exception as exc:  # mysql.connector.Error, imported lazily
-            if config.kind == "mysql" and isinstance(exc, _mysql_errors().Error):
-                raise StoreUnavailable(f"database {config.describe()} is unavailable: "
-                                       f"{_safe(exc, config)}; check that the server runs and "
-                                       f"DATABASE_URL is right") from None
-            raise
-        store = cls(conn, dialect, config)
+        conn = _open_sqlite(config) if config.kind == "sqlite" else _open_mysql(config)
+        store = cls(conn, for_kind(config.kind), config)
         if create:
             store.ensure_schema(timezone or ZoneInfo("UTC"))
         return store
@@ -187,16 +162,46 @@ class Store:
 
     def _raise_unavailable(self, exc: Exception):
         """Map 'the database went away / is locked' to StoreUnavailable; let real bugs through."""
-        if isinstance(exc, sqlite3.OperationalError) and self.dialect.kind == "sqlite":
+        if self.dialect.kind == "sqlite":
+            import sqlite3
             msg = str(exc)
-            if "locked" in msg or "unable to open" in msg or "disk" in msg or "readonly" in msg:
+            if isinstance(exc, sqlite3.OperationalError) and any(
+                    word in msg for word in ("locked", "unable to open", "disk", "readonly")):
                 raise StoreUnavailable(f"database {self.config.describe()} is unavailable: {msg}") from None
-        if self.dialect.kind == "mysql":
+        else:
             errors = _mysql_errors()
             if isinstance(exc, (errors.InterfaceError, errors.OperationalError)):
                 raise StoreUnavailable(f"database {self.config.describe()} is unavailable: "
                                        f"{_safe(exc, self.config)}") from None
         raise exc
+
+
+def _open_sqlite(config: DatabaseConfig):
+    import sqlite3  # imported here: a MySQL poll need not load it
+    try:
+        config.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(config.path), timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreUnavailable(f"database {config.describe()} cannot be opened: {exc}") from None
+    return conn
+
+
+def _open_mysql(config: DatabaseConfig):
+    import mysql.connector
+    from mysql.connector.constants import ClientFlag
+    try:
+        return mysql.connector.connect(
+            host=config.host, port=config.port, user=config.user, password=config.password,
+            database=config.database, connection_timeout=10, autocommit=False,
+            charset="utf8mb4", collation="utf8mb4_general_ci", time_zone="+00:00",
+            # No connection attributes: collecting them runs `lsb_release` in a subprocess on
+            # every connect (8 ms here, far more on a Raspberry Pi), for nothing we use.
+            client_flags=[-ClientFlag.CONNECT_ARGS])
+    except mysql.connector.Error as exc:
+        raise StoreUnavailable(f"database {config.describe()} is unavailable: {_safe(exc, config)}; "
+                               f"check that the server runs and DATABASE_URL is right") from None
 
 
 def _safe(exc: Exception, config: DatabaseConfig) -> str:
