@@ -224,6 +224,10 @@ class FakeGateway:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        self._drop_connections()
+
+    def _drop_connections(self) -> None:
+        """Close the kept-alive client connections (clients must reconnect, and see the new state)."""
         with self._lock:
             conns = list(self._conns)
         for conn in conns:
@@ -251,13 +255,7 @@ class FakeGateway:
             cert, key = make_cert(self.workdir, name=f"other-{secrets.token_hex(3)}")
         self.cert, self.key = cert, key
         self.context = self._context()
-        with self._lock:
-            conns = list(self._conns)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        self._drop_connections()
 
     def fault(self, path: str, kind: str | None, times: int | None = None) -> None:
         """Answer ``path`` ("*" = every path but /info) with a fault: 401 (HTML page), 403, 500, 502, 503,
