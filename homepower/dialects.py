@@ -26,6 +26,10 @@ class Dialect:
             return float(value)
         return value
 
+    def rename_sql(self, pairs: list[tuple[str, str]]) -> list[str]:
+        """Statements renaming each ``(old, new)`` table, in order."""
+        raise NotImplementedError
+
     def params(self, n: int) -> str:
         return ", ".join([self.placeholder] * n)
 
@@ -44,6 +48,10 @@ class MySQLDialect(Dialect):
         return ("SELECT COLUMN_NAME FROM information_schema.COLUMNS "
                 "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (table,))
 
+    def rename_sql(self, pairs):
+        # One statement: MySQL swaps the names atomically (DDL there commits on its own).
+        return ["RENAME TABLE " + ", ".join(f"`{old}` TO `{new}`" for old, new in pairs)]
+
 
 class SQLiteDialect(Dialect):
     kind = "sqlite"
@@ -57,6 +65,10 @@ class SQLiteDialect(Dialect):
 
     def columns_sql(self, table):
         return ("SELECT name FROM pragma_table_info(?)", (table,))
+
+    def rename_sql(self, pairs):
+        # SQLite renames one table a statement.
+        return [f'ALTER TABLE "{old}" RENAME TO "{new}"' for old, new in pairs]
 
     def to_db(self, value):
         # SQLite has no DATETIME type: a fixed-width text sorts and compares like the time itself.

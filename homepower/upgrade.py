@@ -9,10 +9,11 @@ swap leaves the old table untouched and the next run starts again.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from homepower import schema
+from homepower.hours import to_utc
 from homepower.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -22,8 +23,7 @@ LEGACY_SOURCE = "legacy"  # samples stored before the source was recorded
 
 def local_to_utc(year: int, month: int, day: int, hour: int, minute: int, tz: ZoneInfo) -> datetime:
     """Naive UTC of a local wall time; the repeated autumn hour resolves to its first occurrence."""
-    local = datetime(int(year), int(month), int(day), int(hour), int(minute), tzinfo=tz)
-    return local.astimezone(timezone.utc).replace(tzinfo=None)
+    return to_utc(datetime(int(year), int(month), int(day), int(hour), int(minute)), tz)
 
 
 def _num(value):
@@ -71,22 +71,14 @@ def upgrade_table(store, table: str, existing: list[str], tz: ZoneInfo) -> int:
                                            "wattsNow", "gr_w", "tc", "wh_pv", "wh_s3p", "wh_return",
                                            "kwh_pv", "kwh_s3p", "kwh_return"}]
     rows = store.execute(f"SELECT {', '.join(f'`{c}`' for c in wanted)} FROM `{table}`", fetch=True)
-    converted = []
-    for values in rows:
-        row = convert_row(table, dict(zip(wanted, values, strict=True)), tz)
-        if isinstance(row.get("created"), datetime) and store.dialect.kind == "sqlite":
-            row["created"] = row["created"].strftime("%Y-%m-%d %H:%M:%S")
-        converted.append(row)
+    converted = [convert_row(table, dict(zip(wanted, values, strict=True)), tz) for values in rows]
     # Rows with and without "created" must not share one executemany.
     with_created = [r for r in converted if "created" in r]
     without = [r for r in converted if "created" not in r]
     store.upsert(temp, with_created, keep=(), commit=False)
     store.upsert(temp, without, keep=(), commit=False)
-    if store.dialect.kind == "mysql":
-        store.execute(f"RENAME TABLE `{table}` TO `{backup}`, `{temp}` TO `{table}`")
-    else:
-        store.execute(f'ALTER TABLE "{table}" RENAME TO "{backup}"')
-        store.execute(f'ALTER TABLE "{temp}" RENAME TO "{table}"')
+    for sql in store.dialect.rename_sql([(table, backup), (temp, table)]):
+        store.execute(sql)
     store.commit()
     log.warning("upgraded %s: %d rows of %d copied", table, len(converted), len(rows))
     return len(converted)
