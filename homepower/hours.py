@@ -84,12 +84,7 @@ def hour_at(start_utc: datetime, tz: ZoneInfo) -> Hour:
 def local_hours(start_local: datetime, end_local: datetime, tz: ZoneInfo) -> list[Hour]:
     """Every local clock hour starting in [start_local, end_local) (naive local times): 23 rows on a
     spring-forward day, 25 on an autumn day."""
-    start, end = to_utc(start_local, tz), to_utc(end_local, tz)
-    hours, t = [], start
-    while t < end:
-        hours.append(hour_at(t, tz))
-        t += HOUR
-    return hours
+    return utc_hours(to_utc(start_local, tz), to_utc(end_local, tz), tz)
 
 
 def utc_hours(start_utc: datetime, end_utc: datetime, tz: ZoneInfo) -> list[Hour]:
