@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
-
 import log
 from homepower.cli import Parser, run
 from homepower.errors import UsageError
@@ -58,14 +56,13 @@ def main(argv=None) -> int:
         conf = settings.load()
         log.setup(conf.log_level)
         request = make_request(args, conf.timezone)
+        from homepower.dialects import parse_utc
         now = None
         if args.now:
             try:
-                now = datetime.fromisoformat(args.now)
+                now = parse_utc(args.now)
             except ValueError:
                 raise UsageError(f"--now {args.now!r} is not an ISO time (UTC)") from None
-            if now.tzinfo is not None:
-                now = now.astimezone(timezone.utc).replace(tzinfo=None)
         with Store.connect(conf.database, conf.timezone) as store:
             collect(conf, request, store, now_utc=now)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from homepower import hours as H
+from homepower.dialects import parse_utc
 from homepower.hours import Hour, Series
 from homepower.settings import PVSettings, Settings
 
@@ -94,23 +95,8 @@ def read_samples(store, start: datetime, end: datetime) -> list[Sample]:
 
 
 def _sample(row: dict) -> Sample:
-    return ((parse_ts(row["ts_utc"]) - H.EPOCH).total_seconds(), row["wattHoursLifetime"],
+    return ((parse_utc(row["ts_utc"]) - H.EPOCH).total_seconds(), row["wattHoursLifetime"],
             row["whExportedLifetime"], row["source"])
-
-
-def parse_ts(value) -> datetime:
-    """A stored ``ts_utc`` as naive UTC. SQLite keeps DATETIME as whatever text was inserted: ours is
-    "YYYY-MM-DD HH:MM:SS", but rows written by hand or by other tools may carry a "T", fractions of a
-    second or an offset; all mean the same instant."""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, (int, float)):
-        return H.EPOCH + timedelta(seconds=float(value))
-    else:
-        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
 
 
 def _read_samples_sqlite(store, start: datetime, end: datetime) -> list[Sample]:
@@ -124,7 +110,7 @@ def _read_samples_sqlite(store, start: datetime, end: datetime) -> list[Sample]:
     lo_s, hi_s = H.epoch_s(start), H.epoch_s(end)
     out = []
     for ts, wh, x, source in store.execute(sql, (lo, hi), fetch=True):
-        t = (parse_ts(ts) - H.EPOCH).total_seconds()
+        t = (parse_utc(ts) - H.EPOCH).total_seconds()
         if lo_s <= t < hi_s:
             out.append((t, None if wh is None else float(wh), None if x is None else float(x), source))
     out.sort(key=lambda s: s[0])
@@ -169,7 +155,7 @@ def _edge_samples(store, t: datetime, side: str) -> list[Sample]:
     """The nearest sample of each source (and the nearest with an export value) before/after ``t``."""
     p, q = store.dialect.placeholder, store.q
     agg, cmp = ("MAX", "<") if side == "before" else ("MIN", ">=")
-    # SQLite: compare as times, not as whatever text was inserted (see parse_ts).
+    # SQLite: compare as times, not as whatever text was inserted (see parse_utc).
     when = f"datetime({q('ts_utc')})" if store.dialect.kind == "sqlite" else q("ts_utc")
     sql = (f"SELECT {agg}({q('ts_utc')}), {agg}(CASE WHEN {q('whExportedLifetime')} IS NOT NULL "
            f"THEN {q('ts_utc')} END) FROM {q('enphase_production')} WHERE {when} {cmp} {p} "

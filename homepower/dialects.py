@@ -2,10 +2,26 @@
 how a DATETIME travels. Nothing else in the project writes dialect-specific SQL."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+_EPOCH = datetime(1970, 1, 1)
+
+
+def parse_utc(value) -> datetime:
+    """A stored ``ts_utc`` (or an ISO text given by a person) as naive UTC. SQLite keeps DATETIME as
+    whatever text was inserted: ours is "YYYY-MM-DD HH:MM:SS", but rows written by hand or by other tools
+    may carry a "T", fractions of a second or an offset; all mean the same instant. ValueError otherwise."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, (int, float)):
+        return _EPOCH + timedelta(seconds=float(value))
+    else:
+        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
 
 
 class Dialect:

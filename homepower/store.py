@@ -12,7 +12,7 @@ from typing import Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from homepower import schema
-from homepower.dialects import DATETIME_FORMAT, Dialect, for_kind
+from homepower.dialects import Dialect, for_kind, parse_utc
 from homepower.errors import StoreUnavailable
 from homepower.settings import DatabaseConfig
 
@@ -121,7 +121,7 @@ class Store:
         for row in self._run(sql, tuple(params), fetch=True):
             item = {c: from_db(v) for c, v in zip(cols, row, strict=True)}
             if isinstance(item.get("ts_utc"), str):
-                item["ts_utc"] = datetime.strptime(item["ts_utc"], DATETIME_FORMAT)
+                item["ts_utc"] = parse_utc(item["ts_utc"])
             out.append(item)
         return out
 

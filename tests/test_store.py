@@ -95,3 +95,14 @@ def test_unopenable_sqlite_is_store_unavailable(tmp_path):
     blocker.write_text("x")
     with pytest.raises(StoreUnavailable):
         Store.connect(DatabaseConfig(kind="sqlite", path=blocker / "sub" / "db.sqlite"))
+
+
+def test_fetch_reads_a_sqlite_time_written_by_hand_with_a_t(tmp_path):
+    # SQLite keeps DATETIME as the inserted text: a row typed in by hand (or by another tool) as ISO
+    # with a "T" must come back as the same instant, not crash the reader.
+    with Store.connect(DatabaseConfig(kind="sqlite", path=tmp_path / "h.db")) as store:
+        store.execute('INSERT INTO pvhistory (ts_utc, year, month, day, hour, kwh_pv) '
+                      "VALUES ('2025-06-01T12:00:00', 2025, 6, 1, 14, 1.5)")
+        store.commit()
+        assert store.fetch("pvhistory", ["ts_utc", "kwh_pv"]) == [
+            {"ts_utc": datetime(2025, 6, 1, 12), "kwh_pv": 1.5}]
