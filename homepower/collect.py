@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
@@ -238,12 +237,9 @@ def forecast_kwh(path: Path, rows: list, pv: PVSettings, cache_dir: Path | None)
     from solar3p.model import hourly_kwh
     kwh = hourly_kwh(rows, pv)
     if cache is not None:
+        from solar3p.files import write_atomic
         try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_text(json.dumps({"key": key, "kwh": {str(t): v for t, v in kwh.items()}}),
-                           encoding="utf-8")
-            os.replace(tmp, cache)
+            write_atomic(cache, json.dumps({"key": key, "kwh": {str(t): v for t, v in kwh.items()}}))
         except OSError as exc:
             log.warning("cannot write %s (%s): the forecast will be modelled again next run", cache, exc)
     return kwh

@@ -158,6 +158,19 @@ def test_the_forecast_model_is_remembered_per_file_and_settings(store, db_url, t
     assert collect(settings_for(tmp_path, db_url, meteo), noon, store, now_utc=LATER)[0]["kwh_s3p"] == dull
 
 
+def test_a_state_dir_that_cannot_hold_the_cache_still_stores_the_forecast(store, db_url, tmp_path, caplog):
+    syn = synth.generate(date(2025, 6, 1), 1, seed=3)
+    store.upsert("enphase_production", syn.rows())
+    meteo = write_meteo(tmp_path / "meteo.json", syn)
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where STATE_DIR should be")
+    caplog.set_level(logging.WARNING)
+    noon = Request("hour", hour=datetime(2025, 6, 1, 13))
+    rows = collect(settings_for(tmp_path, db_url, meteo, STATE_DIR=str(blocked)), noon, store, now_utc=LATER)
+    assert rows[0]["kwh_s3p"] > 0 and stored(store)[0]["kwh_s3p"] == rows[0]["kwh_s3p"]
+    assert "modelled again next run" in caplog.text
+
+
 def test_missing_forecast_file_or_hour_is_null_with_a_warning(store, db_url, tmp_path, caplog):
     syn = synth.generate(date(2025, 6, 1), 1, seed=3)
     store.upsert("enphase_production", syn.rows())
