@@ -14,7 +14,7 @@ import logging
 import sys
 from pathlib import Path
 
-from homepower.errors import ConfigError, HomepowerError, UsageError
+from homepower.errors import ConfigError, UsageError
 from homepower.settings import ORIENTATIONS, load, parse_orientation
 
 FORMATS = ("table", "csv", "json")
@@ -173,17 +173,20 @@ def run_fetch(argv, settings) -> int:
 
 
 def main(argv=None) -> int:
+    from homepower.cli import run
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
+
+    def body() -> int:
         settings = load()
         import log
         log.setup(settings.log_level)
         logging.getLogger("h5py").setLevel(logging.INFO)  # pvlib's import makes h5py chatter at DEBUG
-        if argv[:1] == ["fetch"]:
-            return run_fetch(argv[1:], settings)
-        return run_forecast(argv, settings)
-    except HomepowerError as err:
-        print(str(err), file=sys.stderr)
-        return err.exit_code
-    except BrokenPipeError:  # `python -m solar3p | head`
-        return 0
+        try:
+            if argv[:1] == ["fetch"]:
+                return run_fetch(argv[1:], settings)
+            return run_forecast(argv, settings)
+        except BrokenPipeError:  # `python -m solar3p | head`
+            return 0
+
+    return run(body, "solar3p")
