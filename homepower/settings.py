@@ -196,7 +196,8 @@ def read_environment(base_dir: Path = PROJECT_DIR, environ: Mapping[str, str] | 
     return merged
 
 
-def _url(env: Mapping[str, str], name: str, default: str) -> str:
+def http_url(env: Mapping[str, str], name: str, default: str) -> str:
+    """The http(s) base URL setting ``name`` (no trailing slash), else ``default``."""
     value = (env.get(name) or default).strip().rstrip("/")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -247,8 +248,8 @@ def load(overrides: Mapping[str, object] | None = None, base_dir: Path = PROJECT
         envoy_password=env.get("ENVOY_PASSWORD") or None,
         envoy_serial=text("ENVOY_SERIAL"),
         envoy_token="".join(token.split()) if token and token.strip() else None,
-        enlighten_url=_url(env, "ENLIGHTEN_URL", "https://enlighten.enphaseenergy.com"),
-        entrez_url=_url(env, "ENTREZ_URL", "https://entrez.enphaseenergy.com"),
+        enlighten_url=http_url(env, "ENLIGHTEN_URL", "https://enlighten.enphaseenergy.com"),
+        entrez_url=http_url(env, "ENTREZ_URL", "https://entrez.enphaseenergy.com"),
         envoy_tls=tls,
         envoy_timeout=_number(env, "ENVOY_TIMEOUT", 10.0, 0.1, 600),
         envoy_retry_s=_number(env, "ENVOY_RETRY_S", 240.0, 0, 3600),

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from homepower.errors import AuthError, ConfigError, DataError, HomepowerError, UnreachableError
-from homepower.settings import read_environment
+from homepower.settings import http_url, read_environment
 from solar3p.meteo import MeteoFileError, parse_meteo
 from solar3p.files import DUTCH, dumps, write_atomic
 
@@ -33,13 +33,7 @@ OPEN_METEO_HOURLY = ("shortwave_radiation", "temperature_2m", "cloud_cover", "cl
 
 def base_url(name: str, environ=None) -> str:
     """A source's base URL from the environment / .env (METEOSERVER_URL, OPEN_METEO_URL) or its default."""
-    from urllib.parse import urlsplit
-    env = read_environment(environ=environ)
-    value = (env.get(name) or DEFAULT_URLS[name]).strip().rstrip("/")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{name}={value!r} is not an http(s) URL")
-    return value
+    return http_url(read_environment(environ=environ), name, DEFAULT_URLS[name])
 
 
 def meteoserver_query(key: str, location: str | None, lat: float | None, lon: float | None) -> dict:

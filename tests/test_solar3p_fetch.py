@@ -184,6 +184,14 @@ def test_meteoserver_without_a_key_is_a_configuration_error(env):
     assert result.returncode == 78 and "METEOSERVER_KEY" in result.stderr
 
 
+def test_a_base_url_that_is_not_http_is_a_configuration_error(env):
+    env = dict(env, OPEN_METEO_URL="ftp://127.0.0.1/forecast")
+    result = fetch(env, "--source", "open-meteo")
+    assert result.returncode == 78 and "OPEN_METEO_URL" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not os.path.exists(env["METEO_FILE"])
+
+
 @pytest.mark.parametrize("argv", [["--lat", "52"], ["--source", "knmi"], ["--lat", "100", "--lon", "1"],
                                   ["--source", "meteoserver", "--location", "X", "--lat", "1", "--lon", "2"]])
 def test_fetch_bad_usage_exits_64(env, argv):
