@@ -28,7 +28,8 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def make_request(args, tz):
+def make_request(args):
+    """The collector request the options name (local times; the time zone applies later)."""
     from homepower import hours
     from homepower.collect import Request
     if args.hour and (args.start or args.end):
@@ -55,7 +56,7 @@ def main(argv=None) -> int:
         from homepower.store import Store
         conf = settings.load()
         log.setup(conf.log_level)
-        request = make_request(args, conf.timezone)
+        request = make_request(args)
         from homepower.dialects import parse_utc
         now = None
         if args.now:
