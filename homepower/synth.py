@@ -18,13 +18,12 @@ import math
 import random
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from homepower.hours import LONG_GAP, LONG_GAP_S, RESET, WRAP, WRAP_WH, Hour, epoch_s, hour_at, to_utc
+from homepower.hours import (EPOCH, LONG_GAP, LONG_GAP_S, RESET, UTC, WRAP, WRAP_WH, Hour, epoch_s, hour_at,
+                             to_utc)
 
-UTC = timezone.utc
-EPOCH = datetime(1970, 1, 1)
 KNOT_S = 900  # the true power curve is linear between knots this far apart (s)
 
 
