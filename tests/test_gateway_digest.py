@@ -21,7 +21,8 @@ def test_rfc_2617_md5_qop_auth_vector():
 
 
 def test_rfc_7616_md5_and_sha256_vectors():
-    base = ('realm="http-auth@example.org", qop="auth, auth-int", nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", '
+    base = ('realm="http-auth@example.org", qop="auth, auth-int", '
+            'nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", '
             'opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"')
     cnonce = "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ"
     for algorithm, expected in (("MD5", "8ca523f5e9506fed4657c9700eebdbec"),
