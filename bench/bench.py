@@ -464,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     with_database, db_error = False, None
     try:
         with mariadb.fresh_database() as db:
-            ctx.db, ctx.db_url = db, mariadb.url_of(db)
+            ctx.db, ctx.db_url = db, db.url()
             with_database = True
             from homepower.store import Store
             Store.connect(db, TZ).close()  # the tables, so counts work whatever runs first

@@ -21,12 +21,6 @@ def admin_config() -> DatabaseConfig:
     return cfg
 
 
-def url_of(cfg: DatabaseConfig) -> str:
-    """DATABASE_URL for the scripts (the password, if any, stays in the child's environment)."""
-    auth = cfg.user + (f":{cfg.password}" if cfg.password else "")
-    return f"mysql://{auth}@{cfg.host}:{cfg.port}/{cfg.database}"
-
-
 def _connect(cfg: DatabaseConfig):
     import mysql.connector
     return mysql.connector.connect(host=cfg.host, port=cfg.port, user=cfg.user, password=cfg.password,

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -57,6 +57,14 @@ class DatabaseConfig:
         if self.kind == "sqlite":
             return f"sqlite:///{self.path}"
         return f"mysql://{self.user}@{self.host}:{self.port}/{self.database}"
+
+    def url(self) -> str:
+        """The DATABASE_URL that ``parse_database_url`` reads back as this config. It carries the
+        password: for a child process's environment only, never for a message (use ``describe``)."""
+        if self.kind == "sqlite":
+            return f"sqlite:///{self.path}"
+        auth = quote(self.user, safe="") + (f":{quote(self.password, safe='')}" if self.password else "")
+        return f"mysql://{auth}@{self.host}:{self.port}/{self.database}"
 
 
 def parse_database_url(url: str, base_dir: Path = PROJECT_DIR, name: str = "DATABASE_URL") -> DatabaseConfig:

@@ -79,11 +79,6 @@ def mysql_database():
         conn.close()
 
 
-def mysql_url(cfg: DatabaseConfig) -> str:
-    auth = cfg.user + (f":{cfg.password}" if cfg.password else "")
-    return f"mysql://{auth}@{cfg.host}:{cfg.port}/{cfg.database}"
-
-
 @pytest.fixture(params=["sqlite", "mysql"])
 def db_config(request, tmp_path) -> DatabaseConfig:
     """Each test using it runs on SQLite and on a fresh MariaDB database."""
@@ -95,9 +90,7 @@ def db_config(request, tmp_path) -> DatabaseConfig:
 @pytest.fixture
 def db_url(db_config) -> str:
     """DATABASE_URL for ``db_config`` (for tests that run the scripts)."""
-    if db_config.kind == "sqlite":
-        return f"sqlite:///{db_config.path}"
-    return mysql_url(db_config)
+    return db_config.url()
 
 
 @pytest.fixture
