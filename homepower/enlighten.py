@@ -232,7 +232,6 @@ class TokenSource:
         self.pasted = pasted
         self._now = now
         self._fetch = fetch
-        self.renewed = False
         self.rejected = False  # the gateway refused a token once this run
         self.gave_pasted = False
 
@@ -290,7 +289,6 @@ class TokenSource:
                               "(Enlighten account) or ENVOY_TOKEN")
         log.info("obtaining a gateway token from Enlighten for gateway %s", serial)
         token = self._fetch(self.creds, serial)
-        self.renewed = True
         write_cache(self.state_dir, serial, token, rejected or rejected_pasted(self.state_dir))
         exp = jwt_exp(token)
         if exp is not None:
