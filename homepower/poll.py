@@ -215,15 +215,15 @@ def poll_once(settings: Settings) -> Reading:
 def parse_start(text: str, tz) -> datetime:
     """``YYYY-MM-DD HH:MM`` in SITE_TIMEZONE -> aware datetime. A time the spring clock change skips is bad
     usage (as the collector's skipped hour); the repeated autumn hour means its first pass."""
+    from homepower import hours  # replay only: the poll's start-up does not need it
     for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"):
         try:
             naive = datetime.strptime(text.strip().replace("T", " "), fmt)
         except ValueError:
             continue
-        local = naive.replace(tzinfo=tz)
-        if local.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None) != naive:
+        if not hours.exists(naive, tz):
             raise UsageError(f"--start {text!r} does not exist in {tz} (the clock skips it in spring)")
-        return local
+        return naive.replace(tzinfo=tz)
     raise UsageError(f"--start {text!r} is not 'YYYY-MM-DD HH:MM' (local time in SITE_TIMEZONE)")
 
 
