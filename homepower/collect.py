@@ -326,7 +326,7 @@ def collect(settings: Settings, request: Request, store, now_utc: datetime | Non
             store.upsert("pvhistory", part)
         rows.extend(part)
     if request.dry_run:
-        (out or sys.stdout).write(format_table(rows, tz))
+        (out or sys.stdout).write(format_table(rows))
         return rows
     known = sum(r["kwh_pv"] is not None for r in rows)
     log.info("stored %d pvhistory row(s) (%d with kwh_pv, %d NULL)", len(rows), known, len(rows) - known)
@@ -352,7 +352,7 @@ TABLE_COLS = (("local hour", 16), ("ts_utc", 19), ("kwh_pv", 9), ("kwh_s3p", 9),
               ("gr_w", 7), ("tc", 5), ("temp", 6), ("source", 9), ("flags", 0))
 
 
-def format_table(rows: Sequence[dict], tz=None) -> str:
+def format_table(rows: Sequence[dict]) -> str:
     """pvhistory rows as a plain table; NULL written out."""
     def cell(value, width: int) -> str:
         if value is None:
