@@ -1,5 +1,6 @@
-"""The small places where MySQL/MariaDB and SQLite differ: placeholders, upserts, introspection,
-how a DATETIME travels. Nothing else in the project writes dialect-specific SQL."""
+"""The small places where MySQL/MariaDB and SQLite differ: placeholders, upserts, introspection, table
+renames, how a DATETIME travels (and ``parse_utc`` for a stored time in any of its forms). The one other
+place with dialect-specific SQL is the collector's bulk sample read (``homepower.collect``), for speed."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
