@@ -126,29 +126,29 @@ class GatewayReader:
             self.refused.append(exc.answer.path)
             return None
 
-    def _fetch(self, name: str):
-        answer = self._get(parse.PATHS[name])
+    def _text(self, name: str, renew: bool = True) -> str | None:
+        """The body of endpoint ``name``, or None when the gateway lacks it, refuses it or answers other
+        than 200 (the source rule, or the export meter, then goes without it)."""
+        answer = self._get(parse.PATHS[name], renew)
         if answer is None or parse.is_missing(answer.status, answer.text, self.info.firmware):
             return None
         if answer.status != 200:
             log.debug("gateway %s answered HTTP %s; skipped", answer.path, answer.status)
             return None
-        return PARSERS[name](answer.text)
+        return answer.text
+
+    def _fetch(self, name: str):
+        text = self._text(name)
+        return None if text is None else PARSERS[name](text)
 
     def _exported(self) -> float | None:
         """Lifetime Wh sent to the grid: actEnergyRcvd of the enabled net-consumption meter, else None."""
-        answer = self._get(parse.PATHS["ivp_meters"], renew=False)
-        if answer is None or answer.status != 200 or parse.is_missing(answer.status, answer.text,
-                                                                      self.info.firmware):
-            return None
-        eid = parse.parse_meters(answer.text)
+        meters = self._text("ivp_meters", renew=False)
+        eid = None if meters is None else parse.parse_meters(meters)
         if eid is None:
             return None
-        answer = self._get(parse.PATHS["ivp_meters_readings"], renew=False)
-        if answer is None or answer.status != 200 or parse.is_missing(answer.status, answer.text,
-                                                                      self.info.firmware):
-            return None
-        return parse.parse_meter_readings(answer.text, eid)
+        readings = self._text("ivp_meters_readings", renew=False)
+        return None if readings is None else parse.parse_meter_readings(readings, eid)
 
 
 def read_gateway(settings: Settings) -> Reading:
