@@ -145,9 +145,6 @@ def bench_poll(ctx: Context) -> list[Row]:
     what_ours = "one poll, whole process (cached token, HTTPS, MariaDB)"
     what_theirs = "the same read by pyenphase 4.2 (stores nothing)"
     what_ratio = "ours / pyenphase, medians"
-    if not POLLER.exists():
-        reason = f"{POLLER.name} is not in the tree yet"
-        return [na(what_ours, reason, "<= 0.3 s"), na(what_ratio, reason, "<= 0.5")]
     from bench.fakes import PASSWORD, USER, FakeSite
     fixtures = FIXTURES if FIXTURES.is_dir() and ctx.firmware != "own" else None
     site = FakeSite.start(ctx.work, fixtures, ctx.firmware)
@@ -255,8 +252,6 @@ def make_year(ctx: Context) -> None:
 
 def bench_replay(ctx: Context) -> list[Row]:
     what = "replay of a year of five-minute samples into MariaDB"
-    if not POLLER.exists():
-        return [na(what, f"{POLLER.name} is not in the tree yet", "<= 10 s")]
     mariadb.truncate(ctx.db, "enphase_production")
     say(f"replay: {ctx.samples_stored:,} samples")
     run = proc.run([sys.executable, str(POLLER), "--replay", str(ctx.replay_file)],
@@ -278,9 +273,6 @@ def fill_samples_directly(ctx: Context) -> None:
 def bench_collector(ctx: Context) -> list[Row]:
     what_year = f"collection of {YEAR} (8,784 hours) in one call"
     what_hour = "lone --hour run, whole process"
-    if not COLLECTOR.exists():
-        reason = f"{COLLECTOR.name} is not in the tree yet"
-        return [na(what_year, reason, "<= 5 s"), na(what_hour, reason, "<= 1.5 s")]
     if mariadb.count_rows(ctx.db, "enphase_production") < ctx.samples_stored * 0.99:
         fill_samples_directly(ctx)
     env = ctx.env(METEO_FILE=str(ctx.meteo_year))
@@ -350,9 +342,6 @@ def agreement(truth: dict, got: dict, tolerance_kwh: float) -> tuple[int, float]
 def bench_solar3p(ctx: Context) -> list[Row]:
     what_five = "solar3p, a five-day file, whole process"
     what_year = "solar3p, a year of hours (8,784 h), whole process"
-    if not (ROOT / "solar3p" / "__main__.py").exists():
-        reason = "solar3p has no command line (solar3p/__main__.py) yet"
-        return [na(what_five, reason), na(what_year, reason)]
     five = ROOT / "solar3p" / "data" / "data.rotterdam"  # the five-day sample file solar3p ships
     rows = []
     for what, path, n in ((what_five, five, 3), (what_year, ctx.meteo_year, 2)):
@@ -372,8 +361,6 @@ def bench_solar3p(ctx: Context) -> list[Row]:
 
 def bench_accuracy(ctx: Context) -> list[Row]:
     what = "solar3p accuracy on unseen measured data (bench/accuracy.py)"
-    if not (ROOT / "bench" / "accuracy.py").exists():
-        return [na(what, "bench/accuracy.py is not in the tree yet")]
     say("accuracy: bench.accuracy.measure()")
     code = ("import json, sys; sys.path.insert(0, %r); from bench.accuracy import measure; "
             "print('BENCH-RESULT ' + json.dumps(measure(), default=str))" % str(ROOT))
