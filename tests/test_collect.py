@@ -324,6 +324,17 @@ def test_bad_usage_exits_64(tmp_path, args):
     assert done.returncode == 64, done.stderr
 
 
+def test_a_database_that_does_not_answer_exits_75_in_one_line_without_the_password(tmp_path):
+    import socket
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    done = run_script(tmp_path, f"mysql://hp:s3cret-pw@127.0.0.1:{port}/homepower", "--hour", "2025-06-01T13")
+    assert done.returncode == 75, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "unavailable" in done.stderr
+    assert "s3cret-pw" not in done.stderr + done.stdout
+
+
 def test_a_real_recaptured_day_through_the_real_replay_and_collector(db_url, store, tmp_path):
     """The shared recapture (one /ivp/pdm/energy answer an hour from midnight, a real 12 x 405 Wp day near
     Rotterdam) through get_enphase_hour_measure.py --replay, then the collector with the sample forecast."""
