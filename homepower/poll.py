@@ -11,7 +11,7 @@ import json
 import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, NoReturn
 
 from homepower import lock, spool
 from homepower.enlighten import Credentials, TokenSource
@@ -172,42 +172,49 @@ def store_readings(store, readings: Iterable[Reading], tz) -> int:
 
 def poll_once(settings: Settings) -> Reading:
     """Read the gateway and store the reading (and the spool first). Raises HomepowerError."""
-    state_dir = settings.state_dir
-    with lock.hold(state_dir):
-        store, store_error = None, None
+    with lock.hold(settings.state_dir):
         try:
             store = _connect(settings)
         except StoreUnavailable as exc:
-            store_error = exc
+            _spool_instead(settings.state_dir, read_gateway(settings), exc)
         try:
-            spooled, bad = spool.read(state_dir) if store is not None else ([], [])
-            gateway_error, reading = None, None
-            try:
-                reading = read_gateway(settings)
-            except HomepowerError as exc:
-                gateway_error = exc
-            batch = spooled + ([reading] if reading else [])
-            if store is not None and (batch or bad):
-                try:
-                    store_readings(store, batch, settings.timezone)
-                    spool.clear(state_dir, bad)
-                    if spooled:
-                        log.info("stored %d spooled reading(s)", len(spooled))
-                except StoreUnavailable as exc:
-                    store_error = exc
-            if gateway_error is not None:
-                raise gateway_error
-            if store_error is not None:
-                try:
-                    path = spool.append(state_dir, [reading])
-                except HomepowerError as exc:
-                    raise type(exc)(f"{store_error} - and the reading could not be spooled: {exc}") from None
-                raise StoreUnavailable(f"{store_error} - the reading of {reading.ts_utc:%Y-%m-%d %H:%M:%S} UTC "
-                                       f"was spooled in {path} and will be stored by the next run")
-            return reading
+            return _poll_into(store, settings)
         finally:
-            if store is not None:
-                store.close()
+            store.close()
+
+
+def _poll_into(store, settings: Settings) -> Reading:
+    """The spool and a new reading into ``store``; a gateway that fails still lets the spool be stored."""
+    spooled, bad = spool.read(settings.state_dir)
+    gateway_error, reading, store_error = None, None, None
+    try:
+        reading = read_gateway(settings)
+    except HomepowerError as exc:
+        gateway_error = exc
+    batch = spooled + ([reading] if reading else [])
+    if batch or bad:
+        try:
+            store_readings(store, batch, settings.timezone)
+            spool.clear(settings.state_dir, bad)
+            if spooled:
+                log.info("stored %d spooled reading(s)", len(spooled))
+        except StoreUnavailable as exc:
+            store_error = exc
+    if gateway_error is not None:
+        raise gateway_error
+    if store_error is not None:
+        _spool_instead(settings.state_dir, reading, store_error)
+    return reading
+
+
+def _spool_instead(state_dir: Path, reading: Reading, store_error: StoreUnavailable) -> NoReturn:
+    """The database did not take ``reading``: keep it in the spool for the next run, and say so (exit 75)."""
+    try:
+        path = spool.append(state_dir, [reading])
+    except HomepowerError as exc:
+        raise type(exc)(f"{store_error} - and the reading could not be spooled: {exc}") from None
+    raise StoreUnavailable(f"{store_error} - the reading of {reading.ts_utc:%Y-%m-%d %H:%M:%S} UTC "
+                           f"was spooled in {path} and will be stored by the next run")
 
 
 # -- replay ----------------------------------------------------------------------------------------
