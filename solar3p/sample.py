@@ -19,7 +19,7 @@ from pathlib import Path
 
 from solar3p.files import DUTCH, dumps, write_atomic
 
-__all__ = ["DUTCH", "generate", "dumps", "write_atomic"]
+__all__ = ["generate", "main"]  # dumps, write_atomic and DUTCH live in solar3p.files
 
 
 def generate(start: datetime, hours: int, latitude: float, longitude: float, place: str = "Rotterdam",
