@@ -56,6 +56,10 @@ def read_pin(state_dir: Path) -> str | None:
         text = path.read_text().split()
     except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError) as exc:  # not the network: retrying for ENVOY_RETRY_S would not help
+        why = getattr(exc, "strerror", None) or exc.__class__.__name__
+        raise ConfigError(f"cannot read the certificate pin {path} ({why}): make it a readable file, or "
+                          f"delete it to pin the gateway's certificate again") from None
     return normalise(text[0]) if text else None
 
 

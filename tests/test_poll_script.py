@@ -355,3 +355,12 @@ def test_a_pin_that_cannot_be_written_is_a_configuration_error_not_an_outage(tmp
     run = run_poller(env_for(tmp_path, gw, enlighten, ENVOY_RETRY_S="30"))
     assert run.code == 78, run.output
     assert "gateway-cert.sha256" in run.stderr and "retrying" not in run.stderr
+
+
+def test_a_pin_that_cannot_be_read_is_a_configuration_error_not_an_outage(tmp_path, gateway, enlighten):
+    gw = gateway()
+    (tmp_path / "state" / "gateway-cert.sha256").mkdir(parents=True)  # unreadable as a file, for root too
+    run = run_poller(env_for(tmp_path, gw, enlighten, ENVOY_RETRY_S="30"))
+    assert run.code == 78, run.output
+    assert "gateway-cert.sha256" in run.stderr and "retrying" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
