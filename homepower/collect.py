@@ -94,7 +94,7 @@ def read_samples(store, start: datetime, end: datetime) -> list[Sample]:
 
 
 def _sample(row: dict) -> Sample:
-    return ((parse_utc(row["ts_utc"]) - H.EPOCH).total_seconds(), row["wattHoursLifetime"],
+    return (H.epoch_s(parse_utc(row["ts_utc"])), row["wattHoursLifetime"],
             row["whExportedLifetime"], row["source"])
 
 
@@ -109,7 +109,7 @@ def _read_samples_sqlite(store, start: datetime, end: datetime) -> list[Sample]:
     lo_s, hi_s = H.epoch_s(start), H.epoch_s(end)
     out = []
     for ts, wh, x, source in store.execute(sql, (lo, hi), fetch=True):
-        t = (parse_utc(ts) - H.EPOCH).total_seconds()
+        t = H.epoch_s(parse_utc(ts))
         if lo_s <= t < hi_s:
             out.append((t, None if wh is None else float(wh), None if x is None else float(x), source))
     out.sort(key=lambda s: s[0])
