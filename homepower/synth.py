@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from homepower.hours import (EPOCH, LONG_GAP, LONG_GAP_S, RESET, UTC, WRAP, WRAP_WH, Hour, epoch_s, hour_at,
-                             to_utc)
+from homepower.hours import (EPOCH, LONG_GAP, LONG_GAP_S, RESET, UTC, WRAP, WRAP_WH, Hour, epoch_s, to_utc,
+                             utc_hours)
 
 KNOT_S = 900  # the true power curve is linear between knots this far apart (s)
 
@@ -234,13 +234,10 @@ def generate(start: date, days: int = 1, tz: str | ZoneInfo = "Europe/Amsterdam"
         })
         times.append(ts)
 
-    hours: list[Hour] = []
+    hours = utc_hours(first, last, zone)
     truth: dict[datetime, HourTruth] = {}
-    h = first
-    while h < last:
-        hour = hour_at(h, zone)
-        hours.append(hour)
-        a, b = epoch_s(h), epoch_s(h) + 3600.0
+    for hour in hours:
+        a, b = hour.start_s, hour.start_s + 3600.0
         flags = set()
         kwh_pv = (curve.energy(b) - curve.energy(a)) / 1000.0
         if t_reset is not None and _straddles(times, a, b, t_reset):
@@ -250,8 +247,7 @@ def generate(start: date, days: int = 1, tz: str | ZoneInfo = "Europe/Amsterdam"
         if any(_span(times, x) > LONG_GAP_S for x in (a, b)):
             flags.add(LONG_GAP)
         kwh_return = (curve.exported(b) - curve.exported(a)) / 1000.0 if meter else None
-        truth[h] = HourTruth(kwh_pv, kwh_return, frozenset(flags))
-        h += timedelta(hours=1)
+        truth[hour.start] = HourTruth(kwh_pv, kwh_return, frozenset(flags))
 
     meteo_rows = [_meteo_row(curve, hr, zone, rng, peak_w) for hr in hours]
     return Synthetic(zone, hours, samples, truth, source, meteo_rows)
