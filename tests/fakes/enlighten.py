@@ -150,14 +150,10 @@ def main(argv=None) -> int:
     parser.add_argument("--password", default="s3cret-pw")
     parser.add_argument("--token-format", choices=("text", "json"), default="text")
     args = parser.parse_args(argv)
+    from . import serve_until_interrupted
     fake = FakeEnlighten(args.user, args.password, args.port, args.token_format).start()
     print(f"READY {fake.url}", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        fake.stop()
-    return 0
+    return serve_until_interrupted(fake.stop)
 
 
 if __name__ == "__main__":

@@ -38,8 +38,10 @@ from urllib.parse import urlsplit
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
+    from tests.fakes import serve_until_interrupted  # noqa: E402
     from tests.fakes.certs import cert_fingerprint, make_cert  # noqa: E402
 else:
+    from . import serve_until_interrupted
     from .certs import cert_fingerprint, make_cert
 
 # Fixture file name for each path the gateway serves.
@@ -429,12 +431,7 @@ def main(argv=None) -> int:
     else:
         gateway.start()
         print(f"READY {gateway.url} {gateway.fingerprint if gateway.tls else '-'}", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        gateway.stop()
-    return 0
+    return serve_until_interrupted(gateway.stop)
 
 
 if __name__ == "__main__":
