@@ -353,21 +353,20 @@ TABLE_COLS = (("local hour", 16), ("ts_utc", 19), ("kwh_pv", 9), ("kwh_s3p", 9),
 
 
 def format_table(rows: Sequence[dict]) -> str:
-    """pvhistory rows as a plain table; NULL written out."""
-    def cell(value, width: int) -> str:
+    """pvhistory rows as a plain table; NULL written out (an empty flags column stays empty)."""
+    def cell(name: str, value, width: int) -> str:
         if value is None:
             text = "NULL"
         elif isinstance(value, (int, float)):  # SQLite hands back a whole DECIMAL as int
-            text = f"{value:.3f}" if width in (9, 10) else f"{value:g}"
+            text = f"{value:.3f}" if name.startswith("kwh_") else f"{value:g}"
         else:
             text = str(value)
-        return text.rjust(width) if width else text
+        return text.rjust(width)
 
     lines = ["  ".join(name.rjust(width) if width else name for name, width in TABLE_COLS)]
     for r in rows:
         local = f"{r['year']:04d}-{r['month']:02d}-{r['day']:02d} {r['hour']:02d}:00"
-        values = [local, r["ts_utc"].strftime("%Y-%m-%d %H:%M:%S"), r["kwh_pv"], r["kwh_s3p"],
-                  r["kwh_return"], r["gr_w"], r["tc"], r["temp"], r["source"], r["flags"]]
-        line = "  ".join(cell(v, w) for v, (_, w) in zip(values[:-1], TABLE_COLS[:-1], strict=True))
+        values = [local, r["ts_utc"].strftime("%Y-%m-%d %H:%M:%S")] + [r[name] for name, _ in TABLE_COLS[2:-1]]
+        line = "  ".join(cell(name, v, w) for v, (name, w) in zip(values, TABLE_COLS[:-1], strict=True))
         lines.append(f"{line}  {r['flags'] or ''}".rstrip())
     return "\n".join(lines) + "\n"
