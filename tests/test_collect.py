@@ -283,12 +283,16 @@ def test_dry_run_prints_and_writes_nothing(store, db_url, tmp_path, capsys):
 
 
 # -- the script, end to end ------------------------------------------------------------------------
+def script_env(tmp_path, db_url, meteo=None, log_level="INFO") -> dict:
+    """The environment the collector tests run the scripts with."""
+    return {"PATH": os.environ.get("PATH", ""), "DATABASE_URL": db_url, "STATE_DIR": str(tmp_path / "state"),
+            "SITE_TIMEZONE": "Europe/Amsterdam", "METEO_FILE": str(meteo or tmp_path / "absent.json"),
+            "LOG_LEVEL": log_level}
+
+
 def run_script(tmp_path, db_url, *args, meteo=None):
-    env = {"PATH": os.environ.get("PATH", ""), "DATABASE_URL": db_url, "STATE_DIR": str(tmp_path / "state"),
-           "SITE_TIMEZONE": "Europe/Amsterdam", "METEO_FILE": str(meteo or tmp_path / "absent.json"),
-           "LOG_LEVEL": "INFO"}
-    return subprocess.run([sys.executable, str(ROOT / "history_collector.py"), *args], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, str(ROOT / "history_collector.py"), *args],
+                          env=script_env(tmp_path, db_url, meteo), capture_output=True, text=True, timeout=120)
 
 
 def test_script_end_to_end(store, db_url, tmp_path):
@@ -342,8 +346,7 @@ def test_a_real_recaptured_day_through_the_real_replay_and_collector(db_url, sto
     recapture = shared_fixture("pdm_energy", "recapture_2025-03-05.json")
     lifetimes = [b["production"]["pcu"]["wattHoursLifetime"] for b in json.loads(recapture.read_text())["data"]]
     forecast = ROOT / "solar3p" / "data" / "data.rotterdam"
-    env = {"PATH": os.environ.get("PATH", ""), "DATABASE_URL": db_url, "STATE_DIR": str(tmp_path / "state"),
-           "SITE_TIMEZONE": "Europe/Amsterdam", "METEO_FILE": str(forecast), "LOG_LEVEL": "WARNING"}
+    env = script_env(tmp_path, db_url, forecast, log_level="WARNING")
     replay = subprocess.run([sys.executable, str(ROOT / "get_enphase_hour_measure.py"), "--replay",
                              str(recapture), "--start", "2025-03-05 00:00", "--step", "60"],
                             env=env, capture_output=True, text=True, timeout=120)
