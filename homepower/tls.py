@@ -115,4 +115,4 @@ def pool_for(tls: str, base_url: str, state_dir: Path, timeout: float) -> urllib
         log.warning("pinned the gateway certificate %s in %s (trust on first use)", fp, pin_path(state_dir))
     # urllib3 compares the fingerprint right after the handshake, before the request is written.
     return urllib3.HTTPSConnectionPool(**common, cert_reqs="CERT_NONE", assert_hostname=False,
-                                       assert_fingerprint=normalise(fp), ssl_context=_lenient_context())
+                                       assert_fingerprint=fp, ssl_context=_lenient_context())
