@@ -202,7 +202,6 @@ def write_cache(state_dir: Path, serial: str, token: str, rejected: str | None =
             json.dump(record, handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
         os.replace(tmp, cache_path(state_dir))
     except BaseException as exc:
         try:
