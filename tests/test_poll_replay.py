@@ -142,3 +142,11 @@ def test_replay_with_the_database_down_exits_75_and_keeps_nothing_half_done(tmp_
     run = run_poller(poller_env(tmp_path / "state", DATABASE_URL="mysql://root@127.0.0.1:1/test"),
                      "--replay", str(path))
     assert run.code == 75 and "replay it again" in run.stderr
+
+
+def test_a_replay_path_that_is_not_a_readable_file_exits_65(tmp_path):
+    folder = tmp_path / "readings"
+    folder.mkdir()
+    run = run_poller(poller_env(tmp_path / "state"), "--replay", str(folder))
+    assert run.code == 65, run.output
+    assert "cannot be read" in run.stderr and len(run.stderr.strip().splitlines()) == 1

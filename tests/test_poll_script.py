@@ -364,3 +364,24 @@ def test_a_pin_that_cannot_be_read_is_a_configuration_error_not_an_outage(tmp_pa
     assert run.code == 78, run.output
     assert "gateway-cert.sha256" in run.stderr and "retrying" not in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("info,says", [
+    ((404, "<html><body>Not Found</body></html>"), "is ENVOY_HOST an IQ Gateway?"),  # another web server
+    ("<html><body>router login</body></html>", "is ENVOY_HOST an IQ Gateway?"),  # 200, but not /info's XML
+    ((301, ""), "give ENVOY_HOST as https://"),  # firmware 7+ redirecting http:// to https://
+])
+def test_a_host_that_is_not_a_gateway_exits_65_saying_what_to_check(info, says, tmp_path, gateway, enlighten):
+    gw = gateway(bodies={"/info": info})
+    run = run_poller(env_for(tmp_path, gw, enlighten))
+    assert run.code == 65, run.output
+    assert says in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    assert enlighten.logins == 0  # no token asked for a host that is not a gateway
+
+
+def test_a_gateway_with_no_production_endpoint_exits_65(tmp_path, gateway, enlighten):
+    gw = gateway(bodies={"/info": info_xml(SERIAL, "D8.2.4345", True)})  # every other path: 404
+    run = run_poller(env_for(tmp_path, gw, enlighten))
+    assert run.code == 65, run.output
+    assert "gave no production reading" in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    assert rows(tmp_path / "state" / "homepower.db") == []
