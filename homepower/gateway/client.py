@@ -167,24 +167,26 @@ class GatewayClient:
             except (NewConnectionError, Urllib3Timeout, ProtocolError, OSError) as exc:
                 if isinstance(exc, ssl.SSLError) and self._plain_http(exc):  # the pin's first handshake
                     continue
-                now = self._clock()
-                if self._deadline is None:
-                    # From the start of the failed attempt: a gateway that hangs for ENVOY_TIMEOUT does not
-                    # add that to ENVOY_RETRY_S.
-                    self._deadline = started + self.retry_s
-                remaining = self._deadline - now
-                reason = _reason(exc)
-                if remaining <= 0:
-                    raise UnreachableError(
-                        f"gateway {self.base_url} cannot be reached ({reason}) after retrying for "
-                        f"{self.retry_s:g} s (ENVOY_RETRY_S): check ENVOY_HOST and the gateway's network; "
-                        f"nothing stored") from None
-                wait = min(delay, remaining)
-                log.info("gateway %s unreachable (%s); retrying in %.1f s", self.base_url, reason, wait)
-                self._sleep(wait)
+                self._wait_or_give_up(started, _reason(exc), delay)
                 delay = min(delay * 2, BACKOFF_MAX_S)
             except HTTPError as exc:  # anything else urllib3 can raise
                 raise UnreachableError(f"gateway {url} request failed ({_reason(exc)}); nothing stored") from None
+
+    def _wait_or_give_up(self, started: float, reason: str, delay: float) -> None:
+        """After a connection failure: sleep ``delay`` (less near the deadline) before the next attempt, or
+        UnreachableError once ENVOY_RETRY_S has passed since the run's first failed attempt."""
+        if self._deadline is None:
+            # From the start of the failed attempt: a gateway that hangs for ENVOY_TIMEOUT does not add that
+            # to ENVOY_RETRY_S.
+            self._deadline = started + self.retry_s
+        remaining = self._deadline - self._clock()
+        if remaining <= 0:
+            raise UnreachableError(f"gateway {self.base_url} cannot be reached ({reason}) after retrying for "
+                                   f"{self.retry_s:g} s (ENVOY_RETRY_S): check ENVOY_HOST and the gateway's "
+                                   f"network; nothing stored") from None
+        wait = min(delay, remaining)
+        log.info("gateway %s unreachable (%s); retrying in %.1f s", self.base_url, reason, wait)
+        self._sleep(wait)
 
     def _keep_cookies(self, set_cookies: list[str]) -> None:
         """Keep ``name=value`` of each Set-Cookie (the attributes do not matter for one LAN host);
