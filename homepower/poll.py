@@ -58,7 +58,8 @@ class GatewayReader:
         finally:
             self.client.close()
 
-    def _read(self) -> Reading:
+    def _info(self) -> parse.GatewayInfo:
+        """``/info`` (no authentication): which gateway and firmware, or DataError if ENVOY_HOST is not one."""
         answer = self.client.get("/info", auth=False)
         if 300 <= answer.status < 400:  # firmware 7+ sends http:// to https://
             raise DataError(f"gateway {self.client.base_url}/info answered a redirect (HTTP {answer.status}): "
@@ -66,7 +67,10 @@ class GatewayReader:
         if answer.status != 200:
             raise DataError(f"gateway {self.client.base_url}/info answered HTTP {answer.status}; "
                             f"is ENVOY_HOST an IQ Gateway?")
-        info = self.info = parse.parse_info(answer.text)
+        return parse.parse_info(answer.text)
+
+    def _read(self) -> Reading:
+        info = self.info = self._info()
         self.serial = self.settings.envoy_serial or info.serial
         if self.settings.envoy_serial and self.settings.envoy_serial != info.serial:
             log.warning("ENVOY_SERIAL=%s but the gateway at ENVOY_HOST reports serial %s; a token (or the "
