@@ -21,20 +21,15 @@ def admin_config() -> DatabaseConfig:
     return cfg
 
 
-def _connect(cfg: DatabaseConfig):
-    import mysql.connector
-    return mysql.connector.connect(host=cfg.host, port=cfg.port, user=cfg.user, password=cfg.password,
-                                   database=cfg.database, connection_timeout=5)
+def _store(cfg: DatabaseConfig):
+    """A connection through the project's store (no tables created: the admin database is not ours)."""
+    from homepower.store import Store
+    return Store.connect(cfg, create=False)
 
 
 def server_version() -> str:
-    conn = _connect(admin_config())
-    try:
-        cur = conn.cursor()
-        cur.execute("SELECT VERSION()")
-        return str(cur.fetchone()[0])
-    finally:
-        conn.close()
+    with _store(admin_config()) as store:
+        return str(store.execute("SELECT VERSION()", fetch=True)[0][0])
 
 
 def _alive(pid: int) -> bool:
@@ -62,37 +57,29 @@ def fresh_database(name: str | None = None):
     """Yield the DatabaseConfig of a new empty database ``hp_bench_<pid>``; dropped on exit."""
     admin = admin_config()
     name = name or f"hp_bench_{os.getpid()}"
-    conn = _connect(admin)
-    cur = conn.cursor()
-    cur.execute("SHOW DATABASES LIKE 'hp\\_bench\\_%'")
-    for stale in stale_databases([row[0] for row in cur.fetchall()], _alive):
-        cur.execute(f"DROP DATABASE IF EXISTS `{stale}`")  # left by a bench that was killed
-    cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-    cur.execute(f"CREATE DATABASE `{name}`")
+    store = _store(admin)
+    found = store.execute("SHOW DATABASES LIKE 'hp\\_bench\\_%'", fetch=True)
+    for stale in stale_databases([row[0] for row in found], _alive):
+        store.execute(f"DROP DATABASE IF EXISTS `{stale}`")  # left by a bench that was killed
+    store.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    store.execute(f"CREATE DATABASE `{name}`")
     try:
         yield replace(admin, database=name)
     finally:
         try:
-            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            store.execute(f"DROP DATABASE IF EXISTS `{name}`")
         finally:
-            conn.close()
+            store.close()
 
 
 def count_rows(cfg: DatabaseConfig, table: str, where: str = "") -> int:
     """Rows of ``table`` (those matching the SQL condition ``where``, a constant of the bench)."""
-    conn = _connect(cfg)
-    try:
-        cur = conn.cursor()
-        cur.execute(f"SELECT COUNT(*) FROM `{table}`" + (f" WHERE {where}" if where else ""))
-        return int(cur.fetchone()[0])
-    finally:
-        conn.close()
+    with _store(cfg) as store:
+        sql = f"SELECT COUNT(*) FROM `{table}`" + (f" WHERE {where}" if where else "")
+        return int(store.execute(sql, fetch=True)[0][0])
 
 
 def truncate(cfg: DatabaseConfig, table: str) -> None:
-    conn = _connect(cfg)
-    try:
-        conn.cursor().execute(f"DELETE FROM `{table}`")
-        conn.commit()
-    finally:
-        conn.close()
+    with _store(cfg) as store:
+        store.execute(f"DELETE FROM `{table}`")
+        store.commit()
