@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,12 @@ def _mysql_admin_config() -> DatabaseConfig:
     return parse_database_url(TEST_DATABASE_URL, ROOT)
 
 
+def _admin_store():
+    """A connection to the test server's own database, through the project's store (no tables made)."""
+    from homepower.store import Store
+    return Store.connect(_mysql_admin_config(), create=False)
+
+
 _mysql_state: dict = {}
 
 
@@ -40,12 +47,7 @@ def mysql_available() -> str | None:
     """None when the test server answers, else the reason."""
     if "reason" not in _mysql_state:
         try:
-            import mysql.connector
-            cfg = _mysql_admin_config()
-            conn = mysql.connector.connect(host=cfg.host, port=cfg.port, user=cfg.user,
-                                           password=cfg.password, database=cfg.database,
-                                           connection_timeout=3)
-            conn.close()
+            _admin_store().close()
             _mysql_state["reason"] = None
         except Exception as exc:  # any failure means: no server for these tests
             _mysql_state["reason"] = f"no MySQL/MariaDB at {TEST_DATABASE_URL.split('@')[-1]}: {exc}"
@@ -64,19 +66,14 @@ def require_mysql() -> None:
 def mysql_database():
     """A fresh, empty MariaDB database for one test, dropped afterwards; yields its DatabaseConfig."""
     require_mysql()
-    import mysql.connector
-    admin = _mysql_admin_config()
     name = f"hp_test_{uuid.uuid4().hex[:12]}"
-    conn = mysql.connector.connect(host=admin.host, port=admin.port, user=admin.user,
-                                   password=admin.password, database=admin.database)
-    cur = conn.cursor()
-    cur.execute(f"CREATE DATABASE `{name}`")
+    admin = _admin_store()
+    admin.execute(f"CREATE DATABASE `{name}`")
     try:
-        yield DatabaseConfig(kind="mysql", host=admin.host, port=admin.port, user=admin.user,
-                             password=admin.password, database=name)
+        yield replace(admin.config, database=name)
     finally:
-        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        conn.close()
+        admin.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
 
 
 @pytest.fixture(params=["sqlite", "mysql"])
