@@ -105,17 +105,18 @@ class Store:
     def fetch(self, table: str, cols: Sequence[str], start: datetime | None = None,
               end: datetime | None = None) -> list[dict]:
         """Rows of ``table`` with ``start <= ts_utc < end`` (either bound optional), oldest first."""
+        key, p = self.q(schema.KEY), self.dialect.placeholder
         where, params = [], []
         if start is not None:
-            where.append(f"`ts_utc` >= {self.dialect.placeholder}")
+            where.append(f"{key} >= {p}")
             params.append(self.dialect.to_db(start))
         if end is not None:
-            where.append(f"`ts_utc` < {self.dialect.placeholder}")
+            where.append(f"{key} < {p}")
             params.append(self.dialect.to_db(end))
         sql = f"SELECT {', '.join(self.q(c) for c in cols)} FROM {self.q(table)}"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY `ts_utc`"
+        sql += f" ORDER BY {key}"
         from_db = self.dialect.from_db
         out = []
         for row in self._run(sql, tuple(params), fetch=True):
