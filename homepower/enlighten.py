@@ -60,26 +60,11 @@ class Credentials:
         return bool(self.user and self.password)
 
 
-def request_token(creds: Credentials, serial: str, post: Callable | None = None) -> str:
+def request_token(creds: Credentials, serial: str) -> str:
     """A fresh token from Enlighten + Entrez. Raises AuthError (77) naming Enlighten on bad credentials,
     UnreachableError (69) when either service is down."""
-    import requests  # loaded only when a token must be fetched
-
-    post = post or requests.post
-    verify = _ca_bundle()
-    login_url = f"{creds.enlighten_url}/login/login.json"
-    try:
-        response = post(login_url, data={"user[email]": creds.user, "user[password]": creds.password},
-                        timeout=ENLIGHTEN_TIMEOUT_S, allow_redirects=False, verify=verify)
-    except requests.exceptions.SSLError:
-        raise UnreachableError(_untrusted("Enlighten", creds.enlighten_url)) from None
-    except requests.exceptions.RequestException as exc:
-        raise UnreachableError(f"Enlighten {creds.enlighten_url} cannot be reached "
-                               f"({exc.__class__.__name__}) to obtain a gateway token; try again later "
-                               f"or set ENVOY_TOKEN") from None
-    if response.status_code >= 500:
-        raise UnreachableError(f"Enlighten {creds.enlighten_url} answered HTTP {response.status_code} to the "
-                               f"login; try again later or set ENVOY_TOKEN")
+    response = _post("Enlighten", creds.enlighten_url, "/login/login.json", " to the login",
+                     data={"user[email]": creds.user, "user[password]": creds.password})
     session_id = None
     if response.status_code == 200:
         try:
@@ -91,24 +76,32 @@ def request_token(creds: Credentials, serial: str, post: Callable | None = None)
     if not session_id:
         raise AuthError(f"Enlighten rejected the login of ENVOY_USER={creds.user} (HTTP "
                         f"{response.status_code}): check ENVOY_USER and ENVOY_PASSWORD")
-    tokens_url = f"{creds.entrez_url}/tokens"
-    try:
-        response = post(tokens_url, json={"session_id": session_id, "serial_num": serial,
-                                          "username": creds.user},
-                        timeout=ENLIGHTEN_TIMEOUT_S, allow_redirects=False, verify=verify)
-    except requests.exceptions.SSLError:
-        raise UnreachableError(_untrusted("Entrez", creds.entrez_url)) from None
-    except requests.exceptions.RequestException as exc:
-        raise UnreachableError(f"Entrez {creds.entrez_url} cannot be reached ({exc.__class__.__name__}) "
-                               f"to obtain a gateway token; try again later or set ENVOY_TOKEN") from None
-    if response.status_code >= 500:
-        raise UnreachableError(f"Entrez {creds.entrez_url} answered HTTP {response.status_code}; "
-                               f"try again later or set ENVOY_TOKEN")
+    response = _post("Entrez", creds.entrez_url, "/tokens", "",
+                     json={"session_id": session_id, "serial_num": serial, "username": creds.user})
     if response.status_code != 200:
         raise AuthError(f"Enlighten (Entrez) refused a token for gateway {serial} to ENVOY_USER={creds.user} "
                         f"(HTTP {response.status_code}): is the gateway registered to this account "
                         f"and ENVOY_SERIAL right?")
     return _token_from_body(response.text)
+
+
+def _post(service: str, base_url: str, path: str, what: str, **body):
+    """POST to Enlighten or Entrez, verified normally; UnreachableError (69) when the service cannot be
+    reached, is not trusted or answers a server error - not a verdict on the credentials."""
+    import requests  # loaded only when a token must be fetched
+
+    try:
+        response = requests.post(f"{base_url}{path}", **body, timeout=ENLIGHTEN_TIMEOUT_S, allow_redirects=False,
+                                 verify=_ca_bundle())
+    except requests.exceptions.SSLError:
+        raise UnreachableError(_untrusted(service, base_url)) from None
+    except requests.exceptions.RequestException as exc:
+        raise UnreachableError(f"{service} {base_url} cannot be reached ({exc.__class__.__name__}) to obtain "
+                               f"a gateway token; try again later or set ENVOY_TOKEN") from None
+    if response.status_code >= 500:
+        raise UnreachableError(f"{service} {base_url} answered HTTP {response.status_code}{what}; try again "
+                               f"later or set ENVOY_TOKEN")
+    return response
 
 
 def _ca_bundle() -> str | bool:

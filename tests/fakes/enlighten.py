@@ -62,7 +62,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length).decode() if length else ""
         fake.calls.append(self.path)
-        if fake.fault:
+        if fake.fault and fake.fault_path in (None, self.path):
             return self._send(fake.fault, json.dumps({"message": "Service unavailable"}))
         if self.path == "/login/login.json" and fake.login_page is not None:
             return self._send(200, fake.login_page, "text/html")  # a maintenance/proxy page, status 200
@@ -103,7 +103,8 @@ class FakeEnlighten:
         self.token_format = token_format
         self.token_lifetime_s = token_lifetime_s
         self.serials = set(serials) if serials else None
-        self.fault: int | None = None
+        self.fault: int | None = None  # an HTTP status every POST answers (or only fault_path's)
+        self.fault_path: str | None = None
         self.login_page: str | None = None  # an HTML page the login answers with status 200
         self.sessions: set[str] = set()
         self.tokens: list[str] = []
