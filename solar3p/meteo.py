@@ -43,8 +43,6 @@ class MeteoRow:
     prec: float | None  # precipitation, mm
 
 
-
-
 def _number(path: Path, index: int, name: str, raw: object) -> float | None:
     if raw is None or (isinstance(raw, str) and raw.strip() in ("", "-", "null")):
         if name in REQUIRED_FIELDS:
@@ -102,11 +100,3 @@ def read_meteo(path: Path | str) -> list[MeteoRow]:
         raise MeteoFileError(path, f"is not complete JSON (truncated?) at line {exc.lineno}") from None
     return parse_meteo(document, path)
 
-
-def place_name(path: Path | str) -> str | None:
-    """The ``plaatsnaam[0].plaats`` of a file, for display; None where it has none."""
-    try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-        return str(document["plaatsnaam"][0]["plaats"])
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
-        return None
