@@ -99,4 +99,3 @@ def read_meteo(path: Path | str) -> list[MeteoRow]:
     except json.JSONDecodeError as exc:
         raise MeteoFileError(path, f"is not complete JSON (truncated?) at line {exc.lineno}") from None
     return parse_meteo(document, path)
-
