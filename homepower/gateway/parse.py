@@ -75,11 +75,14 @@ def parse_version(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in match.group(1).split("."))
 
 
-def load_json(text: str, endpoint: str) -> Any:
+def load_json(text: str | Any, endpoint: str) -> Any:
+    """The decoded JSON of an answer's text; a value decoded already (a spool or replay body) as it is."""
+    if not isinstance(text, str):
+        return text
     try:
         return json.loads(text)
-    except (ValueError, TypeError):
-        snippet = " ".join((text or "").split())[:60]
+    except ValueError:
+        snippet = " ".join(text.split())[:60]
         kind = "an HTML page" if looks_like_html(text) else "not JSON (truncated or malformed)"
         raise DataError(f"gateway {endpoint} answered {kind}: {snippet!r}; nothing stored") from None
 
@@ -183,7 +186,7 @@ def parse_production_json(text: str | dict) -> ProductionJson:
 
     Firmware 4.2.33 gives the eim production entry no ``measurementType``: the type and list are enough."""
     endpoint = "/production.json"
-    data = _obj(load_json(text, endpoint) if isinstance(text, str) else text, endpoint)
+    data = _obj(load_json(text, endpoint), endpoint)
     eim = inverters = inverters_error = None
     for entry in _production_entries(data, endpoint):
         if not isinstance(entry, dict):
@@ -219,14 +222,14 @@ def parse_api_v1_production(text: str | dict) -> Values:
     """``/api/v1/production``: the four totals of the inverters (all 0 on metered gateways whose CTs are
     disabled, e.g. 7.3.466_metered_disabled_cts)."""
     endpoint = "/api/v1/production"
-    data = _obj(load_json(text, endpoint) if isinstance(text, str) else text, endpoint)
+    data = _obj(load_json(text, endpoint), endpoint)
     return _values(data, endpoint)
 
 
 def parse_pdm_energy(text: str | dict) -> Values:
     """``/ivp/pdm/energy``: ``production.pcu`` (the micro-inverters; 8.3.x firmware)."""
     endpoint = "/ivp/pdm/energy"
-    data = _obj(load_json(text, endpoint) if isinstance(text, str) else text, endpoint)
+    data = _obj(load_json(text, endpoint), endpoint)
     production = _obj(data.get("production"), endpoint, "an object with production.pcu")
     pcu = _obj(production.get("pcu"), endpoint, "an object with production.pcu")
     return _values(pcu, endpoint)
@@ -261,7 +264,7 @@ def parse_meters(text: str | list) -> int | None:
 
     8.3.5433_tot_is_net_cons has only a total-consumption meter: no export figure there."""
     endpoint = "/ivp/meters"
-    data = load_json(text, endpoint) if isinstance(text, str) else text
+    data = load_json(text, endpoint)
     if not isinstance(data, list):
         raise DataError(f"gateway {endpoint} is not a list of meters")
     for meter in data:
@@ -274,7 +277,7 @@ def parse_meters(text: str | list) -> int | None:
 def parse_meter_readings(text: str | list, eid: int) -> float | None:
     """``/ivp/meters/readings``: ``actEnergyRcvd`` (Wh, lifetime energy the grid received) of meter ``eid``."""
     endpoint = "/ivp/meters/readings"
-    data = load_json(text, endpoint) if isinstance(text, str) else text
+    data = load_json(text, endpoint)
     if not isinstance(data, list):
         raise DataError(f"gateway {endpoint} is not a list of readings")
     for reading in data:
