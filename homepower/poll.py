@@ -304,17 +304,11 @@ def replay(settings: Settings, path: Path, start: str | None = None, step: float
     readings = read_replay(path, settings.timezone, start, step)
     with lock.hold(settings.state_dir):
         try:
-            store = _connect(settings)
-        except StoreUnavailable as exc:
-            raise StoreUnavailable(f"{exc} - nothing stored from {path}; replay it again later") from None
-        try:
-            spooled, bad = spool.read(settings.state_dir)
-            try:
+            with _connect(settings) as store:  # closed (quietly) on the way out
+                spooled, bad = spool.read(settings.state_dir)
                 store_readings(store, spooled + readings, settings.timezone)
-            except StoreUnavailable as exc:
-                raise StoreUnavailable(f"{exc} - nothing stored from {path}; replay it again later") from None
-            spool.clear(settings.state_dir, bad)
-        finally:
-            store.close()
+                spool.clear(settings.state_dir, bad)
+        except StoreUnavailable as exc:  # one transaction: none of the file went in
+            raise StoreUnavailable(f"{exc} - nothing stored from {path}; replay it again later") from None
     log.info("replayed %d reading(s) from %s", len(readings), path)
     return len(readings)
