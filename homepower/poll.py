@@ -181,10 +181,8 @@ def poll_once(settings: Settings) -> Reading:
             store = _connect(settings)
         except StoreUnavailable as exc:
             _spool_instead(settings.state_dir, read_gateway(settings), exc)
-        try:
+        with store:
             return _poll_into(store, settings)
-        finally:
-            store.close()
 
 
 def _poll_into(store, settings: Settings) -> Reading:
