@@ -385,3 +385,11 @@ def test_a_gateway_with_no_production_endpoint_exits_65(tmp_path, gateway, enlig
     assert run.code == 65, run.output
     assert "gave no production reading" in run.stderr and len(run.stderr.strip().splitlines()) == 1
     assert rows(tmp_path / "state" / "homepower.db") == []
+
+
+def test_an_envoy_serial_other_than_the_gateways_is_named_in_a_warning(tmp_path, gateway, enlighten):
+    bodies = {"/info": info_xml("121426016034", "D5.0.62", False), "/api/v1/production": V1}
+    gw = gateway(bodies=bodies)  # old firmware, no digest asked: the wrong serial does not stop the poll
+    run = run_poller(env_for(tmp_path, gw, enlighten, ENVOY_SERIAL="999999999999"))
+    assert run.code == 0, run.output
+    assert "ENVOY_SERIAL=999999999999" in run.output and "reports serial 121426016034" in run.output
