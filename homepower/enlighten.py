@@ -179,31 +179,31 @@ def rejected_pasted(state_dir: Path) -> str | None:
 
 def write_cache(state_dir: Path, serial: str, token: str, rejected: str | None = None) -> None:
     """Atomically, readable by the owner only (0600) from the first byte. ``rejected``: see rejected_pasted."""
-    state_dir = Path(state_dir)
+    record = {"serial": serial, "token": token}
+    if rejected:
+        record["rejected_pasted"] = rejected
+    path = cache_path(state_dir)
     try:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        import tempfile  # only when a token is written: keeps the cached-token poll light
-        fd, tmp = tempfile.mkstemp(prefix=".token.", dir=state_dir)  # mkstemp creates it 0600
+        _write_private(path, json.dumps(record))
     except OSError as exc:
-        raise ConfigError(f"cannot write the token cache in {state_dir} ({exc.strerror}): make STATE_DIR "
-                          f"writable") from None
+        raise ConfigError(f"cannot write the token cache {path} ({exc.strerror or exc.__class__.__name__}): "
+                          f"make STATE_DIR writable") from None
+
+
+def _write_private(path: Path, text: str) -> None:
+    """``text`` into a temp file beside ``path`` (mkstemp: 0600), fsync'd, renamed over ``path``: never a
+    half file, never a moment readable by others. OSError on failure, with no temp file left behind."""
+    import tempfile  # only when a token is written: keeps the cached-token poll light
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".token.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as handle:
-            record = {"serial": serial, "token": token}
-            if rejected:
-                record["rejected_pasted"] = rejected
-            json.dump(record, handle)
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, cache_path(state_dir))
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise ConfigError(f"cannot write the token cache {cache_path(state_dir)} ({exc.strerror}): make "
-                              f"STATE_DIR writable") from None
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
         raise
 
 
