@@ -44,7 +44,6 @@ def test_no_retry_when_envoy_retry_s_is_zero(tmp_path):
     assert waits == []
 
 
-
 def test_a_slow_failing_gateway_does_not_stretch_envoy_retry_s(tmp_path):
     """A gateway that accepts and never answers: every attempt costs its whole timeout (simulated time).
     The retry window counts from the first attempt and the last attempts are cut to what is left, so exit
