@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from homepower.errors import AuthError, ConfigError, DataError, HomepowerError, UnreachableError
+from homepower.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -184,27 +185,10 @@ def write_cache(state_dir: Path, serial: str, token: str, rejected: str | None =
         record["rejected_pasted"] = rejected
     path = cache_path(state_dir)
     try:
-        _write_private(path, json.dumps(record))
+        write_atomic(path, json.dumps(record))  # 0600: the token is a secret
     except OSError as exc:
         raise ConfigError(f"cannot write the token cache {path} ({exc.strerror or exc.__class__.__name__}): "
                           f"make STATE_DIR writable") from None
-
-
-def _write_private(path: Path, text: str) -> None:
-    """``text`` into a temp file beside ``path`` (mkstemp: 0600), fsync'd, renamed over ``path``: never a
-    half file, never a moment readable by others. OSError on failure, with no temp file left behind."""
-    import tempfile  # only when a token is written: keeps the cached-token poll light
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".token.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def drop_cache(state_dir: Path) -> None:

@@ -223,7 +223,7 @@ def test_a_token_cache_that_cannot_be_written_is_a_configuration_error(tmp_path,
     run = run_poller(env(tmp_path, gateway, enlighten))
     assert run.code == 78, run.output
     assert "token cache" in run.stderr and len(run.stderr.strip().splitlines()) == 1
-    assert not [p for p in (tmp_path / "state").iterdir() if p.name.startswith(".token.")]  # no debris
+    assert not [p for p in (tmp_path / "state").iterdir() if p.name.startswith(".")]  # no temp file left
 
 
 def test_entrez_down_after_a_good_login_exits_69_naming_entrez(tmp_path, gateway, enlighten):
