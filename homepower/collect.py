@@ -237,9 +237,9 @@ def forecast_kwh(path: Path, rows: list, pv: PVSettings, cache_dir: Path | None)
     from solar3p.model import hourly_kwh
     kwh = hourly_kwh(rows, pv)
     if cache is not None:
-        from solar3p.files import write_atomic
+        from homepower.files import write_atomic
         try:
-            write_atomic(cache, json.dumps({"key": key, "kwh": {str(t): v for t, v in kwh.items()}}))
+            write_atomic(cache, json.dumps({"key": key, "kwh": {str(t): v for t, v in kwh.items()}}), mode=0o644)
         except OSError as exc:
             log.warning("cannot write %s (%s): the forecast will be modelled again next run", cache, exc)
     return kwh

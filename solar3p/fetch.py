@@ -19,7 +19,7 @@ from pathlib import Path
 from homepower.errors import AuthError, ConfigError, DataError, HomepowerError, UnreachableError
 from homepower.settings import http_url, read_environment
 from solar3p.meteo import MeteoFileError, parse_meteo
-from solar3p.files import DUTCH, dumps, write_atomic
+from solar3p.files import DUTCH, write_forecast
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def fetch(source: str, out: Path, location: str | None = None, lat: float | None
         if source in SOURCES:
             err.args = (f"{err}; nothing written, {out} is kept as it was",)
         raise
-    write_atomic(out, dumps(document))
+    write_forecast(out, document)
     log.info("wrote %d forecast hours from %s to %s", len(document["forecast"]), source, out)
     return out
 

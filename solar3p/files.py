@@ -1,11 +1,11 @@
-"""Writing forecast files: Meteoserver layout text, and an atomic write that never leaves a half file."""
+"""Writing forecast files: Meteoserver layout text, written whole or not at all (``homepower.files``)."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from homepower.files import write_atomic
 
 DUTCH = ZoneInfo("Europe/Amsterdam")  # Meteoserver's "cet" column is Dutch local time
 
@@ -18,17 +18,6 @@ def dumps(document: dict) -> str:
     return f'{prefix},"forecast":[\n{lines}\n]}}\n'
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temp file beside ``path`` and rename it over: never a half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)  # a forecast is no secret; mkstemp's 0600 would hide it from other users
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_forecast(path: Path, document: dict) -> None:
+    """Write a forecast document whole or not at all. 0644: a forecast is no secret, other users may read it."""
+    write_atomic(path, dumps(document), mode=0o644)

@@ -17,9 +17,9 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from solar3p.files import DUTCH, dumps, write_atomic
+from solar3p.files import DUTCH, write_forecast
 
-__all__ = ["generate", "main"]  # dumps, write_atomic and DUTCH live in solar3p.files
+__all__ = ["generate", "main"]
 
 
 def generate(start: datetime, hours: int, latitude: float, longitude: float, place: str = "Rotterdam",
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="file to write")
     args = parser.parse_args(argv)
     start = datetime.strptime(args.start, "%Y-%m-%d").replace(tzinfo=DUTCH)
-    write_atomic(args.out, dumps(generate(start, 24 * args.days, args.lat, args.lon, args.place, args.seed)))
+    write_forecast(args.out, generate(start, 24 * args.days, args.lat, args.lon, args.place, args.seed))
     return 0
 
 

@@ -111,6 +111,7 @@ def test_meteoserver_download_is_written_as_the_location_file(env, fake):
     assert path == "/api/solar.php" and query == {"locatie": "Delft", "key": KEY}
     written = os.path.join(os.path.dirname(env["METEO_FILE"]), "data.delft")
     assert len(read_meteo(written)) == 24
+    assert os.stat(written).st_mode & 0o777 == 0o644  # a forecast is no secret: other users may read it
     assert not os.path.exists(env["METEO_FILE"])
 
 
