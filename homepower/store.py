@@ -64,10 +64,10 @@ class Store:
 
     def ensure_schema(self, timezone: ZoneInfo) -> None:
         """Create missing tables, upgrade the original layout, add columns added since."""
-        from homepower import upgrade  # only needed on the rare first run against old tables
         for table in schema.TABLES:
             existing = self.table_columns(table)
             if existing and schema.KEY not in existing:
+                from homepower import upgrade  # only on the rare first run against the original tables
                 upgrade.upgrade_table(self, table, existing, timezone)
                 existing = self.table_columns(table)
             if not existing:
