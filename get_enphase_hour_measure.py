@@ -5,6 +5,7 @@ Exit codes: 0 done, 64 bad usage, 65 an answer or file not understood (nothing s
 Enlighten unreachable or a server error, 75 database unavailable (reading spooled) or lock held too long,
 77 credentials/token rejected or certificate pin mismatch, 78 configuration error.
 """
+import gc
 import json
 import sys
 
@@ -47,4 +48,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # A one-shot process: move what is alive into the GC's permanent generation so the collection at
+    # interpreter exit does not walk every imported module again (about a tenth of a cron poll's time).
+    gc.freeze()
+    sys.exit(code)
