@@ -24,6 +24,8 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 # Regenerate sql/ from homepower/schema.py (a test fails when they drift).
 sql: $(STAMP)

@@ -5,6 +5,7 @@ Exit codes: 0 done, 64 bad usage, 65 an answer or file not understood (nothing s
 Enlighten unreachable or a server error, 75 database unavailable (reading spooled) or lock held too long,
 77 credentials/token rejected or certificate pin mismatch, 78 configuration error.
 """
+
 import gc
 import json
 import sys
@@ -13,15 +14,21 @@ from homepower.cli import Parser, held_logs, run
 
 
 def main(argv=None) -> int:
-    parser = Parser(prog="get_enphase_hour_measure.py",
-                     description="Read the Enphase IQ Gateway once and store one row in enphase_production.")
+    parser = Parser(
+        prog="get_enphase_hour_measure.py",
+        description="Read the Enphase IQ Gateway once and store one row in enphase_production.",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="read and print the reading as JSON; store nothing")
-    mode.add_argument("--replay", metavar="FILE",
-                      help='store recorded readings: JSON lines {"ts": "<ISO 8601 with offset>", "body": {...}}, '
-                           'or the recapture layout {"data": [...]} with --start and --step')
-    parser.add_argument("--start", metavar='"YYYY-MM-DD HH:MM"',
-                        help="recapture layout: time of the first body, local (SITE_TIMEZONE)")
+    mode.add_argument(
+        "--replay",
+        metavar="FILE",
+        help='store recorded readings: JSON lines {"ts": "<ISO 8601 with offset>", "body": {...}}, '
+        'or the recapture layout {"data": [...]} with --start and --step',
+    )
+    parser.add_argument(
+        "--start", metavar='"YYYY-MM-DD HH:MM"', help="recapture layout: time of the first body, local (SITE_TIMEZONE)"
+    )
     parser.add_argument("--step", metavar="MINUTES", type=float, help="recapture layout: minutes between bodies")
     args = parser.parse_args(argv)
     if (args.start is not None or args.step is not None) and not args.replay:
@@ -30,6 +37,7 @@ def main(argv=None) -> int:
     def body():
         import log
         from homepower import poll, settings as settings_mod
+
         settings = settings_mod.load()
         log.setup(settings.log_level)
         with held_logs():  # a failure is one line on stderr; the run's log lines only when it succeeds

@@ -9,6 +9,7 @@
 Exit codes: 0 done, 64 bad usage, 65 forecast file not understood, 75 database unavailable,
 78 configuration error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,11 +33,11 @@ def make_request(args):
     """The collector request the options name (local times; the time zone applies later)."""
     from homepower import hours
     from homepower.collect import Request
+
     if args.hour and (args.start or args.end):
         raise UsageError("use either --hour or --from/--to, not both")
     if args.hour:
-        return Request("hour", hour=hours.parse_local(args.hour, "--hour", need_hour=True),
-                       dry_run=args.dry_run)
+        return Request("hour", hour=hours.parse_local(args.hour, "--hour", need_hour=True), dry_run=args.dry_run)
     if args.start or args.end:
         if not (args.start and args.end):
             raise UsageError("--from and --to go together: --from A --to B collects every hour in [A, B)")
@@ -54,10 +55,12 @@ def main(argv=None) -> int:
         from homepower import settings
         from homepower.collect import collect
         from homepower.store import Store
+
         conf = settings.load()
         log.setup(conf.log_level)
         request = make_request(args)
         from homepower.dialects import parse_utc
+
         now = None
         if args.now:
             try:

@@ -2,6 +2,7 @@
 
 Modules only call ``logging.getLogger(__name__)``; the scripts call ``setup()`` once.
 """
+
 import logging
 import os
 import sys

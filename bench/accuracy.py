@@ -13,6 +13,7 @@ SERF East files are reserved for acceptance and never read here.
 ``measure() -> dict`` gives the figures; ``python bench/accuracy.py`` prints them. pvanalytics (and pyarrow
 for its parquet files) are installed into the running interpreter on first use if missing.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -36,8 +37,9 @@ def _ensure(module: str, package: str) -> None:
     try:
         importlib.import_module(module)
     except ImportError:
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                        package], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", package], check=True
+        )
         importlib.invalidate_caches()
 
 
@@ -45,6 +47,7 @@ def _data_dir() -> Path:
     _ensure("pvanalytics", "pvanalytics")
     _ensure("pyarrow", "pyarrow")
     import pvanalytics
+
     return Path(pvanalytics.__file__).parent / "data"
 
 
@@ -100,8 +103,15 @@ def evaluate(hours, options, years):
     from homepower.settings import PVSettings
     from solar3p.model import hourly_power
 
-    pv = PVSettings(latitude=SITE["latitude"], longitude=SITE["longitude"], panels=1, panel_wp=1000.0,
-                    azimuth=SITE["azimuth"], tilt=SITE["tilt"], losses_pct=0.0)
+    pv = PVSettings(
+        latitude=SITE["latitude"],
+        longitude=SITE["longitude"],
+        panels=1,
+        panel_wp=1000.0,
+        azimuth=SITE["azimuth"],
+        tilt=SITE["tilt"],
+        losses_pct=0.0,
+    )
     part = hours[hours.index.year.isin(years)]
     starts = part.index.as_unit("s").asi8
     pred = hourly_power(starts, part["ghi"].to_numpy(), part["temp"].to_numpy(), pv, options)

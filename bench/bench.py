@@ -9,6 +9,7 @@ issue's goal).
 
     .venv/bin/python bench/bench.py [--runs N] [--firmware NAME|own] [--keep]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,11 +45,31 @@ HEAVY = ("pandas", "numpy", "pvlib", "scipy")
 POLLER = ROOT / "get_enphase_hour_measure.py"
 COLLECTOR = ROOT / "history_collector.py"
 # Project settings that a developer's shell or .env might hold: blanked in the children unless set here.
-SETTING_NAMES = ("ENVOY_HOST", "ENVOY_USER", "ENVOY_PASSWORD", "ENVOY_SERIAL", "ENVOY_TOKEN",
-                 "ENLIGHTEN_URL", "ENTREZ_URL", "ENVOY_TLS", "ENVOY_TIMEOUT", "ENVOY_RETRY_S",
-                 "STATE_DIR", "DATABASE_URL", "SITE_TIMEZONE", "METEO_FILE", "PV_LATITUDE",
-                 "PV_LONGITUDE", "PV_PANELS", "PV_PANEL_WP", "PV_ORIENTATION", "PV_TILT",
-                 "PV_LOSSES_PCT", "METEOSERVER_KEY", "LOG_LEVEL")
+SETTING_NAMES = (
+    "ENVOY_HOST",
+    "ENVOY_USER",
+    "ENVOY_PASSWORD",
+    "ENVOY_SERIAL",
+    "ENVOY_TOKEN",
+    "ENLIGHTEN_URL",
+    "ENTREZ_URL",
+    "ENVOY_TLS",
+    "ENVOY_TIMEOUT",
+    "ENVOY_RETRY_S",
+    "STATE_DIR",
+    "DATABASE_URL",
+    "SITE_TIMEZONE",
+    "METEO_FILE",
+    "PV_LATITUDE",
+    "PV_LONGITUDE",
+    "PV_PANELS",
+    "PV_PANEL_WP",
+    "PV_ORIENTATION",
+    "PV_TILT",
+    "PV_LOSSES_PCT",
+    "METEOSERVER_KEY",
+    "LOG_LEVEL",
+)
 
 
 def say(message: str) -> None:
@@ -86,10 +107,16 @@ class Context:
         env = dict(os.environ)
         for name in SETTING_NAMES:
             env[name] = ""
-        env.update({"SITE_TIMEZONE": "Europe/Amsterdam",
-                    "DATABASE_URL": self.db_url, "STATE_DIR": str(self.work / "state"),
-                    # as under cron: bytecode cached and reused, output buffered
-                    "PYTHONDONTWRITEBYTECODE": "", "PYTHONUNBUFFERED": ""})
+        env.update(
+            {
+                "SITE_TIMEZONE": "Europe/Amsterdam",
+                "DATABASE_URL": self.db_url,
+                "STATE_DIR": str(self.work / "state"),
+                # as under cron: bytecode cached and reused, output buffered
+                "PYTHONDONTWRITEBYTECODE": "",
+                "PYTHONUNBUFFERED": "",
+            }
+        )
         env.update(settings)
         return env
 
@@ -104,10 +131,13 @@ def ensure_bench_venv(ctx: Context) -> Path:
     say(f"first use: creating {BENCH_VENV.name} with {PYENPHASE} (pip; not counted in the budget)")
     t0 = time.perf_counter()
     if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True, capture_output=True,
-                       timeout=120)
-    result = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                             PYENPHASE], capture_output=True, text=True, timeout=300)
+        subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True, capture_output=True, timeout=120)
+    result = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", PYENPHASE],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if result.returncode != 0:
         lines = [ln for ln in result.stderr.splitlines() if ln.strip() and "WARNING" not in ln]
         raise proc.Failed(f"pip could not install {PYENPHASE}: {lines[-1] if lines else 'no reason given'}")
@@ -146,17 +176,27 @@ def bench_poll(ctx: Context) -> list[Row]:
     what_theirs = "the same read by pyenphase 4.2 (stores nothing)"
     what_ratio = "ours / pyenphase, medians"
     from bench.fakes import PASSWORD, USER, FakeSite
+
     fixtures = FIXTURES if FIXTURES.is_dir() and ctx.firmware != "own" else None
     site = FakeSite.start(ctx.work, fixtures, ctx.firmware)
     rows: list[Row] = []
     try:
-        ctx.notes.append(f"poll: fake gateway (tests/fakes) on https://127.0.0.1 with a self-signed "
-                         f"certificate, serving {site.origin}")
+        ctx.notes.append(
+            f"poll: fake gateway (tests/fakes) on https://127.0.0.1 with a self-signed "
+            f"certificate, serving {site.origin}"
+        )
         state = ctx.work / "state"
         shutil.rmtree(state, ignore_errors=True)
-        env = ctx.env(ENVOY_HOST=site.gateway.url, ENVOY_TLS="pin", ENVOY_USER=USER,
-                      ENVOY_PASSWORD=PASSWORD, ENLIGHTEN_URL=site.enlighten.url,
-                      ENTREZ_URL=site.enlighten.url, ENVOY_RETRY_S="5", ENVOY_TIMEOUT="10")
+        env = ctx.env(
+            ENVOY_HOST=site.gateway.url,
+            ENVOY_TLS="pin",
+            ENVOY_USER=USER,
+            ENVOY_PASSWORD=PASSWORD,
+            ENLIGHTEN_URL=site.enlighten.url,
+            ENTREZ_URL=site.enlighten.url,
+            ENVOY_RETRY_S="5",
+            ENVOY_TIMEOUT="10",
+        )
         cmd = [sys.executable, str(POLLER)]
         # The first run logs in to the fake Enlighten, caches the token and pins the certificate,
         # as the first cron run after installing does; the timed runs then reuse both.
@@ -165,18 +205,23 @@ def bench_poll(ctx: Context) -> list[Row]:
             say(f"first poll with a cloud login failed ({first.last_line()}); using ENVOY_TOKEN instead")
             env["ENVOY_TOKEN"] = site.token
             proc.run(cmd, env=env, timeout=ctx.limit(60))
-            ctx.notes.append("poll: the token came from ENVOY_TOKEN (the cloud login of the first run "
-                             "failed)")
+            ctx.notes.append("poll: the token came from ENVOY_TOKEN (the cloud login of the first run failed)")
         else:
-            ctx.notes.append(f"poll: the first (untimed) run fetched a token from the fake Entrez "
-                             f"({len(site.enlighten.tokens)} issued) and pinned the certificate; "
-                             f"the timed runs reuse both")
+            ctx.notes.append(
+                f"poll: the first (untimed) run fetched a token from the fake Entrez "
+                f"({len(site.enlighten.tokens)} issued) and pinned the certificate; "
+                f"the timed runs reuse both"
+            )
         tokens_before = len(site.enlighten.tokens)
 
         try:
             theirs_python = ensure_bench_venv(ctx)
-            theirs_cmd = [str(theirs_python), str(ROOT / "bench" / "pyenphase_poll.py"),
-                          site.gateway.url.split("://", 1)[1], site.token]
+            theirs_cmd = [
+                str(theirs_python),
+                str(ROOT / "bench" / "pyenphase_poll.py"),
+                site.gateway.url.split("://", 1)[1],
+                site.token,
+            ]
             proc.run(theirs_cmd, env=env, timeout=ctx.limit(60))  # warm the page cache, not timed
             theirs_error = None
         except (proc.Failed, OSError, subprocess.SubprocessError) as exc:
@@ -200,8 +245,10 @@ def bench_poll(ctx: Context) -> list[Row]:
         if len(site.enlighten.tokens) != tokens_before:
             ctx.notes.append("poll: WARNING the timed runs asked Entrez for a new token (cache not used)")
         stored = mariadb.count_rows(ctx.db, "enphase_production")
-        ctx.notes.append(f"poll: {stored} row(s) in enphase_production after {ctx.runs + 1} runs "
-                         f"(a reading for a second already stored replaces its row)")
+        ctx.notes.append(
+            f"poll: {stored} row(s) in enphase_production after {ctx.runs + 1} runs "
+            f"(a reading for a second already stored replaces its row)"
+        )
 
         timed = proc.run([sys.executable, "-X", "importtime", str(POLLER)], env=env, timeout=ctx.limit(60))
         heavy = heavy_imports(timed.stderr)
@@ -214,10 +261,20 @@ def bench_poll(ctx: Context) -> list[Row]:
         rows.append(Row("  its peak memory (ru_maxrss of the child)", fmt_mib(max(rss))))
         rows.append(Row("  gateway requests per poll", str(requests_ours)))
         rows.append(Row("  slowest top-level imports (-X importtime, one run)", slow or "n/a"))
-        rows.append(Row("  for scale: a bare interpreter (python -c pass)",
-                        f"{fmt_s(bare.median)}, {fmt_mib(max(r.maxrss_kib for r in bare_runs))}"))
-        rows.append(Row("  pandas/numpy/pvlib/scipy imported (-X importtime)",
-                        ", ".join(heavy) if heavy else "none", "none", not heavy))
+        rows.append(
+            Row(
+                "  for scale: a bare interpreter (python -c pass)",
+                f"{fmt_s(bare.median)}, {fmt_mib(max(r.maxrss_kib for r in bare_runs))}",
+            )
+        )
+        rows.append(
+            Row(
+                "  pandas/numpy/pvlib/scipy imported (-X importtime)",
+                ", ".join(heavy) if heavy else "none",
+                "none",
+                not heavy,
+            )
+        )
         if theirs:
             other = summarize(theirs)
             rows.append(Row(what_theirs, fmt_spread(other)))
@@ -238,6 +295,7 @@ def make_year(ctx: Context) -> None:
     """The replay file and the year's forecast file, from homepower.synth (the collector's seeded
     generator: /production.json bodies with an eim meter, the nightly outage, and the per-hour truth)."""
     from homepower import synth
+
     ctx.replay_file = ctx.work / f"replay-{YEAR}.jsonl"
     ctx.meteo_year = ctx.work / f"data.bench{YEAR}"
     history = synth.generate(date(YEAR, 1, 1), days=366, tz=TZ, seed=YEAR)
@@ -246,16 +304,19 @@ def make_year(ctx: Context) -> None:
     ctx.year_rows = history.rows
     ctx.truth = {h: t.kwh_pv for h, t in history.truth.items()}
     ctx.samples_stored = len(history.samples)
-    ctx.notes.append(f"data: {ctx.samples_stored:,} five-minute samples of {YEAR} and a "
-                     f"{len(history.hours):,}-hour forecast file, seeded (homepower.synth), made on the fly")
+    ctx.notes.append(
+        f"data: {ctx.samples_stored:,} five-minute samples of {YEAR} and a "
+        f"{len(history.hours):,}-hour forecast file, seeded (homepower.synth), made on the fly"
+    )
 
 
 def bench_replay(ctx: Context) -> list[Row]:
     what = "replay of a year of five-minute samples into MariaDB"
     mariadb.truncate(ctx.db, "enphase_production")
     say(f"replay: {ctx.samples_stored:,} samples")
-    run = proc.run([sys.executable, str(POLLER), "--replay", str(ctx.replay_file)],
-                   env=ctx.env(), timeout=ctx.limit(120))
+    run = proc.run(
+        [sys.executable, str(POLLER), "--replay", str(ctx.replay_file)], env=ctx.env(), timeout=ctx.limit(120)
+    )
     stored = mariadb.count_rows(ctx.db, "enphase_production")
     if stored < ctx.samples_stored * 0.99:
         return [na(what, f"only {stored:,} of {ctx.samples_stored:,} samples stored", "<= 10 s")]
@@ -265,6 +326,7 @@ def bench_replay(ctx: Context) -> list[Row]:
 def fill_samples_directly(ctx: Context) -> None:
     """When replay could not store the year, the collector still gets it: rows straight into the table."""
     from homepower.store import Store
+
     with Store.connect(ctx.db, TZ) as store:
         store.upsert("enphase_production", ctx.year_rows())
     ctx.notes.append("collector: the samples were written straight into the table (replay did not store them)")
@@ -279,12 +341,16 @@ def bench_collector(ctx: Context) -> list[Row]:
     rows = []
     say("collector: the year in one call")
     try:
-        run = proc.run([sys.executable, str(COLLECTOR), "--from", f"{YEAR}-01-01", "--to", f"{YEAR + 1}-01-01"],
-                       env=env, timeout=ctx.limit(120))
+        run = proc.run(
+            [sys.executable, str(COLLECTOR), "--from", f"{YEAR}-01-01", "--to", f"{YEAR + 1}-01-01"],
+            env=env,
+            timeout=ctx.limit(120),
+        )
         stored = mariadb.count_rows(ctx.db, "pvhistory")
         filled = mariadb.count_rows(ctx.db, "pvhistory", "kwh_pv IS NOT NULL")
-        rows.append(at_most(what_year, run.wall_s, 5.0,
-                            f"{fmt_s(run.wall_s)} ({stored:,} rows, {filled:,} with kwh_pv)"))
+        rows.append(
+            at_most(what_year, run.wall_s, 5.0, f"{fmt_s(run.wall_s)} ({stored:,} rows, {filled:,} with kwh_pv)")
+        )
         if ctx.truth:
             rows.append(truth_row(ctx))
     except proc.Failed as exc:
@@ -292,15 +358,20 @@ def bench_collector(ctx: Context) -> list[Row]:
     # The collector remembers solar3p's numbers per forecast file in STATE_DIR: an hourly run pays for
     # pandas/pvlib only on its first run after a new forecast file. Both cases are measured.
     hours = [f"{YEAR}-06-{10 + i:02d}T{6 + i:02d}" for i in range(14)]
-    for what, count, fresh_state in ((f"{what_hour} (solar3p cached)", max(3, min(ctx.runs, 14)), False),
-                                     (f"{what_hour} (new forecast file)", 3, True)):
+    for what, count, fresh_state in (
+        (f"{what_hour} (solar3p cached)", max(3, min(ctx.runs, 14)), False),
+        (f"{what_hour} (new forecast file)", 3, True),
+    ):
         say(f"collector: lone --hour runs ({'fresh' if fresh_state else 'same'} STATE_DIR)")
         try:
             walls = []
             for i, hour in enumerate(hours[:count]):
                 run_env = dict(env, STATE_DIR=str(ctx.work / f"state-hour-{i}")) if fresh_state else env
-                walls.append(proc.run([sys.executable, str(COLLECTOR), "--hour", hour], env=run_env,
-                                      timeout=ctx.limit(60)).wall_s)
+                walls.append(
+                    proc.run(
+                        [sys.executable, str(COLLECTOR), "--hour", hour], env=run_env, timeout=ctx.limit(60)
+                    ).wall_s
+                )
             s = summarize(walls)
             rows.append(at_most(what, s.median, 1.5, fmt_spread(s)))
         except proc.Failed as exc:
@@ -311,6 +382,7 @@ def bench_collector(ctx: Context) -> list[Row]:
 def truth_row(ctx: Context) -> Row:
     """How many collected hours equal the generator's known truth (to 1 Wh; NULL where unknowable)."""
     from homepower.store import Store
+
     with Store.connect(ctx.db, TZ, create=False) as store:
         got = {r["ts_utc"]: r["kwh_pv"] for r in store.fetch("pvhistory", ["ts_utc", "kwh_pv"])}
     # Linear interpolation between five-minute samples of a smooth curve: well under 3 Wh an hour
@@ -318,10 +390,13 @@ def truth_row(ctx: Context) -> Row:
     good, worst = agreement(ctx.truth, got, tolerance_kwh=0.003)
     total_true = sum(v for v in ctx.truth.values() if v is not None)
     total_got = sum(float(got[h]) for h, v in ctx.truth.items() if v is not None and got.get(h) is not None)
-    return Row("  hours whose kwh_pv matches the generator's truth (3 Wh)",
-               f"{good:,} of {len(ctx.truth):,} (worst {worst * 1000:.1f} Wh; year total off by "
-               f"{(total_got - total_true) * 1000:+.1f} Wh of {total_true:,.0f} kWh)",
-               "all", good == len(ctx.truth))
+    return Row(
+        "  hours whose kwh_pv matches the generator's truth (3 Wh)",
+        f"{good:,} of {len(ctx.truth):,} (worst {worst * 1000:.1f} Wh; year total off by "
+        f"{(total_got - total_true) * 1000:+.1f} Wh of {total_true:,.0f} kWh)",
+        "all",
+        good == len(ctx.truth),
+    )
 
 
 def agreement(truth: dict, got: dict, tolerance_kwh: float) -> tuple[int, float]:
@@ -350,8 +425,15 @@ def bench_solar3p(ctx: Context) -> list[Row]:
             continue
         say(f"solar3p: {path.name}")
         try:
-            walls = [proc.run([sys.executable, "-m", "solar3p", "--file", str(path), "--format", "json"],
-                              env=ctx.env(), cwd=str(ROOT), timeout=ctx.limit(60)).wall_s for _ in range(n)]
+            walls = [
+                proc.run(
+                    [sys.executable, "-m", "solar3p", "--file", str(path), "--format", "json"],
+                    env=ctx.env(),
+                    cwd=str(ROOT),
+                    timeout=ctx.limit(60),
+                ).wall_s
+                for _ in range(n)
+            ]
             s = summarize(walls)
             rows.append(Row(what, fmt_spread(s)))
         except proc.Failed as exc:
@@ -362,13 +444,15 @@ def bench_solar3p(ctx: Context) -> list[Row]:
 def bench_accuracy(ctx: Context) -> list[Row]:
     what = "solar3p accuracy on unseen measured data (bench/accuracy.py)"
     say("accuracy: bench.accuracy.measure()")
-    code = ("import json, sys; sys.path.insert(0, %r); from bench.accuracy import measure; "
-            "print('BENCH-RESULT ' + json.dumps(measure(), default=str))" % str(ROOT))
+    code = (
+        "import json, sys; sys.path.insert(0, %r); from bench.accuracy import measure; "
+        "print('BENCH-RESULT ' + json.dumps(measure(), default=str))" % str(ROOT)
+    )
     run = proc.run([sys.executable, "-c", code], env=ctx.env(), cwd=str(ROOT), timeout=ctx.limit(150))
     lines = [ln for ln in run.stdout.splitlines() if ln.startswith("BENCH-RESULT ")]
     if not lines:
         return [na(what, "measure() printed no result")]
-    result = json.loads(lines[-1][len("BENCH-RESULT "):])
+    result = json.loads(lines[-1][len("BENCH-RESULT ") :])
     return accuracy_rows(what, result)
 
 
@@ -383,9 +467,14 @@ def accuracy_rows(what: str, result: object) -> list[Row]:
     mae = result.get("mae_pct_of_mean_daytime_hour")
     if isinstance(mae, (int, float)):
         years = ", ".join(str(y) for y in result.get("test_years", []))
-        rows.append(Row("solar3p hourly MAE on unseen data, % of mean daytime hour",
-                        f"{mae:.1f} % ({result.get('test_hours', '?')} h of {years or '?'})",
-                        f"<= ~{ACCURACY_GOAL_PCT:g} %", mae <= ACCURACY_GOAL_PCT))
+        rows.append(
+            Row(
+                "solar3p hourly MAE on unseen data, % of mean daytime hour",
+                f"{mae:.1f} % ({result.get('test_hours', '?')} h of {years or '?'})",
+                f"<= ~{ACCURACY_GOAL_PCT:g} %",
+                mae <= ACCURACY_GOAL_PCT,
+            )
+        )
     else:
         rows.append(Row(what, "see below"))
     for key, value in result.items():
@@ -415,8 +504,10 @@ def machine() -> str:
         version = mariadb.server_version()
     except Exception as exc:  # the table says why the database parts are n/a
         version = f"unreachable ({exc.__class__.__name__})"
-    return (f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, MariaDB {version}, "
-            f"{platform.system()} {platform.release()}")
+    return (
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, MariaDB {version}, "
+        f"{platform.system()} {platform.release()}"
+    )
 
 
 def part(rows: list[Row], name: str, fn, ctx: Context, fallback: list[Row]) -> None:
@@ -437,12 +528,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9, help="timed runs of each poll (at least 7)")
     parser.add_argument("--keep", action="store_true", help="keep bench/.work (data files) afterwards")
-    parser.add_argument("--firmware", default=FIRMWARE,
-                        help=f"recorded firmware folder the fake gateway serves (default {FIRMWARE}; "
-                             f"'own' for the bench's own bodies)")
+    parser.add_argument(
+        "--firmware",
+        default=FIRMWARE,
+        help=f"recorded firmware folder the fake gateway serves (default {FIRMWARE}; 'own' for the bench's own bodies)",
+    )
     args = parser.parse_args(argv)
-    ctx = Context(started=time.perf_counter(), runs=max(7, args.runs), work=WORK / str(os.getpid()),
-                  firmware=args.firmware)
+    ctx = Context(
+        started=time.perf_counter(), runs=max(7, args.runs), work=WORK / str(os.getpid()), firmware=args.firmware
+    )
     shutil.rmtree(ctx.work, ignore_errors=True)
     ctx.work.mkdir(parents=True)
     rows: list[Row] = []
@@ -454,16 +548,34 @@ def main(argv: list[str] | None = None) -> int:
             ctx.db, ctx.db_url = db, db.url()
             with_database = True
             from homepower.store import Store
+
             Store.connect(db, TZ).close()  # the tables, so counts work whatever runs first
-            part(rows, "poll", bench_poll, ctx, [Row("one poll, whole process", "", "<= 0.3 s"),
-                                                 Row("ours / pyenphase, medians", "", "<= 0.5")])
+            part(
+                rows,
+                "poll",
+                bench_poll,
+                ctx,
+                [Row("one poll, whole process", "", "<= 0.3 s"), Row("ours / pyenphase, medians", "", "<= 0.5")],
+            )
             part(rows, "data", lambda c: (make_year(c), [])[1], ctx, [])
             if ctx.replay_file:
-                part(rows, "replay", bench_replay, ctx,
-                     [Row("replay of a year of five-minute samples into MariaDB", "", "<= 10 s")])
-                part(rows, "collector", bench_collector, ctx,
-                     [Row(f"collection of {YEAR} (8,784 hours) in one call", "", "<= 5 s"),
-                      Row("lone --hour run, whole process", "", "<= 1.5 s")])
+                part(
+                    rows,
+                    "replay",
+                    bench_replay,
+                    ctx,
+                    [Row("replay of a year of five-minute samples into MariaDB", "", "<= 10 s")],
+                )
+                part(
+                    rows,
+                    "collector",
+                    bench_collector,
+                    ctx,
+                    [
+                        Row(f"collection of {YEAR} (8,784 hours) in one call", "", "<= 5 s"),
+                        Row("lone --hour run, whole process", "", "<= 1.5 s"),
+                    ],
+                )
             part(rows, "solar3p", bench_solar3p, ctx, [Row("solar3p timings", "")])
     except Exception as exc:  # no database: the parts that need one are n/a, solar3p still runs
         db_error = exc
@@ -472,10 +584,13 @@ def main(argv: list[str] | None = None) -> int:
     if not with_database:
         reason = f"no fresh MariaDB database: {db_error}"
         say(reason)
-        for what, goal in (("one poll, whole process", "<= 0.3 s"), ("ours / pyenphase, medians", "<= 0.5"),
-                           ("replay of a year of five-minute samples into MariaDB", "<= 10 s"),
-                           (f"collection of {YEAR} (8,784 hours) in one call", "<= 5 s"),
-                           ("lone --hour run, whole process", "<= 1.5 s")):
+        for what, goal in (
+            ("one poll, whole process", "<= 0.3 s"),
+            ("ours / pyenphase, medians", "<= 0.5"),
+            ("replay of a year of five-minute samples into MariaDB", "<= 10 s"),
+            (f"collection of {YEAR} (8,784 hours) in one call", "<= 5 s"),
+            ("lone --hour run, whole process", "<= 1.5 s"),
+        ):
             rows.append(na(what, reason, goal))
         if ctx.meteo_year is None:
             part(rows, "data", lambda c: (make_year(c), [])[1], ctx, [])

@@ -6,6 +6,7 @@ Why a launcher: on Linux a child's ``ru_maxrss`` keeps the high-water mark of th
 from (exec does not reset it), so a child spawned by the bench would report at least the bench's own
 memory. Spawned from this small interpreter instead, it reports its own. Stdlib only, started with -S.
 """
+
 import json
 import os
 import sys
@@ -19,8 +20,7 @@ def main() -> int:
     _, status, usage = os.wait4(pid, 0)
     wall = time.perf_counter() - start
     with open(report, "w") as out:
-        json.dump({"wall_s": wall, "returncode": os.waitstatus_to_exitcode(status),
-                   "maxrss_kib": usage.ru_maxrss}, out)
+        json.dump({"wall_s": wall, "returncode": os.waitstatus_to_exitcode(status), "maxrss_kib": usage.ru_maxrss}, out)
     return 0
 
 

@@ -1,5 +1,6 @@
 """A fresh MariaDB database for one bench run, created and dropped through the server of
 TEST_DATABASE_URL (default mysql://root@127.0.0.1:3306/test), loopback only."""
+
 from __future__ import annotations
 
 import os
@@ -24,6 +25,7 @@ def admin_config() -> DatabaseConfig:
 def _store(cfg: DatabaseConfig):
     """A connection through the project's store (no tables created: the admin database is not ours)."""
     from homepower.store import Store
+
     return Store.connect(cfg, create=False)
 
 
@@ -46,7 +48,7 @@ def stale_databases(names: list[str], alive) -> list[str]:
     """Bench databases (``hp_bench_<pid>``) whose process no longer runs."""
     stale = []
     for name in names:
-        suffix = name[len("hp_bench_"):]
+        suffix = name[len("hp_bench_") :]
         if name.startswith("hp_bench_") and suffix.isdigit() and not alive(int(suffix)):
             stale.append(name)
     return stale

@@ -1,4 +1,5 @@
 """Run a child process the way cron does and measure it: wall time and its own peak memory."""
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,13 @@ class Failed(Exception):
 LAUNCHER = Path(__file__).resolve().parent / "launch.py"
 
 
-def run(cmd: Sequence[str], env: Mapping[str, str] | None = None, cwd: str | None = None,
-        timeout: float = 60.0, check: bool = True) -> Run:
+def run(
+    cmd: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    timeout: float = 60.0,
+    check: bool = True,
+) -> Run:
     """Run ``cmd`` to completion through bench/launch.py, which times it from spawn to exit and reads
     its own ``ru_maxrss`` (see there why not from here). A child still running after ``timeout``
     seconds is killed with its launcher (one process group) and raises Failed."""
@@ -45,10 +51,15 @@ def run(cmd: Sequence[str], env: Mapping[str, str] | None = None, cwd: str | Non
         report = Path(tmp) / "report.json"
         out_path, err_path = Path(tmp) / "stdout", Path(tmp) / "stderr"
         with out_path.open("wb") as out, err_path.open("wb") as err:
-            launcher = subprocess.Popen([sys.executable, "-S", str(LAUNCHER), str(report), *cmd],
-                                        env=dict(env) if env is not None else None, cwd=cwd,
-                                        stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                        start_new_session=True)
+            launcher = subprocess.Popen(
+                [sys.executable, "-S", str(LAUNCHER), str(report), *cmd],
+                env=dict(env) if env is not None else None,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
             try:
                 launcher.wait(timeout=timeout)
             except subprocess.TimeoutExpired:

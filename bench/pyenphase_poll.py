@@ -5,6 +5,7 @@ Run by the interpreter of ``.venv-bench`` (pyenphase is not a dependency of the 
 import, setup (reads /info), authenticate with a token (checks it at /auth/check_jwt), update (probes
 the endpoints, then reads them). It stores nothing. Prints the production it read, one line.
 """
+
 import asyncio
 import sys
 
@@ -21,8 +22,7 @@ async def main(host: str, token: str) -> None:
     finally:
         await envoy.close()
     production = data.system_production
-    print(f"pyenphase {envoy.firmware}: lifetime {production.watt_hours_lifetime} Wh, "
-          f"now {production.watts_now} W")
+    print(f"pyenphase {envoy.firmware}: lifetime {production.watt_hours_lifetime} Wh, now {production.watts_now} W")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 No I/O here, so the test suite can check them without servers (tests/test_bench_helpers.py).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,8 +41,14 @@ def quantile(values: Sequence[float], q: float) -> float:
 def summarize(values: Sequence[float]) -> Summary:
     if not values:
         raise ValueError("no measurements to summarise")
-    return Summary(n=len(values), median=quantile(values, 0.5), low=min(values), high=max(values),
-                   q1=quantile(values, 0.25), q3=quantile(values, 0.75))
+    return Summary(
+        n=len(values),
+        median=quantile(values, 0.5),
+        low=min(values),
+        high=max(values),
+        q1=quantile(values, 0.25),
+        q3=quantile(values, 0.75),
+    )
 
 
 def ratio(ours: float, theirs: float) -> float:

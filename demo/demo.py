@@ -9,6 +9,7 @@
 
 Everything lands in var/demo/ (SQLite), wiped at the start so the demo can be run again and again.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,6 +53,7 @@ def cloud_from_forecast(path: Path):
             if t0 <= t <= t1:
                 return c0 + (c1 - c0) * (t - t0) / (t1 - t0)
         return points[0][1] if t < points[0][0] else points[-1][1]
+
     return cloud_at
 
 
@@ -79,28 +81,70 @@ def main() -> int:
     day.write_replay(replay)
     print(f"simulated {len(day.samples)} gateway readings for {DAY} ({ZONE}) -> {replay.relative_to(ROOT)}")
 
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("ENVOY_", "ENLIGHTEN_", "ENTREZ_", "PV_", "METEO", "DATABASE_URL",
-                                "STATE_DIR", "SITE_TIMEZONE", "LOG_LEVEL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            (
+                "ENVOY_",
+                "ENLIGHTEN_",
+                "ENTREZ_",
+                "PV_",
+                "METEO",
+                "DATABASE_URL",
+                "STATE_DIR",
+                "SITE_TIMEZONE",
+                "LOG_LEVEL",
+            )
+        )
+    }
     db_file = DEMO_DIR / "homepower.db"
-    env.update({"STATE_DIR": str(DEMO_DIR), "DATABASE_URL": f"sqlite:///{db_file}", "SITE_TIMEZONE": ZONE,
-                "METEO_FILE": str(forecast), "LOG_LEVEL": "WARNING", "ENVOY_HOST": "127.0.0.1"})
+    env.update(
+        {
+            "STATE_DIR": str(DEMO_DIR),
+            "DATABASE_URL": f"sqlite:///{db_file}",
+            "SITE_TIMEZONE": ZONE,
+            "METEO_FILE": str(forecast),
+            "LOG_LEVEL": "WARNING",
+            "ENVOY_HOST": "127.0.0.1",
+        }
+    )
     run("the poll path", ["get_enphase_hour_measure.py", "--replay", str(replay)], env)
     nxt = date.fromordinal(DAY.toordinal() + 1)
     run("the collector", ["history_collector.py", "--from", DAY.isoformat(), "--to", nxt.isoformat()], env)
 
     with Store.connect(DatabaseConfig(kind="sqlite", path=db_file)) as store:
-        rows = store.fetch("pvhistory", ["ts_utc", "year", "month", "day", "hour", "gr_w", "tc", "temp",
-                                         "kwh_pv", "kwh_s3p", "kwh_return", "source", "flags"])
-    print(f"\npvhistory ({db_file.relative_to(ROOT)}), one row per local hour; forecast from "
-          f"{forecast.relative_to(ROOT)}:\n")
+        rows = store.fetch(
+            "pvhistory",
+            [
+                "ts_utc",
+                "year",
+                "month",
+                "day",
+                "hour",
+                "gr_w",
+                "tc",
+                "temp",
+                "kwh_pv",
+                "kwh_s3p",
+                "kwh_return",
+                "source",
+                "flags",
+            ],
+        )
+    print(
+        f"\npvhistory ({db_file.relative_to(ROOT)}), one row per local hour; forecast from "
+        f"{forecast.relative_to(ROOT)}:\n"
+    )
     print(format_table(rows), end="")
     measured = sum(r["kwh_pv"] or 0.0 for r in rows)
     predicted = sum(r["kwh_s3p"] or 0.0 for r in rows)
     errors = [abs(r["kwh_pv"] - day.truth[r["ts_utc"]].kwh_pv) * 1000 for r in rows if r["kwh_pv"] is not None]
-    print(f"\nday total: measured {measured:.2f} kWh, solar3p forecast {predicted:.2f} kWh; "
-          f"largest hourly difference from the simulated truth: {max(errors):.2f} Wh "
-          f"(interpolation between 5-minute readings)")
+    print(
+        f"\nday total: measured {measured:.2f} kWh, solar3p forecast {predicted:.2f} kWh; "
+        f"largest hourly difference from the simulated truth: {max(errors):.2f} Wh "
+        f"(interpolation between 5-minute readings)"
+    )
     print(f"done at {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; run `make demo` again to repeat")
     return 0
 

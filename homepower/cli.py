@@ -1,5 +1,6 @@
 """What both scripts share at their edge: usage errors exit 64, and every failure is one line on stderr
 with the contract's exit code (a traceback only at LOG_LEVEL=DEBUG, never a secret)."""
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,10 @@ def run(body: Callable[[], int | None], name: str) -> int:
         return 130
     except Exception as exc:
         logging.getLogger(name).debug("unexpected error", exc_info=True)
-        print(f"{name}: unexpected error ({type(exc).__name__}); run with LOG_LEVEL=DEBUG for details "
-              f"and report it", file=sys.stderr)
+        print(
+            f"{name}: unexpected error ({type(exc).__name__}); run with LOG_LEVEL=DEBUG for details and report it",
+            file=sys.stderr,
+        )
         return EX_SOFTWARE
 
 

@@ -5,6 +5,7 @@ range query (plus at most a few small ones for the nearest samples outside it), 
 once, computes solar3p's forecast once for all hours (remembered in STATE_DIR per forecast file, so
 the hourly cron run does not load pandas/pvlib again), and writes ``pvhistory`` in batches.
 """
+
 from __future__ import annotations
 
 import json
@@ -94,8 +95,7 @@ def read_samples(store, start: datetime, end: datetime) -> list[Sample]:
 
 
 def _sample(row: dict) -> Sample:
-    return (H.epoch_s(parse_utc(row["ts_utc"])), row["wattHoursLifetime"],
-            row["whExportedLifetime"], row["source"])
+    return (H.epoch_s(parse_utc(row["ts_utc"])), row["wattHoursLifetime"], row["whExportedLifetime"], row["source"])
 
 
 def _read_samples_sqlite(store, start: datetime, end: datetime) -> list[Sample]:
@@ -104,8 +104,10 @@ def _read_samples_sqlite(store, start: datetime, end: datetime) -> list[Sample]:
     fraction); the exact bounds are applied to the parsed times."""
     q, p = store.q, store.dialect.placeholder
     lo, hi = (start - timedelta(days=1)).strftime("%Y-%m-%d"), (end + timedelta(days=1)).strftime("%Y-%m-%d")
-    sql = (f"SELECT {', '.join(q(c) for c in SAMPLE_COLS)} FROM {q('enphase_production')} "
-           f"WHERE {q('ts_utc')} >= {p} AND {q('ts_utc')} < {p} ORDER BY {q('ts_utc')}")
+    sql = (
+        f"SELECT {', '.join(q(c) for c in SAMPLE_COLS)} FROM {q('enphase_production')} "
+        f"WHERE {q('ts_utc')} >= {p} AND {q('ts_utc')} < {p} ORDER BY {q('ts_utc')}"
+    )
     lo_s, hi_s = H.epoch_s(start), H.epoch_s(end)
     out = []
     for ts, wh, x, source in store.execute(sql, (lo, hi), fetch=True):
@@ -125,8 +127,10 @@ def _read_samples_packed(store, start: datetime, end: datetime) -> list[Sample]:
     ts = q("ts_utc")
     fields = ", ".join([f"UNIX_TIMESTAMP({ts})"] + [f"IFNULL({q(c)}, '')" for c in SAMPLE_COLS[1:]])
     day = f"FLOOR(UNIX_TIMESTAMP({ts}) / 86400)"
-    sql = (f"SELECT GROUP_CONCAT(CONCAT_WS(',', {fields}) ORDER BY {ts} SEPARATOR ';') "
-           f"FROM {q('enphase_production')} WHERE {ts} >= {p} AND {ts} < {p} GROUP BY {day} ORDER BY {day}")
+    sql = (
+        f"SELECT GROUP_CONCAT(CONCAT_WS(',', {fields}) ORDER BY {ts} SEPARATOR ';') "
+        f"FROM {q('enphase_production')} WHERE {ts} >= {p} AND {ts} < {p} GROUP BY {day} ORDER BY {day}"
+    )
     store.execute("SET SESSION group_concat_max_len = 67108864")  # a day is ~10 kB; room for 1 s polling
     out: list[Sample] = []
     for (packed,) in store.execute(sql, (store.dialect.to_db(start), store.dialect.to_db(end)), fetch=True):
@@ -156,16 +160,20 @@ def _edge_samples(store, t: datetime, side: str) -> list[Sample]:
     agg, cmp = ("MAX", "<") if side == "before" else ("MIN", ">=")
     # SQLite: compare as times, not as whatever text was inserted (see parse_utc).
     when = f"datetime({q('ts_utc')})" if store.dialect.kind == "sqlite" else q("ts_utc")
-    sql = (f"SELECT {agg}({q('ts_utc')}), {agg}(CASE WHEN {q('whExportedLifetime')} IS NOT NULL "
-           f"THEN {q('ts_utc')} END) FROM {q('enphase_production')} WHERE {when} {cmp} {p} "
-           f"GROUP BY {q('source')}")
+    sql = (
+        f"SELECT {agg}({q('ts_utc')}), {agg}(CASE WHEN {q('whExportedLifetime')} IS NOT NULL "
+        f"THEN {q('ts_utc')} END) FROM {q('enphase_production')} WHERE {when} {cmp} {p} "
+        f"GROUP BY {q('source')}"
+    )
     found = store.execute(sql, (store.dialect.to_db(t),), fetch=True)
     stamps = sorted({v for row in found for v in row if v is not None})
     if not stamps:
         return []
     marks = ", ".join([p] * len(stamps))
-    sql = (f"SELECT {', '.join(q(c) for c in SAMPLE_COLS)} FROM {q('enphase_production')} "
-           f"WHERE {q('ts_utc')} IN ({marks}) ORDER BY {q('ts_utc')}")
+    sql = (
+        f"SELECT {', '.join(q(c) for c in SAMPLE_COLS)} FROM {q('enphase_production')} "
+        f"WHERE {q('ts_utc')} IN ({marks}) ORDER BY {q('ts_utc')}"
+    )
     out = []
     for row in store.execute(sql, tuple(stamps), fetch=True):
         item = {c: store.dialect.from_db(v) for c, v in zip(SAMPLE_COLS, row, strict=True)}
@@ -200,15 +208,20 @@ class Forecast:
     kwh: dict  # unix hour start -> solar3p kWh
 
 
-def load_forecast(path: Path, pv: PVSettings, hour_list: Sequence[Hour],
-                  cache_dir: Path | None = None) -> Forecast | None:
+def load_forecast(
+    path: Path, pv: PVSettings, hour_list: Sequence[Hour], cache_dir: Path | None = None
+) -> Forecast | None:
     """The forecast file, indexed by hour start; None (and a warning) when there is no file.
     A file that is not a Meteoserver forecast raises MeteoFileError (exit 65, naming the file)."""
     if not Path(path).exists():  # a directory or an unreadable file is a bad file (65), not a missing one
-        log.warning("forecast file %s does not exist: gr_w, tc, temp and kwh_s3p stay NULL "
-                    "(set METEO_FILE or run `python -m solar3p fetch`)", path)
+        log.warning(
+            "forecast file %s does not exist: gr_w, tc, temp and kwh_s3p stay NULL "
+            "(set METEO_FILE or run `python -m solar3p fetch`)",
+            path,
+        )
         return None
     from solar3p.meteo import read_meteo
+
     rows = read_meteo(path)
     by_time = {int(r.time): r for r in rows}
     kwh: dict = {}
@@ -235,9 +248,11 @@ def forecast_kwh(path: Path, rows: list, pv: PVSettings, cache_dir: Path | None)
         except (OSError, ValueError, AttributeError, KeyError, TypeError):
             pass  # no cache, or one from an older run: model again
     from solar3p.model import hourly_kwh
+
     kwh = hourly_kwh(rows, pv)
     if cache is not None:
         from homepower.files import write_atomic
+
         try:
             write_atomic(cache, json.dumps({"key": key, "kwh": {str(t): v for t, v in kwh.items()}}), mode=0o644)
         except OSError as exc:
@@ -249,6 +264,7 @@ def _cache_key(path: Path, pv: PVSettings) -> dict | None:
     """What the modelled numbers depend on: the file's content, the PV settings, solar3p's model code."""
     import hashlib
     import importlib.util
+
     try:
         spec = importlib.util.find_spec("solar3p.model")
         model = hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest() if spec and spec.origin else None
@@ -265,12 +281,17 @@ def max_power_w(pv: PVSettings) -> float:
     return max(10.0 * pv.panels * pv.panel_wp, 20_000.0)
 
 
-def build_rows(hour_list: Sequence[Hour], pv_series: Sequence[Series], export: Series,
-               forecast: Forecast | None, updated: datetime, max_w: float | None = None) -> list[dict]:
+def build_rows(
+    hour_list: Sequence[Hour],
+    pv_series: Sequence[Series],
+    export: Series,
+    forecast: Forecast | None,
+    updated: datetime,
+    max_w: float | None = None,
+) -> list[dict]:
     """One pvhistory row per hour. Unknown is None (NULL), never 0."""
     energies = H.hour_energies(hour_list, pv_series, max_w)
-    returns = (H.hour_energies(hour_list, [export], max_w) if export.ts
-               else [H.UNKNOWN] * len(hour_list))
+    returns = H.hour_energies(hour_list, [export], max_w) if export.ts else [H.UNKNOWN] * len(hour_list)
     rows, missing = [], []
     for h, e, x in zip(hour_list, energies, returns, strict=True):
         meteo = forecast.by_time.get(h.unix) if forecast else None
@@ -278,22 +299,32 @@ def build_rows(hour_list: Sequence[Hour], pv_series: Sequence[Series], export: S
         if meteo is None:
             flags.add(H.NO_FORECAST)
             missing.append(h)
-        rows.append({
-            "ts_utc": h.start, "year": h.year, "month": h.month, "day": h.day, "hour": h.hour,
-            "gr_w": _num(meteo.gr_w) if meteo else None,
-            "tc": _num(meteo.tc) if meteo else None,
-            "temp": _num(meteo.temp) if meteo else None,
-            "kwh_pv": H.kwh(e.wh),
-            "kwh_s3p": _num(forecast.kwh.get(h.unix)) if meteo else None,
-            "kwh_return": H.kwh(x.wh),
-            "source": e.source,
-            "flags": H.flags_text(flags),
-            "updated": updated,
-        })
+        rows.append(
+            {
+                "ts_utc": h.start,
+                "year": h.year,
+                "month": h.month,
+                "day": h.day,
+                "hour": h.hour,
+                "gr_w": _num(meteo.gr_w) if meteo else None,
+                "tc": _num(meteo.tc) if meteo else None,
+                "temp": _num(meteo.temp) if meteo else None,
+                "kwh_pv": H.kwh(e.wh),
+                "kwh_s3p": _num(forecast.kwh.get(h.unix)) if meteo else None,
+                "kwh_return": H.kwh(x.wh),
+                "source": e.source,
+                "flags": H.flags_text(flags),
+                "updated": updated,
+            }
+        )
     if forecast is not None and missing:
-        log.warning("the forecast file has no row for %d of %d hour(s) (first %s local): "
-                    "their gr_w, tc, temp and kwh_s3p stay NULL", len(missing), len(hour_list),
-                    missing[0].local_label())
+        log.warning(
+            "the forecast file has no row for %d of %d hour(s) (first %s local): "
+            "their gr_w, tc, temp and kwh_s3p stay NULL",
+            len(missing),
+            len(hour_list),
+            missing[0].local_label(),
+        )
     return rows
 
 
@@ -302,8 +333,9 @@ def _num(value) -> float | None:
 
 
 # -- the run ---------------------------------------------------------------------------------------
-def collect(settings: Settings, request: Request, store, now_utc: datetime | None = None,
-            out: TextIO | None = None) -> list[dict]:
+def collect(
+    settings: Settings, request: Request, store, now_utc: datetime | None = None, out: TextIO | None = None
+) -> list[dict]:
     """Compute the requested hours and store them (or print them with ``dry_run``); returns the rows."""
     now_utc = now_utc or utc_now()
     tz = settings.timezone
@@ -316,10 +348,9 @@ def collect(settings: Settings, request: Request, store, now_utc: datetime | Non
     # A year at a time keeps memory bounded for decade-long backfills; every hour's answer depends
     # only on the readings around it, so chunking changes nothing in the result.
     for first in range(0, len(hour_list), CHUNK_HOURS):
-        chunk = hour_list[first:first + CHUNK_HOURS]
+        chunk = hour_list[first : first + CHUNK_HOURS]
         pv_series, export = read_series(store, chunk)
-        part = build_rows(chunk, pv_series, export, forecast, now_utc.replace(microsecond=0),
-                          max_power_w(settings.pv))
+        part = build_rows(chunk, pv_series, export, forecast, now_utc.replace(microsecond=0), max_power_w(settings.pv))
         if request.kind == "recent":
             part = _recent_selection(store, part, chunk[-1].start)
         if not request.dry_run:
@@ -348,12 +379,23 @@ def _recent_selection(store, rows: list[dict], last_start: datetime) -> list[dic
 
 
 # -- output ----------------------------------------------------------------------------------------
-TABLE_COLS = (("local hour", 16), ("ts_utc", 19), ("kwh_pv", 9), ("kwh_s3p", 9), ("kwh_return", 10),
-              ("gr_w", 7), ("tc", 5), ("temp", 6), ("source", 9), ("flags", 0))
+TABLE_COLS = (
+    ("local hour", 16),
+    ("ts_utc", 19),
+    ("kwh_pv", 9),
+    ("kwh_s3p", 9),
+    ("kwh_return", 10),
+    ("gr_w", 7),
+    ("tc", 5),
+    ("temp", 6),
+    ("source", 9),
+    ("flags", 0),
+)
 
 
 def format_table(rows: Sequence[dict]) -> str:
     """pvhistory rows as a plain table; NULL written out (an empty flags column stays empty)."""
+
     def cell(name: str, value, width: int) -> str:
         if value is None:
             text = "NULL"

@@ -1,6 +1,7 @@
 """The small places where MySQL/MariaDB and SQLite differ: placeholders, upserts, introspection, table
 renames, how a DATETIME travels (and ``parse_utc`` for a stored time in any of its forms). The one other
 place with dialect-specific SQL is the collector's bulk sample read (``homepower.collect``), for speed."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -29,7 +30,8 @@ class Dialect:
     kind = ""
     placeholder = "?"
 
-    def upsert_sql(self, table: str, cols: list[str], key: str, keep: tuple[str, ...] = ()) -> str:
+    def upsert_sql(self, table: str, cols: list[str], key: tuple[str, ...], keep: tuple[str, ...] = ()) -> str:
+        """INSERT or replace keyed on the columns of ``key``; columns in ``keep`` keep their stored value."""
         raise NotImplementedError
 
     def columns_sql(self, table: str) -> tuple[str, tuple]:
@@ -57,13 +59,15 @@ class MySQLDialect(Dialect):
 
     def upsert_sql(self, table, cols, key, keep=()):
         names = ", ".join(f"`{c}`" for c in cols)
-        updates = ", ".join(f"`{c}`=VALUES(`{c}`)" for c in cols if c != key and c not in keep)
-        return (f"INSERT INTO `{table}` ({names}) VALUES ({self.params(len(cols))}) "
-                f"ON DUPLICATE KEY UPDATE {updates}")
+        updates = ", ".join(f"`{c}`=VALUES(`{c}`)" for c in cols if c not in key and c not in keep)
+        return f"INSERT INTO `{table}` ({names}) VALUES ({self.params(len(cols))}) ON DUPLICATE KEY UPDATE {updates}"
 
     def columns_sql(self, table):
-        return ("SELECT COLUMN_NAME FROM information_schema.COLUMNS "
-                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (table,))
+        return (
+            "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+            (table,),
+        )
 
     def rename_sql(self, pairs):
         # One statement: MySQL swaps the names atomically (DDL there commits on its own).
@@ -76,9 +80,12 @@ class SQLiteDialect(Dialect):
 
     def upsert_sql(self, table, cols, key, keep=()):
         names = ", ".join(f'"{c}"' for c in cols)
-        updates = ", ".join(f'"{c}"=excluded."{c}"' for c in cols if c != key and c not in keep)
-        return (f'INSERT INTO "{table}" ({names}) VALUES ({self.params(len(cols))}) '
-                f'ON CONFLICT("{key}") DO UPDATE SET {updates}')
+        updates = ", ".join(f'"{c}"=excluded."{c}"' for c in cols if c not in key and c not in keep)
+        conflict = ", ".join(f'"{k}"' for k in key)
+        return (
+            f'INSERT INTO "{table}" ({names}) VALUES ({self.params(len(cols))}) '
+            f"ON CONFLICT({conflict}) DO UPDATE SET {updates}"
+        )
 
     def columns_sql(self, table):
         return ("SELECT name FROM pragma_table_info(?)", (table,))

@@ -7,6 +7,7 @@ token, as text or as JSON ``{"token": ...}``. The token is cached in ``STATE_DIR
 while the cached one is still valid, polling goes on with the cached one. Enlighten's certificate is
 always verified normally. Neither the password nor the token is ever logged or put in a message.
 """
+
 from __future__ import annotations
 
 import base64
@@ -64,25 +65,41 @@ class Credentials:
 def request_token(creds: Credentials, serial: str) -> str:
     """A fresh token from Enlighten + Entrez. Raises AuthError (77) naming Enlighten on bad credentials,
     UnreachableError (69) when either service is down."""
-    response = _post("Enlighten", creds.enlighten_url, "/login/login.json", " to the login",
-                     data={"user[email]": creds.user, "user[password]": creds.password})
+    response = _post(
+        "Enlighten",
+        creds.enlighten_url,
+        "/login/login.json",
+        " to the login",
+        data={"user[email]": creds.user, "user[password]": creds.password},
+    )
     session_id = None
     if response.status_code == 200:
         try:
             body = response.json()
         except ValueError:  # a maintenance or proxy page: not a verdict on the credentials
-            raise DataError(f"Enlighten {creds.enlighten_url} answered the login with a page that is not "
-                            f"JSON; try again later or set ENVOY_TOKEN") from None
+            raise DataError(
+                f"Enlighten {creds.enlighten_url} answered the login with a page that is not "
+                f"JSON; try again later or set ENVOY_TOKEN"
+            ) from None
         session_id = body.get("session_id") if isinstance(body, dict) else None
     if not session_id:
-        raise AuthError(f"Enlighten rejected the login of ENVOY_USER={creds.user} (HTTP "
-                        f"{response.status_code}): check ENVOY_USER and ENVOY_PASSWORD")
-    response = _post("Entrez", creds.entrez_url, "/tokens", "",
-                     json={"session_id": session_id, "serial_num": serial, "username": creds.user})
+        raise AuthError(
+            f"Enlighten rejected the login of ENVOY_USER={creds.user} (HTTP "
+            f"{response.status_code}): check ENVOY_USER and ENVOY_PASSWORD"
+        )
+    response = _post(
+        "Entrez",
+        creds.entrez_url,
+        "/tokens",
+        "",
+        json={"session_id": session_id, "serial_num": serial, "username": creds.user},
+    )
     if response.status_code != 200:
-        raise AuthError(f"Enlighten (Entrez) refused a token for gateway {serial} to ENVOY_USER={creds.user} "
-                        f"(HTTP {response.status_code}): is the gateway registered to this account "
-                        f"and ENVOY_SERIAL right?")
+        raise AuthError(
+            f"Enlighten (Entrez) refused a token for gateway {serial} to ENVOY_USER={creds.user} "
+            f"(HTTP {response.status_code}): is the gateway registered to this account "
+            f"and ENVOY_SERIAL right?"
+        )
     return _token_from_body(response.text)
 
 
@@ -92,16 +109,20 @@ def _post(service: str, base_url: str, path: str, what: str, **body):
     import requests  # loaded only when a token must be fetched
 
     try:
-        response = requests.post(f"{base_url}{path}", **body, timeout=ENLIGHTEN_TIMEOUT_S, allow_redirects=False,
-                                 verify=_ca_bundle())
+        response = requests.post(
+            f"{base_url}{path}", **body, timeout=ENLIGHTEN_TIMEOUT_S, allow_redirects=False, verify=_ca_bundle()
+        )
     except requests.exceptions.SSLError:
         raise UnreachableError(_untrusted(service, base_url)) from None
     except requests.exceptions.RequestException as exc:
-        raise UnreachableError(f"{service} {base_url} cannot be reached ({exc.__class__.__name__}) to obtain "
-                               f"a gateway token; try again later or set ENVOY_TOKEN") from None
+        raise UnreachableError(
+            f"{service} {base_url} cannot be reached ({exc.__class__.__name__}) to obtain "
+            f"a gateway token; try again later or set ENVOY_TOKEN"
+        ) from None
     if response.status_code >= 500:
-        raise UnreachableError(f"{service} {base_url} answered HTTP {response.status_code}{what}; try again "
-                               f"later or set ENVOY_TOKEN")
+        raise UnreachableError(
+            f"{service} {base_url} answered HTTP {response.status_code}{what}; try again later or set ENVOY_TOKEN"
+        )
     return response
 
 
@@ -114,8 +135,10 @@ def _ca_bundle() -> str | bool:
 
 
 def _untrusted(service: str, url: str) -> str:
-    return (f"{service} {url} presented a certificate that is not trusted (TLS verification failed); "
-            f"check the URL, or the CA bundle (REQUESTS_CA_BUNDLE or SSL_CERT_FILE)")
+    return (
+        f"{service} {url} presented a certificate that is not trusted (TLS verification failed); "
+        f"check the URL, or the CA bundle (REQUESTS_CA_BUNDLE or SSL_CERT_FILE)"
+    )
 
 
 def _token_from_body(text: str) -> str:
@@ -147,6 +170,7 @@ def _token_from_body(text: str) -> str:
 
 
 # -- the cache ------------------------------------------------------------------------------------
+
 
 def cache_path(state_dir: Path) -> Path:
     return Path(state_dir) / CACHE_FILE
@@ -187,8 +211,9 @@ def write_cache(state_dir: Path, serial: str, token: str, rejected: str | None =
     try:
         write_atomic(path, json.dumps(record))  # 0600: the token is a secret
     except OSError as exc:
-        raise ConfigError(f"cannot write the token cache {path} ({exc.strerror or exc.__class__.__name__}): "
-                          f"make STATE_DIR writable") from None
+        raise ConfigError(
+            f"cannot write the token cache {path} ({exc.strerror or exc.__class__.__name__}): make STATE_DIR writable"
+        ) from None
 
 
 def drop_cache(state_dir: Path) -> None:
@@ -201,8 +226,14 @@ def drop_cache(state_dir: Path) -> None:
 class TokenSource:
     """Gives the poller a token, and a fresh one once when the gateway rejects it."""
 
-    def __init__(self, creds: Credentials, state_dir: Path, pasted: str | None = None,
-                 now: Callable[[], float] = time.time, fetch: Callable[[Credentials, str], str] = request_token):
+    def __init__(
+        self,
+        creds: Credentials,
+        state_dir: Path,
+        pasted: str | None = None,
+        now: Callable[[], float] = time.time,
+        fetch: Callable[[Credentials, str], str] = request_token,
+    ):
         self.creds = creds
         self.state_dir = Path(state_dir)
         self.pasted = pasted
@@ -215,8 +246,7 @@ class TokenSource:
         now = self._now()
         # An ENVOY_TOKEN the gateway rejected before, with an Enlighten account to replace it: the cached
         # replacement is used, not one rejection and one cloud login on every run.
-        known_bad = (self.pasted and self.creds.complete
-                     and rejected_pasted(self.state_dir) == token_id(self.pasted))
+        known_bad = self.pasted and self.creds.complete and rejected_pasted(self.state_dir) == token_id(self.pasted)
         if self.pasted and not known_bad:
             exp = jwt_exp(self.pasted)
             if exp is None or exp > now:
@@ -225,10 +255,14 @@ class TokenSource:
                 self.gave_pasted = True
                 return self.pasted
             if not self.creds.complete:
-                raise AuthError(f"ENVOY_TOKEN expired at {when(exp)}: paste a new token, or set ENVOY_USER "
-                                f"and ENVOY_PASSWORD so one can be obtained from Enlighten")
-            log.warning("ENVOY_TOKEN expired at %s; using a token from Enlighten instead (remove or replace "
-                        "ENVOY_TOKEN)", when(exp))
+                raise AuthError(
+                    f"ENVOY_TOKEN expired at {when(exp)}: paste a new token, or set ENVOY_USER "
+                    f"and ENVOY_PASSWORD so one can be obtained from Enlighten"
+                )
+            log.warning(
+                "ENVOY_TOKEN expired at %s; using a token from Enlighten instead (remove or replace ENVOY_TOKEN)",
+                when(exp),
+            )
         cached = read_cache(self.state_dir, serial)
         if cached:
             exp = jwt_exp(cached)
@@ -238,8 +272,9 @@ class TokenSource:
                 try:
                     return self._renew(serial)
                 except HomepowerError as exc:
-                    log.warning("could not renew the gateway token (%s); the cached one is valid until %s",
-                                exc, when(exp))
+                    log.warning(
+                        "could not renew the gateway token (%s); the cached one is valid until %s", exc, when(exp)
+                    )
                     return cached
         return self._renew(serial)
 
@@ -247,12 +282,16 @@ class TokenSource:
         """The gateway answered 401: renew once per run (the caller retries once), even a token obtained
         moments ago - the gateway may have restarted or revoked it; a second rejection is final."""
         if self.rejected:
-            raise AuthError("the gateway rejected a token fresh from Enlighten: check that ENVOY_SERIAL "
-                            "matches the gateway and that the account owns it")
+            raise AuthError(
+                "the gateway rejected a token fresh from Enlighten: check that ENVOY_SERIAL "
+                "matches the gateway and that the account owns it"
+            )
         if not self.creds.complete:
             which = "ENVOY_TOKEN" if self.gave_pasted else "the cached token"
-            raise AuthError(f"the gateway rejected {which}: paste a fresh ENVOY_TOKEN, or set ENVOY_USER "
-                            f"and ENVOY_PASSWORD so one can be obtained from Enlighten")
+            raise AuthError(
+                f"the gateway rejected {which}: paste a fresh ENVOY_TOKEN, or set ENVOY_USER "
+                f"and ENVOY_PASSWORD so one can be obtained from Enlighten"
+            )
         self.rejected = True
         rejected = token_id(self.pasted) if self.gave_pasted else rejected_pasted(self.state_dir)
         self.gave_pasted = False
@@ -261,8 +300,10 @@ class TokenSource:
 
     def _renew(self, serial: str, rejected: str | None = None) -> str:
         if not self.creds.complete:
-            raise ConfigError("firmware 7 and later need a token: set ENVOY_USER and ENVOY_PASSWORD "
-                              "(Enlighten account) or ENVOY_TOKEN")
+            raise ConfigError(
+                "firmware 7 and later need a token: set ENVOY_USER and ENVOY_PASSWORD "
+                "(Enlighten account) or ENVOY_TOKEN"
+            )
         log.info("obtaining a gateway token from Enlighten for gateway %s", serial)
         token = self._fetch(self.creds, serial)
         write_cache(self.state_dir, serial, token, rejected or rejected_pasted(self.state_dir))

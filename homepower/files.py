@@ -1,4 +1,5 @@
 """Writing a small file whole or not at all: a temp file beside it, fsync'd, renamed over it."""
+
 from __future__ import annotations
 
 import os
@@ -10,6 +11,7 @@ def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
     the file has ``mode`` from its first byte (mkstemp creates 0600: a secret is never readable by others).
     OSError on failure, with no temp file left behind."""
     import tempfile  # only when a file is written: keeps a poll that writes nothing light
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -10,6 +10,7 @@ Counter quirks, each handled here only (see ``classify_step``):
 - eim meters drift down a little at night (the inverters' standby draw): metering noise, not production;
 - anything else going down is a reset (gateway replaced or re-provisioned): unknown across it.
 """
+
 from __future__ import annotations
 
 import re
@@ -106,8 +107,10 @@ def hours_of_local_hour(local: datetime, tz: ZoneInfo) -> list[Hour]:
     """The hour(s) of a local clock hour: two for the repeated autumn hour; UsageError (64) for the
     skipped spring hour."""
     if not exists(local, tz):
-        raise UsageError(f"{local:%Y-%m-%dT%H} does not exist in {tz.key}: the clocks skip that hour "
-                         f"(daylight saving time starts); nothing to collect")
+        raise UsageError(
+            f"{local:%Y-%m-%dT%H} does not exist in {tz.key}: the clocks skip that hour "
+            f"(daylight saving time starts); nothing to collect"
+        )
     return local_hours(local, local + HOUR, tz)
 
 
@@ -230,9 +233,11 @@ def best_energy(candidates: Iterable[Energy]) -> Energy:
     candidates = list(candidates)
     known = [e for e in candidates if e.wh is not None]
     if known:
+
         def rank(e: Energy):
             order = SOURCE_ORDER.index(e.source) if e.source in SOURCE_ORDER else len(SOURCE_ORDER)
             return (-e.samples, order, e.source or "")
+
         return min(known, key=rank)
     for e in candidates:
         if e.flags:

@@ -1,5 +1,6 @@
 """Serialise runs with an fcntl lock in STATE_DIR: a run waits for another (a minute at most) rather
 than failing, then gives up with LockTimeout (exit 75). The kernel drops the lock if a run dies."""
+
 from __future__ import annotations
 
 import fcntl
@@ -20,8 +21,9 @@ def hold(state_dir: Path, name: str = "poll", wait_s: float = WAIT_S):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
-        raise ConfigError(f"STATE_DIR={path.parent} cannot hold the run lock ({exc.strerror}): "
-                          f"make it a writable directory") from None
+        raise ConfigError(
+            f"STATE_DIR={path.parent} cannot hold the run lock ({exc.strerror}): make it a writable directory"
+        ) from None
     try:
         deadline = time.monotonic() + wait_s
         pause = 0.01
@@ -31,8 +33,10 @@ def hold(state_dir: Path, name: str = "poll", wait_s: float = WAIT_S):
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise LockTimeout(f"another run held {path} for more than {wait_s:g} s; "
-                                      f"this run stored nothing and the next one will try again") from None
+                    raise LockTimeout(
+                        f"another run held {path} for more than {wait_s:g} s; "
+                        f"this run stored nothing and the next one will try again"
+                    ) from None
                 time.sleep(pause)
                 pause = min(pause * 2, 0.25)
         try:

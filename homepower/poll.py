@@ -5,6 +5,7 @@ Poll once = under the run lock: open the store, read the gateway, store the spoo
 one in one transaction, empty the spool. A database that is down does not lose the reading: it goes to
 the spool and the run exits 75. A gateway that fails still lets the spool be stored first.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,18 +34,25 @@ PARSERS = {
 
 # -- reading the gateway ----------------------------------------------------------------------------
 
+
 class GatewayReader:
     """One run's conversation with the gateway: /info, the token, the source rule, the export meter."""
 
-    def __init__(self, settings: Settings, client: GatewayClient | None = None,
-                 tokens: TokenSource | None = None):
+    def __init__(self, settings: Settings, client: GatewayClient | None = None, tokens: TokenSource | None = None):
         self.settings = settings
-        self.client = client or GatewayClient(settings.envoy_url, settings.envoy_tls, settings.state_dir,
-                                              settings.envoy_timeout, settings.envoy_retry_s,
-                                              http_fallback=not settings.envoy_scheme_given)
+        self.client = client or GatewayClient(
+            settings.envoy_url,
+            settings.envoy_tls,
+            settings.state_dir,
+            settings.envoy_timeout,
+            settings.envoy_retry_s,
+            http_fallback=not settings.envoy_scheme_given,
+        )
         self.tokens = tokens or TokenSource(
-            Credentials(settings.envoy_user, settings.envoy_password, settings.enlighten_url,
-                        settings.entrez_url), settings.state_dir, pasted=settings.envoy_token)
+            Credentials(settings.envoy_user, settings.envoy_password, settings.enlighten_url, settings.entrez_url),
+            settings.state_dir,
+            pasted=settings.envoy_token,
+        )
         self.info: parse.GatewayInfo | None = None
         self.serial: str | None = None
         self.refused: list[str] = []  # endpoints an old (< 7) gateway refused
@@ -53,8 +61,10 @@ class GatewayReader:
         try:
             return self._read()
         except Unauthorized as exc:  # /info, or a firmware < 7 gateway that refuses where no renewal helps
-            raise AuthError(f"gateway {self.settings.envoy_url} refused {exc.answer.path} "
-                            f"(HTTP {exc.answer.status}): check ENVOY_HOST, ENVOY_SERIAL and the token") from None
+            raise AuthError(
+                f"gateway {self.settings.envoy_url} refused {exc.answer.path} "
+                f"(HTTP {exc.answer.status}): check ENVOY_HOST, ENVOY_SERIAL and the token"
+            ) from None
         finally:
             self.client.close()
 
@@ -62,19 +72,26 @@ class GatewayReader:
         """``/info`` (no authentication): which gateway and firmware, or DataError if ENVOY_HOST is not one."""
         answer = self.client.get("/info", auth=False)
         if 300 <= answer.status < 400:  # firmware 7+ sends http:// to https://
-            raise DataError(f"gateway {self.client.base_url}/info answered a redirect (HTTP {answer.status}): "
-                            f"give ENVOY_HOST as https://host (or host alone)")
+            raise DataError(
+                f"gateway {self.client.base_url}/info answered a redirect (HTTP {answer.status}): "
+                f"give ENVOY_HOST as https://host (or host alone)"
+            )
         if answer.status != 200:
-            raise DataError(f"gateway {self.client.base_url}/info answered HTTP {answer.status}; "
-                            f"is ENVOY_HOST an IQ Gateway?")
+            raise DataError(
+                f"gateway {self.client.base_url}/info answered HTTP {answer.status}; is ENVOY_HOST an IQ Gateway?"
+            )
         return parse.parse_info(answer.text)
 
     def _read(self) -> Reading:
         info = self.info = self._info()
         self.serial = self.settings.envoy_serial or info.serial
         if self.settings.envoy_serial and self.settings.envoy_serial != info.serial:
-            log.warning("ENVOY_SERIAL=%s but the gateway at ENVOY_HOST reports serial %s; a token (or the "
-                        "digest password) is for ENVOY_SERIAL", self.settings.envoy_serial, info.serial)
+            log.warning(
+                "ENVOY_SERIAL=%s but the gateway at ENVOY_HOST reports serial %s; a token (or the "
+                "digest password) is for ENVOY_SERIAL",
+                self.settings.envoy_serial,
+                info.serial,
+            )
         log.debug("gateway serial %s firmware %s metered %s", info.serial, info.firmware_text, info.imeter)
         if info.needs_token:
             self.client.set_token(self.tokens.token(self.serial))
@@ -92,17 +109,27 @@ class GatewayReader:
         ts = datetime.now(timezone.utc)
         if chosen is None:
             if self.refused:
-                raise AuthError(f"gateway (firmware {info.firmware_text}) refused "
-                                f"{', '.join(self.refused)} and gave no reading: check ENVOY_SERIAL "
-                                f"(digest password = its last 6 digits)")
-            raise DataError(f"gateway (firmware {info.firmware_text}) gave no production reading from "
-                            f"/production.json, /api/v1/production, /ivp/pdm/energy or /production; "
-                            f"nothing stored")
+                raise AuthError(
+                    f"gateway (firmware {info.firmware_text}) refused "
+                    f"{', '.join(self.refused)} and gave no reading: check ENVOY_SERIAL "
+                    f"(digest password = its last 6 digits)"
+                )
+            raise DataError(
+                f"gateway (firmware {info.firmware_text}) gave no production reading from "
+                f"/production.json, /api/v1/production, /ivp/pdm/energy or /production; "
+                f"nothing stored"
+            )
         source, values = chosen
         exported = self._exported()
         reading = Reading.of(ts, source, values, exported)
-        log.info("gateway %s firmware %s: source %s, lifetime %s Wh, now %s W", self.serial,
-                 info.firmware_text, source, values.wattHoursLifetime, values.wattsNow)
+        log.info(
+            "gateway %s firmware %s: source %s, lifetime %s Wh, now %s W",
+            self.serial,
+            info.firmware_text,
+            source,
+            values.wattHoursLifetime,
+            values.wattsNow,
+        )
         return reading
 
     def _call(self, fn):
@@ -118,8 +145,10 @@ class GatewayReader:
                 self.client.check_jwt()
                 return fn()
             except Unauthorized as again:
-                raise AuthError(f"the gateway rejected a token fresh from Enlighten at {again.answer.path}: "
-                                f"check that ENVOY_SERIAL matches the gateway and the account owns it") from None
+                raise AuthError(
+                    f"the gateway rejected a token fresh from Enlighten at {again.answer.path}: "
+                    f"check that ENVOY_SERIAL matches the gateway and the account owns it"
+                ) from None
 
     def _get(self, path: str, renew: bool = True):
         """An answer, or None when the gateway refuses the path: firmware < 7 (no token to renew), or an
@@ -161,8 +190,10 @@ def read_gateway(settings: Settings) -> Reading:
 
 # -- storing --------------------------------------------------------------------------------------
 
+
 def _connect(settings: Settings):
     from homepower.store import Store  # after argument parsing: keeps --help light
+
     return Store.connect(settings.database, settings.timezone)
 
 
@@ -215,16 +246,20 @@ def _spool_instead(state_dir: Path, reading: Reading, store_error: StoreUnavaila
         path = spool.append(state_dir, [reading])
     except HomepowerError as exc:
         raise type(exc)(f"{store_error} - and the reading could not be spooled: {exc}") from None
-    raise StoreUnavailable(f"{store_error} - the reading of {reading.ts_utc:%Y-%m-%d %H:%M:%S} UTC "
-                           f"was spooled in {path} and will be stored by the next run")
+    raise StoreUnavailable(
+        f"{store_error} - the reading of {reading.ts_utc:%Y-%m-%d %H:%M:%S} UTC "
+        f"was spooled in {path} and will be stored by the next run"
+    )
 
 
 # -- replay ----------------------------------------------------------------------------------------
+
 
 def parse_start(text: str, tz) -> datetime:
     """``YYYY-MM-DD HH:MM`` in SITE_TIMEZONE -> aware datetime. A time the spring clock change skips is bad
     usage (as the collector's skipped hour); the repeated autumn hour means its first pass."""
     from homepower import hours  # replay only: the poll's start-up does not need it
+
     for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"):
         try:
             naive = datetime.strptime(text.strip().replace("T", " "), fmt)
@@ -253,7 +288,7 @@ def read_replay(path: Path, tz, start: str | None = None, step: float | None = N
     if isinstance(whole, dict) and "data" in whole and "body" not in whole:
         return _recapture(path, whole, tz, start, step)
     if start is not None or step is not None:
-        raise UsageError("--start and --step apply only to the recapture layout {\"data\": [...]}")
+        raise UsageError('--start and --step apply only to the recapture layout {"data": [...]}')
     if isinstance(whole, dict):  # one record, pretty-printed over several lines
         try:
             return [from_record(whole)]
@@ -280,8 +315,10 @@ def _recapture(path: Path, whole: dict, tz, start: str | None, step: float | Non
     """The original recapture layout ``{"data": [<pdm/energy bodies>]}``, one body every ``step`` minutes
     from ``start`` (local)."""
     if start is None or step is None:
-        raise UsageError(f"{path} is in the recapture layout {{\"data\": [...]}}: give --start "
-                         f"\"YYYY-MM-DD HH:MM\" (local) and --step MINUTES")
+        raise UsageError(
+            f'{path} is in the recapture layout {{"data": [...]}}: give --start '
+            f'"YYYY-MM-DD HH:MM" (local) and --step MINUTES'
+        )
     if not 0 < step < float("inf"):  # also NaN
         raise UsageError("--step must be a positive number of minutes")
     bodies = whole["data"]

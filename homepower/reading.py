@@ -4,6 +4,7 @@ The spool and ``--replay`` share one JSON-lines format: ``{"ts": "<ISO 8601 with
 JSON body of a supported endpoint>}``. A reading written by the poller uses the api/v1/production shape
 for ``body`` and adds ``source`` and ``whExportedLifetime`` at the top, so a spooled line keeps all it had.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,18 +50,35 @@ class Reading:
 
     @classmethod
     def of(cls, ts: datetime, source: str, values: Values, exported: float | None = None) -> "Reading":
-        return cls(utc_second(ts), values.wattHoursToday, values.wattHoursSevenDays,
-                   values.wattHoursLifetime, values.wattsNow, exported, source)
+        return cls(
+            utc_second(ts),
+            values.wattHoursToday,
+            values.wattHoursSevenDays,
+            values.wattHoursLifetime,
+            values.wattsNow,
+            exported,
+            source,
+        )
 
     def values(self) -> dict:
-        return {"wattHoursToday": self.wattHoursToday, "wattHoursSevenDays": self.wattHoursSevenDays,
-                "wattHoursLifetime": self.wattHoursLifetime, "wattsNow": self.wattsNow}
+        return {
+            "wattHoursToday": self.wattHoursToday,
+            "wattHoursSevenDays": self.wattHoursSevenDays,
+            "wattHoursLifetime": self.wattHoursLifetime,
+            "wattsNow": self.wattsNow,
+        }
 
     def to_row(self, tz: ZoneInfo) -> dict:
         """An ``enphase_production`` row: naive UTC key, local date/time in ``tz``."""
         local = self.ts_utc.astimezone(tz)
-        row = {"ts_utc": self.ts_utc.replace(tzinfo=None), "year": local.year, "month": local.month,
-               "day": local.day, "hour": local.hour, "minute": local.minute}
+        row = {
+            "ts_utc": self.ts_utc.replace(tzinfo=None),
+            "year": local.year,
+            "month": local.month,
+            "day": local.day,
+            "hour": local.hour,
+            "minute": local.minute,
+        }
         row.update(self.values())
         row["whExportedLifetime"] = self.whExportedLifetime
         row["source"] = self.source
@@ -76,8 +94,12 @@ class Reading:
 
     def to_line(self) -> str:
         """One spool line (no newline)."""
-        line = {"ts": self.ts_utc.isoformat(), "body": self.values(), "source": self.source,
-                "whExportedLifetime": self.whExportedLifetime}
+        line = {
+            "ts": self.ts_utc.isoformat(),
+            "body": self.values(),
+            "source": self.source,
+            "whExportedLifetime": self.whExportedLifetime,
+        }
         return json.dumps(line, separators=(",", ":"))
 
 

@@ -4,6 +4,7 @@
 Each column: (name, SQL type). SQLite accepts the MySQL types (by affinity: DATETIME holds the
 fixed-width text "YYYY-MM-DD HH:MM:SS", DECIMAL a REAL), so one definition serves both.
 """
+
 from __future__ import annotations
 
 TABLES: dict[str, list[tuple[str, str]]] = {
@@ -21,6 +22,8 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("whExportedLifetime", "DECIMAL(15,3) NULL"),  # net-consumption meter, energy sent to grid
         ("source", "VARCHAR(16) NULL"),  # eim, v1, inverters, pdm, html
         ("created", "TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP"),
+        ("whImportedLifetime", "DECIMAL(15,3) NULL"),  # net-consumption meter, energy taken from the grid
+        ("whConsumedLifetime", "DECIMAL(15,3) NULL"),  # total-consumption meter, the house's use
     ],
     "pvhistory": [
         ("ts_utc", "DATETIME NOT NULL"),  # hour start, UTC
@@ -38,10 +41,53 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("flags", "VARCHAR(64) NULL"),  # e.g. long_gap, reset, wrap (comma separated)
         ("created", "TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP"),
         ("updated", "TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP"),
+        ("kwh_fc", "DECIMAL(10,5) NULL"),  # calibrated solar3p forecast for the hour
+        ("kwh_import", "DECIMAL(10,5) NULL"),  # energy taken from the grid in the hour
+        ("kwh_consumed", "DECIMAL(10,5) NULL"),  # the house's use in the hour
+        ("forecast_issued", "DATETIME NULL"),  # UTC issue time of the forecast joined with the hour
+        ("forecast_provider", "VARCHAR(16) NULL"),  # meteoserver, open-meteo or file
+    ],
+    "forecast": [
+        ("ts_utc", "DATETIME NOT NULL"),  # start of the hour forecast, UTC
+        ("issued_utc", "DATETIME NOT NULL"),  # when the forecast was made (downloaded), UTC
+        ("provider", "VARCHAR(16) NOT NULL"),  # meteoserver, open-meteo, file
+        ("gr_w", "DOUBLE NULL"),  # mean global horizontal irradiance over the hour, W/m2
+        ("tc", "DOUBLE NULL"),  # total cloud cover, %
+        ("temp", "DOUBLE NULL"),  # air temperature, degC
+        ("gr", "DOUBLE NULL"),
+        ("sd", "DOUBLE NULL"),
+        ("lc", "DOUBLE NULL"),
+        ("mc", "DOUBLE NULL"),
+        ("hc", "DOUBLE NULL"),
+        ("vis", "DOUBLE NULL"),
+        ("prec", "DOUBLE NULL"),
+        ("elev", "DOUBLE NULL"),  # sun elevation at the hour's start, degrees
+        ("az", "DOUBLE NULL"),  # sun azimuth at the hour's start, degrees
+        ("created", "TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP"),
+    ],
+    "calibration": [
+        ("fitted_utc", "DATETIME NOT NULL"),  # when the calibration was fitted, UTC
+        ("trained_from", "DATETIME NULL"),  # first hour of the history it saw, UTC
+        ("trained_to", "DATETIME NULL"),  # end of the history it saw (exclusive), UTC
+        ("hours", "INT NULL"),  # hours it was fitted on
+        ("params", "TEXT NULL"),  # the learned parameters, JSON
+        ("nmae_pct", "DOUBLE NULL"),  # in-sample hourly nMAE, %
+        ("created", "TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP"),
     ],
 }
 
+# Primary key of each table. ``KEY`` is the one of the two original tables (and the default).
 KEY = "ts_utc"
+KEYS: dict[str, tuple[str, ...]] = {
+    "enphase_production": (KEY,),
+    "pvhistory": (KEY,),
+    "forecast": ("ts_utc", "issued_utc", "provider"),
+    "calibration": ("fitted_utc",),
+}
+
+
+def key(table: str) -> tuple[str, ...]:
+    return KEYS[table]
 
 
 def columns(table: str) -> list[str]:
@@ -51,7 +97,7 @@ def columns(table: str) -> list[str]:
 def create_sql(table: str, kind: str) -> str:
     """CREATE TABLE IF NOT EXISTS for ``kind`` ("mysql" or "sqlite")."""
     lines = [f"  `{name}` {sqltype}" for name, sqltype in TABLES[table]]
-    lines.append(f"  PRIMARY KEY (`{KEY}`)")
+    lines.append("  PRIMARY KEY (" + ", ".join(f"`{k}`" for k in KEYS[table]) + ")")
     tail = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4" if kind == "mysql" else ""
     return f"CREATE TABLE IF NOT EXISTS `{table}` (\n" + ",\n".join(lines) + f"\n){tail};\n"
 
@@ -64,4 +110,5 @@ def script(kind: str) -> str:
 
 if __name__ == "__main__":  # pragma: no cover - used by `make sql`
     import sys
+
     sys.stdout.write(script(sys.argv[1]))

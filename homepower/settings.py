@@ -4,6 +4,7 @@ Order of precedence: CLI flags (passed as ``overrides``) > the real environment 
 scripts (python-dotenv) > defaults. A bad value raises ``ConfigError`` (exit 78) naming the setting and
 what it accepts. This module is light (stdlib + python-dotenv) so the poller can import it.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,17 @@ from homepower.errors import ConfigError
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 # Compass points in degrees from north; "O" is Dutch for east (oost).
-ORIENTATIONS = {"N": 0.0, "NE": 45.0, "E": 90.0, "O": 90.0, "SE": 135.0, "S": 180.0,
-                "SW": 225.0, "W": 270.0, "NW": 315.0}
+ORIENTATIONS = {
+    "N": 0.0,
+    "NE": 45.0,
+    "E": 90.0,
+    "O": 90.0,
+    "SE": 135.0,
+    "S": 180.0,
+    "SW": 225.0,
+    "W": 270.0,
+    "NW": 315.0,
+}
 
 
 def parse_orientation(value: str | float, name: str = "PV_ORIENTATION") -> float:
@@ -33,8 +43,9 @@ def parse_orientation(value: str | float, name: str = "PV_ORIENTATION") -> float
     try:
         degrees = float(text)
     except ValueError:
-        raise ConfigError(f"{name}={value!r} is not valid: use one of "
-                          f"{' '.join(ORIENTATIONS)} or degrees from north (0-360)") from None
+        raise ConfigError(
+            f"{name}={value!r} is not valid: use one of {' '.join(ORIENTATIONS)} or degrees from north (0-360)"
+        ) from None
     if not 0.0 <= degrees <= 360.0:
         raise ConfigError(f"{name}={value!r} is out of range: degrees from north go from 0 to 360")
     return degrees
@@ -72,7 +83,7 @@ def parse_database_url(url: str, base_dir: Path = PROJECT_DIR, name: str = "DATA
     ``mysql://user:password@host:port/database``."""
     accepted = "use sqlite:///path/to/file.db or mysql://user:password@host:port/database"
     if url.startswith("sqlite:///"):
-        raw = url[len("sqlite:///"):]
+        raw = url[len("sqlite:///") :]
         if not raw:
             raise ConfigError(f"{name} has no file path: {accepted}")
         path = Path(raw)
@@ -89,9 +100,14 @@ def parse_database_url(url: str, base_dir: Path = PROJECT_DIR, name: str = "DATA
     database = parts.path.lstrip("/")
     if not parts.hostname or not database or "/" in database:
         raise ConfigError(f"{name} needs a host and a database name: {accepted}")
-    return DatabaseConfig(kind="mysql", host=parts.hostname, port=port,
-                          user=unquote(parts.username or "root"),
-                          password=unquote(parts.password or ""), database=database)
+    return DatabaseConfig(
+        kind="mysql",
+        host=parts.hostname,
+        port=port,
+        user=unquote(parts.username or "root"),
+        password=unquote(parts.password or ""),
+        database=database,
+    )
 
 
 def parse_envoy_host(value: str, name: str = "ENVOY_HOST") -> str:
@@ -111,8 +127,7 @@ def parse_envoy_host(value: str, name: str = "ENVOY_HOST") -> str:
     return text
 
 
-def _number(env: Mapping[str, str], name: str, default: float, lo: float, hi: float,
-            integer: bool = False) -> float:
+def _number(env: Mapping[str, str], name: str, default: float, lo: float, hi: float, integer: bool = False) -> float:
     raw = env.get(name)
     if raw is None or str(raw).strip() == "":
         return int(default) if integer else default
@@ -131,8 +146,7 @@ def _timezone(raw: str | None) -> ZoneInfo:
         try:
             return ZoneInfo(raw.strip())
         except (ZoneInfoNotFoundError, ValueError, IsADirectoryError):
-            raise ConfigError(f"SITE_TIMEZONE={raw!r} is not an IANA time zone "
-                              f"(e.g. Europe/Amsterdam, UTC)") from None
+            raise ConfigError(f"SITE_TIMEZONE={raw!r} is not an IANA time zone (e.g. Europe/Amsterdam, UTC)") from None
     return _system_timezone()
 
 
@@ -192,9 +206,15 @@ class Settings:
     meteoserver_key: str | None = field(repr=False)
     log_level: str
     envoy_scheme_given: bool = True  # ENVOY_HOST named http:// or https:// (else the poller may fall back to http)
+    forecast_min_lead_h: float = 0.0  # pvhistory joins the last forecast issued at least this long before the hour
+    forecast_provider: str | None = None  # join only this provider's forecasts (None: any)
+    # solar3p's calibration: PV_CALIBRATION, else STATE_DIR/solar3p-calibration.json (read when it exists)
+    pv_calibration: Path | None = None
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+FORECAST_PROVIDERS = ("meteoserver", "open-meteo", "file")
+CALIBRATION_NAME = "solar3p-calibration.json"
 
 
 def read_environment(base_dir: Path = PROJECT_DIR, environ: Mapping[str, str] | None = None) -> dict:
@@ -218,8 +238,11 @@ def _path(base_dir: Path, raw: str) -> Path:
     return path if path.is_absolute() else base_dir / path
 
 
-def load(overrides: Mapping[str, object] | None = None, base_dir: Path = PROJECT_DIR,
-         environ: Mapping[str, str] | None = None) -> Settings:
+def load(
+    overrides: Mapping[str, object] | None = None,
+    base_dir: Path = PROJECT_DIR,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
     """Read, validate and return every setting. ``overrides`` (CLI flags) win over the environment."""
     env = read_environment(base_dir, environ)
     env.update({k: str(v) for k, v in (overrides or {}).items() if v is not None})
@@ -250,6 +273,10 @@ def load(overrides: Mapping[str, object] | None = None, base_dir: Path = PROJECT
         losses_pct=_number(env, "PV_LOSSES_PCT", 14.0, 0, 99),
     )
     token = env.get("ENVOY_TOKEN")
+    provider = (text("FORECAST_PROVIDER") or "any").lower()
+    if provider not in FORECAST_PROVIDERS + ("any",):
+        raise ConfigError(f"FORECAST_PROVIDER={provider!r} is not one of any, {', '.join(FORECAST_PROVIDERS)}")
+    calibration = text("PV_CALIBRATION")
     return Settings(
         envoy_url=parse_envoy_host(text("ENVOY_HOST") or "envoy.local"),
         envoy_user=text("ENVOY_USER"),
@@ -269,4 +296,8 @@ def load(overrides: Mapping[str, object] | None = None, base_dir: Path = PROJECT
         meteoserver_key=text("METEOSERVER_KEY"),
         log_level=level,
         envoy_scheme_given="://" in (text("ENVOY_HOST") or ""),
+        forecast_min_lead_h=_number(env, "FORECAST_MIN_LEAD_H", 0.0, 0, 24 * 30),
+        forecast_provider=None if provider == "any" else provider,
+        # Unset: the default file, used only when it exists (see the calibration's readers).
+        pv_calibration=_path(base_dir, calibration) if calibration else state_dir / CALIBRATION_NAME,
     )

@@ -6,6 +6,7 @@ drain sets torn or unreadable lines aside in ``spool.rejected`` instead of losin
 hold the run lock, so a drain and an append never interleave. Draining is idempotent: a line stored
 twice is one row (the store upserts on ts_utc), so a crash between commit and truncate loses nothing.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,8 +40,10 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _unusable(path: Path, exc: OSError) -> ConfigError:
-    return ConfigError(f"the spool {path} cannot be used ({exc.strerror or exc.__class__.__name__}): make "
-                       f"STATE_DIR and its files writable by the user cron runs as")
+    return ConfigError(
+        f"the spool {path} cannot be used ({exc.strerror or exc.__class__.__name__}): make "
+        f"STATE_DIR and its files writable by the user cron runs as"
+    )
 
 
 def append(state_dir: Path, readings: list[Reading]) -> Path:

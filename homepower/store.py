@@ -4,6 +4,7 @@ Times go in and come out as naive UTC ``datetime`` (the tables' ``ts_utc``). Eve
 keyed on ``ts_utc``, sent in batches inside one transaction. Connection failures and a database that
 goes away raise ``StoreUnavailable`` (exit 75); the caller decides what that means (the poller spools).
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,6 +24,7 @@ BATCH = 2000  # rows per executemany: large enough to amortise round trips, smal
 
 def _mysql_errors():
     import mysql.connector.errors as errors
+
     return errors
 
 
@@ -36,8 +38,7 @@ class Store:
 
     # -- lifecycle -----------------------------------------------------------------------------
     @classmethod
-    def connect(cls, config: DatabaseConfig, timezone: ZoneInfo | None = None,
-                create: bool = True) -> "Store":
+    def connect(cls, config: DatabaseConfig, timezone: ZoneInfo | None = None, create: bool = True) -> "Store":
         """Open the database, create missing tables and upgrade the original layout in place."""
         conn = _open_sqlite(config) if config.kind == "sqlite" else _open_mysql(config)
         store = cls(conn, for_kind(config.kind), config)
@@ -66,8 +67,9 @@ class Store:
         """Create missing tables, upgrade the original layout, add columns added since."""
         for table in schema.TABLES:
             existing = self.table_columns(table)
-            if existing and schema.KEY not in existing:
+            if existing and schema.KEY not in existing and schema.KEY in schema.KEYS[table]:
                 from homepower import upgrade  # only on the rare first run against the original tables
+
                 upgrade.upgrade_table(self, table, existing, timezone)
                 existing = self.table_columns(table)
             if not existing:
@@ -84,26 +86,34 @@ class Store:
         return f"`{name}`"
 
     # -- reads and writes ----------------------------------------------------------------------
-    def upsert(self, table: str, rows: Iterable[Mapping], keep: tuple[str, ...] = ("created",),
-               commit: bool = True) -> int:
-        """Insert or replace ``rows`` (dicts with the same keys) keyed on ``ts_utc``; returns the count.
+    def upsert(
+        self,
+        table: str,
+        rows: Iterable[Mapping],
+        keep: tuple[str, ...] = ("created",),
+        commit: bool = True,
+        key: tuple[str, ...] | None = None,
+    ) -> int:
+        """Insert or replace ``rows`` (dicts with the same keys) keyed on the table's primary key
+        (``schema.KEYS``, or ``key`` for a table of another name); returns the count.
 
         Columns named in ``keep`` keep their stored value when a row is replaced."""
         rows = list(rows)
         if not rows:
             return 0
         cols = list(rows[0].keys())
-        sql = self.dialect.upsert_sql(table, cols, schema.KEY, keep)
+        sql = self.dialect.upsert_sql(table, cols, key or schema.key(table), keep)
         to_db = self.dialect.to_db
         for start in range(0, len(rows), BATCH):
-            chunk = [tuple(to_db(row[c]) for c in cols) for row in rows[start:start + BATCH]]
+            chunk = [tuple(to_db(row[c]) for c in cols) for row in rows[start : start + BATCH]]
             self._run(sql, chunk, many=True)
         if commit:
             self.commit()
         return len(rows)
 
-    def fetch(self, table: str, cols: Sequence[str], start: datetime | None = None,
-              end: datetime | None = None) -> list[dict]:
+    def fetch(
+        self, table: str, cols: Sequence[str], start: datetime | None = None, end: datetime | None = None
+    ) -> list[dict]:
         """Rows of ``table`` with ``start <= ts_utc < end`` (either bound optional), oldest first."""
         key, p = self.q(schema.KEY), self.dialect.placeholder
         where, params = [], []
@@ -165,20 +175,24 @@ class Store:
         """Map 'the database went away / is locked' to StoreUnavailable; let real bugs through."""
         if self.dialect.kind == "sqlite":
             import sqlite3
+
             msg = str(exc)
             if isinstance(exc, sqlite3.OperationalError) and any(
-                    word in msg for word in ("locked", "unable to open", "disk", "readonly")):
+                word in msg for word in ("locked", "unable to open", "disk", "readonly")
+            ):
                 raise StoreUnavailable(f"database {self.config.describe()} is unavailable: {msg}") from None
         else:
             errors = _mysql_errors()
             if isinstance(exc, (errors.InterfaceError, errors.OperationalError)):
-                raise StoreUnavailable(f"database {self.config.describe()} is unavailable: "
-                                       f"{_safe(exc, self.config)}") from None
+                raise StoreUnavailable(
+                    f"database {self.config.describe()} is unavailable: {_safe(exc, self.config)}"
+                ) from None
         raise exc
 
 
 def _open_sqlite(config: DatabaseConfig):
     import sqlite3  # imported here: a MySQL poll need not load it
+
     try:
         config.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(config.path), timeout=30)
@@ -192,17 +206,28 @@ def _open_sqlite(config: DatabaseConfig):
 def _open_mysql(config: DatabaseConfig):
     import mysql.connector
     from mysql.connector.constants import ClientFlag
+
     try:
         return mysql.connector.connect(
-            host=config.host, port=config.port, user=config.user, password=config.password,
-            database=config.database, connection_timeout=10, autocommit=False,
-            charset="utf8mb4", collation="utf8mb4_general_ci", time_zone="+00:00",
+            host=config.host,
+            port=config.port,
+            user=config.user,
+            password=config.password,
+            database=config.database,
+            connection_timeout=10,
+            autocommit=False,
+            charset="utf8mb4",
+            collation="utf8mb4_general_ci",
+            time_zone="+00:00",
             # No connection attributes: collecting them runs `lsb_release` in a subprocess on
             # every connect (8 ms here, far more on a Raspberry Pi), for nothing we use.
-            client_flags=[-ClientFlag.CONNECT_ARGS])
+            client_flags=[-ClientFlag.CONNECT_ARGS],
+        )
     except mysql.connector.Error as exc:
-        raise StoreUnavailable(f"database {config.describe()} is unavailable: {_safe(exc, config)}; "
-                               f"check that the server runs and DATABASE_URL is right") from None
+        raise StoreUnavailable(
+            f"database {config.describe()} is unavailable: {_safe(exc, config)}; "
+            f"check that the server runs and DATABASE_URL is right"
+        ) from None
 
 
 def _safe(exc: Exception, config: DatabaseConfig) -> str:

@@ -11,6 +11,7 @@ Meteoserver-layout forecast file for the same hours.
 ``truth[ts_utc hour start]`` says what a correct collector must find: the energy actually produced
 (kWh) and exported, or None where it cannot be known (an hour with a reset), and the flags it must raise.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from homepower.hours import (EPOCH, LONG_GAP, LONG_GAP_S, RESET, UTC, WRAP, WRAP_WH, Hour, epoch_s, to_utc,
-                             utc_hours)
+from homepower.hours import EPOCH, LONG_GAP, LONG_GAP_S, RESET, UTC, WRAP, WRAP_WH, Hour, epoch_s, to_utc, utc_hours
 
 KNOT_S = 900  # the true power curve is linear between knots this far apart (s)
 
@@ -65,8 +65,11 @@ class Synthetic:
 
     def meteoserver(self, place: str = "Rotterdam") -> dict:
         """A forecast document in the Meteoserver "solar" layout (every value a string) for the hours."""
-        return {"plaatsnaam": [{"plaats": place}], "current": [self.meteo_rows[0]] if self.meteo_rows else [],
-                "forecast": self.meteo_rows}
+        return {
+            "plaatsnaam": [{"plaats": place}],
+            "current": [self.meteo_rows[0]] if self.meteo_rows else [],
+            "forecast": self.meteo_rows,
+        }
 
     def write_meteo(self, path, place: str = "Rotterdam") -> None:
         with open(path, "w", encoding="utf-8") as fh:
@@ -84,13 +87,27 @@ def production_json(sample: dict) -> dict:
     watts = sample.get("wattsNow") or 0.0
     lifetime = sample["wattHoursLifetime"]
     eim = sample["source"] == "eim"
-    body = {"production": [
-        {"type": "inverters", "activeCount": 12, "readingTime": unix, "wNow": round(watts),
-         "whLifetime": 0 if eim else lifetime},
-        {"type": "eim", "activeCount": 1 if eim else 0, "measurementType": "production",
-         "readingTime": unix, "wNow": watts, "whLifetime": lifetime if eim else 0.0,
-         "whToday": sample.get("wattHoursToday") or 0.0, "whLastSevenDays": 0.0},
-    ]}
+    body = {
+        "production": [
+            {
+                "type": "inverters",
+                "activeCount": 12,
+                "readingTime": unix,
+                "wNow": round(watts),
+                "whLifetime": 0 if eim else lifetime,
+            },
+            {
+                "type": "eim",
+                "activeCount": 1 if eim else 0,
+                "measurementType": "production",
+                "readingTime": unix,
+                "wNow": watts,
+                "whLifetime": lifetime if eim else 0.0,
+                "whToday": sample.get("wattHoursToday") or 0.0,
+                "whLastSevenDays": 0.0,
+            },
+        ]
+    }
     return body
 
 
@@ -119,8 +136,17 @@ def _pos_integral(a: float, b: float, t0: float, t1: float) -> float:
 class _Curve:
     """True power (W) linear between knots; exact cumulative energy (Wh) produced and exported."""
 
-    def __init__(self, t0: float, t1: float, rng: random.Random, peak_w: float, lat: float, lon: float,
-                 consumption_w: float, cloud_at=None):
+    def __init__(
+        self,
+        t0: float,
+        t1: float,
+        rng: random.Random,
+        peak_w: float,
+        lat: float,
+        lon: float,
+        consumption_w: float,
+        cloud_at=None,
+    ):
         self.t0 = t0
         n = int(math.ceil((t1 - t0) / KNOT_S)) + 1
         cloud, self.p, self.cloud = 0.8, [], []
@@ -170,13 +196,30 @@ class _Curve:
         return self.x[k] + self._export(k, tau)
 
 
-def generate(start: date, days: int = 1, tz: str | ZoneInfo = "Europe/Amsterdam", seed: int = 1, *,
-             step_s: int = 300, jitter_s: int = 30, peak_w: float = 4500.0, source: str = "eim",
-             start_wh: float = 5_000_000.0, meter: bool = True, consumption_w: float = 400.0,
-             outage: bool = True, noise: bool = True, standby_w: float = 1.5,
-             gap: tuple[datetime, float] | None = None, wrap_at: datetime | None = None,
-             reset_at: datetime | None = None, reset_to_wh: float = 40_000.0,
-             lat: float = 51.92, lon: float = 4.48, cloud_at=None) -> Synthetic:
+def generate(
+    start: date,
+    days: int = 1,
+    tz: str | ZoneInfo = "Europe/Amsterdam",
+    seed: int = 1,
+    *,
+    step_s: int = 300,
+    jitter_s: int = 30,
+    peak_w: float = 4500.0,
+    source: str = "eim",
+    start_wh: float = 5_000_000.0,
+    meter: bool = True,
+    consumption_w: float = 400.0,
+    outage: bool = True,
+    noise: bool = True,
+    standby_w: float = 1.5,
+    gap: tuple[datetime, float] | None = None,
+    wrap_at: datetime | None = None,
+    reset_at: datetime | None = None,
+    reset_to_wh: float = 40_000.0,
+    lat: float = 51.92,
+    lon: float = 4.48,
+    cloud_at=None,
+) -> Synthetic:
     """A history of ``days`` local days from ``start``, with its truth.
 
     ``gap``: (local start, hours) with no samples. ``wrap_at``: local time the 32-bit lifetime wraps
@@ -222,16 +265,22 @@ def generate(start: date, days: int = 1, tz: str | ZoneInfo = "Europe/Amsterdam"
         if wrap_at is not None:
             raw = raw % WRAP_WH
         local_midnight = to_utc(datetime(local.year, local.month, local.day), zone)
-        samples.append({
-            "ts_utc": when, "year": local.year, "month": local.month, "day": local.day,
-            "hour": local.hour, "minute": local.minute,
-            "wattHoursToday": round(produced - curve.energy(epoch_s(local_midnight)), 3),
-            "wattHoursSevenDays": None,
-            "wattHoursLifetime": round(raw, 3),
-            "wattsNow": round(curve.power(ts), 3),
-            "whExportedLifetime": round(2_000_000.0 + curve.exported(ts), 3) if meter else None,
-            "source": source,
-        })
+        samples.append(
+            {
+                "ts_utc": when,
+                "year": local.year,
+                "month": local.month,
+                "day": local.day,
+                "hour": local.hour,
+                "minute": local.minute,
+                "wattHoursToday": round(produced - curve.energy(epoch_s(local_midnight)), 3),
+                "wattHoursSevenDays": None,
+                "wattHoursLifetime": round(raw, 3),
+                "wattsNow": round(curve.power(ts), 3),
+                "whExportedLifetime": round(2_000_000.0 + curve.exported(ts), 3) if meter else None,
+                "source": source,
+            }
+        )
         times.append(ts)
 
     hours = utc_hours(first, last, zone)
@@ -277,11 +326,22 @@ def _meteo_row(curve: _Curve, hour: Hour, zone: ZoneInfo, rng: random.Random, pe
     mean_w = (curve.energy(a + 3600.0) - curve.energy(a)) / 1.0  # Wh over an hour = mean W
     k, _ = curve._at(a + 1800.0)
     sin_el = sun_sin_elevation(a, 51.92, 4.48)
-    dutch = (hour.start.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Amsterdam")))
+    dutch = hour.start.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Amsterdam"))
     gr_w = max(0.0, mean_w / peak_w * 1000.0 / 0.85) if mean_w > 0 else 0.0
     temp = 12.0 + 6.0 * math.sin(2 * math.pi * ((a / 3600.0) % 24 - 9) / 24) + rng.uniform(-1, 1)
-    return {"time": str(hour.unix), "cet": dutch.strftime("%d-%m-%Y %H:%M"),
-            "elev": f"{math.degrees(math.asin(max(-1.0, min(1.0, sin_el)))):.1f}", "az": "180",
-            "temp": f"{temp:.1f}", "gr": str(round(gr_w * 0.36)), "gr_w": str(round(gr_w)),
-            "sd": "0", "tc": str(round((1.0 - curve.cloud[k]) * 100)), "lc": "0", "mc": "0", "hc": "0",
-            "vis": "20000", "prec": "0"}
+    return {
+        "time": str(hour.unix),
+        "cet": dutch.strftime("%d-%m-%Y %H:%M"),
+        "elev": f"{math.degrees(math.asin(max(-1.0, min(1.0, sin_el)))):.1f}",
+        "az": "180",
+        "temp": f"{temp:.1f}",
+        "gr": str(round(gr_w * 0.36)),
+        "gr_w": str(round(gr_w)),
+        "sd": "0",
+        "tc": str(round((1.0 - curve.cloud[k]) * 100)),
+        "lc": "0",
+        "mc": "0",
+        "hc": "0",
+        "vis": "20000",
+        "prec": "0",
+    }

@@ -6,6 +6,7 @@ through urllib3 with ``assert_fingerprint``, which checks the certificate right 
 before a single byte of the request is written. A different certificate ends the run with exit 77.
 ``insecure``: no check at all. Anything else is a CA bundle path, verified the normal way.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,12 +29,12 @@ PIN_FILE = "gateway-cert.sha256"
 def fingerprint(der: bytes) -> str:
     """``AB:CD:...`` SHA-256 of a DER certificate (the form ``openssl x509 -fingerprint -sha256`` shows)."""
     digest = hashlib.sha256(der).hexdigest().upper()
-    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
 def normalise(fp: str) -> str:
     hexdigits = "".join(c for c in fp if c.isalnum()).upper()
-    return ":".join(hexdigits[i:i + 2] for i in range(0, len(hexdigits), 2))
+    return ":".join(hexdigits[i : i + 2] for i in range(0, len(hexdigits), 2))
 
 
 def probe_fingerprint(base_url: str, timeout: float) -> str:
@@ -58,8 +59,10 @@ def read_pin(state_dir: Path) -> str | None:
         return None
     except (OSError, UnicodeDecodeError) as exc:  # not the network: retrying for ENVOY_RETRY_S would not help
         why = getattr(exc, "strerror", None) or exc.__class__.__name__
-        raise ConfigError(f"cannot read the certificate pin {path} ({why}): make it a readable file, or "
-                          f"delete it to pin the gateway's certificate again") from None
+        raise ConfigError(
+            f"cannot read the certificate pin {path} ({why}): make it a readable file, or "
+            f"delete it to pin the gateway's certificate again"
+        ) from None
     return normalise(text[0]) if text else None
 
 
@@ -71,16 +74,20 @@ def write_pin(state_dir: Path, fp: str) -> None:
         tmp.write_text(fp + "\n")
         os.replace(tmp, path)
     except OSError as exc:  # not a network failure: retrying would not help
-        raise ConfigError(f"cannot write the certificate pin {path} ({exc.strerror or exc.__class__.__name__}): "
-                          f"make STATE_DIR writable") from None
+        raise ConfigError(
+            f"cannot write the certificate pin {path} ({exc.strerror or exc.__class__.__name__}): "
+            f"make STATE_DIR writable"
+        ) from None
 
 
 def mismatch_error(base_url: str, state_dir: Path, expected: str, got: str | None) -> PinMismatch:
     path = pin_path(state_dir)
     seen = f" it now presents {got}" if got else ""
-    return PinMismatch(f"gateway {base_url} certificate does not match the pin {expected} in {path}:{seen}; "
-                       f"if you replaced or reset the gateway, accept the new certificate by deleting {path} "
-                       f"(the next run pins it), else investigate")
+    return PinMismatch(
+        f"gateway {base_url} certificate does not match the pin {expected} in {path}:{seen}; "
+        f"if you replaced or reset the gateway, accept the new certificate by deleting {path} "
+        f"(the next run pins it), else investigate"
+    )
 
 
 def _lenient_context() -> ssl.SSLContext:
@@ -104,8 +111,9 @@ def pool_for(tls: str, base_url: str, state_dir: Path, timeout: float) -> urllib
         # The user chose no check: say it once in the log, not four urllib3 warnings per run.
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         log.debug("ENVOY_TLS=insecure: the gateway's certificate is not checked")
-        return urllib3.HTTPSConnectionPool(**common, cert_reqs="CERT_NONE", assert_hostname=False,
-                                           ssl_context=_lenient_context())
+        return urllib3.HTTPSConnectionPool(
+            **common, cert_reqs="CERT_NONE", assert_hostname=False, ssl_context=_lenient_context()
+        )
     if tls != "pin":  # a CA bundle file: normal verification against it, host name included
         return urllib3.HTTPSConnectionPool(**common, cert_reqs="CERT_REQUIRED", ca_certs=tls)
     fp = read_pin(state_dir)
@@ -114,5 +122,6 @@ def pool_for(tls: str, base_url: str, state_dir: Path, timeout: float) -> urllib
         write_pin(state_dir, fp)
         log.warning("pinned the gateway certificate %s in %s (trust on first use)", fp, pin_path(state_dir))
     # urllib3 compares the fingerprint right after the handshake, before the request is written.
-    return urllib3.HTTPSConnectionPool(**common, cert_reqs="CERT_NONE", assert_hostname=False,
-                                       assert_fingerprint=fp, ssl_context=_lenient_context())
+    return urllib3.HTTPSConnectionPool(
+        **common, cert_reqs="CERT_NONE", assert_hostname=False, assert_fingerprint=fp, ssl_context=_lenient_context()
+    )

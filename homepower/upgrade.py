@@ -6,6 +6,7 @@ old one, copy every row (computing ``ts_utc`` from the local columns and SITE_TI
 swap names in one step; the old table stays as ``<table>_orig`` so nothing is ever lost. A crash before the
 swap leaves the old table untouched and the next run starts again.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,7 +36,9 @@ def convert_row(table: str, row: dict, tz: ZoneInfo) -> dict:
     minute = row.get("minute", 0) or 0
     out = {
         "ts_utc": local_to_utc(row["year"], row["month"], row["day"], row["hour"], minute, tz),
-        "year": int(row["year"]), "month": int(row["month"]), "day": int(row["day"]),
+        "year": int(row["year"]),
+        "month": int(row["month"]),
+        "day": int(row["day"]),
         "hour": int(row["hour"]),
     }
     if table == "enphase_production":
@@ -61,22 +64,46 @@ def upgrade_table(store, table: str, existing: list[str], tz: ZoneInfo) -> int:
     """Rebuild ``table`` in the new layout with every row converted; returns the number of rows."""
     temp, backup = f"{table}_upgrading", f"{table}_orig"
     if store.table_columns(backup):
-        raise ConfigError(f"cannot upgrade table {table} from the original layout: {backup} already exists; "
-                          f"rename or drop {backup}, then run again")
+        raise ConfigError(
+            f"cannot upgrade table {table} from the original layout: {backup} already exists; "
+            f"rename or drop {backup}, then run again"
+        )
     log.warning("upgrading table %s from the original layout (backup kept as %s)", table, backup)
     store.execute(f"DROP TABLE IF EXISTS `{temp}`")
     store.execute(schema.create_sql(table, store.dialect.kind).replace(f"`{table}`", f"`{temp}`", 1))
-    wanted = [c for c in existing if c in {"year", "month", "day", "hour", "minute", "created",
-                                           "wattHoursToday", "wattHoursSevenDays", "wattHoursLifetime",
-                                           "wattsNow", "gr_w", "tc", "wh_pv", "wh_s3p", "wh_return",
-                                           "kwh_pv", "kwh_s3p", "kwh_return"}]
+    wanted = [
+        c
+        for c in existing
+        if c
+        in {
+            "year",
+            "month",
+            "day",
+            "hour",
+            "minute",
+            "created",
+            "wattHoursToday",
+            "wattHoursSevenDays",
+            "wattHoursLifetime",
+            "wattsNow",
+            "gr_w",
+            "tc",
+            "wh_pv",
+            "wh_s3p",
+            "wh_return",
+            "kwh_pv",
+            "kwh_s3p",
+            "kwh_return",
+        }
+    ]
     rows = store.execute(f"SELECT {', '.join(f'`{c}`' for c in wanted)} FROM `{table}`", fetch=True)
     converted = [convert_row(table, dict(zip(wanted, values, strict=True)), tz) for values in rows]
     # Rows with and without "created" must not share one executemany.
     with_created = [r for r in converted if "created" in r]
     without = [r for r in converted if "created" not in r]
-    store.upsert(temp, with_created, keep=(), commit=False)
-    store.upsert(temp, without, keep=(), commit=False)
+    key = schema.key(table)
+    store.upsert(temp, with_created, keep=(), commit=False, key=key)
+    store.upsert(temp, without, keep=(), commit=False, key=key)
     for sql in store.dialect.rename_sql([(table, backup), (temp, table)]):
         store.execute(sql)
     store.commit()

@@ -1,4 +1,5 @@
 """``python -m solar3p``: see solar3p.cli."""
+
 import sys
 
 from solar3p.cli import main

@@ -3,6 +3,7 @@
 Pure shaping around ``model.hourly_kwh``; file reading is in ``meteo``, settings come from the caller
 (or, for ``asdict``, from ``homepower.settings.load()`` as the CLI does).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,8 +31,13 @@ class Forecast:
     temp: float | None  # air temperature, °C
 
     def as_json(self) -> dict:
-        return {"hour_start": self.start.isoformat(), "kwh": self.kwh, "gr_w": self.gr_w, "tc": self.tc,
-                "temp": self.temp}
+        return {
+            "hour_start": self.start.isoformat(),
+            "kwh": self.kwh,
+            "gr_w": self.gr_w,
+            "tc": self.tc,
+            "temp": self.temp,
+        }
 
 
 def resolve_file(file: str | Path | None, meteo_file: Path) -> Path:
@@ -52,8 +58,10 @@ def hourly(rows: list[MeteoRow], pv: PVSettings, tz: ZoneInfo) -> list[Forecast]
     from solar3p.model import hourly_kwh  # pandas/pvlib load here, not at import
 
     kwh = hourly_kwh(rows, pv)
-    return [Forecast(datetime.fromtimestamp(r.time, timezone.utc).astimezone(tz), kwh[r.time], r.gr_w, r.tc,
-                     r.temp) for r in rows]
+    return [
+        Forecast(datetime.fromtimestamp(r.time, timezone.utc).astimezone(tz), kwh[r.time], r.gr_w, r.tc, r.temp)
+        for r in rows
+    ]
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -69,8 +77,15 @@ def daily(hours: list[Forecast]) -> list[Forecast]:
     out = []
     for day, items in days.items():
         start = datetime(day.year, day.month, day.day, tzinfo=items[0].start.tzinfo)
-        out.append(Forecast(start, round(sum(i.kwh for i in items), 5), _mean([i.gr_w for i in items]),
-                            _mean([i.tc for i in items]), _mean([i.temp for i in items])))
+        out.append(
+            Forecast(
+                start,
+                round(sum(i.kwh for i in items), 5),
+                _mean([i.gr_w for i in items]),
+                _mean([i.tc for i in items]),
+                _mean([i.temp for i in items]),
+            )
+        )
     return out
 
 
@@ -107,8 +122,9 @@ def _period_filter(period, tz: ZoneInfo, today: date | None = None):
             return {datetime.strptime(text, fmt).date()}
         except ValueError:
             pass
-    raise UsageError(f"period {period!r} is not valid: use day (the whole file), today, tomorrow, "
-                     f"YYYY-MM-DD or DD-MM-YYYY")
+    raise UsageError(
+        f"period {period!r} is not valid: use day (the whole file), today, tomorrow, YYYY-MM-DD or DD-MM-YYYY"
+    )
 
 
 def _number(name: str, value, default: float, integer: bool = False) -> float:
@@ -134,6 +150,7 @@ def asdict(period="day", wp=None, pans=None, lay=None, gran="hour", file=None, *
     site and losses always do (PV_TILT, PV_LATITUDE/LONGITUDE, PV_LOSSES_PCT)."""
     if settings is None:
         from homepower.settings import load
+
         settings = load()
     granularity = str(gran or "hour").strip().lower()
     if granularity not in GRANULARITIES:
@@ -156,6 +173,7 @@ def asdict(period="day", wp=None, pans=None, lay=None, gran="hour", file=None, *
 
 def _orientation(lay) -> float:
     from homepower.errors import ConfigError
+
     try:
         return parse_orientation(lay, "lay")
     except ConfigError as exc:

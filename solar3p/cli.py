@@ -3,6 +3,7 @@
 Thin: parse arguments (defaults from the settings), call the library, print. Errors print one line and
 exit with the contract's code (bad usage 64, bad file 65, unreachable 69, key rejected 77, config 78).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,6 +38,7 @@ def _ranged(kind, lo, hi, unit):
         if not lo <= value <= hi:
             raise argparse.ArgumentTypeError(f"{text!r} is out of range ({lo:g} to {hi:g} {unit})")
         return value
+
     return convert
 
 
@@ -53,32 +55,71 @@ def forecast_parser(settings) -> Parser:
     parser = Parser(
         prog="python -m solar3p",
         description="Print the PV forecast for every hour of a Meteoserver 'solar' forecast file. "
-                    "Defaults come from the settings (environment, then .env). "
-                    "Also: `python -m solar3p fetch --help` to download a forecast file.",
+        "Defaults come from the settings (environment, then .env). "
+        "Also: `python -m solar3p fetch --help` to download a forecast file.",
     )
-    parser.add_argument("--file", default=None,
-                        help=f"forecast file: a path, or a location name meaning data.<name> in the folder "
-                             f"of METEO_FILE (default: METEO_FILE = {settings.meteo_file})")
-    parser.add_argument("--pans", type=_ranged(int, 1, 100000, "panels"), default=pv.panels,
-                        help="number of panels (default: PV_PANELS = %(default)s)")
-    parser.add_argument("--wp", type=_ranged(float, 1, 100000, "W"), default=pv.panel_wp,
-                        help="watt-peak of one panel, W at 1000 W/m² and 25 °C (default: PV_PANEL_WP = %(default)s)")
-    parser.add_argument("--lay", type=_orientation, default=pv.azimuth,
-                        help=f"orientation: {compass} (O is Dutch for east) or degrees from north, "
-                             f"180 = south (default: PV_ORIENTATION = %(default)s degrees)")
-    parser.add_argument("--tilt", type=_ranged(float, 0, 90, "degrees"), default=pv.tilt,
-                        help="panel tilt, degrees from horizontal (default: PV_TILT = %(default)s)")
-    parser.add_argument("--lat", type=_ranged(float, -90, 90, "degrees"), default=pv.latitude,
-                        help="site latitude, degrees north (default: PV_LATITUDE = %(default)s)")
-    parser.add_argument("--lon", type=_ranged(float, -180, 180, "degrees"), default=pv.longitude,
-                        help="site longitude, degrees east (default: PV_LONGITUDE = %(default)s)")
-    parser.add_argument("--losses", type=_ranged(float, 0, 99, "%"), default=pv.losses_pct,
-                        help="system losses, %% of DC energy (default: PV_LOSSES_PCT = %(default)s)")
-    parser.add_argument("--gran", choices=("hour", "day"), default="hour",
-                        help="one line per hour, or per local day: kWh summed, weather averaged (default: %(default)s)")
-    parser.add_argument("--format", choices=FORMATS, default="table",
-                        help="table for people; csv or json (hour_start ISO 8601 with the SITE_TIMEZONE "
-                             "offset, kwh, gr_w W/m², tc %%, temp °C) for programs (default: %(default)s)")
+    parser.add_argument(
+        "--file",
+        default=None,
+        help=f"forecast file: a path, or a location name meaning data.<name> in the folder "
+        f"of METEO_FILE (default: METEO_FILE = {settings.meteo_file})",
+    )
+    parser.add_argument(
+        "--pans",
+        type=_ranged(int, 1, 100000, "panels"),
+        default=pv.panels,
+        help="number of panels (default: PV_PANELS = %(default)s)",
+    )
+    parser.add_argument(
+        "--wp",
+        type=_ranged(float, 1, 100000, "W"),
+        default=pv.panel_wp,
+        help="watt-peak of one panel, W at 1000 W/m² and 25 °C (default: PV_PANEL_WP = %(default)s)",
+    )
+    parser.add_argument(
+        "--lay",
+        type=_orientation,
+        default=pv.azimuth,
+        help=f"orientation: {compass} (O is Dutch for east) or degrees from north, "
+        f"180 = south (default: PV_ORIENTATION = %(default)s degrees)",
+    )
+    parser.add_argument(
+        "--tilt",
+        type=_ranged(float, 0, 90, "degrees"),
+        default=pv.tilt,
+        help="panel tilt, degrees from horizontal (default: PV_TILT = %(default)s)",
+    )
+    parser.add_argument(
+        "--lat",
+        type=_ranged(float, -90, 90, "degrees"),
+        default=pv.latitude,
+        help="site latitude, degrees north (default: PV_LATITUDE = %(default)s)",
+    )
+    parser.add_argument(
+        "--lon",
+        type=_ranged(float, -180, 180, "degrees"),
+        default=pv.longitude,
+        help="site longitude, degrees east (default: PV_LONGITUDE = %(default)s)",
+    )
+    parser.add_argument(
+        "--losses",
+        type=_ranged(float, 0, 99, "%"),
+        default=pv.losses_pct,
+        help="system losses, %% of DC energy (default: PV_LOSSES_PCT = %(default)s)",
+    )
+    parser.add_argument(
+        "--gran",
+        choices=("hour", "day"),
+        default="hour",
+        help="one line per hour, or per local day: kWh summed, weather averaged (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help="table for people; csv or json (hour_start ISO 8601 with the SITE_TIMEZONE "
+        "offset, kwh, gr_w W/m², tc %%, temp °C) for programs (default: %(default)s)",
+    )
     return parser
 
 
@@ -87,21 +128,40 @@ def fetch_parser(settings) -> Parser:
     parser = Parser(
         prog="python -m solar3p fetch",
         description="Download a forecast file and write it atomically (a failed download keeps the previous "
-                    "file). Meteoserver needs METEOSERVER_KEY; Open-Meteo needs no key and is written in the "
-                    "Meteoserver layout. Base URLs: METEOSERVER_URL, OPEN_METEO_URL.",
+        "file). Meteoserver needs METEOSERVER_KEY; Open-Meteo needs no key and is written in the "
+        "Meteoserver layout. Base URLs: METEOSERVER_URL, OPEN_METEO_URL.",
     )
-    parser.add_argument("--source", choices=("meteoserver", "open-meteo"), default=default_source,
-                        help="forecast service (default here: %(default)s; meteoserver when METEOSERVER_KEY is set)")
-    parser.add_argument("--location", default=None,
-                        help="place name, e.g. Rotterdam: Meteoserver's location, and the file becomes data.<name> "
-                             "beside METEO_FILE (Open-Meteo still uses --lat/--lon)")
-    parser.add_argument("--lat", type=_ranged(float, -90, 90, "degrees"), default=None,
-                        help=f"latitude, degrees north (default: PV_LATITUDE = {settings.pv.latitude})")
-    parser.add_argument("--lon", type=_ranged(float, -180, 180, "degrees"), default=None,
-                        help=f"longitude, degrees east (default: PV_LONGITUDE = {settings.pv.longitude})")
-    parser.add_argument("--out", type=Path, default=None,
-                        help=f"file to write (default: data.<location> beside METEO_FILE with --location, "
-                             f"else METEO_FILE = {settings.meteo_file})")
+    parser.add_argument(
+        "--source",
+        choices=("meteoserver", "open-meteo"),
+        default=default_source,
+        help="forecast service (default here: %(default)s; meteoserver when METEOSERVER_KEY is set)",
+    )
+    parser.add_argument(
+        "--location",
+        default=None,
+        help="place name, e.g. Rotterdam: Meteoserver's location, and the file becomes data.<name> "
+        "beside METEO_FILE (Open-Meteo still uses --lat/--lon)",
+    )
+    parser.add_argument(
+        "--lat",
+        type=_ranged(float, -90, 90, "degrees"),
+        default=None,
+        help=f"latitude, degrees north (default: PV_LATITUDE = {settings.pv.latitude})",
+    )
+    parser.add_argument(
+        "--lon",
+        type=_ranged(float, -180, 180, "degrees"),
+        default=None,
+        help=f"longitude, degrees east (default: PV_LONGITUDE = {settings.pv.longitude})",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"file to write (default: data.<location> beside METEO_FILE with --location, "
+        f"else METEO_FILE = {settings.meteo_file})",
+    )
     return parser
 
 
@@ -126,8 +186,10 @@ def render(lines, fmt: str, gran: str) -> str:
     out = [head, "-" * len(head)]
     for line in lines:
         when = line.start.strftime("%Y-%m-%d" if gran == "day" else "%Y-%m-%d %H:%M %z")
-        out.append(f"{when:<25} {line.kwh:>8.3f} {_number(line.gr_w, 0):>10} {_number(line.tc, 0):>6} "
-                   f"{_number(line.temp, 1):>8}")
+        out.append(
+            f"{when:<25} {line.kwh:>8.3f} {_number(line.gr_w, 0):>10} {_number(line.tc, 0):>6} "
+            f"{_number(line.temp, 1):>8}"
+        )
     out.append("-" * len(head))
     out.append(f"{'total':<25} {sum(line.kwh for line in lines):>8.3f}")
     return "\n".join(out) + "\n"
@@ -138,8 +200,16 @@ def run_forecast(argv, settings) -> int:
     from solar3p.meteo import read_meteo
 
     args = forecast_parser(settings).parse_args(argv)
-    pv = dataclasses.replace(settings.pv, panels=args.pans, panel_wp=args.wp, azimuth=args.lay, tilt=args.tilt,
-                             latitude=args.lat, longitude=args.lon, losses_pct=args.losses)
+    pv = dataclasses.replace(
+        settings.pv,
+        panels=args.pans,
+        panel_wp=args.wp,
+        azimuth=args.lay,
+        tilt=args.tilt,
+        latitude=args.lat,
+        longitude=args.lon,
+        losses_pct=args.losses,
+    )
     lines = hourly(read_meteo(resolve_file(args.file, settings.meteo_file)), pv, settings.timezone)
     if args.gran == "day":
         lines = daily(lines)
@@ -162,11 +232,10 @@ def run_fetch(argv, settings) -> int:
     if args.source == "meteoserver" and not location and args.lat is None:
         # METEO_FILE named data.<place> says where the user gets forecasts for.
         name = settings.meteo_file.name
-        location = name[len("data."):] if name.startswith("data.") else None
+        location = name[len("data.") :] if name.startswith("data.") else None
     out = args.out
     if out is None:
-        out = (settings.meteo_file.parent / location_file_name(args.location)) if args.location \
-            else settings.meteo_file
+        out = (settings.meteo_file.parent / location_file_name(args.location)) if args.location else settings.meteo_file
     written = fetch(args.source, out, location=location, lat=lat, lon=lon, key=settings.meteoserver_key)
     print(f"wrote {written}")
     return 0
@@ -180,6 +249,7 @@ def main(argv=None) -> int:
     def body() -> int:
         settings = load()
         import log
+
         log.setup(settings.log_level)
         logging.getLogger("h5py").setLevel(logging.INFO)  # pvlib's import makes h5py chatter at DEBUG
         try:

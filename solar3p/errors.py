@@ -1,4 +1,5 @@
 """solar3p's errors: each one a ``homepower.errors`` error, so scripts map them to exit codes."""
+
 from __future__ import annotations
 
 from homepower.errors import DataError

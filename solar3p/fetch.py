@@ -9,6 +9,7 @@ Sources (base URLs are settings, so tests point them at a local server):
 The download is checked (parsed as a forecast) before it replaces the previous file; a failed or bad
 download leaves the last good file in place. The key never appears in a message.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,11 +25,19 @@ from solar3p.files import DUTCH, write_forecast
 log = logging.getLogger(__name__)
 
 SOURCES = ("meteoserver", "open-meteo")
-DEFAULT_URLS = {"METEOSERVER_URL": "https://data.meteoserver.nl/api",
-                "OPEN_METEO_URL": "https://api.open-meteo.com"}
+DEFAULT_URLS = {"METEOSERVER_URL": "https://data.meteoserver.nl/api", "OPEN_METEO_URL": "https://api.open-meteo.com"}
 TIMEOUT_S = 30.0
-OPEN_METEO_HOURLY = ("shortwave_radiation", "temperature_2m", "cloud_cover", "cloud_cover_low",
-                     "cloud_cover_mid", "cloud_cover_high", "visibility", "precipitation", "sunshine_duration")
+OPEN_METEO_HOURLY = (
+    "shortwave_radiation",
+    "temperature_2m",
+    "cloud_cover",
+    "cloud_cover_low",
+    "cloud_cover_mid",
+    "cloud_cover_high",
+    "visibility",
+    "precipitation",
+    "sunshine_duration",
+)
 
 
 def base_url(name: str, environ=None) -> str:
@@ -44,8 +53,14 @@ def meteoserver_query(key: str, location: str | None, lat: float | None, lon: fl
 
 def open_meteo_query(lat: float, lon: float, days: int = 5) -> dict:
     # GMT and unix times: no local-time ambiguity to undo.
-    return {"latitude": f"{lat:.4f}", "longitude": f"{lon:.4f}", "hourly": ",".join(OPEN_METEO_HOURLY),
-            "timezone": "GMT", "timeformat": "unixtime", "forecast_days": str(days)}
+    return {
+        "latitude": f"{lat:.4f}",
+        "longitude": f"{lon:.4f}",
+        "hourly": ",".join(OPEN_METEO_HOURLY),
+        "timezone": "GMT",
+        "timeformat": "unixtime",
+        "forecast_days": str(days),
+    }
 
 
 def _fmt(value, digits: int = 1) -> str:
@@ -83,22 +98,24 @@ def open_meteo_to_meteoserver(document: dict, place: str, latitude: float, longi
         if ghi is None:
             continue
         sunshine = optional["sunshine_duration"][i + 1]
-        rows.append({
-            "time": str(start),
-            "cet": datetime.fromtimestamp(start, timezone.utc).astimezone(DUTCH).strftime("%d-%m-%Y %H:%M"),
-            "elev": f"{sun['apparent_elevation'].iloc[i]:.1f}",
-            "az": f"{sun['azimuth'].iloc[i]:.0f}",
-            "temp": _fmt(mid("temperature_2m", i)),
-            "gr": f"{float(ghi) * 0.36:.0f}",  # W/m² over an hour -> J/cm²
-            "gr_w": f"{float(ghi):.0f}",
-            "sd": _fmt(None if sunshine is None else float(sunshine) / 60, 0),  # s -> minutes
-            "tc": _fmt(mid("cloud_cover", i), 0),
-            "lc": _fmt(mid("cloud_cover_low", i), 0),
-            "mc": _fmt(mid("cloud_cover_mid", i), 0),
-            "hc": _fmt(mid("cloud_cover_high", i), 0),
-            "vis": _fmt(optional["visibility"][i], 0),
-            "prec": _fmt(optional["precipitation"][i + 1]),
-        })
+        rows.append(
+            {
+                "time": str(start),
+                "cet": datetime.fromtimestamp(start, timezone.utc).astimezone(DUTCH).strftime("%d-%m-%Y %H:%M"),
+                "elev": f"{sun['apparent_elevation'].iloc[i]:.1f}",
+                "az": f"{sun['azimuth'].iloc[i]:.0f}",
+                "temp": _fmt(mid("temperature_2m", i)),
+                "gr": f"{float(ghi) * 0.36:.0f}",  # W/m² over an hour -> J/cm²
+                "gr_w": f"{float(ghi):.0f}",
+                "sd": _fmt(None if sunshine is None else float(sunshine) / 60, 0),  # s -> minutes
+                "tc": _fmt(mid("cloud_cover", i), 0),
+                "lc": _fmt(mid("cloud_cover_low", i), 0),
+                "mc": _fmt(mid("cloud_cover_mid", i), 0),
+                "hc": _fmt(mid("cloud_cover_high", i), 0),
+                "vis": _fmt(optional["visibility"][i], 0),
+                "prec": _fmt(optional["precipitation"][i + 1]),
+            }
+        )
     return {"plaatsnaam": [{"plaats": place}], "current": [], "forecast": rows}
 
 
@@ -113,8 +130,9 @@ def download(url: str, params: dict, secret: str | None = None) -> bytes:
         detail = exc.__class__.__name__
         raise UnreachableError(f"forecast download from {shown} failed ({detail})") from None
     if response.status_code in (401, 403):
-        raise AuthError(f"forecast service {shown} rejected the request (HTTP {response.status_code}): "
-                        "check METEOSERVER_KEY")
+        raise AuthError(
+            f"forecast service {shown} rejected the request (HTTP {response.status_code}): check METEOSERVER_KEY"
+        )
     if response.status_code >= 500:
         raise UnreachableError(f"forecast service {shown} answered HTTP {response.status_code}")
     if response.status_code != 200:
@@ -125,8 +143,15 @@ def download(url: str, params: dict, secret: str | None = None) -> bytes:
     return body
 
 
-def fetch(source: str, out: Path, location: str | None = None, lat: float | None = None,
-          lon: float | None = None, key: str | None = None, environ=None) -> Path:
+def fetch(
+    source: str,
+    out: Path,
+    location: str | None = None,
+    lat: float | None = None,
+    lon: float | None = None,
+    key: str | None = None,
+    environ=None,
+) -> Path:
     """Download a forecast to ``out`` (atomically); returns ``out``. Nothing is written on any error."""
     try:
         document = _download_document(source, location, lat, lon, key, environ)
@@ -143,8 +168,9 @@ def _download_document(source, location, lat, lon, key, environ) -> dict:
     """A checked Meteoserver document from ``source``; raises the contract's errors."""
     if source == "meteoserver":
         if not key:
-            raise ConfigError("METEOSERVER_KEY is not set: get a key at meteoserver.nl, "
-                              "or use --source open-meteo (no key)")
+            raise ConfigError(
+                "METEOSERVER_KEY is not set: get a key at meteoserver.nl, or use --source open-meteo (no key)"
+            )
         url = base_url("METEOSERVER_URL", environ) + "/solar.php"
         body = download(url, meteoserver_query(key, location, lat, lon), secret=key)
         try:

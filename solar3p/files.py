@@ -1,4 +1,5 @@
 """Writing forecast files: Meteoserver layout text, written whole or not at all (``homepower.files``)."""
+
 from __future__ import annotations
 
 import json

@@ -6,6 +6,7 @@ the hour starting at ``time`` (the truth; ``cet`` is Dutch local time and is kep
 ``gr_w`` is the hour's mean global horizontal irradiance (W/m²), ``tc`` total cloud cover (%), ``temp``
 air temperature (°C).
 """
+
 from __future__ import annotations
 
 import json

@@ -25,6 +25,7 @@ The chain, each step a small pure function of arrays (no I/O here):
 
 An hour's mean power over one hour is its energy: kW × 1 h = kWh.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -60,8 +61,9 @@ class ModelOptions:
 DEFAULT_OPTIONS = ModelOptions()
 
 
-def sun_position(hour_start_unix: np.ndarray, latitude: float, longitude: float,
-                 sunlit_midpoint: bool = True) -> pd.DataFrame:
+def sun_position(
+    hour_start_unix: np.ndarray, latitude: float, longitude: float, sunlit_midpoint: bool = True
+) -> pd.DataFrame:
     """Sun for each hour: columns ``zenith``, ``apparent_zenith``, ``azimuth`` (degrees) and ``sunlit``
     (fraction of the hour with the sun above the horizon, 0..1), indexed by the UTC instant used.
     ``hour_start_unix``: seconds; latitude/longitude in degrees (north/east positive)."""
@@ -70,8 +72,9 @@ def sun_position(hour_start_unix: np.ndarray, latitude: float, longitude: float,
     # Elevation every 5 minutes across each hour: which hours see the sun at all, and for how long.
     offsets = (np.arange(SUBSTEPS) + 0.5) * 3600 / SUBSTEPS
     grid = (starts[:, None] + offsets[None, :]).ravel()
-    elev = pvlib.solarposition.get_solarposition(
-        pd.to_datetime(grid, unit="s", utc=True), latitude, longitude)["apparent_elevation"]
+    elev = pvlib.solarposition.get_solarposition(pd.to_datetime(grid, unit="s", utc=True), latitude, longitude)[
+        "apparent_elevation"
+    ]
     up = elev.to_numpy().reshape(len(starts), SUBSTEPS) > 0
     count = up.sum(axis=1)
     partial = (count > 0) & (count < SUBSTEPS)
@@ -86,8 +89,9 @@ def sun_position(hour_start_unix: np.ndarray, latitude: float, longitude: float,
     return out
 
 
-def decompose(ghi: np.ndarray, zenith: np.ndarray, times: pd.DatetimeIndex,
-              model: str = "disc") -> tuple[np.ndarray, np.ndarray]:
+def decompose(
+    ghi: np.ndarray, zenith: np.ndarray, times: pd.DatetimeIndex, model: str = "disc"
+) -> tuple[np.ndarray, np.ndarray]:
     """Beam normal (DNI) and diffuse horizontal (DHI) irradiance, W/m², from global horizontal ``ghi``
     (W/m²) and solar ``zenith`` (degrees). Night or zero GHI gives zeros; DHI never exceeds GHI."""
     ghi = np.clip(np.nan_to_num(np.asarray(ghi, dtype=float)), 0.0, None)
@@ -108,9 +112,18 @@ def decompose(ghi: np.ndarray, zenith: np.ndarray, times: pd.DatetimeIndex,
     return dni, dhi
 
 
-def plane_of_array(tilt: float, azimuth: float, zenith: np.ndarray, sun_azimuth: np.ndarray,
-                   dni: np.ndarray, ghi: np.ndarray, dhi: np.ndarray, times: pd.DatetimeIndex,
-                   model: str = "perez", iam: bool = True) -> np.ndarray:
+def plane_of_array(
+    tilt: float,
+    azimuth: float,
+    zenith: np.ndarray,
+    sun_azimuth: np.ndarray,
+    dni: np.ndarray,
+    ghi: np.ndarray,
+    dhi: np.ndarray,
+    times: pd.DatetimeIndex,
+    model: str = "perez",
+    iam: bool = True,
+) -> np.ndarray:
     """Irradiance reaching the cells on the panel plane, W/m². ``tilt`` degrees from horizontal,
     ``azimuth`` degrees from north (180 = south); angles of the sun in degrees; irradiances W/m²."""
     if model not in TRANSPOSITIONS:
@@ -118,8 +131,18 @@ def plane_of_array(tilt: float, azimuth: float, zenith: np.ndarray, sun_azimuth:
     dni_extra = np.asarray(pvlib.irradiance.get_extra_radiation(times), dtype=float)
     airmass = np.asarray(pvlib.atmosphere.get_relative_airmass(zenith), dtype=float)
     poa = pvlib.irradiance.get_total_irradiance(
-        tilt, azimuth, zenith, sun_azimuth, dni, ghi, dhi, dni_extra=dni_extra, airmass=airmass,
-        albedo=ALBEDO, model=model)
+        tilt,
+        azimuth,
+        zenith,
+        sun_azimuth,
+        dni,
+        ghi,
+        dhi,
+        dni_extra=dni_extra,
+        airmass=airmass,
+        albedo=ALBEDO,
+        model=model,
+    )
     beam = np.nan_to_num(np.asarray(poa["poa_direct"], dtype=float))
     diffuse = np.nan_to_num(np.asarray(poa["poa_diffuse"], dtype=float))
     if iam:
@@ -134,11 +157,9 @@ def cell_temperature(poa: np.ndarray, temp_air: np.ndarray, wind_speed: float = 
     return np.asarray(pvlib.temperature.faiman(poa, temp_air, wind_speed), dtype=float)
 
 
-def dc_power(poa: np.ndarray, temp_cell: np.ndarray, rating_w: float,
-             gamma_pdc: float = GAMMA_PDC) -> np.ndarray:
+def dc_power(poa: np.ndarray, temp_cell: np.ndarray, rating_w: float, gamma_pdc: float = GAMMA_PDC) -> np.ndarray:
     """PVWatts DC power, W: ``rating_w`` (W at 1000 W/m², 25 °C) scaled by irradiance and temperature."""
-    return np.clip(np.asarray(pvlib.pvsystem.pvwatts_dc(poa, temp_cell, rating_w, gamma_pdc), dtype=float),
-                   0.0, None)
+    return np.clip(np.asarray(pvlib.pvsystem.pvwatts_dc(poa, temp_cell, rating_w, gamma_pdc), dtype=float), 0.0, None)
 
 
 def ac_power(pdc: np.ndarray, rating_w: float, losses_pct: float) -> np.ndarray:
@@ -150,8 +171,13 @@ def ac_power(pdc: np.ndarray, rating_w: float, losses_pct: float) -> np.ndarray:
     return np.clip(np.nan_to_num(np.asarray(pac, dtype=float)), 0.0, pac0)
 
 
-def hourly_power(hour_start_unix: Sequence[int], ghi: Sequence[float], temp_air: Sequence[float],
-                 pv: PVSettings, options: ModelOptions = DEFAULT_OPTIONS) -> np.ndarray:
+def hourly_power(
+    hour_start_unix: Sequence[int],
+    ghi: Sequence[float],
+    temp_air: Sequence[float],
+    pv: PVSettings,
+    options: ModelOptions = DEFAULT_OPTIONS,
+) -> np.ndarray:
     """Mean AC power (W) per hour from the hour's mean GHI (W/m²) and air temperature (°C)."""
     starts = np.asarray(hour_start_unix, dtype="int64")
     if starts.size == 0:
@@ -163,8 +189,9 @@ def hourly_power(hour_start_unix: Sequence[int], ghi: Sequence[float], temp_air:
     zenith = sun["zenith"].to_numpy()
     dni, dhi = decompose(ghi, zenith, times, options.decomposition)
     ghi = np.clip(np.nan_to_num(ghi), 0.0, None)
-    poa = plane_of_array(pv.tilt, pv.azimuth, zenith, sun["azimuth"].to_numpy(), dni, ghi, dhi, times,
-                         options.transposition, options.iam)
+    poa = plane_of_array(
+        pv.tilt, pv.azimuth, zenith, sun["azimuth"].to_numpy(), dni, ghi, dhi, times, options.transposition, options.iam
+    )
     rating = pv.panels * pv.panel_wp
     pdc = dc_power(poa, cell_temperature(poa, temp), rating)
     # An hour the sun never enters produces nothing, whatever the file says (a stray night value).

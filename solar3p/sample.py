@@ -10,6 +10,7 @@ seeded random cloud cover with the Kasten-Czeplak relation GHI = clear × (1 −
 Temperature: a daily sine around a seasonal mean. Sun elevation/azimuth at each hour's start, as
 Meteoserver gives them. Deterministic for a given seed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,9 @@ from solar3p.files import DUTCH, write_forecast
 __all__ = ["generate", "main"]
 
 
-def generate(start: datetime, hours: int, latitude: float, longitude: float, place: str = "Rotterdam",
-             seed: int = 5) -> dict:
+def generate(
+    start: datetime, hours: int, latitude: float, longitude: float, place: str = "Rotterdam", seed: int = 5
+) -> dict:
     """A Meteoserver "solar" document for ``hours`` hours from ``start`` (aware datetime)."""
     import numpy as np
     import pandas as pd
@@ -48,22 +50,24 @@ def generate(start: datetime, hours: int, latitude: float, longitude: float, pla
     for i, t in enumerate(starts):
         up = clear[i] > 0
         low = min(100.0, tc[i] * 0.6 + rng.uniform(0, 20))
-        rows.append({
-            "time": str(int(t.timestamp())),
-            "cet": t.tz_convert(DUTCH).strftime("%d-%m-%Y %H:%M"),
-            "elev": f"{90 - sun['zenith'].iloc[i]:.1f}",
-            "az": f"{sun['azimuth'].iloc[i]:.0f}",
-            "temp": f"{temp[i]:.1f}",
-            "gr": f"{ghi[i] * 0.36:.0f}",  # J/cm² over the hour
-            "gr_w": f"{ghi[i]:.0f}",
-            "sd": f"{60 * (1 - tc[i] / 100):.0f}" if up else "0",
-            "tc": f"{tc[i]:.0f}",
-            "lc": f"{low:.0f}",
-            "mc": f"{tc[i] * 0.5:.0f}",
-            "hc": f"{tc[i] * 0.3:.0f}",
-            "vis": f"{int(40000 - 300 * tc[i])}",
-            "prec": f"{max(0.0, (tc[i] - 85) / 10):.1f}",
-        })
+        rows.append(
+            {
+                "time": str(int(t.timestamp())),
+                "cet": t.tz_convert(DUTCH).strftime("%d-%m-%Y %H:%M"),
+                "elev": f"{90 - sun['zenith'].iloc[i]:.1f}",
+                "az": f"{sun['azimuth'].iloc[i]:.0f}",
+                "temp": f"{temp[i]:.1f}",
+                "gr": f"{ghi[i] * 0.36:.0f}",  # J/cm² over the hour
+                "gr_w": f"{ghi[i]:.0f}",
+                "sd": f"{60 * (1 - tc[i] / 100):.0f}" if up else "0",
+                "tc": f"{tc[i]:.0f}",
+                "lc": f"{low:.0f}",
+                "mc": f"{tc[i] * 0.5:.0f}",
+                "hc": f"{tc[i] * 0.3:.0f}",
+                "vis": f"{int(40000 - 300 * tc[i])}",
+                "prec": f"{max(0.0, (tc[i] - 85) / 10):.1f}",
+            }
+        )
     return {"plaatsnaam": [{"plaats": place}], "current": [], "forecast": rows}
 
 

@@ -13,6 +13,8 @@ CREATE TABLE IF NOT EXISTS `enphase_production` (
   `whExportedLifetime` DECIMAL(15,3) NULL,
   `source` VARCHAR(16) NULL,
   `created` TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
+  `whImportedLifetime` DECIMAL(15,3) NULL,
+  `whConsumedLifetime` DECIMAL(15,3) NULL,
   PRIMARY KEY (`ts_utc`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
@@ -32,5 +34,41 @@ CREATE TABLE IF NOT EXISTS `pvhistory` (
   `flags` VARCHAR(64) NULL,
   `created` TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
   `updated` TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
+  `kwh_fc` DECIMAL(10,5) NULL,
+  `kwh_import` DECIMAL(10,5) NULL,
+  `kwh_consumed` DECIMAL(10,5) NULL,
+  `forecast_issued` DATETIME NULL,
+  `forecast_provider` VARCHAR(16) NULL,
   PRIMARY KEY (`ts_utc`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE IF NOT EXISTS `forecast` (
+  `ts_utc` DATETIME NOT NULL,
+  `issued_utc` DATETIME NOT NULL,
+  `provider` VARCHAR(16) NOT NULL,
+  `gr_w` DOUBLE NULL,
+  `tc` DOUBLE NULL,
+  `temp` DOUBLE NULL,
+  `gr` DOUBLE NULL,
+  `sd` DOUBLE NULL,
+  `lc` DOUBLE NULL,
+  `mc` DOUBLE NULL,
+  `hc` DOUBLE NULL,
+  `vis` DOUBLE NULL,
+  `prec` DOUBLE NULL,
+  `elev` DOUBLE NULL,
+  `az` DOUBLE NULL,
+  `created` TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
+  PRIMARY KEY (`ts_utc`, `issued_utc`, `provider`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE IF NOT EXISTS `calibration` (
+  `fitted_utc` DATETIME NOT NULL,
+  `trained_from` DATETIME NULL,
+  `trained_to` DATETIME NULL,
+  `hours` INT NULL,
+  `params` TEXT NULL,
+  `nmae_pct` DOUBLE NULL,
+  `created` TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
+  PRIMARY KEY (`fitted_utc`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

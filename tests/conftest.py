@@ -1,5 +1,6 @@
 """Shared fixtures: a store on each backend (SQLite file, fresh MariaDB database), settings in a tmp dir,
 and the path to ../shared fixtures (skipped cleanly where a clone has none)."""
+
 from __future__ import annotations
 
 import os
@@ -37,6 +38,7 @@ def _mysql_admin_config() -> DatabaseConfig:
 def _admin_store():
     """A connection to the test server's own database, through the project's store (no tables made)."""
     from homepower.store import Store
+
     return Store.connect(_mysql_admin_config(), create=False)
 
 
@@ -94,6 +96,7 @@ def db_url(db_config) -> str:
 def store(db_config):
     from homepower.store import Store
     from zoneinfo import ZoneInfo
+
     s = Store.connect(db_config, ZoneInfo("Europe/Amsterdam"))
     yield s
     s.close()
@@ -103,8 +106,19 @@ def store(db_config):
 def clean_env(tmp_path, monkeypatch):
     """An environment with no project settings leaking in from the developer's shell or .env."""
     for name in list(os.environ):
-        if name.startswith(("ENVOY_", "ENLIGHTEN_", "ENTREZ_", "PV_", "METEO", "DATABASE_URL",
-                            "STATE_DIR", "SITE_TIMEZONE", "LOG_LEVEL")):
+        if name.startswith(
+            (
+                "ENVOY_",
+                "ENLIGHTEN_",
+                "ENTREZ_",
+                "PV_",
+                "METEO",
+                "DATABASE_URL",
+                "STATE_DIR",
+                "SITE_TIMEZONE",
+                "LOG_LEVEL",
+            )
+        ):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("SITE_TIMEZONE", "Europe/Amsterdam")

@@ -1,4 +1,5 @@
 """The bench's own pure helpers: statistics of repeated timings, the report table, -X importtime parsing."""
+
 from __future__ import annotations
 
 import pytest
@@ -62,19 +63,28 @@ def test_table_aligns_columns_and_marks_goals():
 
 
 def test_heavy_imports_are_read_from_importtime_output():
-    stderr = ("import time: self [us] | cumulative | imported package\n"
-              "import time:       120 |        120 |   _io\n"
-              "import time:      3000 |      90000 | numpy.core._multiarray_umath\n"
-              "import time:      5000 |     200000 | pandas\n"
-              "a log line mentioning pvlib\n")
+    stderr = (
+        "import time: self [us] | cumulative | imported package\n"
+        "import time:       120 |        120 |   _io\n"
+        "import time:      3000 |      90000 | numpy.core._multiarray_umath\n"
+        "import time:      5000 |     200000 | pandas\n"
+        "a log line mentioning pvlib\n"
+    )
     assert heavy_imports(stderr) == ["numpy", "pandas"]
     assert heavy_imports("import time:  10 |  10 | json\n") == []
 
 
 def test_accuracy_rows_put_the_error_beside_its_goal():
-    rows = accuracy_rows("accuracy", {"mae_pct_of_mean_daytime_hour": 16.63, "test_hours": 4540,
-                                      "test_years": [2013], "scale_factor": 2.988,
-                                      "compared": {"a": 1.0, "b": 2.0}})
+    rows = accuracy_rows(
+        "accuracy",
+        {
+            "mae_pct_of_mean_daytime_hour": 16.63,
+            "test_hours": 4540,
+            "test_years": [2013],
+            "scale_factor": 2.988,
+            "compared": {"a": 1.0, "b": 2.0},
+        },
+    )
     assert rows[0].figure == "16.6 % (4540 h of 2013)" and rows[0].met is True
     assert [r.what.strip() for r in rows[1:]] == ["scale factor", "compared"]
     assert rows[2].figure == "a 1.0, b 2.0"
@@ -82,6 +92,7 @@ def test_accuracy_rows_put_the_error_beside_its_goal():
 
 def test_agreement_counts_hours_within_tolerance_and_matching_nulls():
     from bench.bench import agreement
+
     truth = {1: 0.5, 2: 1.0, 3: None, 4: 0.2, 5: None}
     got = {1: 0.5004, 2: 1.01, 3: None, 4: None}
     good, worst = agreement(truth, got, tolerance_kwh=0.001)
@@ -91,17 +102,21 @@ def test_agreement_counts_hours_within_tolerance_and_matching_nulls():
 
 def test_slowest_imports_are_the_top_level_ones_by_cumulative_time():
     from bench.bench import slowest_imports
-    stderr = ("import time: self [us] | cumulative | imported package\n"
-              "import time:       300 |      40000 |   urllib3\n"
-              "import time:       320 |     110000 | requests\n"
-              "import time:       230 |      29000 | mysql.connector\n"
-              "import time:        50 |         50 | json\n")
+
+    stderr = (
+        "import time: self [us] | cumulative | imported package\n"
+        "import time:       300 |      40000 |   urllib3\n"
+        "import time:       320 |     110000 | requests\n"
+        "import time:       230 |      29000 | mysql.connector\n"
+        "import time:        50 |         50 | json\n"
+    )
     assert slowest_imports(stderr, top=2) == [("requests", 0.11), ("mysql.connector", 0.029)]
 
 
 def test_a_measured_child_reports_its_exit_output_and_own_memory():
     import sys
     from bench import proc
+
     run = proc.run([sys.executable, "-c", "import sys; print('hi'); sys.stderr.write('warn\\n')"])
     assert run.returncode == 0 and run.stdout == "hi\n" and run.last_line() == "warn"
     assert run.maxrss_kib > 1000 and run.wall_s > 0  # a Python child uses megabytes, not nothing
@@ -112,6 +127,7 @@ def test_a_measured_child_reports_its_exit_output_and_own_memory():
 def test_a_failing_or_hanging_child_becomes_a_one_line_reason():
     import sys
     from bench import proc
+
     with pytest.raises(proc.Failed, match="exit 3: bad thing"):
         proc.run([sys.executable, "-c", "import sys; print('bad thing', file=sys.stderr); sys.exit(3)"])
     assert proc.run([sys.executable, "-c", "raise SystemExit(3)"], check=False).returncode == 3
@@ -121,5 +137,6 @@ def test_a_failing_or_hanging_child_becomes_a_one_line_reason():
 
 def test_only_bench_databases_of_dead_processes_are_stale():
     from bench.mariadb import stale_databases
+
     names = ["hp_bench_100", "hp_bench_200", "hp_bench_prof", "hp_test_abc", "test"]
     assert stale_databases(names, alive=lambda pid: pid == 200) == ["hp_bench_100"]

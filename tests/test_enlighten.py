@@ -1,5 +1,6 @@
 """The gateway token's life: obtained from a (fake) Enlighten, cached 0600, reused, renewed within a day of
 expiry, renewed once on a 401, ENVOY_TOKEN without cloud, a dead Enlighten with a valid cached token."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,11 @@ def enlighten():
 
 @pytest.fixture
 def gateway(tmp_path):
-    with FakeGateway(bodies={"/info": info_xml(SERIAL, "D7.6.175", False), "/api/v1/production": V1},
-                     workdir=tmp_path / "certs", require_cookie=True) as gw:
+    with FakeGateway(
+        bodies={"/info": info_xml(SERIAL, "D7.6.175", False), "/api/v1/production": V1},
+        workdir=tmp_path / "certs",
+        require_cookie=True,
+    ) as gw:
         yield gw
 
 
@@ -165,6 +169,7 @@ def test_no_credentials_on_firmware_7_is_a_configuration_error(tmp_path, gateway
 
 
 # -- the token source without processes ----------------------------------------------------------
+
 
 def test_token_source_renewal_failure_falls_back_only_while_valid(tmp_path):
     creds = Credentials("u@example.com", "pw", "http://127.0.0.1:9", "http://127.0.0.1:9")

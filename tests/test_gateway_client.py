@@ -1,4 +1,5 @@
 """The gateway client's retry through the nightly outage, on a real closed port (no server answers)."""
+
 from __future__ import annotations
 
 import socket
@@ -26,8 +27,9 @@ def test_connection_refused_is_retried_with_backoff_until_envoy_retry_s(tmp_path
         waits.append(seconds)
         now[0] += seconds
 
-    client = GatewayClient(f"http://127.0.0.1:{closed_port()}", "pin", tmp_path, timeout=2, retry_s=40,
-                           sleep=sleep, clock=lambda: now[0])
+    client = GatewayClient(
+        f"http://127.0.0.1:{closed_port()}", "pin", tmp_path, timeout=2, retry_s=40, sleep=sleep, clock=lambda: now[0]
+    )
     with pytest.raises(UnreachableError) as err:
         client.get("/info", auth=False)
     assert waits == [1, 2, 4, 8, 10, 10, 5]  # doubling, capped at 10 s, never past the deadline
@@ -37,8 +39,9 @@ def test_connection_refused_is_retried_with_backoff_until_envoy_retry_s(tmp_path
 
 def test_no_retry_when_envoy_retry_s_is_zero(tmp_path):
     waits = []
-    client = GatewayClient(f"http://127.0.0.1:{closed_port()}", "pin", tmp_path, timeout=2, retry_s=0,
-                           sleep=waits.append)
+    client = GatewayClient(
+        f"http://127.0.0.1:{closed_port()}", "pin", tmp_path, timeout=2, retry_s=0, sleep=waits.append
+    )
     with pytest.raises(UnreachableError):
         client.get("/info", auth=False)
     assert waits == []
@@ -64,8 +67,7 @@ def test_a_slow_failing_gateway_does_not_stretch_envoy_retry_s(tmp_path):
     def sleep(seconds):
         now[0] += seconds
 
-    client = Client("http://127.0.0.1:9", "pin", tmp_path, timeout=10, retry_s=40, sleep=sleep,
-                    clock=lambda: now[0])
+    client = Client("http://127.0.0.1:9", "pin", tmp_path, timeout=10, retry_s=40, sleep=sleep, clock=lambda: now[0])
     with pytest.raises(UnreachableError) as err:
         client.get("/info", auth=False)
     assert "timed out" in str(err.value)

@@ -1,5 +1,6 @@
 """Pure parsing of gateway answers and the source rule: every recorded firmware folder (skipped cleanly
 without ../shared) and the project's own small bodies in the same shapes."""
+
 from __future__ import annotations
 
 import json
@@ -41,10 +42,12 @@ def read_folder(folder):
         text = path.read_text()
         if parse.is_missing(200, text, info.firmware) or parse.embedded_status(text):
             return None
-        return {"production.json": parse.parse_production_json,
-                "api_v1_production": parse.parse_api_v1_production,
-                "ivp_pdm_energy": parse.parse_pdm_energy,
-                "production": parse.parse_production_html}[name](text)
+        return {
+            "production.json": parse.parse_production_json,
+            "api_v1_production": parse.parse_api_v1_production,
+            "ivp_pdm_energy": parse.parse_pdm_energy,
+            "production": parse.parse_production_html,
+        }[name](text)
 
     source, values = parse.choose_source(info, get)
     exported = None
@@ -67,8 +70,7 @@ def test_every_recorded_firmware_gives_a_reading(name):
     assert info.serial
     if name in EXPECTED:
         want_source, want_lifetime, want_export = EXPECTED[name]
-        assert (source, values.wattHoursLifetime, exported) == (want_source, pytest.approx(want_lifetime),
-                                                                want_export)
+        assert (source, values.wattHoursLifetime, exported) == (want_source, pytest.approx(want_lifetime), want_export)
 
 
 def test_recorded_pdm_energy_and_recapture_day_parse():
@@ -81,28 +83,52 @@ def test_recorded_pdm_energy_and_recapture_day_parse():
 
 # -- the project's own small bodies ------------------------------------------------------------------
 
+
 def info(software="D8.2.4345", imeter=True, serial="122233445566"):
     meter = "" if imeter is None else f"<imeter>{str(imeter).lower()}</imeter>"
-    return parse.parse_info(f"<?xml version='1.0'?><envoy_info><device><sn>{serial}</sn>"
-                            f"<software>{software}</software>{meter}</device></envoy_info>")
+    return parse.parse_info(
+        f"<?xml version='1.0'?><envoy_info><device><sn>{serial}</sn>"
+        f"<software>{software}</software>{meter}</device></envoy_info>"
+    )
 
 
 def production_json(eim_active=1, eim_lifetime=5000.5, inverters_lifetime=4000):
-    return json.dumps({"production": [
-        {"type": "inverters", "activeCount": 12, "readingTime": 1, "wNow": 100, "whLifetime": inverters_lifetime},
-        {"type": "eim", "activeCount": eim_active, "measurementType": "production", "wNow": 110.5,
-         "whLifetime": eim_lifetime, "whToday": 12.5, "whLastSevenDays": 700.5}],
-        "consumption": []})
+    return json.dumps(
+        {
+            "production": [
+                {
+                    "type": "inverters",
+                    "activeCount": 12,
+                    "readingTime": 1,
+                    "wNow": 100,
+                    "whLifetime": inverters_lifetime,
+                },
+                {
+                    "type": "eim",
+                    "activeCount": eim_active,
+                    "measurementType": "production",
+                    "wNow": 110.5,
+                    "whLifetime": eim_lifetime,
+                    "whToday": 12.5,
+                    "whLastSevenDays": 700.5,
+                },
+            ],
+            "consumption": [],
+        }
+    )
 
 
 def v1(lifetime):
-    return json.dumps({"wattHoursToday": 10, "wattHoursSevenDays": 70, "wattHoursLifetime": lifetime,
-                       "wattsNow": 90})
+    return json.dumps({"wattHoursToday": 10, "wattHoursSevenDays": 70, "wattHoursLifetime": lifetime, "wattsNow": 90})
 
 
 def choose(gateway, bodies):
-    parsers = {"production.json": parse.parse_production_json, "api_v1_production": parse.parse_api_v1_production,
-               "ivp_pdm_energy": parse.parse_pdm_energy, "production": parse.parse_production_html}
+    parsers = {
+        "production.json": parse.parse_production_json,
+        "api_v1_production": parse.parse_api_v1_production,
+        "ivp_pdm_energy": parse.parse_pdm_energy,
+        "production": parse.parse_production_html,
+    }
     asked = []
 
     def get(name):
@@ -131,46 +157,58 @@ def test_active_eim_wins_and_nothing_else_is_asked():
 
 def test_inactive_eim_falls_to_v1_then_inverters_when_v1_is_zero():
     assert choose(info("D7.6.175"), {"production.json": production_json(0), "api_v1_production": v1(9)})[0] == "v1"
-    assert choose(info("D7.6.175"), {"production.json": production_json(0),
-                                     "api_v1_production": v1(0)})[0] == "inverters"
+    assert (
+        choose(info("D7.6.175"), {"production.json": production_json(0), "api_v1_production": v1(0)})[0] == "inverters"
+    )
 
 
-@pytest.mark.parametrize("software,imeter,expected", [
-    ("D8.2.4264", True, "inverters"),  # metered, no active eim, stalls from 8.2.4264
-    ("D8.3.5167", True, "inverters"),
-    ("D8.2.4263", True, "v1"),  # just before
-    ("D8.2.4264", False, "v1"),  # not metered
-    ("D8.2.4264", None, "v1"),
-])
+@pytest.mark.parametrize(
+    "software,imeter,expected",
+    [
+        ("D8.2.4264", True, "inverters"),  # metered, no active eim, stalls from 8.2.4264
+        ("D8.3.5167", True, "inverters"),
+        ("D8.2.4263", True, "v1"),  # just before
+        ("D8.2.4264", False, "v1"),  # not metered
+        ("D8.2.4264", None, "v1"),
+    ],
+)
 def test_v1_stall_exception(software, imeter, expected):
     bodies = {"production.json": production_json(0), "api_v1_production": v1(1583)}
     assert choose(info(software, imeter), bodies)[0] == expected
 
 
 def test_pdm_then_html_as_last_resorts():
-    pdm = json.dumps({"production": {"pcu": {"wattHoursToday": 1, "wattHoursSevenDays": 2,
-                                             "wattHoursLifetime": 3, "wattsNow": 4}}})
+    pdm = json.dumps(
+        {"production": {"pcu": {"wattHoursToday": 1, "wattHoursSevenDays": 2, "wattHoursLifetime": 3, "wattsNow": 4}}}
+    )
     assert choose(info("D8.3.5169"), {"api_v1_production": v1(0), "ivp_pdm_energy": pdm})[0] == "pdm"
-    html = ("<tr><td>Currently</td>    <td> 512 W</td></tr><tr><td>Today</td>     <td> 1.25 kWh</td></tr>"
-            "<tr><td>Past Week</td>    <td>  40.5 kWh</td></tr>"
-            "<tr><td>Since Installation</td>  <td>  2.5 MWh</td></tr>")
+    html = (
+        "<tr><td>Currently</td>    <td> 512 W</td></tr><tr><td>Today</td>     <td> 1.25 kWh</td></tr>"
+        "<tr><td>Past Week</td>    <td>  40.5 kWh</td></tr>"
+        "<tr><td>Since Installation</td>  <td>  2.5 MWh</td></tr>"
+    )
     assert parse.parse_production_html(html) == Values(1250, 40500, 2_500_000, 512)
     assert choose(info("D3.7.0", None), {"production": html})[0] == "html"
-    assert choose(info("D3.7.0", None), {}) == (None, ["production.json", "api_v1_production", "ivp_pdm_energy",
-                                                        "production"])
+    assert choose(info("D3.7.0", None), {}) == (
+        None,
+        ["production.json", "api_v1_production", "ivp_pdm_energy", "production"],
+    )
 
 
-@pytest.mark.parametrize("body", [
-    '{"production": [{"type": "eim", "activeCount": 1, "whLifetime": "1234"}]}',  # string where a number belongs
-    '{"production": [{"type": "eim", "activeCount": 1, "whLifetime": true}]}',
-    '{"production": [{"type": "eim", "activeCount": 1, "whLifetime": null}]}',
-    '{"production": [{"type": "eim", "activeCount": 1, "whLifetime": -5.0}]}',  # a lifetime is never negative
-    '{"production": [{"type": "inverters", "activeCount": 3, "whLifetime": -1}]}',
-    '{"production": [{"type": "eim", "activeCount": 1, "whLif',  # truncated
-    '{"production": {"type": "eim"}}',
-    '[]',
-    '<!DOCTYPE html><html><head><title>Envoy</title></head><body>maintenance</body></html>',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"production": [{"type": "eim", "activeCount": 1, "whLifetime": "1234"}]}',  # string where a number belongs
+        '{"production": [{"type": "eim", "activeCount": 1, "whLifetime": true}]}',
+        '{"production": [{"type": "eim", "activeCount": 1, "whLifetime": null}]}',
+        '{"production": [{"type": "eim", "activeCount": 1, "whLifetime": -5.0}]}',  # a lifetime is never negative
+        '{"production": [{"type": "inverters", "activeCount": 3, "whLifetime": -1}]}',
+        '{"production": [{"type": "eim", "activeCount": 1, "whLif',  # truncated
+        '{"production": {"type": "eim"}}',
+        "[]",
+        "<!DOCTYPE html><html><head><title>Envoy</title></head><body>maintenance</body></html>",
+    ],
+)
 def test_malformed_production_json_is_a_data_error(body):
     with pytest.raises(DataError):
         parse.parse_production_json(body)
@@ -179,11 +217,15 @@ def test_malformed_production_json_is_a_data_error(body):
 def test_a_negative_lifetime_is_a_data_error_but_negative_power_is_night():
     with pytest.raises(DataError):
         parse.parse_api_v1_production('{"wattHoursLifetime": -3, "wattsNow": 0}')
-    eim = parse.parse_production_json('{"production": [{"type": "eim", "activeCount": 1, "whLifetime": 10.5, '
-                                      '"wNow": -3.8, "whToday": 0, "whLastSevenDays": 0}]}').eim
+    eim = parse.parse_production_json(
+        '{"production": [{"type": "eim", "activeCount": 1, "whLifetime": 10.5, '
+        '"wNow": -3.8, "whToday": 0, "whLastSevenDays": 0}]}'
+    ).eim
     assert eim.wattsNow == -3.8 and eim.wattHoursLifetime == 10.5
-    beside = parse.parse_production_json('{"production": [{"type": "inverters", "whLifetime": -1}, {"type": "eim", '
-                                         '"activeCount": 1, "whLifetime": 10.5}]}')
+    beside = parse.parse_production_json(
+        '{"production": [{"type": "inverters", "whLifetime": -1}, {"type": "eim", '
+        '"activeCount": 1, "whLifetime": 10.5}]}'
+    )
     assert beside.eim.wattHoursLifetime == 10.5  # a bad entry that is not the reading does not matter
 
 
@@ -202,10 +244,18 @@ def test_401_pages_are_recognised():
 
 
 def test_export_comes_from_the_enabled_net_consumption_meter_only():
-    meters = json.dumps([{"eid": 1, "state": "enabled", "measurementType": "production"},
-                         {"eid": 2, "state": "enabled", "measurementType": "net-consumption"}])
-    readings = json.dumps([{"eid": 1, "actEnergyDlvd": 5.0, "actEnergyRcvd": 0.1},
-                           {"eid": 2, "actEnergyDlvd": 7.0, "actEnergyRcvd": 1234.5}])
+    meters = json.dumps(
+        [
+            {"eid": 1, "state": "enabled", "measurementType": "production"},
+            {"eid": 2, "state": "enabled", "measurementType": "net-consumption"},
+        ]
+    )
+    readings = json.dumps(
+        [
+            {"eid": 1, "actEnergyDlvd": 5.0, "actEnergyRcvd": 0.1},
+            {"eid": 2, "actEnergyDlvd": 7.0, "actEnergyRcvd": 1234.5},
+        ]
+    )
     eid = parse.parse_meters(meters)
     assert parse.parse_meter_readings(readings, eid) == 1234.5
     disabled = meters.replace('"enabled", "measurementType": "net', '"disabled", "measurementType": "net')

@@ -1,4 +1,5 @@
 """Pure arithmetic of clock hours and lifetime counters (no database, no files)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -68,9 +69,14 @@ def test_an_hour_is_the_same_alone_or_in_a_range():
         assert h in alone
 
 
-@pytest.mark.parametrize("text,want", [("2025-06-01", datetime(2025, 6, 1)),
-                                       ("2025-06-01T13", datetime(2025, 6, 1, 13)),
-                                       ("2025-06-01T07", datetime(2025, 6, 1, 7))])
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        ("2025-06-01", datetime(2025, 6, 1)),
+        ("2025-06-01T13", datetime(2025, 6, 1, 13)),
+        ("2025-06-01T07", datetime(2025, 6, 1, 7)),
+    ],
+)
 def test_parse_local_accepts_dates_and_hours(text, want):
     assert H.parse_local(text, "--from") == want
 
@@ -148,11 +154,20 @@ def test_a_long_gap_keeps_the_total_and_flags_its_hours():
     assert [H.LONG_GAP in p.flags for p in parts] == [True, True, True, True, False]
 
 
-@pytest.mark.parametrize("prev,cur,kind", [
-    (10, 20, "up"), (1000, 950, "noise"), (1000, 900.5, "noise"), (1000, 900, "reset"),
-    (H.WRAP_WH - 10, 5, "wrap"), (H.WRAP_WH - 10, 30_000, "wrap"), (3_000_000, 5, "reset"),
-    (H.WRAP_WH - 10, 300_000, "reset"), (5_000_000, 5_000_000 - H.WRAP_WH + 20, "wrap"),
-])
+@pytest.mark.parametrize(
+    "prev,cur,kind",
+    [
+        (10, 20, "up"),
+        (1000, 950, "noise"),
+        (1000, 900.5, "noise"),
+        (1000, 900, "reset"),
+        (H.WRAP_WH - 10, 5, "wrap"),
+        (H.WRAP_WH - 10, 30_000, "wrap"),
+        (3_000_000, 5, "reset"),
+        (H.WRAP_WH - 10, 300_000, "reset"),
+        (5_000_000, 5_000_000 - H.WRAP_WH + 20, "wrap"),
+    ],
+)
 def test_steps_are_classified(prev, cur, kind):
     assert H.classify_step(prev, cur) == kind
 

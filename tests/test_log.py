@@ -1,4 +1,5 @@
 """log.py: one configuration from LOG_LEVEL, timestamps on stderr, the original helpers still work."""
+
 import logging
 
 import pytest

@@ -1,5 +1,6 @@
 """``--replay``: JSON lines of any supported body, the spool's own lines, the original recapture layout
 with --start/--step; a malformed file stores nothing."""
+
 from __future__ import annotations
 
 import json
@@ -15,19 +16,28 @@ from homepower.reading import Reading
 
 TZ = ZoneInfo("Europe/Amsterdam")
 V1 = {"wattHoursToday": 100, "wattHoursSevenDays": 700, "wattHoursLifetime": 5000, "wattsNow": 50}
-PDM = {"production": {"pcu": {"wattHoursToday": 10, "wattHoursSevenDays": 70, "wattHoursLifetime": 6000,
-                              "wattsNow": 5}, "eim": {"wattHoursToday": 0, "wattHoursSevenDays": 0,
-                                                      "wattHoursLifetime": 0, "wattsNow": 0}}}
-PRODUCTION = {"production": [{"type": "inverters", "activeCount": 3, "wNow": 1, "whLifetime": 7000},
-                             {"type": "eim", "activeCount": 1, "wNow": 2.5, "whLifetime": 7100.5,
-                              "whToday": 3.5, "whLastSevenDays": 4.5}]}
+PDM = {
+    "production": {
+        "pcu": {"wattHoursToday": 10, "wattHoursSevenDays": 70, "wattHoursLifetime": 6000, "wattsNow": 5},
+        "eim": {"wattHoursToday": 0, "wattHoursSevenDays": 0, "wattHoursLifetime": 0, "wattsNow": 0},
+    }
+}
+PRODUCTION = {
+    "production": [
+        {"type": "inverters", "activeCount": 3, "wNow": 1, "whLifetime": 7000},
+        {"type": "eim", "activeCount": 1, "wNow": 2.5, "whLifetime": 7100.5, "whToday": 3.5, "whLastSevenDays": 4.5},
+    ]
+}
 
 
 def stored(db_config):
     from homepower.store import Store
+
     with Store.connect(db_config, TZ) as store:
-        return store.fetch("enphase_production", ["ts_utc", "year", "month", "day", "hour", "minute",
-                                                  "wattHoursLifetime", "whExportedLifetime", "source"])
+        return store.fetch(
+            "enphase_production",
+            ["ts_utc", "year", "month", "day", "hour", "minute", "wattHoursLifetime", "whExportedLifetime", "source"],
+        )
 
 
 def write_lines(path, records):
@@ -37,11 +47,14 @@ def write_lines(path, records):
 
 def test_json_lines_of_every_body_kind(tmp_path, db_url, db_config):
     spooled = Reading.of(datetime(2025, 3, 5, 11, 0, 3, tzinfo=timezone.utc), "eim", Values(1, 2, 8000, 3), 42.0)
-    path = write_lines(tmp_path / "r.jsonl", [
-        {"ts": "2025-03-05T09:00:00+01:00", "body": V1},
-        {"ts": "2025-03-05T09:05:00.600+01:00", "body": PDM},
-        {"ts": "2025-03-05T08:10:00Z", "body": PRODUCTION},
-    ])
+    path = write_lines(
+        tmp_path / "r.jsonl",
+        [
+            {"ts": "2025-03-05T09:00:00+01:00", "body": V1},
+            {"ts": "2025-03-05T09:05:00.600+01:00", "body": PDM},
+            {"ts": "2025-03-05T08:10:00Z", "body": PRODUCTION},
+        ],
+    )
     with open(path, "a") as handle:
         handle.write("\n" + spooled.to_line() + "\n")  # the spool's own format replays too
     run = run_poller(poller_env(tmp_path / "state", DATABASE_URL=db_url), "--replay", str(path))
@@ -74,18 +87,27 @@ def test_a_file_saved_with_a_byte_order_mark_and_crlf_replays(layout, tmp_path, 
     assert len(stored(db_config)) == 3
 
 
-@pytest.mark.parametrize("bad", [
-    '{"ts": "2025-03-05T09:10:00+01:00", "body": {"wattHoursLifetime": "12"}}',
-    '{"ts": "2025-03-05T09:10:00", "body": {"wattHoursLifetime": 12}}',  # no offset
-    '{"ts": "yesterday", "body": {"wattHoursLifetime": 12}}',
-    '{"ts": "2025-03-05T09:10:00+01:00", "body": {"wattHoursLif',
-    '{"ts": "2025-03-05T09:10:00+01:00", "body": {"unknown": 1}}',
-    '<html>oops</html>',
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        '{"ts": "2025-03-05T09:10:00+01:00", "body": {"wattHoursLifetime": "12"}}',
+        '{"ts": "2025-03-05T09:10:00", "body": {"wattHoursLifetime": 12}}',  # no offset
+        '{"ts": "yesterday", "body": {"wattHoursLifetime": 12}}',
+        '{"ts": "2025-03-05T09:10:00+01:00", "body": {"wattHoursLif',
+        '{"ts": "2025-03-05T09:10:00+01:00", "body": {"unknown": 1}}',
+        "<html>oops</html>",
+    ],
+)
 def test_a_malformed_line_stores_nothing_from_the_file(bad, tmp_path, db_url, db_config):
     path = tmp_path / "r.jsonl"
-    path.write_text(json.dumps({"ts": "2025-03-05T09:00:00+01:00", "body": V1}) + "\n" + bad + "\n"
-                    + json.dumps({"ts": "2025-03-05T09:20:00+01:00", "body": V1}) + "\n")
+    path.write_text(
+        json.dumps({"ts": "2025-03-05T09:00:00+01:00", "body": V1})
+        + "\n"
+        + bad
+        + "\n"
+        + json.dumps({"ts": "2025-03-05T09:20:00+01:00", "body": V1})
+        + "\n"
+    )
     run = run_poller(poller_env(tmp_path / "state", DATABASE_URL=db_url), "--replay", str(path))
     assert run.code == 65, run.output
     assert "line 2" in run.stderr
@@ -109,8 +131,15 @@ def test_recapture_layout_with_start_and_step(tmp_path, db_url, db_config):
 def test_recorded_recapture_day(tmp_path, db_url, db_config):
     path = shared_fixture("pdm_energy", "recapture_2025-03-05.json")
     count = len(json.loads(path.read_text())["data"])
-    run = run_poller(poller_env(tmp_path / "state", DATABASE_URL=db_url), "--replay", str(path),
-                     "--start", "2025-03-05 00:00", "--step", "60")
+    run = run_poller(
+        poller_env(tmp_path / "state", DATABASE_URL=db_url),
+        "--replay",
+        str(path),
+        "--start",
+        "2025-03-05 00:00",
+        "--step",
+        "60",
+    )
     assert run.code == 0, run.output
     rows = stored(db_config)
     assert len(rows) == count
@@ -121,14 +150,21 @@ def test_recorded_recapture_day(tmp_path, db_url, db_config):
 
 def test_start_without_recapture_layout_is_bad_usage(tmp_path):
     path = write_lines(tmp_path / "r.jsonl", [{"ts": "2025-03-05T09:00:00+01:00", "body": V1}])
-    run = run_poller(poller_env(tmp_path / "state"), "--replay", str(path), "--start", "2025-03-05 00:00",
-                     "--step", "5")
+    run = run_poller(
+        poller_env(tmp_path / "state"), "--replay", str(path), "--start", "2025-03-05 00:00", "--step", "5"
+    )
     assert run.code == 64
     assert run_poller(poller_env(tmp_path / "state"), "--replay", str(tmp_path / "missing.jsonl")).code == 64
 
 
-@pytest.mark.parametrize("start,step", [("2025-03-30 02:30", "5"),  # skipped by the spring clock change
-                                        ("2025-03-05 00:00", "nan"), ("2025-03-05 00:00", "0")])
+@pytest.mark.parametrize(
+    "start,step",
+    [
+        ("2025-03-30 02:30", "5"),  # skipped by the spring clock change
+        ("2025-03-05 00:00", "nan"),
+        ("2025-03-05 00:00", "0"),
+    ],
+)
 def test_recapture_start_or_step_that_cannot_be_is_bad_usage(start, step, tmp_path):
     path = tmp_path / "recapture.json"
     path.write_text(json.dumps({"data": [PDM, PDM]}))
@@ -139,8 +175,9 @@ def test_recapture_start_or_step_that_cannot_be_is_bad_usage(start, step, tmp_pa
 
 def test_replay_with_the_database_down_exits_75_and_keeps_nothing_half_done(tmp_path):
     path = write_lines(tmp_path / "r.jsonl", [{"ts": "2025-03-05T09:00:00+01:00", "body": V1}])
-    run = run_poller(poller_env(tmp_path / "state", DATABASE_URL="mysql://root@127.0.0.1:1/test"),
-                     "--replay", str(path))
+    run = run_poller(
+        poller_env(tmp_path / "state", DATABASE_URL="mysql://root@127.0.0.1:1/test"), "--replay", str(path)
+    )
     assert run.code == 75 and "replay it again" in run.stderr
 
 

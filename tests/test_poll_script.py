@@ -1,5 +1,6 @@
 """The poller as cron runs it: a whole process against a fake HTTPS gateway and a fake Enlighten on
 loopback, storing into SQLite and MariaDB. Every recorded firmware, the faults, the pin, dry run."""
+
 from __future__ import annotations
 
 import json
@@ -16,20 +17,46 @@ from fakes.harness import poller_env, run_poller
 FOLDERS = sorted(p.name for p in ENVOY_FIXTURES.iterdir() if p.is_dir()) if ENVOY_FIXTURES.is_dir() else []
 
 V1 = '{"wattHoursToday": 1200, "wattHoursSevenDays": 30000, "wattHoursLifetime": 4500000, "wattsNow": 850}'
-PRODUCTION = json.dumps({"production": [
-    {"type": "inverters", "activeCount": 12, "readingTime": 1, "wNow": 840, "whLifetime": 1_100_000},
-    {"type": "eim", "activeCount": 1, "measurementType": "production", "readingTime": 1, "wNow": 851.25,
-     "whLifetime": 4_500_123.5, "whToday": 1201.5, "whLastSevenDays": 30001.5}]})
-METERS = json.dumps([{"eid": 410000001, "state": "enabled", "measurementType": "production"},
-                     {"eid": 410000002, "state": "enabled", "measurementType": "net-consumption"}])
-READINGS = json.dumps([{"eid": 410000001, "actEnergyDlvd": 4500123.5, "actEnergyRcvd": 0.5},
-                       {"eid": 410000002, "actEnergyDlvd": 900.0, "actEnergyRcvd": 2_345_678.25}])
+PRODUCTION = json.dumps(
+    {
+        "production": [
+            {"type": "inverters", "activeCount": 12, "readingTime": 1, "wNow": 840, "whLifetime": 1_100_000},
+            {
+                "type": "eim",
+                "activeCount": 1,
+                "measurementType": "production",
+                "readingTime": 1,
+                "wNow": 851.25,
+                "whLifetime": 4_500_123.5,
+                "whToday": 1201.5,
+                "whLastSevenDays": 30001.5,
+            },
+        ]
+    }
+)
+METERS = json.dumps(
+    [
+        {"eid": 410000001, "state": "enabled", "measurementType": "production"},
+        {"eid": 410000002, "state": "enabled", "measurementType": "net-consumption"},
+    ]
+)
+READINGS = json.dumps(
+    [
+        {"eid": 410000001, "actEnergyDlvd": 4500123.5, "actEnergyRcvd": 0.5},
+        {"eid": 410000002, "actEnergyDlvd": 900.0, "actEnergyRcvd": 2_345_678.25},
+    ]
+)
 SERIAL = "122233445566"
 
 
 def own_bodies(software="D8.2.4345"):
-    return {"/info": info_xml(SERIAL, software, True), "/production.json": PRODUCTION,
-            "/api/v1/production": V1, "/ivp/meters": METERS, "/ivp/meters/readings": READINGS}
+    return {
+        "/info": info_xml(SERIAL, software, True),
+        "/production.json": PRODUCTION,
+        "/api/v1/production": V1,
+        "/ivp/meters": METERS,
+        "/ivp/meters/readings": READINGS,
+    }
 
 
 @pytest.fixture
@@ -72,6 +99,7 @@ def env_for(tmp_path, gw, enlighten, **extra):
 
 # -- every recorded firmware, end to end ------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", FOLDERS or ["(no ../shared)"])
 def test_every_recorded_firmware_end_to_end(name, tmp_path, gateway, enlighten):
     folder = shared_fixture("envoy", name)
@@ -94,9 +122,21 @@ def test_a_stored_row_holds_local_time_source_and_export(tmp_path, gateway, enli
     assert run.code == 0, run.output
     from homepower.store import Store
     from zoneinfo import ZoneInfo
+
     with Store.connect(db_config, ZoneInfo("Europe/Amsterdam")) as store:
-        (row,) = store.fetch("enphase_production", ["ts_utc", "hour", "minute", "wattHoursToday",
-                                                    "wattHoursLifetime", "wattsNow", "whExportedLifetime", "source"])
+        (row,) = store.fetch(
+            "enphase_production",
+            [
+                "ts_utc",
+                "hour",
+                "minute",
+                "wattHoursToday",
+                "wattHoursLifetime",
+                "wattsNow",
+                "whExportedLifetime",
+                "source",
+            ],
+        )
     assert row["source"] == "eim"
     assert row["wattHoursLifetime"] == pytest.approx(4_500_123.5)
     assert row["wattHoursToday"] == pytest.approx(1201.5)
@@ -127,10 +167,20 @@ def test_v1_stall_on_metered_gateway_without_ct(tmp_path, gateway, enlighten):
 
 # -- faults: nothing stored, the right exit ------------------------------------------------------------
 
-@pytest.mark.parametrize("kind,code", [("truncated", 65), ("cutoff", 65), ("html200", 65), ("wrongtype", 65),
-                                       ("nulls", 65), ("negative", 65),
-                                       ("500", 69),
-                                       ("503", 69)])
+
+@pytest.mark.parametrize(
+    "kind,code",
+    [
+        ("truncated", 65),
+        ("cutoff", 65),
+        ("html200", 65),
+        ("wrongtype", 65),
+        ("nulls", 65),
+        ("negative", 65),
+        ("500", 69),
+        ("503", 69),
+    ],
+)
 def test_a_bad_answer_stores_nothing(kind, code, tmp_path, gateway, enlighten):
     gw = gateway()
     gw.fault("/production.json", kind)
@@ -141,9 +191,12 @@ def test_a_bad_answer_stores_nothing(kind, code, tmp_path, gateway, enlighten):
 
 
 def test_firmware_3_html_401_page_and_text_401_are_handled(tmp_path, gateway, enlighten):
-    bodies = {"/info": info_xml("121426016034", "R3.9.36", None), "/api/v1/production": V1,
-              "/production.json": (401, "<html><head><title>401 Unauthorized</title></head></html>"),
-              "/ivp/meters": "Error: 401\n"}
+    bodies = {
+        "/info": info_xml("121426016034", "R3.9.36", None),
+        "/api/v1/production": V1,
+        "/production.json": (401, "<html><head><title>401 Unauthorized</title></head></html>"),
+        "/ivp/meters": "Error: 401\n",
+    }
     gw = gateway(bodies=bodies)
     run = run_poller(env_for(tmp_path, gw, enlighten))
     assert run.code == 0, run.output
@@ -177,6 +230,7 @@ def test_outage_longer_than_retry_exits_69(tmp_path, gateway, enlighten):
 
 
 # -- TLS ------------------------------------------------------------------------------------------------
+
 
 def test_pin_on_first_use_then_a_new_certificate_is_refused_before_any_request(tmp_path, gateway, enlighten):
     gw = gateway()
@@ -236,6 +290,7 @@ def test_insecure_and_ca_bundle(tmp_path, gateway, enlighten):
 
 # -- secrets ----------------------------------------------------------------------------------------------
 
+
 def test_no_secret_in_any_output_at_debug(tmp_path, gateway, enlighten):
     gw = gateway()
     env = env_for(tmp_path, gw, enlighten, LOG_LEVEL="DEBUG")
@@ -284,15 +339,31 @@ def test_meters_closed_to_the_token_leave_export_null(tmp_path, gateway, enlight
 def test_fake_gateway_runs_as_a_process_for_the_benchmark(tmp_path, enlighten):
     import subprocess
     from fakes.harness import PYTHON, ROOT
+
     folder = shared_fixture("envoy", "8.3.5169_with_generator")
-    proc = subprocess.Popen([PYTHON, "-m", "tests.fakes.gateway", "--port", "0", "--firmware", str(folder),
-                             "--workdir", str(tmp_path / "gw")], cwd=str(ROOT), stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "tests.fakes.gateway",
+            "--port",
+            "0",
+            "--firmware",
+            str(folder),
+            "--workdir",
+            str(tmp_path / "gw"),
+        ],
+        cwd=str(ROOT),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         ready = proc.stdout.readline().split()
         assert ready[0] == "READY"
 
         class Where:
             url = ready[1]
+
         run = run_poller(poller_env(tmp_path / "state", Where, enlighten), "--dry-run")
         assert run.code == 0, run.output
         assert json.loads(run.stdout)["whExportedLifetime"] == 3273182.77
@@ -312,8 +383,9 @@ def test_a_gateway_refusing_info_exits_77(tmp_path, gateway, enlighten):
 
 def imported_by(run) -> set[str]:
     """Top-level packages a run imported, from its -X importtime lines on stderr."""
-    return {line.split("|")[-1].strip().split(".")[0] for line in run.stderr.splitlines()
-            if line.startswith("import time:")}
+    return {
+        line.split("|")[-1].strip().split(".")[0] for line in run.stderr.splitlines() if line.startswith("import time:")
+    }
 
 
 def test_the_poll_path_stays_light(tmp_path, gateway, enlighten):
@@ -366,11 +438,14 @@ def test_a_pin_that_cannot_be_read_is_a_configuration_error_not_an_outage(tmp_pa
     assert len(run.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("info,says", [
-    ((404, "<html><body>Not Found</body></html>"), "is ENVOY_HOST an IQ Gateway?"),  # another web server
-    ("<html><body>router login</body></html>", "is ENVOY_HOST an IQ Gateway?"),  # 200, but not /info's XML
-    ((301, ""), "give ENVOY_HOST as https://"),  # firmware 7+ redirecting http:// to https://
-])
+@pytest.mark.parametrize(
+    "info,says",
+    [
+        ((404, "<html><body>Not Found</body></html>"), "is ENVOY_HOST an IQ Gateway?"),  # another web server
+        ("<html><body>router login</body></html>", "is ENVOY_HOST an IQ Gateway?"),  # 200, but not /info's XML
+        ((301, ""), "give ENVOY_HOST as https://"),  # firmware 7+ redirecting http:// to https://
+    ],
+)
 def test_a_host_that_is_not_a_gateway_exits_65_saying_what_to_check(info, says, tmp_path, gateway, enlighten):
     gw = gateway(bodies={"/info": info})
     run = run_poller(env_for(tmp_path, gw, enlighten))

@@ -1,4 +1,5 @@
 """``python -m solar3p`` output formats and options, and ``solar3p.asdict`` with the original call shape."""
+
 from __future__ import annotations
 
 import csv
@@ -28,9 +29,16 @@ def meteo(clean_env, monkeypatch):
     path = clean_env / "forecasts" / "data.rotterdam"
     path.parent.mkdir()
     write(path, rows)
-    for name, value in {"METEO_FILE": str(path), "PV_PANELS": "12", "PV_PANEL_WP": "405",
-                        "PV_ORIENTATION": "SE", "PV_TILT": "35", "PV_LATITUDE": "51.92",
-                        "PV_LONGITUDE": "4.48", "PV_LOSSES_PCT": "14"}.items():
+    for name, value in {
+        "METEO_FILE": str(path),
+        "PV_PANELS": "12",
+        "PV_PANEL_WP": "405",
+        "PV_ORIENTATION": "SE",
+        "PV_TILT": "35",
+        "PV_LATITUDE": "51.92",
+        "PV_LONGITUDE": "4.48",
+        "PV_LOSSES_PCT": "14",
+    }.items():
         monkeypatch.setenv(name, value)
     return path
 
@@ -63,6 +71,7 @@ def test_json_matches_what_the_collector_computes(meteo, capsys):
     from homepower.settings import load
     from solar3p.meteo import read_meteo
     from solar3p.model import hourly_kwh
+
     _, out, _ = run(capsys, "--format", "json")
     by_time = {int(datetime.fromisoformat(i["hour_start"]).timestamp()): i["kwh"] for i in json.loads(out)}
     assert by_time == hourly_kwh(read_meteo(meteo), load().pv)
@@ -74,8 +83,9 @@ def test_csv_has_the_same_columns_and_values(meteo, capsys):
     assert code == 0
     assert out.splitlines()[0] == "hour_start,kwh,gr_w,tc,temp"
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert [(r["hour_start"], float(r["kwh"])) for r in rows] == \
-        [(i["hour_start"], i["kwh"]) for i in json.loads(out_json)]
+    assert [(r["hour_start"], float(r["kwh"])) for r in rows] == [
+        (i["hour_start"], i["kwh"]) for i in json.loads(out_json)
+    ]
 
 
 def test_table_has_a_header_a_line_per_hour_and_a_total(meteo, capsys):
@@ -103,6 +113,7 @@ def test_flags_override_the_settings(meteo, capsys):
     def total(*argv):
         _, out, _ = run(capsys, "--format", "json", *argv)
         return sum(i["kwh"] for i in json.loads(out))
+
     base = total()
     assert total("--pans", "24") == pytest.approx(2 * base, rel=0.02)
     assert total("--wp", "200") < base
@@ -122,14 +133,26 @@ def test_every_orientation_spelling(meteo, capsys, spelling):
 def test_orientation_synonyms_agree(meteo, capsys):
     def out(lay):
         return run(capsys, "--format", "json", "--lay", lay)[1]
+
     assert out("E") == out("O") == out("90") == out("e")
     assert out("SE") == out("135")
     assert out("N") == out("0") == out("360")
     assert out("SE") != out("SW")
 
 
-@pytest.mark.parametrize("argv", [["--lay", "XX"], ["--lay", "400"], ["--pans", "0"], ["--pans", "two"],
-                                  ["--format", "xml"], ["--gran", "week"], ["--tilt", "95"], ["--bogus"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--lay", "XX"],
+        ["--lay", "400"],
+        ["--pans", "0"],
+        ["--pans", "two"],
+        ["--format", "xml"],
+        ["--gran", "week"],
+        ["--tilt", "95"],
+        ["--bogus"],
+    ],
+)
 def test_bad_usage_exits_64_with_one_line(meteo, capsys, argv):
     code, out, err = run(capsys, *argv)
     assert code == 64 and out == ""
@@ -148,22 +171,33 @@ def test_file_by_location_name_and_by_path(meteo, capsys, tmp_path):
 
 
 def test_help_explains_every_option_with_its_default(meteo):
-    out = subprocess.run([sys.executable, "-m", "solar3p", "--help"], cwd=ROOT, capture_output=True, text=True,
-                         env=os.environ.copy())
+    out = subprocess.run(
+        [sys.executable, "-m", "solar3p", "--help"], cwd=ROOT, capture_output=True, text=True, env=os.environ.copy()
+    )
     assert out.returncode == 0
     text = " ".join(out.stdout.split())
-    for option, words in {"--file": "METEO_FILE", "--pans": "PV_PANELS = 12", "--wp": "PV_PANEL_WP = 405",
-                          "--lay": "PV_ORIENTATION = 135", "--tilt": "PV_TILT = 35", "--lat": "PV_LATITUDE = 51.92",
-                          "--lon": "PV_LONGITUDE = 4.48", "--losses": "PV_LOSSES_PCT = 14", "--gran": "hour",
-                          "--format": "table"}.items():
+    for option, words in {
+        "--file": "METEO_FILE",
+        "--pans": "PV_PANELS = 12",
+        "--wp": "PV_PANEL_WP = 405",
+        "--lay": "PV_ORIENTATION = 135",
+        "--tilt": "PV_TILT = 35",
+        "--lat": "PV_LATITUDE = 51.92",
+        "--lon": "PV_LONGITUDE = 4.48",
+        "--losses": "PV_LOSSES_PCT = 14",
+        "--gran": "hour",
+        "--format": "table",
+    }.items():
         assert option in text and words in text, option
     assert "W/m²" in text and "degrees" in text and "%" in text
 
 
 # ---------------------------------------------------------------- asdict, the original library call
 
+
 def test_asdict_with_the_original_call(meteo, capsys):
     import solar3p
+
     forecast = solar3p.asdict("day", 405, 12, "SE", "hour", "rotterdam")
     assert len(forecast) == 48
     assert all(re.fullmatch(r"\d\d-\d\d-\d{4} \d\d:00", key) for key in forecast)
@@ -179,6 +213,7 @@ def test_asdict_with_the_original_call(meteo, capsys):
 
 def test_asdict_arguments(meteo):
     import solar3p
+
     base = solar3p.asdict("day", 405, 12, "SE", "hour", "rotterdam")
     assert solar3p.asdict("day", "405", "12", "135", "hour", "rotterdam") == base
     assert solar3p.asdict("day", 405, 12, "SE", "hour", str(meteo)) == base
@@ -192,14 +227,20 @@ def test_asdict_arguments(meteo):
     assert days["05-03-2025"] == pytest.approx(sum(v for k, v in base.items() if k.startswith("05-03")), abs=1e-4)
 
 
-@pytest.mark.parametrize("args,code", [(("week", 405, 12, "SE", "hour", "rotterdam"), 64),
-                                       (("day", 405, 12, "UP", "hour", "rotterdam"), 64),
-                                       (("day", 405, 12, "SE", "minute", "rotterdam"), 64),
-                                       (("day", -5, 12, "SE", "hour", "rotterdam"), 64),
-                                       (("day", 405, 12, "SE", "hour", "nowhere"), 65)])
+@pytest.mark.parametrize(
+    "args,code",
+    [
+        (("week", 405, 12, "SE", "hour", "rotterdam"), 64),
+        (("day", 405, 12, "UP", "hour", "rotterdam"), 64),
+        (("day", 405, 12, "SE", "minute", "rotterdam"), 64),
+        (("day", -5, 12, "SE", "hour", "rotterdam"), 64),
+        (("day", 405, 12, "SE", "hour", "nowhere"), 65),
+    ],
+)
 def test_asdict_errors(meteo, args, code):
     import solar3p
     from homepower.errors import HomepowerError
+
     with pytest.raises(HomepowerError) as info:
         solar3p.asdict(*args)
     assert info.value.exit_code == code
@@ -211,9 +252,13 @@ def test_autumn_day_has_25_hours_with_their_own_offsets(meteo, capsys):
     code, out, _ = run(capsys, "--format", "json")
     starts = [datetime.fromisoformat(i["hour_start"]) for i in json.loads(out)]
     assert code == 0 and len(starts) == 48
-    assert [s.isoformat() for s in starts if s.strftime("%Y-%m-%d %H") == "2025-10-26 02"] == \
-        ["2025-10-26T02:00:00+02:00", "2025-10-26T02:00:00+01:00"]
+    assert [s.isoformat() for s in starts if s.strftime("%Y-%m-%d %H") == "2025-10-26 02"] == [
+        "2025-10-26T02:00:00+02:00",
+        "2025-10-26T02:00:00+01:00",
+    ]
     assert all(b.timestamp() - a.timestamp() == 3600 for a, b in zip(starts, starts[1:], strict=False))
     _, days, _ = run(capsys, "--format", "json", "--gran", "day")
-    assert [d["hour_start"] for d in json.loads(days)][1:3] == ["2025-10-26T00:00:00+02:00",
-                                                                 "2025-10-27T00:00:00+01:00"]
+    assert [d["hour_start"] for d in json.loads(days)][1:3] == [
+        "2025-10-26T00:00:00+02:00",
+        "2025-10-27T00:00:00+01:00",
+    ]

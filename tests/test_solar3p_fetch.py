@@ -1,4 +1,5 @@
 """``python -m solar3p fetch`` against a local HTTP server on 127.0.0.1 (never the internet)."""
+
 from __future__ import annotations
 
 import json
@@ -66,19 +67,41 @@ def env(clean_env, fake):
     """Environment for the fetch subprocess: base URLs on the fake server, METEO_FILE in a tmp folder."""
     folder = clean_env / "forecasts"
     folder.mkdir()
-    variables = {k: v for k, v in os.environ.items()
-                 if not k.startswith(("PV_", "METEO", "OPEN_METEO", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
-                                      "https_proxy", "ALL_PROXY", "all_proxy"))}
-    variables.update({"METEOSERVER_URL": fake.url + "/api", "OPEN_METEO_URL": fake.url,
-                      "METEO_FILE": str(folder / "data.rotterdam"), "METEOSERVER_KEY": KEY,
-                      "NO_PROXY": "127.0.0.1,localhost", "SITE_TIMEZONE": "Europe/Amsterdam",
-                      "STATE_DIR": str(clean_env / "state")})
+    variables = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            (
+                "PV_",
+                "METEO",
+                "OPEN_METEO",
+                "HTTP_PROXY",
+                "HTTPS_PROXY",
+                "http_proxy",
+                "https_proxy",
+                "ALL_PROXY",
+                "all_proxy",
+            )
+        )
+    }
+    variables.update(
+        {
+            "METEOSERVER_URL": fake.url + "/api",
+            "OPEN_METEO_URL": fake.url,
+            "METEO_FILE": str(folder / "data.rotterdam"),
+            "METEOSERVER_KEY": KEY,
+            "NO_PROXY": "127.0.0.1,localhost",
+            "SITE_TIMEZONE": "Europe/Amsterdam",
+            "STATE_DIR": str(clean_env / "state"),
+        }
+    )
     return variables
 
 
 def fetch(env, *argv):
-    return subprocess.run([sys.executable, "-m", "solar3p", "fetch", *argv], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "solar3p", "fetch", *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def meteoserver_body():
@@ -88,14 +111,23 @@ def meteoserver_body():
 def open_meteo_body(day="2025-06-01", hours=25):
     start = unix(f"{day} 00:00Z")
     times = [start + 3600 * i for i in range(hours)]
-    return {"latitude": 51.92, "longitude": 4.48, "hourly_units": {"shortwave_radiation": "W/m²"},
-            "hourly": {"time": times,
-                       "shortwave_radiation": [float(10 * i) for i in range(hours)],
-                       "temperature_2m": [10.0 + 0.5 * i for i in range(hours)],
-                       "cloud_cover": [float(i % 100) for i in range(hours)],
-                       "cloud_cover_low": [5.0] * hours, "cloud_cover_mid": [None] * hours,
-                       "cloud_cover_high": [1.0] * hours, "visibility": [24000.0] * hours,
-                       "precipitation": [0.0] * hours, "sunshine_duration": [1800.0] * hours}}
+    return {
+        "latitude": 51.92,
+        "longitude": 4.48,
+        "hourly_units": {"shortwave_radiation": "W/m²"},
+        "hourly": {
+            "time": times,
+            "shortwave_radiation": [float(10 * i) for i in range(hours)],
+            "temperature_2m": [10.0 + 0.5 * i for i in range(hours)],
+            "cloud_cover": [float(i % 100) for i in range(hours)],
+            "cloud_cover_low": [5.0] * hours,
+            "cloud_cover_mid": [None] * hours,
+            "cloud_cover_high": [1.0] * hours,
+            "visibility": [24000.0] * hours,
+            "precipitation": [0.0] * hours,
+            "sunshine_duration": [1800.0] * hours,
+        },
+    }
 
 
 def _no_secret(result):
@@ -134,29 +166,51 @@ def test_open_meteo_is_converted_to_the_meteoserver_layout(env, fake):
     document_ = json.loads(open(out).read())
     first = document_["forecast"][0]
     assert all(isinstance(v, str) for v in first.values())
-    assert set(first) == {"time", "cet", "elev", "az", "temp", "gr", "gr_w", "sd", "tc", "lc", "mc", "hc",
-                          "vis", "prec"}
+    assert set(first) == {
+        "time",
+        "cet",
+        "elev",
+        "az",
+        "temp",
+        "gr",
+        "gr_w",
+        "sd",
+        "tc",
+        "lc",
+        "mc",
+        "hc",
+        "vis",
+        "prec",
+    }
     rows = read_meteo(out)
     assert len(rows) == 24
     # Open-Meteo's radiation at T is the mean of the hour before T: it belongs to the row starting T-1h.
     assert rows[0].time == unix("2025-06-01 00:00Z") and rows[0].gr_w == 10.0 and rows[5].gr_w == 60.0
     assert rows[0].temp == pytest.approx(10.25, abs=0.06) and rows[0].sd == 30.0
     assert first["cet"] == "01-06-2025 02:00"  # Dutch summer time
-    forecast = subprocess.run([sys.executable, "-m", "solar3p", "--file", out, "--format", "json"], cwd=ROOT,
-                              env=env, capture_output=True, text=True)
+    forecast = subprocess.run(
+        [sys.executable, "-m", "solar3p", "--file", out, "--format", "json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert forecast.returncode == 0 and len(json.loads(forecast.stdout)) == 24
 
 
-@pytest.mark.parametrize("status,body,code", [
-    (500, b"<html>oops</html>", 69),
-    (503, b"", 69),
-    (401, b'{"error": "bad key"}', 77),
-    (200, b'{"plaatsnaam": [{"plaats": "Rotterdam"}], "forecast": [{"time": "17', 65),
-    (200, b"<html><body>Maintenance</body></html>", 65),
-    (200, b'{"forecast": [{"time": "1748736000", "gr_w": "lots", "temp": "12"}]}', 65),
-    (200, b'{"error": "unknown location"}', 65),
-    (404, b"not here", 65),
-])
+@pytest.mark.parametrize(
+    "status,body,code",
+    [
+        (500, b"<html>oops</html>", 69),
+        (503, b"", 69),
+        (401, b'{"error": "bad key"}', 77),
+        (200, b'{"plaatsnaam": [{"plaats": "Rotterdam"}], "forecast": [{"time": "17', 65),
+        (200, b"<html><body>Maintenance</body></html>", 65),
+        (200, b'{"forecast": [{"time": "1748736000", "gr_w": "lots", "temp": "12"}]}', 65),
+        (200, b'{"error": "unknown location"}', 65),
+        (404, b"not here", 65),
+    ],
+)
 def test_a_failed_download_keeps_the_previous_file(env, fake, status, body, code):
     previous = write(__import__("pathlib").Path(env["METEO_FILE"]), [row(unix("2025-03-05 11:00Z"), 300.0)])
     before = open(previous).read()
@@ -193,8 +247,15 @@ def test_a_base_url_that_is_not_http_is_a_configuration_error(env):
     assert not os.path.exists(env["METEO_FILE"])
 
 
-@pytest.mark.parametrize("argv", [["--lat", "52"], ["--source", "knmi"], ["--lat", "100", "--lon", "1"],
-                                  ["--source", "meteoserver", "--location", "X", "--lat", "1", "--lon", "2"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--lat", "52"],
+        ["--source", "knmi"],
+        ["--lat", "100", "--lon", "1"],
+        ["--source", "meteoserver", "--location", "X", "--lat", "1", "--lon", "2"],
+    ],
+)
 def test_fetch_bad_usage_exits_64(env, argv):
     assert fetch(env, *argv).returncode == 64
 

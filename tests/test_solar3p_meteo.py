@@ -1,4 +1,5 @@
 """Reading forecast files: good ones, and each way a file can be bad (exit 65, naming file and field)."""
+
 from __future__ import annotations
 
 import json
@@ -80,14 +81,16 @@ def test_non_numeric_value_is_named(tmp_path, field, value):
 def test_cli_exits_65_with_one_line(tmp_path):
     path = tmp_path / "data.cut"
     path.write_text('{"forecast": [{"time": "1741172400", "gr_w": "3')
-    out = subprocess.run([sys.executable, "-m", "solar3p", "--file", str(path)], cwd=ROOT,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "solar3p", "--file", str(path)], cwd=ROOT, capture_output=True, text=True
+    )
     assert out.returncode == 65
     assert out.stdout == "" and len(out.stderr.strip().splitlines()) == 1 and str(path) in out.stderr
 
 
 def test_error_is_a_data_error_with_one_line():
     from homepower.errors import DataError
+
     err = MeteoFileError("/x/data.y", "is not complete JSON", "gr_w")
     assert isinstance(err, DataError) and str(err) == "forecast file /x/data.y (field 'gr_w'): is not complete JSON"
     assert str(MeteoFileError("no forecast for 2025-03-05 12:00")) == "no forecast for 2025-03-05 12:00"
@@ -95,6 +98,7 @@ def test_error_is_a_data_error_with_one_line():
 
 def test_the_sample_generator_makes_the_shipped_file(tmp_path):
     from solar3p.sample import main as sample_main
+
     out = tmp_path / "data.rotterdam"
     assert sample_main(["--start", "2025-03-04", "--days", "5", "--out", str(out)]) == 0
     made, shipped = read_meteo(out), read_meteo(SAMPLE)  # documented, reproducible

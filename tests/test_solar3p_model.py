@@ -1,4 +1,5 @@
 """solar3p physics: sanity a user would notice, and agreement with a direct pvlib computation."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,8 +19,13 @@ RATING_KW = SOUTH.panels * SOUTH.panel_wp / 1000
 
 
 def test_night_hours_give_zero_even_if_the_file_claims_light():
-    rows = as_rows([row(unix("2025-06-21 23:00Z"), 0.0), row(unix("2025-06-22 00:00Z"), 300.0),
-                    row(unix("2025-12-21 02:00Z"), 50.0)])
+    rows = as_rows(
+        [
+            row(unix("2025-06-21 23:00Z"), 0.0),
+            row(unix("2025-06-22 00:00Z"), 300.0),
+            row(unix("2025-12-21 02:00Z"), 50.0),
+        ]
+    )
     assert set(hourly_kwh(rows, SOUTH).values()) == {0.0}
 
 
@@ -64,14 +70,16 @@ def test_hotter_panels_give_less():
 @pytest.mark.parametrize("name", sorted(ORIENTATIONS))
 def test_every_compass_point_gives_a_forecast(name):
     from homepower.settings import parse_orientation
+
     pv = dataclasses.replace(SOUTH, azimuth=parse_orientation(name))
     assert sum(hourly_kwh(as_rows(clear_hours("2025-06-21")), pv).values()) > 5
 
 
 def test_direct_pvlib_computation_agrees():
     """The same hour computed straight from pvlib: sun at mid-hour, DISC, Perez, IAM, Faiman, PVWatts."""
-    pv = PVSettings(latitude=51.92, longitude=4.48, panels=10, panel_wp=400.0, azimuth=200.0, tilt=30.0,
-                    losses_pct=10.0)
+    pv = PVSettings(
+        latitude=51.92, longitude=4.48, panels=10, panel_wp=400.0, azimuth=200.0, tilt=30.0, losses_pct=10.0
+    )
     starts = [unix("2025-05-14 08:00Z"), unix("2025-05-14 12:00Z"), unix("2025-05-14 15:00Z")]
     ghis, temps = [420.0, 610.0, 180.0], [12.0, 18.0, 16.0]
     ours = hourly_kwh(as_rows([row(t, g, temp=c) for t, g, c in zip(starts, ghis, temps, strict=True)]), pv)
@@ -82,9 +90,18 @@ def test_direct_pvlib_computation_agrees():
     dni = pvlib.irradiance.disc(ghi, sun["zenith"], times)["dni"]
     dhi = ghi - dni * np.cos(np.radians(sun["zenith"]))
     poa = pvlib.irradiance.get_total_irradiance(
-        pv.tilt, pv.azimuth, sun["zenith"], sun["azimuth"], dni, ghi, dhi,
+        pv.tilt,
+        pv.azimuth,
+        sun["zenith"],
+        sun["azimuth"],
+        dni,
+        ghi,
+        dhi,
         dni_extra=pvlib.irradiance.get_extra_radiation(times),
-        airmass=pvlib.atmosphere.get_relative_airmass(sun["zenith"]), albedo=0.2, model="perez")
+        airmass=pvlib.atmosphere.get_relative_airmass(sun["zenith"]),
+        albedo=0.2,
+        model="perez",
+    )
     aoi = pvlib.irradiance.aoi(pv.tilt, pv.azimuth, sun["zenith"], sun["azimuth"])
     effective = poa["poa_direct"] * pvlib.iam.physical(aoi) + poa["poa_diffuse"]
     cell = pvlib.temperature.faiman(effective, pd.Series(temps, index=times), 1.0)
@@ -105,8 +122,11 @@ def test_sunrise_hour_is_not_lost():
 def test_the_poller_side_import_stays_light():
     import subprocess
     import sys
-    code = ("import sys, solar3p, solar3p.meteo, solar3p.errors; "
-            "bad = [m for m in ('pandas', 'numpy', 'pvlib') if m in sys.modules]; print(bad)")
+
+    code = (
+        "import sys, solar3p, solar3p.meteo, solar3p.errors; "
+        "bad = [m for m in ('pandas', 'numpy', 'pvlib') if m in sys.modules]; print(bad)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -1,4 +1,5 @@
 """Helpers for the solar3p tests (no tests here): forecast documents in Meteoserver "solar" shape."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,9 @@ import pvlib
 ROTTERDAM = (51.92, 4.48)
 
 
-def clear_hours(day: str, latitude: float = ROTTERDAM[0], longitude: float = ROTTERDAM[1],
-                temp: float = 15.0) -> list[dict]:
+def clear_hours(
+    day: str, latitude: float = ROTTERDAM[0], longitude: float = ROTTERDAM[1], temp: float = 15.0
+) -> list[dict]:
     """24 forecast rows (UTC day) with clear-sky hourly mean GHI (Ineichen, 5-minute average)."""
     starts = pd.date_range(f"{day} 00:00", periods=24, freq="h", tz="UTC")
     fine = pd.date_range(starts[0], periods=24 * 12, freq="5min") + pd.Timedelta(minutes=2.5)
@@ -23,9 +25,22 @@ def clear_hours(day: str, latitude: float = ROTTERDAM[0], longitude: float = ROT
 
 def row(time: int, gr_w: float, temp: float = 10.0, tc: float = 0.0) -> dict:
     cet = datetime.fromtimestamp(time, timezone.utc).strftime("%d-%m-%Y %H:%M")
-    return {"time": str(time), "cet": cet, "elev": "0", "az": "0", "temp": f"{temp:.1f}",
-            "gr": f"{gr_w * 0.36:.0f}", "gr_w": f"{gr_w:.1f}", "sd": "0", "tc": f"{tc:.0f}", "lc": "0",
-            "mc": "0", "hc": "0", "vis": "20000", "prec": "0"}
+    return {
+        "time": str(time),
+        "cet": cet,
+        "elev": "0",
+        "az": "0",
+        "temp": f"{temp:.1f}",
+        "gr": f"{gr_w * 0.36:.0f}",
+        "gr_w": f"{gr_w:.1f}",
+        "sd": "0",
+        "tc": f"{tc:.0f}",
+        "lc": "0",
+        "mc": "0",
+        "hc": "0",
+        "vis": "20000",
+        "prec": "0",
+    }
 
 
 def document(rows: list[dict], place: str = "Rotterdam") -> dict:
@@ -43,6 +58,7 @@ def unix(text: str) -> int:
 
 def as_rows(rows: list[dict]):
     from solar3p.meteo import parse_meteo
+
     return parse_meteo(document(rows))
 
 

@@ -1,5 +1,6 @@
 """Nothing lost: the durable spool (torn lines, idempotent drain), a database that is down, the run lock
 and concurrent runs."""
+
 from __future__ import annotations
 
 import json
@@ -28,19 +29,22 @@ def reading(second: int, lifetime: float = 1000.0) -> Reading:
 
 @pytest.fixture
 def gateway(tmp_path):
-    with FakeGateway(bodies={"/info": info_xml(SERIAL, "D5.0.62", False), "/api/v1/production": V1},
-                     workdir=tmp_path / "certs") as gw:
+    with FakeGateway(
+        bodies={"/info": info_xml(SERIAL, "D5.0.62", False), "/api/v1/production": V1}, workdir=tmp_path / "certs"
+    ) as gw:
         yield gw
 
 
 def stored(db_config):
     from zoneinfo import ZoneInfo
     from homepower.store import Store
+
     with Store.connect(db_config, ZoneInfo("Europe/Amsterdam")) as store:
         return store.fetch("enphase_production", ["ts_utc", "wattHoursLifetime", "source"])
 
 
 # -- the file itself -------------------------------------------------------------------------------
+
 
 def test_append_and_read_back_round_trip(tmp_path):
     spool.append(tmp_path, [reading(1), reading(2, 2000.0)])
@@ -74,6 +78,7 @@ def test_lock_waits_then_times_out(tmp_path):
 
 
 # -- a database that is down ---------------------------------------------------------------------------
+
 
 def test_database_down_spools_then_the_next_run_stores_it(tmp_path, gateway, db_url, db_config):
     env = poller_env(tmp_path / "state", gateway, DATABASE_URL=DB_DOWN)
@@ -120,8 +125,10 @@ def test_draining_twice_is_one_row_per_second(tmp_path, gateway, db_url, db_conf
 def test_concurrent_runs_all_succeed(tmp_path, gateway, db_url, db_config):
     env = poller_env(tmp_path / "state", gateway, DATABASE_URL=db_url)
     assert run_poller(env).code == 0  # pins the certificate first
-    procs = [subprocess.Popen([PYTHON, str(SCRIPT)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(6)]
+    procs = [
+        subprocess.Popen([PYTHON, str(SCRIPT)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
     results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
     for p in procs:
         p.stdout.close(), p.stderr.close()

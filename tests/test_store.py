@@ -1,4 +1,5 @@
 """The store on both backends: schema creation, upserts keyed on ts_utc, batches, failures."""
+
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,9 +13,20 @@ from conftest import ROOT
 
 
 def sample(ts, lifetime, source="eim"):
-    return {"ts_utc": ts, "year": ts.year, "month": ts.month, "day": ts.day, "hour": ts.hour,
-            "minute": ts.minute, "wattHoursToday": None, "wattHoursSevenDays": None,
-            "wattHoursLifetime": lifetime, "wattsNow": 10.5, "whExportedLifetime": None, "source": source}
+    return {
+        "ts_utc": ts,
+        "year": ts.year,
+        "month": ts.month,
+        "day": ts.day,
+        "hour": ts.hour,
+        "minute": ts.minute,
+        "wattHoursToday": None,
+        "wattHoursSevenDays": None,
+        "wattHoursLifetime": lifetime,
+        "wattsNow": 10.5,
+        "whExportedLifetime": None,
+        "source": source,
+    }
 
 
 def test_tables_are_created_with_every_contract_column(store):
@@ -34,16 +46,32 @@ def test_upsert_in_batches_larger_than_one_round_trip(store):
     start = datetime(2025, 1, 1)
     rows = [sample(start + timedelta(minutes=5 * i), 100.0 * i) for i in range(5000)]
     assert store.upsert("enphase_production", rows) == 5000
-    got = store.fetch("enphase_production", ["ts_utc", "wattHoursLifetime"],
-                      start + timedelta(hours=1), start + timedelta(hours=2))
+    got = store.fetch(
+        "enphase_production", ["ts_utc", "wattHoursLifetime"], start + timedelta(hours=1), start + timedelta(hours=2)
+    )
     assert [r["wattHoursLifetime"] for r in got] == [100.0 * i for i in range(12, 24)]
 
 
 def test_nulls_round_trip_as_none_not_zero(store):
     ts = datetime(2025, 6, 1, 12)
-    store.upsert("pvhistory", [{"ts_utc": ts, "year": 2025, "month": 6, "day": 1, "hour": 14,
-                                "gr_w": None, "tc": 40.0, "temp": None, "kwh_pv": None,
-                                "kwh_s3p": 1.23456, "kwh_return": None}])
+    store.upsert(
+        "pvhistory",
+        [
+            {
+                "ts_utc": ts,
+                "year": 2025,
+                "month": 6,
+                "day": 1,
+                "hour": 14,
+                "gr_w": None,
+                "tc": 40.0,
+                "temp": None,
+                "kwh_pv": None,
+                "kwh_s3p": 1.23456,
+                "kwh_return": None,
+            }
+        ],
+    )
     (row,) = store.fetch("pvhistory", ["ts_utc", "gr_w", "tc", "kwh_pv", "kwh_s3p"])
     assert row == {"ts_utc": ts, "gr_w": None, "tc": 40.0, "kwh_pv": None, "kwh_s3p": 1.23456}
 
@@ -68,12 +96,12 @@ def test_connect_is_idempotent_and_adds_missing_columns(db_config):
 
 def test_sql_files_match_the_schema():
     for kind in ("mysql", "sqlite"):
-        assert (ROOT / "sql" / f"{kind}.sql").read_text() == schema.script(kind), \
-            "sql/ is out of date: run `make sql`"
+        assert (ROOT / "sql" / f"{kind}.sql").read_text() == schema.script(kind), "sql/ is out of date: run `make sql`"
 
 
 def test_sql_file_works_by_hand_on_sqlite(tmp_path):
     import sqlite3
+
     conn = sqlite3.connect(tmp_path / "by_hand.db")
     conn.executescript((ROOT / "sql" / "sqlite.sql").read_text())
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -81,8 +109,7 @@ def test_sql_file_works_by_hand_on_sqlite(tmp_path):
 
 
 def test_unreachable_mysql_is_store_unavailable_without_password():
-    cfg = DatabaseConfig(kind="mysql", host="127.0.0.1", port=1, user="u", password="s3cret-pw",
-                         database="nope")
+    cfg = DatabaseConfig(kind="mysql", host="127.0.0.1", port=1, user="u", password="s3cret-pw", database="nope")
     with pytest.raises(StoreUnavailable) as err:
         Store.connect(cfg)
     assert err.value.exit_code == 75
@@ -101,8 +128,24 @@ def test_fetch_reads_a_sqlite_time_written_by_hand_with_a_t(tmp_path):
     # SQLite keeps DATETIME as the inserted text: a row typed in by hand (or by another tool) as ISO
     # with a "T" must come back as the same instant, not crash the reader.
     with Store.connect(DatabaseConfig(kind="sqlite", path=tmp_path / "h.db")) as store:
-        store.execute('INSERT INTO pvhistory (ts_utc, year, month, day, hour, kwh_pv) '
-                      "VALUES ('2025-06-01T12:00:00', 2025, 6, 1, 14, 1.5)")
+        store.execute(
+            "INSERT INTO pvhistory (ts_utc, year, month, day, hour, kwh_pv) "
+            "VALUES ('2025-06-01T12:00:00', 2025, 6, 1, 14, 1.5)"
+        )
         store.commit()
-        assert store.fetch("pvhistory", ["ts_utc", "kwh_pv"]) == [
-            {"ts_utc": datetime(2025, 6, 1, 12), "kwh_pv": 1.5}]
+        assert store.fetch("pvhistory", ["ts_utc", "kwh_pv"]) == [{"ts_utc": datetime(2025, 6, 1, 12), "kwh_pv": 1.5}]
+
+
+def test_forecast_rows_are_keyed_on_hour_issue_and_provider(store):
+    from datetime import datetime
+
+    hour, first, later = datetime(2025, 6, 1, 10), datetime(2025, 6, 1, 4), datetime(2025, 6, 1, 9)
+    rows = [
+        {"ts_utc": hour, "issued_utc": first, "provider": "meteoserver", "gr_w": 100.0},
+        {"ts_utc": hour, "issued_utc": later, "provider": "meteoserver", "gr_w": 200.0},
+        {"ts_utc": hour, "issued_utc": later, "provider": "open-meteo", "gr_w": 300.0},
+    ]
+    store.upsert("forecast", rows)
+    store.upsert("forecast", [dict(rows[1], gr_w=250.0)])  # the same forecast again replaces, never adds
+    got = store.execute("SELECT `provider`, `gr_w` FROM `forecast` ORDER BY `issued_utc`, `provider`", fetch=True)
+    assert [(p, float(g)) for p, g in got] == [("meteoserver", 100.0), ("meteoserver", 250.0), ("open-meteo", 300.0)]

@@ -1,4 +1,5 @@
 """The synthetic history generator: its truth and outputs are what the collector tests rely on."""
+
 from __future__ import annotations
 
 import json
@@ -69,6 +70,7 @@ def test_replay_lines_and_forecast_file_follow_the_contract(tmp_path):
     assert eim["activeCount"] == 1 and eim["whLifetime"] == s.samples[0]["wattHoursLifetime"]
 
     from solar3p.meteo import read_meteo
+
     s.write_meteo(tmp_path / "meteo.json")
     rows = read_meteo(tmp_path / "meteo.json")
     assert [r.time for r in rows] == [h.unix for h in s.hours]

@@ -2,6 +2,7 @@
 the session cookie, digest auth for old firmware. Answers come back as (status, text); parsing lives in
 ``parse``. Every failure becomes the contract's error with one actionable line; no secret is ever logged.
 """
+
 from __future__ import annotations
 
 import logging
@@ -13,8 +14,14 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 import urllib3
-from urllib3.exceptions import (DecodeError, HTTPError, NewConnectionError, ProtocolError, SSLError,
-                                TimeoutError as Urllib3Timeout)
+from urllib3.exceptions import (
+    DecodeError,
+    HTTPError,
+    NewConnectionError,
+    ProtocolError,
+    SSLError,
+    TimeoutError as Urllib3Timeout,
+)
 
 from homepower import tls
 from homepower.errors import ConfigError, DataError, PinMismatch, UnreachableError
@@ -23,13 +30,22 @@ from homepower.gateway.parse import embedded_status
 log = logging.getLogger(__name__)
 
 # What OpenSSL says when the other end of a TLS handshake is a plain HTTP server.
-PLAIN_HTTP_SIGNS = ("wrong version number", "http request", "record layer failure", "unknown protocol",
-                    "packet length too long")
+PLAIN_HTTP_SIGNS = (
+    "wrong version number",
+    "http request",
+    "record layer failure",
+    "unknown protocol",
+    "packet length too long",
+)
 BACKOFF_FIRST_S = 1.0
 MIN_ATTEMPT_S = 1.0  # the last attempt before the retry deadline still gets this long to answer
 BACKOFF_MAX_S = 10.0  # a LAN device: a try every 10 s is no load, and the outage ends sooner for us
-DEFAULT_HEADERS = {"User-Agent": "homepower-poller", "Accept": "application/json, text/html, */*",
-                   "Accept-Encoding": "gzip, deflate", "Connection": "keep-alive"}
+DEFAULT_HEADERS = {
+    "User-Agent": "homepower-poller",
+    "Accept": "application/json, text/html, */*",
+    "Accept-Encoding": "gzip, deflate",
+    "Connection": "keep-alive",
+}
 
 
 @dataclass(frozen=True)
@@ -50,9 +66,17 @@ class Unauthorized(Exception):
 class GatewayClient:
     """One keep-alive session with the gateway for one run."""
 
-    def __init__(self, base_url: str, tls_mode: str, state_dir, timeout: float, retry_s: float,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                 http_fallback: bool = False):
+    def __init__(
+        self,
+        base_url: str,
+        tls_mode: str,
+        state_dir,
+        timeout: float,
+        retry_s: float,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        http_fallback: bool = False,
+    ):
         self.base_url = base_url.rstrip("/")
         self.http_fallback = http_fallback  # ENVOY_HOST gave no scheme: see _plain_http
         self.tls_mode = tls_mode
@@ -74,8 +98,9 @@ class GatewayClient:
         """urllib3 directly, not requests: a LAN device needs no proxy, netrc or environment CA bundle,
         and requests' own imports (cookiejar, charset guessing, idna) cost ~20 ms of a ~140 ms poll."""
         if self.pool is None:
-            self.pool = tls.pool_for(self.tls_mode, self.base_url, self.state_dir,
-                                     self._attempt_timeout(self._clock()))  # the pin probe
+            self.pool = tls.pool_for(
+                self.tls_mode, self.base_url, self.state_dir, self._attempt_timeout(self._clock())
+            )  # the pin probe
         return self.pool
 
     def close(self) -> None:
@@ -102,8 +127,10 @@ class GatewayClient:
         if answer.status in (401, 403) or status in (401, 403):
             raise Unauthorized(Answer(status or answer.status, answer.text, path))
         if answer.status >= 500:
-            raise UnreachableError(f"gateway {self.base_url}{path} answered HTTP {answer.status} (a server "
-                                   f"error; it may be restarting): nothing stored, the next run tries again")
+            raise UnreachableError(
+                f"gateway {self.base_url}{path} answered HTTP {answer.status} (a server "
+                f"error; it may be restarting): nothing stored, the next run tries again"
+            )
         return answer
 
     def _request(self, path: str, headers: dict, digest_ok: bool) -> Answer:
@@ -122,10 +149,10 @@ class GatewayClient:
         if self._digest is None or self._challenge is None:
             return None
         from homepower.gateway import digest  # firmware below 7 only
+
         self._nonce_count += 1
         uri = urlsplit(self.base_url).path + path
-        return digest.authorization(self._challenge, *self._digest, "GET", uri, self._nonce_count,
-                                    os.urandom(8).hex())
+        return digest.authorization(self._challenge, *self._digest, "GET", uri, self._nonce_count, os.urandom(8).hex())
 
     def _send(self, path: str, headers: dict, authorization: str | None) -> tuple[Answer, dict | None]:
         """The answer and the digest challenge it carries (if any), retrying connection failures with
@@ -142,14 +169,21 @@ class GatewayClient:
             try:
                 pool = self._open()
                 timeout = self._attempt_timeout(started)
-                response = pool.urlopen("GET", urlsplit(self.base_url).path + path, headers=sent,
-                                        timeout=urllib3.Timeout(connect=timeout, read=timeout), retries=False,
-                                        redirect=False, preload_content=False)
+                response = pool.urlopen(
+                    "GET",
+                    urlsplit(self.base_url).path + path,
+                    headers=sent,
+                    timeout=urllib3.Timeout(connect=timeout, read=timeout),
+                    retries=False,
+                    redirect=False,
+                    preload_content=False,
+                )
                 try:
                     content = response.read()
                 except (ProtocolError, DecodeError) as exc:  # the connection dropped mid-body, or bad gzip
-                    raise DataError(f"gateway {url} answer was cut off or garbled ({_reason(exc)}); "
-                                    f"nothing stored") from None
+                    raise DataError(
+                        f"gateway {url} answer was cut off or garbled ({_reason(exc)}); nothing stored"
+                    ) from None
                 finally:
                     response.release_conn()
                 log.debug("GET %s -> %s (%d bytes)", path, response.status, len(content))
@@ -157,6 +191,7 @@ class GatewayClient:
                 challenge = None
                 if response.status == 401 and self._digest:  # firmware below 7 only
                     from homepower.gateway import digest
+
                     challenge = digest.parse_challenge(", ".join(response.headers.getlist("WWW-Authenticate")))
                 # Decode ourselves: gateways rarely name a charset, and guessing one is slow and can differ.
                 return Answer(response.status, content.decode("utf-8", errors="replace"), path), challenge
@@ -181,9 +216,11 @@ class GatewayClient:
             self._deadline = started + self.retry_s
         remaining = self._deadline - self._clock()
         if remaining <= 0:
-            raise UnreachableError(f"gateway {self.base_url} cannot be reached ({reason}) after retrying for "
-                                   f"{self.retry_s:g} s (ENVOY_RETRY_S): check ENVOY_HOST and the gateway's "
-                                   f"network; nothing stored") from None
+            raise UnreachableError(
+                f"gateway {self.base_url} cannot be reached ({reason}) after retrying for "
+                f"{self.retry_s:g} s (ENVOY_RETRY_S): check ENVOY_HOST and the gateway's "
+                f"network; nothing stored"
+            ) from None
         wait = min(delay, remaining)
         log.info("gateway %s unreachable (%s); retrying in %.1f s", self.base_url, reason, wait)
         self._sleep(wait)
@@ -210,17 +247,25 @@ class GatewayClient:
         text = str(exc).lower()
         if not (self.base_url.startswith("https://") and any(m in text for m in PLAIN_HTTP_SIGNS)):
             return False
-        plain = "http://" + self.base_url[len("https://"):]
+        plain = "http://" + self.base_url[len("https://") :]
         pin = tls.read_pin(self.state_dir) if self.tls_mode == "pin" else None
         if pin is not None:
-            raise PinMismatch(f"gateway {self.base_url} presented certificate {pin} before and now answers "
-                              f"plain HTTP without one; nothing sent. If you replaced it by an old gateway, "
-                              f"delete {tls.pin_path(self.state_dir)}, else investigate")
+            raise PinMismatch(
+                f"gateway {self.base_url} presented certificate {pin} before and now answers "
+                f"plain HTTP without one; nothing sent. If you replaced it by an old gateway, "
+                f"delete {tls.pin_path(self.state_dir)}, else investigate"
+            )
         if not self.http_fallback or self.tls_mode not in ("pin", "insecure"):
-            raise ConfigError(f"gateway {self.base_url} answers plain HTTP, not HTTPS: set "
-                              f"ENVOY_HOST={plain} (firmware below 7 may serve no HTTPS)")
-        log.warning("gateway %s answers plain HTTP, not HTTPS: using %s (set ENVOY_HOST=%s to skip the "
-                    "TLS attempt)", self.base_url, plain, plain)
+            raise ConfigError(
+                f"gateway {self.base_url} answers plain HTTP, not HTTPS: set "
+                f"ENVOY_HOST={plain} (firmware below 7 may serve no HTTPS)"
+            )
+        log.warning(
+            "gateway %s answers plain HTTP, not HTTPS: using %s (set ENVOY_HOST=%s to skip the TLS attempt)",
+            self.base_url,
+            plain,
+            plain,
+        )
         self.base_url = plain
         self.close()
         self.pool = None
@@ -242,9 +287,11 @@ class GatewayClient:
                 got = None
             raise tls.mismatch_error(self.base_url, self.state_dir, expected, got) from None
         if self.tls_mode not in ("pin", "insecure"):
-            raise PinMismatch(f"gateway {self.base_url} certificate is not trusted by the CA bundle "
-                              f"ENVOY_TLS={self.tls_mode}: {_reason(exc)}; fix the bundle or use "
-                              f"ENVOY_TLS=pin") from None
+            raise PinMismatch(
+                f"gateway {self.base_url} certificate is not trusted by the CA bundle "
+                f"ENVOY_TLS={self.tls_mode}: {_reason(exc)}; fix the bundle or use "
+                f"ENVOY_TLS=pin"
+            ) from None
         raise UnreachableError(f"gateway {self.base_url} TLS handshake failed: {_reason(exc)}") from None
 
     # -- token session ---------------------------------------------------------------------------
@@ -257,9 +304,17 @@ class GatewayClient:
 def _reason(exc: Exception) -> str:
     """A short cause without URLs or headers (never the token)."""
     text = str(exc)
-    for marker in ("Connection refused", "timed out", "Name or service not known", "No route to host",
-                   "Connection reset", "Remote end closed", "certificate verify failed",
-                   "Temporary failure in name resolution", "Network is unreachable"):
+    for marker in (
+        "Connection refused",
+        "timed out",
+        "Name or service not known",
+        "No route to host",
+        "Connection reset",
+        "Remote end closed",
+        "certificate verify failed",
+        "Temporary failure in name resolution",
+        "Network is unreachable",
+    ):
         if marker.lower() in text.lower():
             return marker.lower()
     return exc.__class__.__name__

@@ -5,6 +5,7 @@ Written here rather than borrowed from requests: urllib3 has no digest, and impo
 would put ~15 ms of imports back on every old gateway's poll. Pure functions; the client keeps the
 challenge and the nonce count.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,13 +23,14 @@ def parse_challenge(header: str) -> dict[str, str] | None:
     if not match:
         return None
     params = {}
-    for name, quoted, bare in _PARAM.findall(header[match.end():]):
+    for name, quoted, bare in _PARAM.findall(header[match.end() :]):
         params[name.lower()] = re.sub(r"\\(.)", r"\1", quoted) if quoted or not bare else bare
     return params if "nonce" in params else None
 
 
-def authorization(challenge: dict[str, str], user: str, password: str, method: str, uri: str,
-                  nc: int, cnonce: str) -> str | None:
+def authorization(
+    challenge: dict[str, str], user: str, password: str, method: str, uri: str, nc: int, cnonce: str
+) -> str | None:
     """The ``Authorization`` value answering ``challenge``, or None for an algorithm or qop not supported
     (then the request goes without, and the gateway's 401 says so)."""
     algorithm = challenge.get("algorithm", "MD5")
@@ -52,8 +54,7 @@ def authorization(challenge: dict[str, str], user: str, password: str, method: s
         response = h(f"{ha1}:{nonce}:{nc:08x}:{cnonce}:auth:{ha2}")
     else:  # only auth-int: would need the body's hash
         return None
-    fields = [f'username="{user}"', f'realm="{realm}"', f'nonce="{nonce}"', f'uri="{uri}"',
-              f'response="{response}"']
+    fields = [f'username="{user}"', f'realm="{realm}"', f'nonce="{nonce}"', f'uri="{uri}"', f'response="{response}"']
     if "opaque" in challenge:
         fields.append(f'opaque="{challenge["opaque"]}"')
     if "algorithm" in challenge:

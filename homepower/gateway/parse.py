@@ -4,6 +4,7 @@ Nothing here does I/O: every function takes the text (or decoded JSON) a gateway
 small typed value, or raises ``DataError`` (exit 65) naming the endpoint. Each firmware quirk is handled
 in exactly one place, with a comment naming the firmware it comes from.
 """
+
 from __future__ import annotations
 
 import json
@@ -67,6 +68,7 @@ class ProductionJson:
 
 # -- helpers --------------------------------------------------------------------------------------
 
+
 def parse_version(text: str) -> tuple[int, ...]:
     """``D7.6.175`` / ``R3.9.36`` / ``7.6.175`` -> (7, 6, 175). The letter is the build channel."""
     match = re.search(r"(\d+(?:\.\d+)*)", text or "")
@@ -122,6 +124,7 @@ def _obj(value: Any, endpoint: str, what: str = "a JSON object") -> dict:
 
 # -- what the gateway's status line and body really mean ------------------------------------------
 
+
 def embedded_status(text: str | None) -> int | None:
     """Firmware 3.x answers some protected endpoints with the text ``Error: 401`` (status 200; seen on
     3.8.10 /ivp/meters), and 7.x+ with an nginx HTML page titled ``401 Authorization Required``."""
@@ -158,6 +161,7 @@ def is_missing(status: int, text: str | None, firmware: tuple[int, ...]) -> bool
 
 # -- one function per endpoint --------------------------------------------------------------------
 
+
 def parse_info(text: str) -> GatewayInfo:
     """``/info`` (XML): serial number, firmware and whether the gateway is metered (``imeter``)."""
     try:
@@ -170,8 +174,7 @@ def parse_info(text: str) -> GatewayInfo:
         raise DataError("gateway /info has no serial number or firmware; is ENVOY_HOST an IQ Gateway?")
     imeter_text = (root.findtext("device/imeter") or "").strip().lower()
     imeter = {"true": True, "false": False}.get(imeter_text)
-    return GatewayInfo(serial=serial, firmware=parse_version(software), firmware_text=software,
-                       imeter=imeter)
+    return GatewayInfo(serial=serial, firmware=parse_version(software), firmware_text=software, imeter=imeter)
 
 
 def _production_entries(data: dict, endpoint: str) -> list:
@@ -195,15 +198,20 @@ def parse_production_json(text: str | dict) -> ProductionJson:
         if kind == "eim" and eim is None:
             active = number(entry.get("activeCount"), endpoint, "eim activeCount") or 0
             if active >= 1:
-                eim = Values(number(entry.get("whToday"), endpoint, "eim whToday"),
-                             number(entry.get("whLastSevenDays"), endpoint, "eim whLastSevenDays"),
-                             lifetime(entry.get("whLifetime"), endpoint, "eim whLifetime"),
-                             number(entry.get("wNow"), endpoint, "eim wNow"))
+                eim = Values(
+                    number(entry.get("whToday"), endpoint, "eim whToday"),
+                    number(entry.get("whLastSevenDays"), endpoint, "eim whLastSevenDays"),
+                    lifetime(entry.get("whLifetime"), endpoint, "eim whLifetime"),
+                    number(entry.get("wNow"), endpoint, "eim wNow"),
+                )
         elif kind == "inverters" and inverters is None:
             try:
-                inverters = Values(None, None,
-                                   lifetime(entry.get("whLifetime"), endpoint, "inverters whLifetime"),
-                                   number(entry.get("wNow"), endpoint, "inverters wNow"))
+                inverters = Values(
+                    None,
+                    None,
+                    lifetime(entry.get("whLifetime"), endpoint, "inverters whLifetime"),
+                    number(entry.get("wNow"), endpoint, "inverters wNow"),
+                )
             except DataError as exc:
                 inverters_error = exc  # matters only if no active eim is the reading
     if inverters_error is not None and eim is None:
@@ -212,10 +220,12 @@ def parse_production_json(text: str | dict) -> ProductionJson:
 
 
 def _values(data: dict, endpoint: str) -> Values:
-    return Values(number(data.get("wattHoursToday"), endpoint, "wattHoursToday"),
-                  number(data.get("wattHoursSevenDays"), endpoint, "wattHoursSevenDays"),
-                  lifetime(data.get("wattHoursLifetime"), endpoint, "wattHoursLifetime"),
-                  number(data.get("wattsNow"), endpoint, "wattsNow"))
+    return Values(
+        number(data.get("wattHoursToday"), endpoint, "wattHoursToday"),
+        number(data.get("wattHoursSevenDays"), endpoint, "wattHoursSevenDays"),
+        lifetime(data.get("wattHoursLifetime"), endpoint, "wattHoursLifetime"),
+        number(data.get("wattsNow"), endpoint, "wattsNow"),
+    )
 
 
 def parse_api_v1_production(text: str | dict) -> Values:
@@ -255,8 +265,12 @@ def parse_production_html(text: str) -> Values:
     total = grab("Since Installation", True)
     if total is None:
         raise DataError(f"gateway {endpoint} page has no 'Since Installation' energy; nothing stored")
-    return Values(grab("Today", True), grab("Past Week", True), lifetime(total, endpoint, "Since Installation"),
-                  grab("Currently", False))
+    return Values(
+        grab("Today", True),
+        grab("Past Week", True),
+        lifetime(total, endpoint, "Since Installation"),
+        grab("Currently", False),
+    )
 
 
 def parse_meters(text: str | list) -> int | None:
@@ -268,8 +282,12 @@ def parse_meters(text: str | list) -> int | None:
     if not isinstance(data, list):
         raise DataError(f"gateway {endpoint} is not a list of meters")
     for meter in data:
-        if (isinstance(meter, dict) and meter.get("measurementType") == "net-consumption"
-                and meter.get("state") == "enabled" and isinstance(meter.get("eid"), int)):
+        if (
+            isinstance(meter, dict)
+            and meter.get("measurementType") == "net-consumption"
+            and meter.get("state") == "enabled"
+            and isinstance(meter.get("eid"), int)
+        ):
             return meter["eid"]
     return None
 
@@ -287,6 +305,7 @@ def parse_meter_readings(text: str | list, eid: int) -> float | None:
 
 
 # -- the source rule --------------------------------------------------------------------------------
+
 
 def v1_trusted(info: GatewayInfo, production: ProductionJson | None, v1: Values) -> bool:
     """v1 counts when its lifetime is above 0, except on a metered gateway with no active eim on firmware
@@ -321,6 +340,7 @@ def choose_source(info: GatewayInfo, get: Callable[[str], Any]) -> tuple[str, Va
 
 
 # -- recorded bodies (spool and --replay) --------------------------------------------------------------
+
 
 def values_from_body(body: Any) -> tuple[str, Values]:
     """The source and values of one raw JSON body of a supported endpoint, told apart by shape:

@@ -8,6 +8,7 @@ answers a JWT as text (``token_format="text"``) or ``{"token": ...}`` (``"json"`
 
 As a process: ``python -m tests.fakes.enlighten --user U --password P`` prints ``READY <url>``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,15 +29,27 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def make_jwt(serial: str = "122233445566", exp: float | None = None, user: str = "owner@example.com",
-             lifetime_s: float = 365 * 86400) -> str:
+def make_jwt(
+    serial: str = "122233445566",
+    exp: float | None = None,
+    user: str = "owner@example.com",
+    lifetime_s: float = 365 * 86400,
+) -> str:
     """A token shaped like Entrez's (ES256 header, owner claims); the signature is random bytes."""
     now = int(time.time())
     header = {"kid": "fake", "typ": "JWT", "alg": "ES256"}
-    payload = {"aud": serial, "iss": "Entrez", "enphaseUser": "owner", "exp": int(exp or now + lifetime_s),
-               "iat": now, "jti": secrets.token_hex(8), "username": user}
-    return ".".join([_b64(json.dumps(header).encode()), _b64(json.dumps(payload).encode()),
-                     _b64(secrets.token_bytes(64))])
+    payload = {
+        "aud": serial,
+        "iss": "Entrez",
+        "enphaseUser": "owner",
+        "exp": int(exp or now + lifetime_s),
+        "iat": now,
+        "jti": secrets.token_hex(8),
+        "username": user,
+    }
+    return ".".join(
+        [_b64(json.dumps(header).encode()), _b64(json.dumps(payload).encode()), _b64(secrets.token_bytes(64))]
+    )
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -72,8 +85,12 @@ class _Handler(BaseHTTPRequestHandler):
                 session = secrets.token_hex(16)
                 fake.sessions.add(session)
                 fake.logins += 1
-                return self._send(200, json.dumps({"message": "success", "session_id": session,
-                                                   "manager_token": "x", "is_consumer": True}))
+                return self._send(
+                    200,
+                    json.dumps(
+                        {"message": "success", "session_id": session, "manager_token": "x", "is_consumer": True}
+                    ),
+                )
             return self._send(401, json.dumps({"message": "Invalid email or password"}))
         if self.path == "/tokens":
             try:
@@ -93,9 +110,16 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeEnlighten:
-    def __init__(self, user: str = "owner@example.com", password: str = "s3cret-pw", port: int = 0,
-                 token_format: str = "text", token_lifetime_s: float = 365 * 86400, serials=None,
-                 tls_dir: Path | None = None):
+    def __init__(
+        self,
+        user: str = "owner@example.com",
+        password: str = "s3cret-pw",
+        port: int = 0,
+        token_format: str = "text",
+        token_lifetime_s: float = 365 * 86400,
+        serials=None,
+        tls_dir: Path | None = None,
+    ):
         self.tls_dir = tls_dir
         self.cert: Path | None = None
         self.user, self.password = user, password
@@ -123,6 +147,7 @@ class FakeEnlighten:
         self.port = server.server_address[1]
         if self.tls_dir is not None:
             from .certs import make_cert
+
             self.cert, key = make_cert(self.tls_dir, "enlighten", "127.0.0.1")
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(self.cert, key)
@@ -152,6 +177,7 @@ def main(argv=None) -> int:
     parser.add_argument("--token-format", choices=("text", "json"), default="text")
     args = parser.parse_args(argv)
     from . import serve_until_interrupted
+
     fake = FakeEnlighten(args.user, args.password, args.port, args.token_format).start()
     print(f"READY {fake.url}", flush=True)
     return serve_until_interrupted(fake.stop)

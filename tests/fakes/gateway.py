@@ -18,6 +18,7 @@ Auth: firmware 7+ wants a token: ``/auth/check_jwt`` with ``Authorization: Beare
 HTML 401 page. A token is valid while its JWT ``exp`` is in the future and it is not revoked.
 Below firmware 7, paths in ``digest_paths`` want HTTP digest (user ``envoy``, password = serial[-6:]).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,25 +57,32 @@ FILES = {
     "/production": "production",
 }
 
-HTML_401 = ("<html>\r\n<head><title>401 Authorization Required</title></head>\r\n<body>\r\n"
-            "<center><h1>401 Authorization Required</h1></center>\r\n<hr><center>nginx</center>\r\n"
-            "</body>\r\n</html>\r\n")
-HTML_404 = ("<!DOCTYPE html PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head></head><body><center>"
-            "<h2>Page Not Found</h2></center></body></html>\n")
-HTML_PAGE = ("<!DOCTYPE html>\n<html><head><title>Envoy</title></head><body><h1>IQ Gateway</h1>"
-             "<p>System maintenance in progress.</p></body></html>\n")
-FAULTS = ("401", "403", "500", "502", "503", "truncated", "cutoff", "html200", "wrongtype", "nulls", "negative",
-          "hang")
+HTML_401 = (
+    "<html>\r\n<head><title>401 Authorization Required</title></head>\r\n<body>\r\n"
+    "<center><h1>401 Authorization Required</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+HTML_404 = (
+    '<!DOCTYPE html PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head></head><body><center>'
+    "<h2>Page Not Found</h2></center></body></html>\n"
+)
+HTML_PAGE = (
+    "<!DOCTYPE html>\n<html><head><title>Envoy</title></head><body><h1>IQ Gateway</h1>"
+    "<p>System maintenance in progress.</p></body></html>\n"
+)
+FAULTS = ("401", "403", "500", "502", "503", "truncated", "cutoff", "html200", "wrongtype", "nulls", "negative", "hang")
 DIGEST_REALM = "enphaseenergy.com"
 
 
 def info_xml(serial: str = "122233445566", software: str = "D8.2.4345", imeter: bool | None = True) -> str:
     """An /info body in the gateway's shape."""
     meter = "" if imeter is None else f"\n    <imeter>{'true' if imeter else 'false'}</imeter>"
-    return (f"<?xml version='1.0' encoding='UTF-8'?>\n<envoy_info>\n  <time>{int(time.time())}</time>\n"
-            f"  <device>\n    <sn>{serial}</sn>\n    <pn>800-00654-r08</pn>\n    <software>{software}</software>\n"
-            f"    <euaid>4c8675</euaid>\n    <seqnum>0</seqnum>\n    <apiver>1</apiver>{meter}\n  </device>\n"
-            f"</envoy_info>\n")
+    return (
+        f"<?xml version='1.0' encoding='UTF-8'?>\n<envoy_info>\n  <time>{int(time.time())}</time>\n"
+        f"  <device>\n    <sn>{serial}</sn>\n    <pn>800-00654-r08</pn>\n    <software>{software}</software>\n"
+        f"    <euaid>4c8675</euaid>\n    <seqnum>0</seqnum>\n    <apiver>1</apiver>{meter}\n  </device>\n"
+        f"</envoy_info>\n"
+    )
 
 
 def jwt_payload(token: str) -> dict | None:
@@ -150,8 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.read(length)
         self.server.fake._serve(self)
 
-    def send(self, status: int, body: str | bytes, content_type: str = "application/json",
-             headers: dict | None = None):
+    def send(self, status: int, body: str | bytes, content_type: str = "application/json", headers: dict | None = None):
         data = body.encode() if isinstance(body, str) else body
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -164,10 +171,19 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeGateway:
-    def __init__(self, firmware_dir: Path | str | None = None, bodies: dict | None = None,
-                 workdir: Path | str | None = None, cert: Path | None = None, key: Path | None = None,
-                 port: int = 0, tls: bool = True, token_required: bool | None = None,
-                 require_cookie: bool = False, digest_paths: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        firmware_dir: Path | str | None = None,
+        bodies: dict | None = None,
+        workdir: Path | str | None = None,
+        cert: Path | None = None,
+        key: Path | None = None,
+        port: int = 0,
+        tls: bool = True,
+        token_required: bool | None = None,
+        require_cookie: bool = False,
+        digest_paths: tuple[str, ...] = (),
+    ):
         self.firmware_dir = Path(firmware_dir) if firmware_dir else None
         self.bodies = dict(bodies or {})  # path -> body text, or (status, body text)
         self.workdir = Path(workdir or os.environ.get("TMPDIR", "/tmp")) / f"fakegw-{secrets.token_hex(4)}"
@@ -214,8 +230,7 @@ class FakeGateway:
         server.fake = self
         self.port = server.server_address[1]
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
@@ -333,8 +348,10 @@ class FakeGateway:
         ha1 = hashlib.md5(f"envoy:{DIGEST_REALM}:{self.serial[-6:]}".encode()).hexdigest()
         ha2 = hashlib.md5(f"{handler.command}:{fields.get('uri', '')}".encode()).hexdigest()
         if fields.get("qop"):
-            expected = hashlib.md5(f"{ha1}:{fields.get('nonce')}:{fields.get('nc')}:{fields.get('cnonce')}:"
-                                   f"{fields.get('qop')}:{ha2}".encode()).hexdigest()
+            expected = hashlib.md5(
+                f"{ha1}:{fields.get('nonce')}:{fields.get('nc')}:{fields.get('cnonce')}:"
+                f"{fields.get('qop')}:{ha2}".encode()
+            ).hexdigest()
         else:
             expected = hashlib.md5(f"{ha1}:{fields.get('nonce')}:{ha2}".encode()).hexdigest()
         return fields.get("username") == "envoy" and fields.get("response") == expected
@@ -346,8 +363,7 @@ class FakeGateway:
         if fault in ("401", "403"):
             return handler.send(int(fault), HTML_401, "text/html")
         if fault in ("500", "502", "503"):
-            return handler.send(int(fault), f"<html><body><h1>{fault} Server Error</h1></body></html>",
-                                "text/html")
+            return handler.send(int(fault), f"<html><body><h1>{fault} Server Error</h1></body></html>", "text/html")
         if fault == "hang":
             time.sleep(30)
         if path == "/auth/check_jwt":
@@ -358,17 +374,27 @@ class FakeGateway:
                 return handler.send(401, HTML_401, "text/html")
             session = secrets.token_hex(16)
             self.sessions.add(session)
-            return handler.send(200, "<!DOCTYPE html><h2>Valid token.</h2>", "text/html",
-                                {"Set-Cookie": f"sessionId={session}; path=/; HttpOnly"})
+            return handler.send(
+                200,
+                "<!DOCTYPE html><h2>Valid token.</h2>",
+                "text/html",
+                {"Set-Cookie": f"sessionId={session}; path=/; HttpOnly"},
+            )
         if path not in ("/info", "/info.xml") and self.token_required:
             cookie_ok = self._cookie(handler) in self.sessions
             if self._token_ok(handler) is None or (self.require_cookie and not cookie_ok):
                 return handler.send(401, HTML_401, "text/html")
         if path in self.digest_paths and not self.token_required and not self._digest_ok(handler, path):
             nonce = secrets.token_hex(8)
-            return handler.send(401, HTML_401, "text/html", {
-                "WWW-Authenticate": f'Digest realm="{DIGEST_REALM}", qop="auth", nonce="{nonce}", '
-                                    f'opaque="{secrets.token_hex(4)}"'})
+            return handler.send(
+                401,
+                HTML_401,
+                "text/html",
+                {
+                    "WWW-Authenticate": f'Digest realm="{DIGEST_REALM}", qop="auth", nonce="{nonce}", '
+                    f'opaque="{secrets.token_hex(4)}"'
+                },
+            )
         found = self._body(path)
         if found is None:
             return handler.send(404, HTML_404, "text/html")
@@ -394,8 +420,13 @@ class FakeGateway:
         elif fault == "negative":
             body = re.sub(r'"(whLifetime|wattHoursLifetime)"\s*:\s*([\d.]+)', r'"\1": -\2', body)
         stripped = body.lstrip()
-        kind = ("text/xml" if stripped.startswith("<?xml") else "text/html" if stripped.startswith("<")
-                else "application/json")
+        kind = (
+            "text/xml"
+            if stripped.startswith("<?xml")
+            else "text/html"
+            if stripped.startswith("<")
+            else "application/json"
+        )
         handler.send(status, body, kind)
 
 
@@ -408,12 +439,23 @@ def main(argv=None) -> int:
     parser.add_argument("--http", action="store_true", help="plain HTTP instead of HTTPS")
     parser.add_argument("--require-cookie", action="store_true")
     parser.add_argument("--outage", type=float, default=0, help="refuse connections for the first N seconds")
-    parser.add_argument("--fault", action="append", default=[], metavar="PATH=KIND",
-                        help=f"answer PATH (or *) with a fault: {', '.join(FAULTS)}; repeatable")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="PATH=KIND",
+        help=f"answer PATH (or *) with a fault: {', '.join(FAULTS)}; repeatable",
+    )
     args = parser.parse_args(argv)
-    gateway = FakeGateway(firmware_dir=args.firmware, workdir=args.workdir, port=args.port,
-                          cert=Path(args.cert) if args.cert else None, key=Path(args.key) if args.key else None,
-                          tls=not args.http, require_cookie=args.require_cookie)
+    gateway = FakeGateway(
+        firmware_dir=args.firmware,
+        workdir=args.workdir,
+        port=args.port,
+        cert=Path(args.cert) if args.cert else None,
+        key=Path(args.key) if args.key else None,
+        tls=not args.http,
+        require_cookie=args.require_cookie,
+    )
     for spec in args.fault:
         path, _, kind = spec.partition("=")
         if kind not in FAULTS:

@@ -1,4 +1,5 @@
 """Running the poller script as cron does (a whole process) against the fakes, for tests and bench."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,17 @@ SCRIPT = ROOT / "get_enphase_hour_measure.py"
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
 
 # Everything the project reads from the environment; cleared so the developer's shell cannot leak in.
-PREFIXES = ("ENVOY_", "ENLIGHTEN_", "ENTREZ_", "PV_", "METEO", "DATABASE_URL", "STATE_DIR", "SITE_TIMEZONE",
-            "LOG_LEVEL")
+PREFIXES = (
+    "ENVOY_",
+    "ENLIGHTEN_",
+    "ENTREZ_",
+    "PV_",
+    "METEO",
+    "DATABASE_URL",
+    "STATE_DIR",
+    "SITE_TIMEZONE",
+    "LOG_LEVEL",
+)
 
 
 @dataclass
@@ -27,25 +37,33 @@ class Run:
         return self.stdout + self.stderr
 
 
-def poller_env(state_dir: Path, gateway=None, enlighten=None, database_url: str | None = None,
-               **extra) -> dict:
+def poller_env(state_dir: Path, gateway=None, enlighten=None, database_url: str | None = None, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIXES)}
-    env.update({"STATE_DIR": str(state_dir), "SITE_TIMEZONE": "Europe/Amsterdam", "ENVOY_RETRY_S": "0",
-                "ENVOY_TIMEOUT": "5"})
+    env.update(
+        {"STATE_DIR": str(state_dir), "SITE_TIMEZONE": "Europe/Amsterdam", "ENVOY_RETRY_S": "0", "ENVOY_TIMEOUT": "5"}
+    )
     # Never a real address: without a fake, anything the poller tries goes to a closed loopback port.
-    env.update({"ENVOY_HOST": "https://127.0.0.1:9", "ENLIGHTEN_URL": "http://127.0.0.1:9",
-                "ENTREZ_URL": "http://127.0.0.1:9"})
+    env.update(
+        {"ENVOY_HOST": "https://127.0.0.1:9", "ENLIGHTEN_URL": "http://127.0.0.1:9", "ENTREZ_URL": "http://127.0.0.1:9"}
+    )
     if gateway is not None:
         env["ENVOY_HOST"] = gateway.url
     if enlighten is not None:
-        env.update({"ENLIGHTEN_URL": enlighten.url, "ENTREZ_URL": enlighten.url, "ENVOY_USER": enlighten.user,
-                    "ENVOY_PASSWORD": enlighten.password})
+        env.update(
+            {
+                "ENLIGHTEN_URL": enlighten.url,
+                "ENTREZ_URL": enlighten.url,
+                "ENVOY_USER": enlighten.user,
+                "ENVOY_PASSWORD": enlighten.password,
+            }
+        )
     env["DATABASE_URL"] = database_url or f"sqlite:///{Path(state_dir) / 'homepower.db'}"
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
 
 def run_poller(env: dict, *args: str, timeout: float = 120) -> Run:
-    proc = subprocess.run([PYTHON, str(SCRIPT), *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, cwd=str(ROOT))
+    proc = subprocess.run(
+        [PYTHON, str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=str(ROOT)
+    )
     return Run(proc.returncode, proc.stdout, proc.stderr)
