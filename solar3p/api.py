@@ -25,7 +25,7 @@ class Forecast:
     """One line of output: the hour (or day) start in the site's zone, predicted kWh, and the weather."""
 
     start: datetime  # aware, in the site's time zone
-    kwh: float  # predicted energy, kWh
+    kwh: float | None  # predicted energy, kWh; None where the file gives no irradiance
     gr_w: float | None  # mean global horizontal irradiance, W/m²
     tc: float | None  # total cloud cover, %
     temp: float | None  # air temperature, °C
@@ -69,6 +69,11 @@ def _mean(values: list[float | None]) -> float | None:
     return round(sum(known) / len(known), 2) if known else None
 
 
+def _total(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(sum(known), 5) if known else None
+
+
 def daily(hours: list[Forecast]) -> list[Forecast]:
     """Per local day: total kWh; mean irradiance, cloud cover and temperature over the day's hours."""
     days: dict[date, list[Forecast]] = {}
@@ -80,7 +85,7 @@ def daily(hours: list[Forecast]) -> list[Forecast]:
         out.append(
             Forecast(
                 start,
-                round(sum(i.kwh for i in items), 5),
+                _total([i.kwh for i in items]),
                 _mean([i.gr_w for i in items]),
                 _mean([i.tc for i in items]),
                 _mean([i.temp for i in items]),
@@ -167,8 +172,12 @@ def asdict(period="day", wp=None, pans=None, lay=None, gran="hour", file=None, *
     if keep is not None:
         hours = [h for h in hours if h.start.date() in keep]
     if granularity == "day":
-        return {d.start.strftime("%d-%m-%Y"): Kwh(d.kwh) for d in daily(hours)}
-    return {h.start.strftime("%d-%m-%Y %H:00"): Kwh(h.kwh) for h in hours}
+        return {d.start.strftime("%d-%m-%Y"): _kwh(d.kwh) for d in daily(hours)}
+    return {h.start.strftime("%d-%m-%Y %H:00"): _kwh(h.kwh) for h in hours}
+
+
+def _kwh(value: float | None) -> Kwh | None:
+    return None if value is None else Kwh(value)
 
 
 def _orientation(lay) -> float:

@@ -187,11 +187,11 @@ def render(lines, fmt: str, gran: str) -> str:
     for line in lines:
         when = line.start.strftime("%Y-%m-%d" if gran == "day" else "%Y-%m-%d %H:%M %z")
         out.append(
-            f"{when:<25} {line.kwh:>8.3f} {_number(line.gr_w, 0):>10} {_number(line.tc, 0):>6} "
+            f"{when:<25} {_number(line.kwh, 3):>8} {_number(line.gr_w, 0):>10} {_number(line.tc, 0):>6} "
             f"{_number(line.temp, 1):>8}"
         )
     out.append("-" * len(head))
-    out.append(f"{'total':<25} {sum(line.kwh for line in lines):>8.3f}")
+    out.append(f"{'total':<25} {sum(line.kwh or 0.0 for line in lines):>8.3f}")
     return "\n".join(out) + "\n"
 
 

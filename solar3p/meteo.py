@@ -1,27 +1,34 @@
 """Reading a Meteoserver "solar" forecast file. Light on purpose (stdlib only): the collector imports it.
 
-Layout: ``{"plaatsnaam": [{"plaats": …}], "current": […], "forecast": [{"time": unix, "cet": …, "elev", "az",
-"temp", "gr", "gr_w", "sd", "tc", "lc", "mc", "hc", "vis", "prec"}]}``, every value a string. A row covers
-the hour starting at ``time`` (the truth; ``cet`` is Dutch local time and is kept only for display).
-``gr_w`` is the hour's mean global horizontal irradiance (W/m²), ``tc`` total cloud cover (%), ``temp``
-air temperature (°C).
+Layout: ``{"issued": unix, "provider": …, "plaatsnaam": [{"plaats": …}], "current": […], "forecast": [{"time":
+unix, "issued": unix, "cet": …, "elev", "az", "temp", "gr", "gr_w", "sd", "tc", "lc", "mc", "hc", "vis",
+"prec"}]}``, every value a string. A row covers the hour starting at ``time`` (the truth; ``cet`` is Dutch
+local time and is kept only for display). ``gr_w`` is the hour's mean global horizontal irradiance (W/m²),
+``tc`` total cloud cover (%), ``temp`` air temperature (°C).
+
+``issued`` (top level: when the file was downloaded; in a row: when that row was forecast, for past
+forecasts) and ``provider`` (``meteoserver``, ``open-meteo``) are written by ``python -m solar3p fetch``;
+older files lack them (None here; the archive then uses the file's mtime and provider ``file``).
+Meteoserver writes ``-`` for a value it lacks: that field is None and the row stays (no kWh for it).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from solar3p.errors import MeteoFileError
 
 NUMERIC_FIELDS = ("elev", "az", "temp", "gr", "gr_w", "sd", "tc", "lc", "mc", "hc", "vis", "prec")
-# A row without these cannot be forecast; the rest may be absent or empty (then None).
-REQUIRED_FIELDS = ("time", "gr_w", "temp")
-# These must at least be there (a value may be empty): the collector stores gr_w, tc and temp, and a row
-# without the field is a file that is not what the contract describes, not an hour of unknown cloud.
-PRESENT_FIELDS = ("time", "gr_w", "tc", "temp")
+# The fields the collector stores: a file where no row has any of them is not a forecast of the contract's
+# layout (a row may lack them, or give "-": that hour's value is unknown).
+WEATHER_FIELDS = ("gr_w", "tc", "temp")
+MISSING = ("", "-", "null")  # Meteoserver's "-", and what other writers put for "no value"
+MAX_BYTES = 32 * 1024 * 1024  # years of hourly rows fit; anything larger is not a forecast file
+PROVIDER = re.compile(r"^[a-z0-9][a-z0-9-]{0,15}$")  # fits forecast.provider VARCHAR(16)
 
 
 @dataclass(frozen=True)
@@ -42,38 +49,72 @@ class MeteoRow:
     hc: float | None  # high cloud cover, %
     vis: float | None  # visibility, m
     prec: float | None  # precipitation, mm
+    issued: int | None = None  # unix seconds this row was forecast, where the row says (past forecasts)
 
 
-def _number(path: Path, index: int, name: str, raw: object) -> float | None:
-    if raw is None or (isinstance(raw, str) and raw.strip() in ("", "-", "null")):
-        if name in REQUIRED_FIELDS:
-            raise MeteoFileError(path, f"forecast row {index} has no value", name)
+@dataclass(frozen=True)
+class MeteoFile:
+    """A whole forecast file: its top-level stamps (None where absent) and its rows, sorted by time."""
+
+    issued: int | None  # unix seconds of the download (top-level "issued")
+    provider: str | None  # top-level "provider", lower case
+    rows: list[MeteoRow]
+
+
+def _missing(raw: object) -> bool:
+    return raw is None or (isinstance(raw, str) and raw.strip().lower() in MISSING)
+
+
+def _number(path: Path, where: str, name: str, raw: object) -> float | None:
+    if _missing(raw):
         return None
+    if isinstance(raw, bool):
+        raise MeteoFileError(path, f"{where} has {raw!r}, not a number", name)
     try:
-        value = float(raw)
+        value = float(raw)  # type: ignore[arg-type]  # a string or number; anything else is caught below
     except (TypeError, ValueError):
-        raise MeteoFileError(path, f"forecast row {index} has {raw!r}, not a number", name) from None
+        raise MeteoFileError(path, f"{where} has {raw!r}, not a number", name) from None
     if not math.isfinite(value):
-        raise MeteoFileError(path, f"forecast row {index} has {raw!r}, not a finite number", name)
+        raise MeteoFileError(path, f"{where} has {raw!r}, not a finite number", name)
     return value
+
+
+def _unix(path: Path, where: str, name: str, raw: object) -> int | None:
+    value = _number(path, where, name, raw)
+    if value is None:
+        return None
+    # Whole seconds between 1970 and 2200: a millisecond stamp or a stray number is not a time.
+    if value != int(value) or not 0 <= value < 7_258_118_400:
+        raise MeteoFileError(path, f"{where} has {raw!r}, not a whole unix time in seconds", name)
+    return int(value)
 
 
 def parse_row(path: Path, index: int, item: object) -> MeteoRow:
     """One ``forecast`` entry as a MeteoRow; MeteoFileError names the field that is missing or bad."""
+    where = f"forecast row {index}"
     if not isinstance(item, dict):
-        raise MeteoFileError(path, f"forecast row {index} is not an object")
-    for name in PRESENT_FIELDS:
-        if name not in item:
-            raise MeteoFileError(path, f"forecast row {index} lacks it", name)
-    time = _number(path, index, "time", item["time"])
-    if time is None or time != int(time):
-        raise MeteoFileError(path, f"forecast row {index} has {item['time']!r}, not a whole unix time", "time")
-    values = {name: _number(path, index, name, item.get(name)) for name in NUMERIC_FIELDS}
-    return MeteoRow(time=int(time), cet=str(item.get("cet") or ""), **values)
+        raise MeteoFileError(path, f"{where} is not an object")
+    if _missing(item.get("time")):
+        raise MeteoFileError(path, f"{where} has no value", "time")
+    time = _unix(path, where, "time", item["time"])
+    assert time is not None  # checked just above
+    values = {name: _number(path, where, name, item.get(name)) for name in NUMERIC_FIELDS}
+    issued = _unix(path, where, "issued", item.get("issued"))
+    return MeteoRow(time=time, cet=str(item.get("cet") or ""), issued=issued, **values)
 
 
-def parse_meteo(document: object, path: Path | str = "<forecast>") -> list[MeteoRow]:
-    """The rows of a decoded Meteoserver document, sorted by time, one per hour (a later duplicate wins)."""
+def _provider(path: Path, raw: object) -> str | None:
+    if _missing(raw):
+        return None
+    text = str(raw).strip().lower() if isinstance(raw, str) else ""
+    if not PROVIDER.match(text):
+        raise MeteoFileError(path, f"has provider {raw!r}, not a service name such as meteoserver", "provider")
+    return text
+
+
+def parse_meteo_file(document: object, path: Path | str = "<forecast>") -> MeteoFile:
+    """A decoded Meteoserver document as a MeteoFile: rows sorted by time, one per hour (a later duplicate
+    wins). Anything not of the layout -> MeteoFileError (65) naming the field."""
     path = Path(path)
     if not isinstance(document, dict):
         raise MeteoFileError(path, "is not a JSON object")
@@ -83,20 +124,48 @@ def parse_meteo(document: object, path: Path | str = "<forecast>") -> list[Meteo
     if not isinstance(items, list) or not items:
         raise MeteoFileError(path, "has an empty or malformed forecast list", "forecast")
     rows = {row.time: row for row in (parse_row(path, i, item) for i, item in enumerate(items))}
-    return [rows[t] for t in sorted(rows)]
+    for name in WEATHER_FIELDS:
+        if not any(isinstance(item, dict) and name in item for item in items):
+            raise MeteoFileError(path, "no forecast row has it", name)
+    issued = _unix(path, "the file", "issued", document.get("issued"))
+    return MeteoFile(
+        issued=issued, provider=_provider(path, document.get("provider")), rows=[rows[t] for t in sorted(rows)]
+    )
 
 
-def read_meteo(path: Path | str) -> list[MeteoRow]:
-    """Read and check a forecast file. Missing, unreadable, truncated or incomplete -> MeteoFileError (65)."""
+def parse_meteo(document: object, path: Path | str = "<forecast>") -> list[MeteoRow]:
+    """The rows of a decoded Meteoserver document (see ``parse_meteo_file``)."""
+    return parse_meteo_file(document, path).rows
+
+
+def load_document(path: Path | str) -> object:
+    """The decoded JSON of a forecast file. Missing, unreadable or truncated -> MeteoFileError (65)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise MeteoFileError(path, f"is larger than {MAX_BYTES // 1024 // 1024} MiB: not a forecast file")
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise MeteoFileError(path, "does not exist (set METEO_FILE or run `python -m solar3p fetch`)") from None
+    except IsADirectoryError:
+        raise MeteoFileError(path, "is a directory, not a forecast file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise MeteoFileError(path, f"cannot be read: {exc.__class__.__name__}") from None
     try:
-        document = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise MeteoFileError(path, f"is not complete JSON (truncated?) at line {exc.lineno}") from None
-    return parse_meteo(document, path)
+    except RecursionError:
+        raise MeteoFileError(path, "is nested too deeply to be a forecast file") from None
+
+
+def read_meteo_file(path: Path | str) -> MeteoFile:
+    """Read and check a forecast file, stamps and rows. Any problem -> MeteoFileError (65) naming the file."""
+    return parse_meteo_file(load_document(path), path)
+
+
+def read_meteo(path: Path | str) -> list[MeteoRow]:
+    """Read and check a forecast file: its rows (see ``read_meteo_file``)."""
+    return read_meteo_file(path).rows

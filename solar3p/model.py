@@ -198,9 +198,11 @@ def hourly_power(
     return np.where(sun["sunlit"].to_numpy() > 0, ac_power(pdc, rating, pv.losses_pct), 0.0)
 
 
-def hourly_kwh(rows: Iterable, pv: PVSettings, options: ModelOptions = DEFAULT_OPTIONS) -> dict[int, float]:
+def hourly_kwh(rows: Iterable, pv: PVSettings, options: ModelOptions = DEFAULT_OPTIONS) -> dict[int, float | None]:
     """Predicted kWh per hour: ``{unix hour start: kWh}`` for each forecast row (``MeteoRow``-like:
-    ``time``, ``gr_w`` W/m², ``temp`` °C)."""
+    ``time``, ``gr_w`` W/m², ``temp`` °C). A row without ``gr_w`` gives None (unknown, not 0)."""
     rows = list(rows)
     power = hourly_power([r.time for r in rows], [r.gr_w for r in rows], [r.temp for r in rows], pv, options)
-    return {int(r.time): round(float(p) / 1000.0, 5) for r, p in zip(rows, power, strict=True)}
+    return {
+        int(r.time): None if r.gr_w is None else round(float(p) / 1000.0, 5) for r, p in zip(rows, power, strict=True)
+    }

@@ -262,3 +262,18 @@ def test_autumn_day_has_25_hours_with_their_own_offsets(meteo, capsys):
         "2025-10-26T00:00:00+02:00",
         "2025-10-27T00:00:00+01:00",
     ]
+
+
+def test_an_hour_with_a_dash_is_null_in_json_and_blank_in_the_table(meteo, capsys):
+    doc = json.loads(meteo.read_text())
+    doc["forecast"][36]["gr_w"] = "-"
+    meteo.write_text(json.dumps(doc))
+    code, out, err = run(capsys, "--format", "json")
+    assert code == 0, err
+    items = json.loads(out)
+    assert len(items) == 48 and items[36]["kwh"] is None and items[36]["gr_w"] is None
+    assert items[35]["kwh"] > 0
+    code, table, _ = run(capsys)
+    assert code == 0
+    line = [x for x in table.splitlines() if x.startswith(items[36]["hour_start"][:16].replace("T", " "))][0]
+    assert "None" not in line and "nan" not in line

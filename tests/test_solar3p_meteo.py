@@ -10,7 +10,7 @@ import pytest
 
 from conftest import ROOT
 from solar3p.errors import MeteoFileError
-from solar3p.meteo import read_meteo
+from solar3p.meteo import read_meteo, read_meteo_file
 from test_solar3p_support import document, row, unix, write
 
 SAMPLE = ROOT / "solar3p" / "data" / "data.rotterdam"
@@ -56,12 +56,82 @@ def test_empty_file(tmp_path):
     _error(path)
 
 
-@pytest.mark.parametrize("field", ["time", "gr_w", "temp", "tc"])  # tc: found in review (was accepted)
-def test_missing_field_is_named(tmp_path, field):
+def test_a_row_without_time_is_named(tmp_path):
     bad = row(unix("2025-03-05 11:00Z"), 300.0)
-    del bad[field]
+    del bad["time"]
     err = _error(write(tmp_path / "data.x", [row(unix("2025-03-05 10:00Z"), 100.0), bad]))
+    assert err.field == "time" and "'time'" in str(err)
+
+
+@pytest.mark.parametrize("field", ["gr_w", "temp", "tc"])
+def test_a_field_no_row_has_is_named(tmp_path, field):
+    rows = [row(unix("2025-03-05 10:00Z"), 100.0), row(unix("2025-03-05 11:00Z"), 300.0)]
+    for item in rows:
+        del item[field]
+    err = _error(write(tmp_path / "data.x", rows))
     assert err.field == field and repr(field) in str(err)
+
+
+@pytest.mark.parametrize("missing", ["-", "", None, "absent"])
+def test_meteoservers_dash_is_an_unknown_value_and_the_row_stays(tmp_path, missing):
+    rows = [row(unix("2025-03-05 10:00Z"), 100.0), row(unix("2025-03-05 11:00Z"), 300.0)]
+    for name in ("gr_w", "temp", "tc"):
+        if missing == "absent":
+            del rows[1][name]
+        else:
+            rows[1][name] = missing
+    got = read_meteo(write(tmp_path / "data.x", rows))
+    assert [r.time for r in got] == [unix("2025-03-05 10:00Z"), unix("2025-03-05 11:00Z")]
+    assert (got[1].gr_w, got[1].temp, got[1].tc) == (None, None, None)
+    assert got[0].gr_w == 100.0
+
+
+def test_the_files_stamps_and_a_rows_own_issued(tmp_path):
+    doc = document([row(unix("2025-03-05 10:00Z"), 100.0), row(unix("2025-03-05 11:00Z"), 300.0)])
+    doc["issued"], doc["provider"] = "1741150800", "Open-Meteo"
+    doc["forecast"][1]["issued"] = "1741140000"
+    path = tmp_path / "data.x"
+    path.write_text(json.dumps(doc))
+    got = read_meteo_file(path)
+    assert (got.issued, got.provider) == (1741150800, "open-meteo")
+    assert [r.issued for r in got.rows] == [None, 1741140000]
+
+
+def test_a_file_without_stamps_has_none(tmp_path):
+    got = read_meteo_file(write(tmp_path / "data.x", [row(unix("2025-03-05 10:00Z"), 100.0)]))
+    assert (got.issued, got.provider) == (None, None)
+    doc = document([row(unix("2025-03-05 10:00Z"), 100.0)])
+    doc["issued"], doc["provider"] = "-", ""
+    (tmp_path / "data.y").write_text(json.dumps(doc))
+    assert read_meteo_file(tmp_path / "data.y").issued is None
+
+
+@pytest.mark.parametrize(
+    "where,value",
+    [("file", "yesterday"), ("file", "1741150800000"), ("file", "1741150800.5"), ("row", "soon"), ("row", True)],
+)
+def test_a_bad_issued_is_named(tmp_path, where, value):
+    doc = document([row(unix("2025-03-05 10:00Z"), 100.0)])
+    (doc if where == "file" else doc["forecast"][0])["issued"] = value
+    path = tmp_path / "data.x"
+    path.write_text(json.dumps(doc))
+    assert _error(path).field == "issued"
+
+
+@pytest.mark.parametrize("value", ["meteo server", "x" * 17, 42, ["meteoserver"]])
+def test_a_bad_provider_is_named(tmp_path, value):
+    doc = document([row(unix("2025-03-05 10:00Z"), 100.0)])
+    doc["provider"] = value
+    path = tmp_path / "data.x"
+    path.write_text(json.dumps(doc))
+    assert _error(path).field == "provider"
+
+
+def test_a_directory_and_a_deep_document_are_not_forecast_files(tmp_path):
+    assert "directory" in str(_error(tmp_path))
+    deep = tmp_path / "data.deep"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    _error(deep)
 
 
 def test_no_forecast_list(tmp_path):

@@ -136,3 +136,13 @@ def test_each_hour_is_computed_alone():
     rows = as_rows(clear_hours("2025-08-02", temp=22.0))
     whole = hourly_kwh(rows, SOUTH)
     assert {r.time: hourly_kwh([r], SOUTH)[r.time] for r in rows} == whole
+
+
+def test_an_hour_without_irradiance_is_unknown_not_zero():
+    rows = clear_hours("2025-06-21")
+    rows[12]["gr_w"] = "-"
+    rows[13]["temp"] = "-"
+    kwh = hourly_kwh(as_rows(rows), SOUTH)
+    assert kwh[unix("2025-06-21 12:00Z")] is None
+    assert kwh[unix("2025-06-21 13:00Z")] > 0.5  # no temperature: the default is used, the hour is known
+    assert kwh[unix("2025-06-21 11:00Z")] == hourly_kwh(as_rows([rows[11]]), SOUTH)[unix("2025-06-21 11:00Z")]
