@@ -1,0 +1,292 @@
+"""The report's charts (PNG, matplotlib's Agg backend) and ``report.html`` beside them, which opens offline.
+
+Imported only by ``pv_report.py --out``: nothing else loads matplotlib.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import math
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on a Raspberry Pi or in cron
+logging.getLogger("matplotlib").setLevel(logging.WARNING)  # its font cache notice is no news to the owner
+
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from homepower import metrics as M  # noqa: E402
+
+DPI = 100
+COLOURS = {"measured": "#f2a900", "kwh_s3p": "#1f77b4", "kwh_fc": "#2ca02c", "persistence": "#888888"}
+LABELS = {"kwh_s3p": "solar3p forecast (kwh_s3p)", "kwh_fc": "calibrated forecast (kwh_fc)"}
+CHARTS = (
+    ("daily.png", "Daily energy: measured and forecast"),
+    ("heatmap.png", "Measured energy by hour of day and day"),
+    ("scatter.png", "Forecast against measured, per hour"),
+    ("errors.png", "Error by month and by lead time"),
+)
+
+
+def _period_text(start: date, end: date) -> str:
+    last = end - timedelta(days=1)
+    return f"{start:%d %b %Y}" if last == start else f"{start:%d %b %Y} - {last:%d %b %Y}"
+
+
+def _date_axis(ax, start: date, end: date) -> None:
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=10)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.set_xlim(mdates.date2num(start) - 0.5, mdates.date2num(end) - 0.5)
+
+
+def daily_chart(path: Path, totals: Sequence[M.DayTotal], start: date, end: date, tz: str) -> None:
+    fig, ax = plt.subplots(figsize=(10, 4.8), dpi=DPI)
+    x = mdates.date2num([t.day for t in totals])
+    measured = [math.nan if t.measured is None else t.measured for t in totals]
+    ax.bar(x, measured, width=0.8, color=COLOURS["measured"], label="measured (kwh_pv)", zorder=2)
+    for name in M.FORECASTS:
+        values = [t.forecasts[name] for t in totals]
+        if all(v is None for v in values):
+            continue
+        y = [math.nan if v is None else v for v in values]
+        ax.plot(
+            x,
+            y,
+            marker="o" if len(x) <= 62 else None,
+            markersize=5,
+            linewidth=1.5,
+            color=COLOURS[name],
+            label=LABELS[name],
+            zorder=3,
+        )
+    ax.set_title(f"Daily energy, measured and forecast ({_period_text(start, end)}, local days, {tz})")
+    ax.set_ylabel("energy per day (kWh)")
+    ax.set_ylim(bottom=0)
+    ax.grid(axis="y", alpha=0.3, zorder=0)
+    _date_axis(ax, start, end)
+    ax.legend(loc="upper left", fontsize="small", framealpha=0.9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def heatmap_chart(path: Path, rows: Sequence[M.HourRow], start: date, end: date, tz: str) -> None:
+    days = (end - start).days
+    grid = np.full((24, days), np.nan)
+    for r in rows:
+        col = (r.local_date - start).days
+        if 0 <= col < days and r.kwh_pv is not None:
+            # The repeated autumn hour: both rows add up in their clock hour.
+            grid[r.hour, col] = r.kwh_pv + (0.0 if np.isnan(grid[r.hour, col]) else grid[r.hour, col])
+    fig, ax = plt.subplots(figsize=(10, 5), dpi=DPI)
+    left, right = mdates.date2num(start), mdates.date2num(end)
+    cmap = plt.get_cmap("inferno").copy()
+    cmap.set_bad("#d9d9d9")
+    image = ax.imshow(
+        np.ma.masked_invalid(grid),
+        aspect="auto",
+        origin="lower",
+        cmap=cmap,
+        extent=(left, right, 0, 24),
+        interpolation="nearest",
+        vmin=0,
+    )
+    ax.xaxis_date()
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=10)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.set_yticks(range(0, 25, 3))
+    ax.set_yticklabels([f"{h:02d}:00" for h in range(0, 25, 3)])
+    ax.set_ylabel(f"local hour of day ({tz})")
+    ax.set_title(f"Measured energy per hour ({_period_text(start, end)}); grey: not known")
+    bar = fig.colorbar(image, ax=ax, pad=0.02)
+    bar.set_label("energy in the hour (kWh)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def scatter_chart(path: Path, rows: Sequence[M.HourRow], start: date, end: date) -> None:
+    fig, ax = plt.subplots(figsize=(6.5, 6.5), dpi=DPI)
+    top = 0.0
+    for name in M.FORECASTS:
+        hours = [r for r in rows if start <= r.local_date < end and M.counts(r, name)]
+        if not hours:
+            continue
+        measured = [r.kwh_pv or 0.0 for r in hours]
+        forecast = [r.value(name) or 0.0 for r in hours]
+        top = max(top, max(measured), max(forecast))
+        ax.scatter(
+            measured,
+            forecast,
+            s=10 if len(hours) > 500 else 18,
+            alpha=0.45,
+            color=COLOURS[name],
+            label=f"{LABELS[name]}, {len(hours)} h",
+            edgecolors="none",
+        )
+    top = top * 1.05 or 1.0
+    ax.plot([0, top], [0, top], color="black", linewidth=1, linestyle="--", label="perfect forecast")
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.set_aspect("equal")
+    ax.set_xlabel("measured energy in the hour (kWh)")
+    ax.set_ylabel("forecast energy for the hour (kWh)")
+    ax.set_title(f"Forecast vs measured, counting hours\n{_period_text(start, end)}")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize="small", framealpha=0.9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _bucket_bars(ax, result: M.Report, which: str, title: str, xlabel: str) -> None:
+    judged = [(n, j) for n, j in result.judged.items() if j is not None]
+    keys: list[str] = []
+    for _, j in judged:
+        for k in getattr(j, which):
+            if k not in keys:
+                keys.append(k)
+    if which == "by_month":
+        keys.sort()
+    else:
+        order = [name for name, _, _ in M.LEAD_BUCKETS]
+        keys.sort(key=order.index)
+    if not keys:
+        ax.text(0.5, 0.5, "no counting hour with a known issue time", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        ax.set_title(title)
+        return
+    width = 0.8 / max(1, len(judged))
+    x = np.arange(len(keys))
+    for i, (name, j) in enumerate(judged):
+        buckets = getattr(j, which)
+        mae = [buckets[k].mae if k in buckets and buckets[k].mae is not None else np.nan for k in keys]
+        mbe = [buckets[k].mbe if k in buckets and buckets[k].mbe is not None else np.nan for k in keys]
+        pos = x - 0.4 + width * (i + 0.5)
+        ax.bar(pos, mae, width=width * 0.95, color=COLOURS[name], label=f"{LABELS[name]}: MAE", zorder=2)
+        ax.scatter(
+            pos,
+            mbe,
+            marker="_",
+            s=(width * 200) ** 2 / 40,
+            linewidths=2.5,
+            color="black",
+            zorder=3,
+            label="bias (MBE, forecast - measured), one mark per bar" if i == 0 else None,
+        )
+    hours = {k: max(getattr(j, which)[k].n for _, j in judged if k in getattr(j, which)) for k in keys}
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(x)
+    many = len(keys) > 13
+    ax.set_xticklabels(
+        [_bucket_label(k, hours[k], which, many) for k in keys],
+        rotation=90 if many else 0,
+        fontsize="small",
+    )
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("error per hour (kWh)")
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3, zorder=0)
+
+
+def _bucket_label(key: str, hours: int, which: str, one_line: bool) -> str:
+    if which == "by_month":
+        month = date.fromisoformat(key + "-01")
+        key = f"{month:%b %Y}" if one_line else f"{month:%b}\n{month:%Y}"
+    return f"{key} ({hours} h)" if one_line else f"{key}\n{hours} h"
+
+
+def errors_chart(path: Path, result: M.Report) -> None:
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.5), dpi=DPI)
+    _bucket_bars(left, result, "by_month", "Hourly error by local month", "month")
+    _bucket_bars(right, result, "by_lead", "Hourly error by lead time", "lead: hours from forecast issue to hour start")
+    fig.suptitle("Hourly mean absolute error (bars) and bias (black marks); under each: counting hours")
+    handles, labels = left.get_legend_handles_labels()
+    if not handles:
+        handles, labels = right.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize="small", frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _table(result: M.Report) -> str:
+    """The JSON's numbers as an HTML table (one column per forecast)."""
+    judged = list(result.judged.items())
+
+    def cell(value) -> str:
+        if value is None:
+            return "<td>n/a</td>"
+        if isinstance(value, float):
+            return f"<td>{value:.3f}</td>"
+        return f"<td>{html.escape(str(value))}</td>"
+
+    head = "".join(f"<th>{html.escape(LABELS[n])}</th>" for n, _ in judged)
+    rows = []
+    fields = [
+        ("counting hours", lambda j: j.hours),
+        ("days", lambda j: j.days),
+        ("measured energy (kWh)", lambda j: j.measured_kwh),
+        ("forecast energy (kWh)", lambda j: j.forecast_kwh),
+        ("hourly MAE (kWh)", lambda j: j.hourly.mae),
+        ("hourly MBE (kWh)", lambda j: j.hourly.mbe),
+        ("hourly RMSE (kWh)", lambda j: j.hourly.rmse),
+        ("hourly nMAE (%)", lambda j: j.hourly.nmae_pct),
+        ("hourly skill vs persistence", lambda j: j.hourly_skill),
+        ("daily MAE (kWh)", lambda j: j.daily.mae),
+        ("daily MBE (kWh)", lambda j: j.daily.mbe),
+        ("daily RMSE (kWh)", lambda j: j.daily.rmse),
+        ("daily nMAE (%)", lambda j: j.daily.nmae_pct),
+        ("daily skill vs persistence", lambda j: j.daily_skill),
+    ]
+    for title, fn in fields:
+        cells = "".join(cell(fn(j)) if j is not None else "<td>no counting hour</td>" for _, j in judged)
+        rows.append(f"<tr><th>{html.escape(title)}</th>{cells}</tr>")
+    return f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>"
+
+
+def write_report(
+    out_dir: Path, result: M.Report, rows: Sequence[M.HourRow], start: date, end: date, tz: str, summary: str
+) -> Path:
+    """Write the four PNGs and ``report.html`` into ``out_dir``; returns the page's path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    daily_chart(out / "daily.png", M.day_totals(rows, start, end), start, end, tz)
+    heatmap_chart(out / "heatmap.png", rows, start, end, tz)
+    scatter_chart(out / "scatter.png", rows, start, end)
+    errors_chart(out / "errors.png", result)
+    figures = "\n".join(
+        f'<figure><img src="{name}" alt="{html.escape(title)}"><figcaption>{html.escape(title)}</figcaption></figure>'
+        for name, title in CHARTS
+    )
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>PV report {_period_text(start, end)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; color: #222; }}
+pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3em 0.7em; text-align: right; }}
+figure {{ margin: 1.5em 0; }}
+img {{ max-width: 100%; border: 1px solid #eee; }}
+</style></head><body>
+<h1>PV report, {html.escape(_period_text(start, end))} ({html.escape(tz)})</h1>
+<pre>{html.escape(summary)}</pre>
+{_table(result)}
+{figures}
+<p>Counting hours: measured and forecast both known, not flagged reset, long_gap or late_forecast, and not
+both zero. nMAE is the mean absolute error over the mean measured energy; skill compares the forecast's RMSE
+with that of "the same as 24 hours (or the day) before": above 0 the forecast beats it.</p>
+</body></html>
+"""
+    path = out / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path

@@ -1,0 +1,326 @@
+"""How good the forecasts were: the report's arithmetic over ``pvhistory`` rows. Pure: stdlib only, no I/O.
+
+The contract ("pv_report.py") defines every number; this module follows it literally:
+
+- counting hours, per forecast: ``kwh_pv`` and the forecast both known, flags free of ``reset``,
+  ``long_gap``, ``late_forecast``, and at least one of the two above 0;
+- hourly MAE, MBE (forecast - measured), RMSE in kWh; ``nmae_pct`` = 100 x MAE / mean measured; ``skill`` =
+  1 - RMSE / RMSE of 24 h persistence, both over the counting hours whose hour 24 h earlier (UTC) has a
+  known ``kwh_pv``;
+- daily: the same on local-day sums of the counting hours, over days with at least one; daily skill
+  against the previous local day's measured sum over the same local clock hours, over the days where all
+  of those are known;
+- buckets by lead (hour start - ``forecast_issued``) and by local month, hourly metrics without skill.
+
+A number that cannot be computed (nothing to average, a zero denominator) is ``None``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Iterable, Mapping, Sequence
+
+FORECASTS = ("kwh_s3p", "kwh_fc")
+EXCLUDING_FLAGS = frozenset({"reset", "long_gap", "late_forecast"})
+# Lead buckets: (name, lower bound inclusive, upper bound exclusive or None), in hours.
+LEAD_BUCKETS: tuple[tuple[str, float, float | None], ...] = (
+    ("0-6", 0.0, 6.0),
+    ("6-24", 6.0, 24.0),
+    ("24-48", 24.0, 48.0),
+    ("48+", 48.0, None),
+)
+DAY = timedelta(days=1)
+PERSISTENCE_LAG = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class HourRow:
+    """One ``pvhistory`` row as the report needs it; times naive UTC, ``year month day hour`` local."""
+
+    ts_utc: datetime
+    year: int
+    month: int
+    day: int
+    hour: int
+    kwh_pv: float | None
+    kwh_s3p: float | None = None
+    kwh_fc: float | None = None
+    forecast_issued: datetime | None = None
+    flags: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_row(cls, row: Mapping) -> "HourRow":
+        """From a store row (a dict of the table's columns; ``flags`` comma separated text)."""
+        flags = frozenset(f.strip() for f in (row.get("flags") or "").split(",") if f.strip())
+        return cls(
+            ts_utc=row["ts_utc"],
+            year=int(row["year"]),
+            month=int(row["month"]),
+            day=int(row["day"]),
+            hour=int(row["hour"]),
+            kwh_pv=_num(row.get("kwh_pv")),
+            kwh_s3p=_num(row.get("kwh_s3p")),
+            kwh_fc=_num(row.get("kwh_fc")),
+            forecast_issued=row.get("forecast_issued"),
+            flags=flags,
+        )
+
+    @property
+    def local_date(self) -> date:
+        return date(self.year, self.month, self.day)
+
+    def value(self, forecast: str) -> float | None:
+        return self.kwh_s3p if forecast == "kwh_s3p" else self.kwh_fc
+
+    @property
+    def lead_h(self) -> float | None:
+        if self.forecast_issued is None:
+            return None
+        return (self.ts_utc - self.forecast_issued).total_seconds() / 3600.0
+
+
+def _num(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def counts(row: HourRow, forecast: str) -> bool:
+    """Whether ``row`` is a counting hour for ``forecast``."""
+    fc = row.value(forecast)
+    if row.kwh_pv is None or fc is None or row.flags & EXCLUDING_FLAGS:
+        return False
+    return row.kwh_pv > 0 or fc > 0
+
+
+# -- error measures ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Errors:
+    """MAE, MBE, RMSE (kWh) and nMAE (%) of pairs (forecast, measured)."""
+
+    n: int
+    mae: float | None
+    mbe: float | None
+    rmse: float | None
+    nmae_pct: float | None
+
+    @classmethod
+    def of(cls, pairs: Sequence[tuple[float, float]]) -> "Errors":
+        n = len(pairs)
+        if not n:
+            return cls(0, None, None, None, None)
+        diffs = [f - m for f, m in pairs]
+        mae = math.fsum(abs(d) for d in diffs) / n
+        mbe = math.fsum(diffs) / n
+        rmse = math.sqrt(math.fsum(d * d for d in diffs) / n)
+        mean_measured = math.fsum(m for _, m in pairs) / n
+        nmae = 100.0 * mae / mean_measured if mean_measured != 0 else None
+        return cls(n, mae, mbe, rmse, nmae)
+
+    def as_dict(self) -> dict:
+        return {"mae": self.mae, "mbe": self.mbe, "rmse": self.rmse, "nmae_pct": self.nmae_pct}
+
+
+def rmse(diffs: Sequence[float]) -> float | None:
+    if not diffs:
+        return None
+    return math.sqrt(math.fsum(d * d for d in diffs) / len(diffs))
+
+
+def skill(triples: Sequence[tuple[float, float, float]]) -> float | None:
+    """1 - RMSE(forecast) / RMSE(reference) over (forecast, reference, measured); None when there is no
+    triple or the reference was perfect (nothing to compare against)."""
+    ref = rmse([r - m for _, r, m in triples])
+    if ref is None or ref == 0:
+        return None
+    own = rmse([f - m for f, _, m in triples])
+    assert own is not None
+    return 1.0 - own / ref
+
+
+# -- the report -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DaySum:
+    day: date
+    measured: float
+    forecast: float
+    hours: int
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """Everything the report says about one forecast over the period."""
+
+    forecast: str
+    hours: int
+    days: int
+    measured_kwh: float
+    forecast_kwh: float
+    hourly: Errors
+    hourly_skill: float | None
+    daily: Errors
+    daily_skill: float | None
+    by_lead: dict[str, Errors]
+    by_month: dict[str, Errors]
+    day_sums: list[DaySum] = field(default_factory=list)
+
+    def worst_days(self, n: int = 3) -> list[DaySum]:
+        """The days furthest off (largest absolute daily error), worst first."""
+        return sorted(self.day_sums, key=lambda d: (-abs(d.forecast - d.measured), d.day))[:n]
+
+    def as_dict(self) -> dict:
+        return {
+            "hours": self.hours,
+            "days": self.days,
+            "measured_kwh": self.measured_kwh,
+            "forecast_kwh": self.forecast_kwh,
+            "hourly": {**self.hourly.as_dict(), "skill": self.hourly_skill},
+            "daily": {**self.daily.as_dict(), "skill": self.daily_skill},
+            "by_lead": {k: {"hours": e.n, **e.as_dict()} for k, e in self.by_lead.items()},
+            "by_month": {k: {"hours": e.n, **e.as_dict()} for k, e in self.by_month.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    start: date  # first local day
+    end_text: str  # B as given (exclusive)
+    judged: dict[str, Judgement | None]
+
+    @property
+    def empty(self) -> bool:
+        return all(j is None for j in self.judged.values())
+
+    def as_dict(self) -> dict:
+        return {
+            "from": self.start.isoformat(),
+            "to": self.end_text,
+            "forecasts": {name: (j.as_dict() if j else None) for name, j in self.judged.items()},
+        }
+
+
+def lead_bucket(lead_h: float | None) -> str | None:
+    if lead_h is None:
+        return None
+    for name, lo, hi in LEAD_BUCKETS:
+        if lead_h >= lo and (hi is None or lead_h < hi):
+            return name
+    return None  # negative: issued after the hour began
+
+
+def judge(rows: Iterable[HourRow], start: date, end: date, forecast: str) -> Judgement | None:
+    """The metrics of ``forecast`` over the local days [start, end). ``rows`` may include earlier hours
+    (at least the day before ``start``): they serve persistence only."""
+    rows = list(rows)
+    by_ts = {r.ts_utc: r for r in rows}
+    in_period = [r for r in rows if start <= r.local_date < end]
+    counting = sorted((r for r in in_period if counts(r, forecast)), key=lambda r: r.ts_utc)
+    if not counting:
+        return None
+
+    def pair(r: HourRow) -> tuple[float, float]:
+        fc, pv = r.value(forecast), r.kwh_pv
+        assert fc is not None and pv is not None
+        return fc, pv
+
+    # Hourly, and hourly skill against the same hour 24 h earlier (UTC).
+    hourly = Errors.of([pair(r) for r in counting])
+    triples = []
+    for r in counting:
+        before = by_ts.get(r.ts_utc - PERSISTENCE_LAG)
+        if before is not None and before.kwh_pv is not None:
+            fc, pv = pair(r)
+            triples.append((fc, before.kwh_pv, pv))
+    hourly_skill = skill(triples)
+
+    # Daily, on local-day sums of the counting hours.
+    per_day: dict[date, list[HourRow]] = {}
+    for r in counting:
+        per_day.setdefault(r.local_date, []).append(r)
+    day_rows: dict[date, list[HourRow]] = {}
+    for r in rows:
+        day_rows.setdefault(r.local_date, []).append(r)
+    day_sums, day_triples = [], []
+    for d in sorted(per_day):
+        hours = per_day[d]
+        fc_sum = math.fsum(pair(r)[0] for r in hours)
+        pv_sum = math.fsum(pair(r)[1] for r in hours)
+        day_sums.append(DaySum(d, pv_sum, fc_sum, len(hours)))
+        reference = _previous_day_sum(day_rows.get(d - DAY, []), {r.hour for r in hours})
+        if reference is not None:
+            day_triples.append((fc_sum, reference, pv_sum))
+    daily = Errors.of([(s.forecast, s.measured) for s in day_sums])
+
+    by_lead: dict[str, list[tuple[float, float]]] = {}
+    by_month: dict[str, list[tuple[float, float]]] = {}
+    for r in counting:
+        bucket = lead_bucket(r.lead_h)
+        if bucket is not None:
+            by_lead.setdefault(bucket, []).append(pair(r))
+        by_month.setdefault(f"{r.year:04d}-{r.month:02d}", []).append(pair(r))
+    lead_order = [name for name, _, _ in LEAD_BUCKETS]
+    return Judgement(
+        forecast=forecast,
+        hours=len(counting),
+        days=len(day_sums),
+        measured_kwh=math.fsum(pair(r)[1] for r in counting),
+        forecast_kwh=math.fsum(pair(r)[0] for r in counting),
+        hourly=hourly,
+        hourly_skill=hourly_skill,
+        daily=daily,
+        daily_skill=skill(day_triples),
+        by_lead={k: Errors.of(by_lead[k]) for k in lead_order if k in by_lead},
+        by_month={k: Errors.of(by_month[k]) for k in sorted(by_month)},
+        day_sums=day_sums,
+    )
+
+
+def _previous_day_sum(previous: Sequence[HourRow], clock_hours: set[int]) -> float | None:
+    """The previous local day's measured sum over ``clock_hours``, or None unless every one is known."""
+    values = [r.kwh_pv for r in previous if r.hour in clock_hours]
+    if {r.hour for r in previous if r.hour in clock_hours} != clock_hours or any(v is None for v in values):
+        return None
+    return math.fsum(v for v in values if v is not None)
+
+
+def report(rows: Iterable[HourRow], start: date, end: date, end_text: str | None = None) -> Report:
+    """Both forecasts judged over the local days [start, end)."""
+    rows = list(rows)
+    judged = {name: judge(rows, start, end, name) for name in FORECASTS}
+    return Report(start=start, end_text=end_text or end.isoformat(), judged=judged)
+
+
+# -- for the charts and the table: plain per-day and per-hour series --------------------------------
+@dataclass(frozen=True)
+class DayTotal:
+    """A local day's energy over all its known hours (not only counting ones)."""
+
+    day: date
+    measured: float | None
+    forecasts: dict[str, float | None]
+
+
+def day_totals(rows: Iterable[HourRow], start: date, end: date) -> list[DayTotal]:
+    """Every local day of [start, end) with the sum of each known column (None: no known hour)."""
+    per_day: dict[date, list[HourRow]] = {}
+    for r in rows:
+        if start <= r.local_date < end:
+            per_day.setdefault(r.local_date, []).append(r)
+    out = []
+    d = start
+    while d < end:
+        hours = per_day.get(d, [])
+        out.append(
+            DayTotal(
+                day=d,
+                measured=_sum_known(r.kwh_pv for r in hours),
+                forecasts={name: _sum_known(r.value(name) for r in hours) for name in FORECASTS},
+            )
+        )
+        d += DAY
+    return out
+
+
+def _sum_known(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return math.fsum(known) if known else None

@@ -1,0 +1,198 @@
+"""pv_report.py's use case: which days, the rows, the metrics, the summary (table or JSON), the charts.
+
+The arithmetic is in ``homepower.metrics`` (pure); the charts and the HTML in ``homepower.charts``
+(matplotlib, loaded only for ``--out``). The store does the SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from homepower import metrics as M
+from homepower.errors import DataError, UsageError
+from homepower.hours import to_utc
+
+DEFAULT_DAYS = 30
+# Rows read before the period: persistence needs the hour 24 h earlier and the previous local day.
+LOOK_BACK = timedelta(days=2)
+LOOK_AHEAD = timedelta(days=1)  # local dates vs UTC: read a margin, keep rows by their local date
+NAMES = {"kwh_s3p": "solar3p", "kwh_fc": "calibrated"}
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # exclusive
+    end_text: str  # --to as given
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+
+def parse_date(text: str, option: str) -> date:
+    if not _DATE_RE.match(text.strip()):
+        raise UsageError(f"{option} {text!r} is not a local date of the form YYYY-MM-DD")
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise UsageError(f"{option} {text!r} is not a valid date: {exc}") from None
+
+
+def period(start_text: str | None, end_text: str | None, today: date) -> Period:
+    """[A, B) from --from/--to; by default the last 30 complete local days (B = today)."""
+    end = parse_date(end_text, "--to") if end_text else today
+    start = parse_date(start_text, "--from") if start_text else end - timedelta(days=DEFAULT_DAYS)
+    if not start < end:
+        raise UsageError(f"--from {start} is not before --to {end}: the period is [from, to), to exclusive")
+    return Period(start, end, end_text.strip() if end_text else end.isoformat())
+
+
+def local_today(now_utc: datetime, tz: ZoneInfo) -> date:
+    return now_utc.replace(tzinfo=timezone.utc).astimezone(tz).date()
+
+
+def read_rows(store, span: Period, tz: ZoneInfo) -> list[M.HourRow]:
+    """The period's rows and the two days before it (for persistence)."""
+    start = to_utc(datetime.combine(span.start, datetime.min.time()), tz) - LOOK_BACK
+    end = to_utc(datetime.combine(span.end, datetime.min.time()), tz) + LOOK_AHEAD
+    return [M.HourRow.from_row(r) for r in store.report_rows(start, end)]
+
+
+def build(rows: list[M.HourRow], span: Period) -> M.Report:
+    """The report, or DataError (65) when no hour of the period counts for either forecast."""
+    result = M.report(rows, span.start, span.end, span.end_text)
+    if result.empty:
+        in_period = sum(span.start <= r.local_date < span.end for r in rows)
+        raise DataError(
+            f"no counting hour from {span.start} to {span.end_text} (exclusive): {in_period} pvhistory row(s) "
+            f"in the period, none with kwh_pv and a forecast (kwh_s3p or kwh_fc) known, unflagged and not both 0"
+        )
+    return result
+
+
+# -- progress ---------------------------------------------------------------------------------------
+class Progress:
+    """Steps on stderr, but only once the run has lasted ``after`` seconds (a quick report stays quiet)."""
+
+    def __init__(self, stream: TextIO | None = None, after: float = 1.0):
+        self.stream = stream or sys.stderr
+        self.started = time.monotonic()
+        self.current = ""
+        self.loud = False
+        self.lock = threading.Lock()
+        self.timer = threading.Timer(after, self._wake)
+        self.timer.daemon = True
+        self.timer.start()
+        self.after = after
+
+    def _wake(self) -> None:
+        with self.lock:
+            self.loud = True
+            if self.current:
+                self._print(self.current)
+
+    def _print(self, text: str) -> None:
+        print(f"pv_report: {text} ({time.monotonic() - self.started:.1f} s)", file=self.stream, flush=True)
+
+    def step(self, text: str) -> None:
+        with self.lock:
+            self.current = text
+            if self.loud:
+                self._print(text)
+
+    def done(self) -> None:
+        self.timer.cancel()
+
+
+# -- the terminal summary ---------------------------------------------------------------------------
+def _f(value: float | None, fmt: str, unit: str = "") -> str:
+    return "n/a" if value is None else f"{value:{fmt}}{unit}"
+
+
+def format_summary(result: M.Report, span: Period, tz_name: str) -> str:
+    """The summary a person reads in ten seconds."""
+    judged = [(name, j) for name, j in result.judged.items()]
+    label = [f"{NAMES[n]} ({n})" for n, _ in judged]
+    width = max(len(s) for s in label) + 2
+
+    def line(title: str, cells: list[str]) -> str:
+        return f"  {title:<30}" + "".join(c.rjust(width) for c in cells)
+
+    last = span.end - timedelta(days=1)
+    out = [f"PV report {span.start} .. {last} ({span.days} local day(s), {tz_name})", line("", label)]
+
+    def cells(fn) -> list[str]:
+        return [fn(j) if j is not None else "no counting hour" for _, j in judged]
+
+    def energy(j: M.Judgement) -> str:
+        pct = 100.0 * (j.forecast_kwh - j.measured_kwh) / j.measured_kwh if j.measured_kwh else None
+        return f"{j.forecast_kwh:.1f} kWh" + (f" ({pct:+.0f}%)" if pct is not None else "")
+
+    out += [
+        line("counting hours / days", cells(lambda j: f"{j.hours} h / {j.days} d")),
+        line("measured energy", cells(lambda j: f"{j.measured_kwh:.1f} kWh")),
+        line("forecast energy", cells(energy)),
+        line("hourly nMAE", cells(lambda j: _f(j.hourly.nmae_pct, ".1f", " %"))),
+        line("daily nMAE", cells(lambda j: _f(j.daily.nmae_pct, ".1f", " %"))),
+        line("bias (MBE), per hour", cells(lambda j: _f(j.hourly.mbe, "+.3f", " kWh"))),
+        line("bias (MBE), per day", cells(lambda j: _f(j.daily.mbe, "+.2f", " kWh"))),
+        line("skill vs persistence, hourly", cells(lambda j: _f(j.hourly_skill, "+.2f"))),
+        line("skill vs persistence, daily", cells(lambda j: _f(j.daily_skill, "+.2f"))),
+    ]
+    for name, j in judged:
+        if j is None or not j.day_sums:
+            continue
+        worst = ", ".join(
+            f"{d.day:%a %d %b} {d.measured:.1f} vs {d.forecast:.1f} kWh ({d.forecast - d.measured:+.1f})"
+            for d in j.worst_days(3)
+        )
+        out.append(f"  worst days, {NAMES[name]}: {worst}")
+    out.append("  (nMAE: mean absolute error / mean measured; skill > 0 beats 'same as yesterday'; see README)")
+    return "\n".join(out) + "\n"
+
+
+def as_json(result: M.Report) -> str:
+    return json.dumps(result.as_dict(), indent=2, allow_nan=False) + "\n"
+
+
+# -- the whole run ----------------------------------------------------------------------------------
+def run_report(
+    store,
+    span: Period,
+    tz: ZoneInfo,
+    fmt: str = "table",
+    out_dir: Path | None = None,
+    stdout: TextIO | None = None,
+    progress: Progress | None = None,
+) -> M.Report:
+    stdout = stdout or sys.stdout
+    progress = progress or Progress()
+    try:
+        progress.step(f"reading pvhistory {span.start} .. {span.end_text}")
+        rows = read_rows(store, span, tz)
+        progress.step(f"judging {len(rows)} hour(s)")
+        result = build(rows, span)
+        if out_dir is not None:
+            from homepower import charts  # matplotlib: only for --out
+
+            progress.step(f"drawing the charts into {out_dir}")
+            summary = format_summary(result, span, tz.key)
+            page = charts.write_report(out_dir, result, rows, span.start, span.end, tz.key, summary)
+            progress.step(f"wrote {page}")
+        stdout.write(as_json(result) if fmt == "json" else format_summary(result, span, tz.key))
+        if out_dir is not None and fmt != "json":
+            stdout.write(f"report: {Path(out_dir) / 'report.html'}\n")
+        return result
+    finally:
+        progress.done()

@@ -1,0 +1,211 @@
+"""``pv_report.py --status``: the installation's health in a few lines, for a person or a monitor.
+
+Exit 0 when readings and forecasts are fresh, 69 when either is stale (which, and since when, on stderr),
+75 when the database does not answer (the files' part is printed first: a growing spool says why).
+Nothing secret is printed: the token's expiry is read from its JWT claims, never the token.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TextIO
+
+from homepower.errors import EX_UNAVAILABLE, HomepowerError, StoreUnavailable
+from homepower.settings import Settings
+
+READING_STALE = timedelta(hours=2)  # polls run every 5 minutes (or hourly); the nightly outage lasts minutes
+FORECAST_STALE = timedelta(hours=36)  # a forecast fetched at least daily
+HISTORY_BEHIND = timedelta(hours=3)  # the collector runs hourly
+RECENT_HOURS = 48
+
+
+def age(delta: timedelta) -> str:
+    """A duration as a person says it: 40 s, 12 min, 5.2 h, 3 days."""
+    s = delta.total_seconds()
+    sign = "-" if s < 0 else ""  # a time in the future: the clock of this box or of the data is wrong
+    s = abs(s)
+    if s < 90:
+        return f"{sign}{s:.0f} s"
+    if s < 90 * 60:
+        return f"{sign}{s / 60:.0f} min"
+    if s < 48 * 3600:
+        return f"{sign}{s / 3600:.1f} h"
+    return f"{sign}{s / 86400:.0f} days"
+
+
+def utc(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+@dataclass
+class Status:
+    lines: list[tuple[str, str]] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+
+    def add(self, title: str, text: str) -> None:
+        self.lines.append((title, text))
+
+    def render(self) -> str:
+        return "".join(f"  {title:<20}{text}\n" for title, text in self.lines)
+
+
+# -- the files in STATE_DIR -------------------------------------------------------------------------
+def spool_text(state_dir: Path) -> str:
+    from homepower.spool import spool_path
+
+    path = spool_path(state_dir)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return "empty"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror}): {path}"
+    if size == 0:
+        return "empty"
+    lines = 0
+    try:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                lines += chunk.count(b"\n")
+    except OSError as exc:
+        return f"{size} bytes, cannot be read ({exc.strerror}): {path}"
+    return f"{lines} reading(s) waiting for the database ({size / 1024:.1f} KiB) in {path}"
+
+
+def token_text(conf: Settings, now: datetime) -> str:
+    from homepower.enlighten import cache_path, jwt_exp
+
+    parts = []
+    if conf.envoy_token:
+        parts.append("ENVOY_TOKEN " + _expiry(jwt_exp(conf.envoy_token), now))
+    path = cache_path(conf.state_dir)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        data = None
+    except (OSError, ValueError):
+        parts.append(f"the cache {path} cannot be read")
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("token"), str):
+        parts.append("cached token " + _expiry(jwt_exp(data["token"]), now))
+    elif data is not None:
+        parts.append(f"the cache {path} holds no token")
+    if not parts:
+        return "none yet (the first poll of a firmware 7+ gateway obtains one)"
+    return "; ".join(parts)
+
+
+def _expiry(exp: float | None, now: datetime) -> str:
+    if exp is None:
+        return "has no readable expiry"
+    moment = datetime.fromtimestamp(exp, timezone.utc).replace(tzinfo=None)
+    if moment <= now:
+        return f"EXPIRED at {utc(moment)} ({age(now - moment)} ago)"
+    return f"valid until {utc(moment)} ({age(moment - now)} left)"
+
+
+def pin_text(conf: Settings) -> str:
+    from homepower.tls import pin_path, read_pin
+
+    if conf.envoy_tls == "insecure":
+        return "none: ENVOY_TLS=insecure (the certificate is not checked)"
+    if conf.envoy_tls != "pin":
+        return f"none: verified against the CA bundle {conf.envoy_tls}"
+    try:
+        pin = read_pin(conf.state_dir)
+    except HomepowerError as err:
+        return str(err)
+    if pin is None:
+        return "none yet (the next poll pins the gateway's certificate)"
+    return f"SHA-256 {pin[:11]}...{pin[-8:]} ({pin_path(conf.state_dir)})"
+
+
+# -- the database -----------------------------------------------------------------------------------
+def database_part(status: Status, store, conf: Settings, now: datetime) -> None:
+    from homepower.collect import last_completed_start
+
+    reading = store.newest("enphase_production")
+    if reading is None:
+        status.add("last reading", "none stored yet")
+        status.stale.append("readings: none stored yet")
+    else:
+        status.add("last reading", f"{utc(reading)} ({age(now - reading)} ago)")
+        if now - reading > READING_STALE:
+            status.stale.append(f"readings: none since {utc(reading)} ({age(now - reading)} ago)")
+
+    last_hour = store.newest("pvhistory")
+    if last_hour is None:
+        status.add("last pvhistory row", "none yet (history_collector.py builds them hourly)")
+    else:
+        ended = last_hour + timedelta(hours=1)
+        local = last_hour.replace(tzinfo=timezone.utc).astimezone(conf.timezone)
+        note = "; the collector seems not to run" if now - ended > HISTORY_BEHIND else ""
+        status.add("last pvhistory row", f"hour {local:%Y-%m-%d %H}:00 local, ended {age(now - ended)} ago{note}")
+
+    last = last_completed_start(now, conf.timezone)
+    first = last - timedelta(hours=RECENT_HOURS - 1)
+    rows, nulls = store.null_hours(first, last + timedelta(hours=1))
+    missing = RECENT_HOURS - rows
+    unknown = nulls + max(missing, 0)
+    detail = f" ({nulls} NULL, {max(missing, 0)} without a row)" if unknown else ""
+    status.add(f"last {RECENT_HOURS} hours", f"{unknown} without kwh_pv{detail}")
+
+    forecast = store.newest_forecast()
+    if forecast is None:
+        status.add("newest forecast", "none archived yet")
+        status.stale.append("forecasts: none archived yet")
+    else:
+        issued = forecast["issued_utc"]
+        until = forecast["last"] + timedelta(hours=1) if forecast["last"] else None
+        cover = f", covering until {utc(until)}" if until else ""
+        status.add(
+            "newest forecast", f"issued {utc(issued)} ({age(now - issued)} ago) by {forecast['provider']}{cover}"
+        )
+        if now - issued > FORECAST_STALE:
+            status.stale.append(f"forecasts: the newest was issued {utc(issued)} ({age(now - issued)} ago)")
+        elif until is not None and until <= now:
+            status.stale.append(f"forecasts: the newest covers nothing after {utc(until)}")
+
+    calibration = store.last_calibration()
+    if calibration is None:
+        status.add("last calibration", "none yet (history_collector.py --calibrate)")
+    else:
+        fitted = calibration["fitted_utc"]
+        nmae = calibration.get("nmae_pct")
+        hours = calibration.get("hours")
+        what = f"fitted {utc(fitted)} ({age(now - fitted)} ago)"
+        if hours is not None:
+            what += f" on {int(hours)} h"
+        if nmae is not None:
+            what += f", in-sample nMAE {float(nmae):.1f} %"
+        status.add("last calibration", what)
+
+
+def run_status(conf: Settings, now: datetime, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    from homepower.store import Store
+
+    out, err = out or sys.stdout, err or sys.stderr
+    status = Status()
+    files = Status()
+    files.add("spool", spool_text(conf.state_dir))
+    files.add("token", token_text(conf, now))
+    files.add("certificate pin", pin_text(conf))
+    try:
+        with Store.connect(conf.database, conf.timezone) as store:
+            database_part(status, store, conf, now)
+    except StoreUnavailable:
+        out.write(f"status at {utc(now)} (database {conf.database.describe()} not answering)\n" + files.render())
+        out.flush()
+        raise
+    status.lines += files.lines
+    verdict = "STALE" if status.stale else "all fresh"
+    out.write(f"status at {utc(now)}: {verdict}\n" + status.render())
+    out.flush()
+    if status.stale:
+        print("stale: " + "; ".join(status.stale), file=err)
+        return EX_UNAVAILABLE
+    return 0

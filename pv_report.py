@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""How good were the forecasts, and what did the panels do: a report over pvhistory.
+
+  pv_report.py                                   the last 30 complete local days, as a table
+  pv_report.py --from 2025-06-01 --to 2025-07-01 local days [from, to)
+  --format json                                  the numbers as JSON (the contract's keys)
+  --out DIR                                      also DIR/report.html with PNG charts beside it
+  pv_report.py --status                          the installation's health; exit 0 fresh, 69 stale
+
+Exit codes: 0 done, 64 bad usage, 65 no counting hour in the period, 69 stale (--status),
+75 database unavailable, 78 configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import log
+from homepower.cli import Parser, run
+from homepower.errors import UsageError
+
+
+def parse_args(argv):
+    parser = Parser(prog="pv_report.py", description="Report on pvhistory: forecasts judged, production shown.")
+    parser.add_argument("--from", dest="start", metavar="A", help="first local date, YYYY-MM-DD (inclusive)")
+    parser.add_argument("--to", dest="end", metavar="B", help="local date to stop at, YYYY-MM-DD (exclusive)")
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="summary format")
+    parser.add_argument("--out", metavar="DIR", type=Path, help="write DIR/report.html and its PNG charts")
+    parser.add_argument("--status", action="store_true", help="the installation's health in a few lines")
+    parser.add_argument("--now", help=argparse.SUPPRESS)  # tests: pretend it is this UTC time
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+
+    def body():
+        from homepower import settings
+        from homepower.collect import utc_now
+        from homepower.dialects import parse_utc
+        from homepower.store import Store
+
+        if args.status and (args.start or args.end or args.out):
+            raise UsageError("--status takes no --from, --to or --out")
+        now = utc_now()
+        if args.now:
+            try:
+                now = parse_utc(args.now)
+            except ValueError:
+                raise UsageError(f"--now {args.now!r} is not an ISO time (UTC)") from None
+        from homepower import report
+
+        if not args.status:
+            report.period(args.start, args.end, now.date())  # a bad date is 64 before any setting is read
+        conf = settings.load()
+        log.setup(conf.log_level)
+        if args.status:
+            from homepower import status
+
+            return status.run_status(conf, now)
+        span = report.period(args.start, args.end, report.local_today(now, conf.timezone))
+        with Store.connect(conf.database, conf.timezone) as store:
+            report.run_report(store, span, conf.timezone, args.format, args.out)
+        return 0
+
+    return run(body, "pv_report")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
