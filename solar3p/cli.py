@@ -123,22 +123,49 @@ def forecast_parser(settings) -> Parser:
     return parser
 
 
+def _day(text):
+    from datetime import date
+
+    text = text.strip()
+    try:
+        if len(text) != 10 or text[4] != "-":
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+def _text(what):
+    def convert(text):
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"an empty {what}")
+        return text.strip()
+
+    return convert
+
+
 def fetch_parser(settings) -> Parser:
-    default_source = "meteoserver" if settings.meteoserver_key else "open-meteo"
+    from solar3p.download import MAX_BODY_BYTES
+    from solar3p.fetch import DEADLINE_S, HISTORY_CHUNK_S
+
     parser = Parser(
         prog="python -m solar3p fetch",
         description="Download a forecast file and write it atomically (a failed download keeps the previous "
-        "file). Meteoserver needs METEOSERVER_KEY; Open-Meteo needs no key and is written in the "
-        "Meteoserver layout. Base URLs: METEOSERVER_URL, OPEN_METEO_URL.",
+        "file), stamped with when it was issued and by which service. Meteoserver needs METEOSERVER_KEY; "
+        "Open-Meteo needs no key and is written in the Meteoserver layout. With --from/--to: past forecasts "
+        "from Open-Meteo's historical forecast service, for history_collector.py --archive. Base URLs: "
+        f"METEOSERVER_URL, OPEN_METEO_URL, OPEN_METEO_HISTORY_URL. An answer over {MAX_BODY_BYTES // 1024} KiB "
+        "is refused.",
     )
     parser.add_argument(
         "--source",
         choices=("meteoserver", "open-meteo"),
-        default=default_source,
-        help="forecast service (default here: %(default)s; meteoserver when METEOSERVER_KEY is set)",
+        default=None,
+        help="forecast service (default: meteoserver when METEOSERVER_KEY is set and no --from, else open-meteo)",
     )
     parser.add_argument(
         "--location",
+        type=_text("location"),
         default=None,
         help="place name, e.g. Rotterdam: Meteoserver's location, and the file becomes data.<name> "
         "beside METEO_FILE (Open-Meteo still uses --lat/--lon)",
@@ -156,13 +183,45 @@ def fetch_parser(settings) -> Parser:
         help=f"longitude, degrees east (default: PV_LONGITUDE = {settings.pv.longitude})",
     )
     parser.add_argument(
-        "--out",
-        type=Path,
+        "--from",
+        dest="first",
+        type=_day,
         default=None,
-        help=f"file to write (default: data.<location> beside METEO_FILE with --location, "
-        f"else METEO_FILE = {settings.meteo_file})",
+        help="with --to: past forecasts of the local days [FROM, TO) (SITE_TIMEZONE), YYYY-MM-DD",
+    )
+    parser.add_argument("--to", dest="end", type=_day, default=None, help="first local day NOT fetched, YYYY-MM-DD")
+    parser.add_argument(
+        "--out",
+        type=_text("path"),
+        default=None,
+        help=f"file to write (default: data.<location> beside METEO_FILE with --location, else METEO_FILE = "
+        f"{settings.meteo_file}; with --from/--to: forecast-history-FROM-TO.json in STATE_DIR)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_ranged(float, 1, 3600, "s"),
+        default=None,
+        help=f"give up after this many seconds in all, however slowly the service answers (default: "
+        f"{DEADLINE_S:g}, plus {HISTORY_CHUNK_S:g} for every further month of a --from/--to range)",
     )
     return parser
+
+
+def _target(path: Path, origin: str) -> Path:
+    """Refuse a target inside the program's own folders: a download never overwrites a shipped file
+    (the sample forecast serves the demo and the tests)."""
+    from homepower.settings import PROJECT_DIR
+
+    resolved = path.expanduser().resolve()
+    for folder in ("solar3p", "homepower", "tests", "sql", "demo", "bench"):
+        if resolved.is_relative_to(PROJECT_DIR / folder):
+            message = f"{origin} {path} is inside the program's folder {folder}/: write forecasts elsewhere"
+            if origin == "METEO_FILE":
+                raise ConfigError(message + " (the default is STATE_DIR/forecast.json)")
+            raise UsageError(message)
+    if resolved.is_dir():
+        raise UsageError(f"{origin} {path} is a folder, not a file")
+    return path
 
 
 def _number(value, digits):
@@ -219,25 +278,58 @@ def run_forecast(argv, settings) -> int:
 
 def run_fetch(argv, settings) -> int:
     from solar3p.api import location_file_name
-    from solar3p.fetch import fetch
+    from solar3p.fetch import fetch, fetch_history
 
     args = fetch_parser(settings).parse_args(argv)
     if (args.lat is None) != (args.lon is None):
         raise UsageError("give both --lat and --lon, or neither")
-    if args.source == "meteoserver" and args.location and args.lat is not None:
+    history = args.first is not None or args.end is not None
+    if history and (args.first is None or args.end is None):
+        raise UsageError("give both --from and --to (local days [FROM, TO)), or neither")
+    source = args.source or ("meteoserver" if settings.meteoserver_key and not history else "open-meteo")
+    if history and source != "open-meteo":
+        raise UsageError("past forecasts (--from/--to) come from Open-Meteo only: use --source open-meteo")
+    if source == "meteoserver" and args.location and args.lat is not None:
         raise UsageError("Meteoserver takes --location or --lat/--lon, not both")
     lat = settings.pv.latitude if args.lat is None else args.lat
     lon = settings.pv.longitude if args.lon is None else args.lon
+    if history:
+        out = Path(args.out) if args.out else settings.state_dir / f"forecast-history-{args.first}-{args.end}.json"
+        out = _target(out, "--out")
+        hours = fetch_history(
+            out,
+            args.first,
+            args.end,
+            lat,
+            lon,
+            settings.timezone,
+            place=args.location,
+            timeout=args.timeout,
+        )
+        print(f"wrote {hours} past forecast hours to {out}; store them with: history_collector.py --archive {out}")
+        return 0
     location = args.location
-    if args.source == "meteoserver" and not location and args.lat is None:
+    if source == "meteoserver" and not location and args.lat is None:
         # METEO_FILE named data.<place> says where the user gets forecasts for.
         name = settings.meteo_file.name
         location = name[len("data.") :] if name.startswith("data.") else None
-    out = args.out
-    if out is None:
-        out = (settings.meteo_file.parent / location_file_name(args.location)) if args.location else settings.meteo_file
-    written = fetch(args.source, out, location=location, lat=lat, lon=lon, key=settings.meteoserver_key)
-    print(f"wrote {written}")
+    if args.out:
+        out = _target(Path(args.out), "--out")
+    elif args.location:
+        out = _target(settings.meteo_file.parent / location_file_name(args.location), "--location")
+    else:
+        out = _target(settings.meteo_file, "METEO_FILE")
+    hours = fetch(
+        source,
+        out,
+        location=location,
+        lat=lat,
+        lon=lon,
+        key=settings.meteoserver_key,
+        tz=settings.timezone,
+        timeout=args.timeout,
+    )
+    print(f"wrote {hours} forecast hours from {source} to {out}")
     return 0
 
 

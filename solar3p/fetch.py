@@ -1,32 +1,58 @@
-"""``python -m solar3p fetch``: download a forecast file, written atomically in Meteoserver "solar" layout.
+"""``python -m solar3p fetch``: download a forecast file, written atomically in Meteoserver "solar" layout and
+stamped with top-level ``"issued"`` (unix seconds of the download, a string) and ``"provider"``.
 
 Sources (base URLs are settings, so tests point them at a local server):
 - ``meteoserver``: ``{METEOSERVER_URL}/solar.php?locatie=NAME&key=KEY`` (or ``lat``/``long``), needs
-  METEOSERVER_KEY. Default base ``https://data.meteoserver.nl/api``.
-- ``open-meteo``: ``{OPEN_METEO_URL}/v1/forecast`` with hourly shortwave radiation, temperature and cloud
-  cover, no key. Default base ``https://api.open-meteo.com``. Converted to the Meteoserver layout.
+  METEOSERVER_KEY. Meteoserver writes ``-`` for a value it lacks (the file reader makes it NULL, the row
+  stays) and now and then answers without a ``forecast`` list: that answer is retried after 1, 2, 4 s.
+- ``open-meteo``: ``{OPEN_METEO_URL}/v1/forecast`` with hourly radiation, temperature and clouds, no key,
+  from local midnight of the day the download starts in (``past_days=1``, trimmed) for FORECAST_DAYS days.
+- ``open-meteo`` with a date range: ``{OPEN_METEO_HISTORY_URL}/v1/forecast`` (the historical forecast API:
+  the forecast API's parameters plus ``start_date``/``end_date``), in chunks of HISTORY_CHUNK_DAYS local
+  days, each row stamped with its own ``issued`` (see HISTORY_LEAD_S), written once at the end.
 
-The download is checked (parsed as a forecast) before it replaces the previous file; a failed or bad
-download leaves the last good file in place. The key never appears in a message.
+Bounded: every body is capped (``download.MAX_BODY_BYTES``) and the whole fetch has one wall-clock
+deadline. The download is checked (parsed as a forecast) before it replaces the previous file; a failed or
+bad download leaves the last good file in place. The key never appears in a message.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+import math
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as clock
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from homepower.errors import AuthError, ConfigError, DataError, HomepowerError, UnreachableError
+from homepower.errors import ConfigError, DataError, HomepowerError, UsageError
 from homepower.settings import http_url, read_environment
-from solar3p.meteo import MeteoFileError, parse_meteo
-from solar3p.files import DUTCH, write_forecast
+from solar3p import download
+from solar3p.download import Deadline, ServiceError
+from solar3p.files import DUTCH, dump_lines, write_forecast
+from solar3p.meteo import parse_meteo
 
 log = logging.getLogger(__name__)
 
 SOURCES = ("meteoserver", "open-meteo")
-DEFAULT_URLS = {"METEOSERVER_URL": "https://data.meteoserver.nl/api", "OPEN_METEO_URL": "https://api.open-meteo.com"}
-TIMEOUT_S = 30.0
+DEFAULT_URLS = {
+    "METEOSERVER_URL": "https://data.meteoserver.nl/api",
+    "OPEN_METEO_URL": "https://api.open-meteo.com",
+    "OPEN_METEO_HISTORY_URL": "https://historical-forecast-api.open-meteo.com",
+}
+DEADLINE_S = 60.0  # a whole forecast fetch, retries included
+HISTORY_CHUNK_S = 20.0  # the deadline grows by this much for every further chunk of a range
+METEOSERVER_PAUSES_S = (1.0, 2.0, 4.0)  # before each retry of an answer without a forecast list
+FORECAST_DAYS = 5
+HISTORY_CHUNK_DAYS = 31  # ~70 KB an answer with our 9 variables, far below the body cap
+MAX_HISTORY_DAYS = 5 * 366  # one run's file stays a few MB; run again for more years
+# The historical forecast series is stitched from the first hours of each model run (runs every 1-3 h for
+# the Central-European models Best Match uses here, 6 h for the global ones): an hour's value was computed
+# by a run initialised at most a few hours before it. Rows are stamped issued = hour start - 3 h.
+HISTORY_LEAD_S = 3 * 3600
 OPEN_METEO_HOURLY = (
     "shortwave_radiation",
     "temperature_2m",
@@ -38,10 +64,21 @@ OPEN_METEO_HOURLY = (
     "precipitation",
     "sunshine_duration",
 )
+OPEN_METEO_REQUIRED = ("shortwave_radiation", "temperature_2m", "cloud_cover")
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where to fetch for: ``place`` names it in the file; ``tz`` is SITE_TIMEZONE (the local day)."""
+
+    lat: float
+    lon: float
+    tz: ZoneInfo
+    place: str
 
 
 def base_url(name: str, environ=None) -> str:
-    """A source's base URL from the environment / .env (METEOSERVER_URL, OPEN_METEO_URL) or its default."""
+    """A source's base URL from the environment / .env or its default."""
     return http_url(read_environment(environ=environ), name, DEFAULT_URLS[name])
 
 
@@ -51,96 +88,121 @@ def meteoserver_query(key: str, location: str | None, lat: float | None, lon: fl
     return {"lat": f"{lat:.4f}", "long": f"{lon:.4f}", "key": key}
 
 
-def open_meteo_query(lat: float, lon: float, days: int = 5) -> dict:
-    # GMT and unix times: no local-time ambiguity to undo.
+def open_meteo_query(lat: float, lon: float) -> dict:
+    # GMT and unix times: no local-time ambiguity to undo; the local day is cut here.
     return {
         "latitude": f"{lat:.4f}",
         "longitude": f"{lon:.4f}",
         "hourly": ",".join(OPEN_METEO_HOURLY),
         "timezone": "GMT",
         "timeformat": "unixtime",
-        "forecast_days": str(days),
     }
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> int:
+    return int(datetime.combine(day, clock(0), tzinfo=tz).timestamp())
 
 
 def _fmt(value, digits: int = 1) -> str:
     return "" if value is None else f"{float(value):.{digits}f}"
 
 
-def open_meteo_to_meteoserver(document: dict, place: str, latitude: float, longitude: float) -> dict:
-    """Open-Meteo hourly JSON -> a Meteoserver "solar" document (every value a string).
+def _series(hourly: dict, name: str, n: int) -> list[float | None]:
+    values = hourly.get(name)
+    if values is None:
+        if name in OPEN_METEO_REQUIRED:
+            raise DataError(f"Open-Meteo answer lacks hourly {name}: cannot make a forecast file")
+        return [None] * n
+    if not isinstance(values, list) or len(values) != n:
+        raise DataError(f"Open-Meteo hourly {name} is not a list as long as its times")
+    out: list[float | None] = []
+    for value in values:
+        if value is None:
+            out.append(None)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            out.append(float(value))
+        else:
+            raise DataError(f"Open-Meteo hourly {name} has {str(value)[:40]!r}, not a number")
+    return out
+
+
+def open_meteo_rows(document: object, latitude: float, longitude: float) -> list[dict]:
+    """Open-Meteo hourly JSON (unix times) -> Meteoserver "solar" rows (every value a string).
 
     Open-Meteo stamps ``shortwave_radiation`` (and precipitation, sunshine) at the END of the hour it
-    averages (the preceding hour); Meteoserver stamps an hour at its start. So the row for the hour
-    starting at T takes the radiation stamped T+1h; temperature and clouds, instantaneous, are the mean of
-    T and T+1h (the hour's middle)."""
-    try:
-        hourly = document["hourly"]
-        times = [int(t) for t in hourly["time"]]
-        series = {name: hourly[name] for name in ("shortwave_radiation", "temperature_2m", "cloud_cover")}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"Open-Meteo answer lacks hourly {exc}: cannot make a forecast file") from None
-    optional = {name: hourly.get(name) or [None] * len(times) for name in OPEN_METEO_HOURLY}
+    averages; Meteoserver stamps an hour at its start. So the row for the hour starting at T takes the
+    radiation stamped T+1h; temperature and clouds, instantaneous, are the mean of T and T+1h (the hour's
+    middle). An hour without radiation (not yet computed, or outside the archive) has no row."""
+    hourly = document.get("hourly") if isinstance(document, dict) else None
+    if not isinstance(hourly, dict) or not isinstance(hourly.get("time"), list):
+        raise DataError("Open-Meteo answer has no hourly times: cannot make a forecast file")
+    times = hourly["time"]
+    if not all(isinstance(t, int) and not isinstance(t, bool) for t in times):
+        raise DataError("Open-Meteo hourly times are not unix seconds")
+    if any(b - a != 3600 for a, b in zip(times, times[1:], strict=False)):
+        raise DataError("Open-Meteo hourly times are not consecutive hours")
+    series = {name: _series(hourly, name, len(times)) for name in OPEN_METEO_HOURLY}
+    starts = [i for i in range(len(times) - 1) if series["shortwave_radiation"][i + 1] is not None]
+    if not starts:
+        return []
 
-    def mid(name, i):
-        values = series.get(name) or optional[name]
-        known = [v for v in (values[i], values[i + 1]) if v is not None]
+    def mid(name: str, i: int) -> float | None:
+        known = [v for v in series[name][i : i + 2] if v is not None]
         return sum(known) / len(known) if known else None
 
     import pandas as pd
     import pvlib
 
-    starts = times[:-1]
-    sun = pvlib.solarposition.get_solarposition(pd.to_datetime(starts, unit="s", utc=True), latitude, longitude)
+    index = pd.to_datetime([times[i] for i in starts], unit="s", utc=True)
+    sun = pvlib.solarposition.get_solarposition(index, latitude, longitude)
     rows = []
-    for i, start in enumerate(starts):
+    for k, i in enumerate(starts):
+        start = times[i]
         ghi = series["shortwave_radiation"][i + 1]
-        if ghi is None:
-            continue
-        sunshine = optional["sunshine_duration"][i + 1]
+        assert ghi is not None
+        sunshine = series["sunshine_duration"][i + 1]
         rows.append(
             {
                 "time": str(start),
                 "cet": datetime.fromtimestamp(start, timezone.utc).astimezone(DUTCH).strftime("%d-%m-%Y %H:%M"),
-                "elev": f"{sun['apparent_elevation'].iloc[i]:.1f}",
-                "az": f"{sun['azimuth'].iloc[i]:.0f}",
+                "elev": f"{sun['apparent_elevation'].iloc[k]:.1f}",
+                "az": f"{sun['azimuth'].iloc[k]:.0f}",
                 "temp": _fmt(mid("temperature_2m", i)),
-                "gr": f"{float(ghi) * 0.36:.0f}",  # W/m² over an hour -> J/cm²
-                "gr_w": f"{float(ghi):.0f}",
-                "sd": _fmt(None if sunshine is None else float(sunshine) / 60, 0),  # s -> minutes
+                "gr": f"{ghi * 0.36:.0f}",  # W/m² over an hour -> J/cm²
+                "gr_w": f"{ghi:.0f}",
+                "sd": _fmt(None if sunshine is None else sunshine / 60, 0),  # s -> minutes
                 "tc": _fmt(mid("cloud_cover", i), 0),
                 "lc": _fmt(mid("cloud_cover_low", i), 0),
                 "mc": _fmt(mid("cloud_cover_mid", i), 0),
                 "hc": _fmt(mid("cloud_cover_high", i), 0),
-                "vis": _fmt(optional["visibility"][i], 0),
-                "prec": _fmt(optional["precipitation"][i + 1]),
+                "vis": _fmt(series["visibility"][i], 0),
+                "prec": _fmt(series["precipitation"][i + 1]),
             }
         )
-    return {"plaatsnaam": [{"plaats": place}], "current": [], "forecast": rows}
+    return rows
 
 
-def download(url: str, params: dict, secret: str | None = None) -> bytes:
-    """GET ``url`` with ``params``; maps failures to the contract's errors. ``secret`` is scrubbed."""
-    import requests
+def _head(place: str, issued: int, provider: str) -> dict:
+    return {"plaatsnaam": [{"plaats": place}], "current": [], "issued": str(issued), "provider": provider}
 
-    shown = url  # the query (with the key) is never shown
+
+def _kept(err: HomepowerError, out: Path) -> HomepowerError:
+    """The error with what became of the target said, its type and fields unchanged."""
+    tail = f"nothing written, {out} is kept as it was" if out.exists() else f"nothing written to {out}"
+    err.args = (f"{err}; {tail}",)
+    return err
+
+
+def _write(out: Path, text_or_document) -> None:
     try:
-        response = requests.get(url, params=params, timeout=TIMEOUT_S)
-    except requests.RequestException as exc:
-        detail = exc.__class__.__name__
-        raise UnreachableError(f"forecast download from {shown} failed ({detail})") from None
-    if response.status_code in (401, 403):
-        raise AuthError(
-            f"forecast service {shown} rejected the request (HTTP {response.status_code}): check METEOSERVER_KEY"
-        )
-    if response.status_code >= 500:
-        raise UnreachableError(f"forecast service {shown} answered HTTP {response.status_code}")
-    if response.status_code != 200:
-        raise DataError(f"forecast service {shown} answered HTTP {response.status_code}")
-    body = response.content
-    if secret:
-        body = body.replace(secret.encode(), b"***")
-    return body
+        if isinstance(text_or_document, str):
+            from homepower.files import write_atomic
+
+            write_atomic(out, text_or_document, mode=0o644)
+        else:
+            write_forecast(out, text_or_document)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the forecast to {out}: {exc.strerror or exc}") from exc
 
 
 def fetch(
@@ -151,46 +213,150 @@ def fetch(
     lon: float | None = None,
     key: str | None = None,
     environ=None,
-) -> Path:
-    """Download a forecast to ``out`` (atomically); returns ``out``. Nothing is written on any error."""
-    try:
-        document = _download_document(source, location, lat, lon, key, environ)
-    except HomepowerError as err:
-        if source in SOURCES:
-            err.args = (f"{err}; nothing written, {out} is kept as it was",)
-        raise
-    write_forecast(out, document)
-    log.info("wrote %d forecast hours from %s to %s", len(document["forecast"]), source, out)
-    return out
-
-
-def _download_document(source, location, lat, lon, key, environ) -> dict:
-    """A checked Meteoserver document from ``source``; raises the contract's errors."""
-    if source == "meteoserver":
-        if not key:
-            raise ConfigError(
-                "METEOSERVER_KEY is not set: get a key at meteoserver.nl, or use --source open-meteo (no key)"
-            )
-        url = base_url("METEOSERVER_URL", environ) + "/solar.php"
-        body = download(url, meteoserver_query(key, location, lat, lon), secret=key)
-        try:
-            document = json.loads(body)
-        except ValueError:
-            raise MeteoFileError(url, "answer is not JSON (truncated, or an error page)") from None
-        if isinstance(document, dict) and "forecast" not in document:
-            # Meteoserver answers errors as JSON without a forecast, e.g. {"error": "…"}.
-            raise DataError(f"Meteoserver answered without a forecast: {str(document)[:120]}")
-    elif source == "open-meteo":
-        url = base_url("OPEN_METEO_URL", environ) + "/v1/forecast"
-        body = download(url, open_meteo_query(lat, lon))
-        try:
-            raw = json.loads(body)
-        except ValueError:
-            raise MeteoFileError(url, "answer is not JSON (truncated, or an error page)") from None
-        if not isinstance(raw, dict):
-            raise DataError("Open-Meteo answer is not a JSON object")
-        document = open_meteo_to_meteoserver(raw, location or f"{lat:.4f},{lon:.4f}", lat, lon)
-    else:
+    tz: ZoneInfo | None = None,
+    timeout: float | None = None,
+) -> int:
+    """Download the latest forecast to ``out`` (atomically); returns the number of hours written.
+    Nothing is written on any error."""
+    if source not in SOURCES:
         raise ConfigError(f"unknown forecast source {source!r}: use {' or '.join(SOURCES)}")
+    lat = 51.92 if lat is None else lat
+    lon = 4.48 if lon is None else lon
+    site = Site(lat=lat, lon=lon, tz=tz or ZoneInfo("UTC"), place=location or f"{lat:.4f},{lon:.4f}")
+    deadline = Deadline(timeout or DEADLINE_S)
+    try:
+        if source == "meteoserver":
+            document = _meteoserver(key, location, lat, lon, environ, deadline)
+        else:
+            document = _open_meteo(site, environ, deadline)
+    except HomepowerError as err:
+        _kept(err, out)
+        raise
+    _write(out, document)
+    log.info("wrote %d forecast hours from %s to %s", len(document["forecast"]), source, out)
+    return len(document["forecast"])
+
+
+def _meteoserver(key, location, lat, lon, environ, deadline: Deadline) -> dict:
+    if not key:
+        raise ConfigError(
+            "METEOSERVER_KEY is not set: get a key at meteoserver.nl, or use --source open-meteo (no key)"
+        )
+    url = base_url("METEOSERVER_URL", environ) + "/solar.php"
+    service = "Meteoserver"
+    params = meteoserver_query(key, location, lat, lon)
+    pauses = list(METEOSERVER_PAUSES_S)
+    with deadline.enforced(service, url):
+        while True:
+            body = download.get(service, url, params, deadline, secret=key, key_name="METEOSERVER_KEY")
+            issued = int(time.time())
+            document = download.decode_json(body, service, url)
+            if not isinstance(document, dict):
+                raise ServiceError(f"{service} {url} answered JSON that is not an object", service, url)
+            if isinstance(document.get("forecast"), list) and document["forecast"]:
+                break
+            # Meteoserver sends an answer without a forecast now and then; clients retry.
+            reason = download._reason(json.dumps(document).encode()) or "no forecast list"
+            if not pauses or not deadline.sleep(pauses[0]):
+                tries = len(METEOSERVER_PAUSES_S) + 1 - len(pauses)
+                raise ServiceError(
+                    f"{service} {url} answered without a forecast list {tries} time(s) ({reason}); "
+                    f"try again later, or use --source open-meteo",
+                    service,
+                    url,
+                    200,
+                    reason,
+                )
+            log.info("%s answered without a forecast list (%s); retrying in %g s", service, reason, pauses[0])
+            pauses.pop(0)
     parse_meteo(document, url)  # a bad forecast never replaces a good file
+    document["issued"] = str(issued)
+    document["provider"] = "meteoserver"
     return document
+
+
+def _open_meteo(site: Site, environ, deadline: Deadline) -> dict:
+    url = base_url("OPEN_METEO_URL", environ) + "/v1/forecast"
+    service = "Open-Meteo"
+    # past_days=1 and a cut at local midnight: with timezone=GMT the series starts at 00:00 UTC, so without
+    # it the first local hours of today (east of Greenwich) would have no row.
+    params = dict(open_meteo_query(site.lat, site.lon), past_days="1", forecast_days=str(FORECAST_DAYS))
+    with deadline.enforced(service, url):
+        started = time.time()
+        body = download.get(service, url, params, deadline)
+        issued = int(time.time())
+        raw = download.decode_json(body, service, url)
+        rows = open_meteo_rows(raw, site.lat, site.lon)
+    today = datetime.fromtimestamp(started, site.tz).date()
+    first = local_midnight(today, site.tz)
+    rows = [row for row in rows if int(row["time"]) >= first]
+    if not rows:
+        raise ServiceError(f"{service} {url} answered no forecast hour from today on", service, url)
+    document = dict(_head(site.place, issued, "open-meteo"), forecast=rows)
+    parse_meteo(document, url)
+    return document
+
+
+def history_chunks(first: date, end: date, tz: ZoneInfo, days: int = HISTORY_CHUNK_DAYS):
+    """[first, end) in local days as (lo, hi, start_date, end_date): unix bounds of the local days and the
+    GMT dates to ask for (inclusive; the day of ``hi`` too, for the last hour's end-stamped radiation)."""
+    day = first
+    while day < end:
+        stop = min(end, day + timedelta(days=days))
+        lo, hi = local_midnight(day, tz), local_midnight(stop, tz)
+        utc = lambda t: datetime.fromtimestamp(t, timezone.utc).date()  # noqa: E731
+        yield lo, hi, utc(lo), utc(hi)
+        day = stop
+
+
+def fetch_history(
+    out: Path,
+    first: date,
+    end: date,
+    lat: float,
+    lon: float,
+    tz: ZoneInfo,
+    place: str | None = None,
+    environ=None,
+    timeout: float | None = None,
+) -> int:
+    """Past forecasts of the local days [first, end) from Open-Meteo's historical forecast API, fetched in
+    chunks and written to ``out`` once, each row with its own ``issued``. Returns the hours written."""
+    days = (end - first).days
+    if days < 1:
+        raise UsageError(f"--to {end} must be after --from {first} (the range is [from, to), local days)")
+    if days > MAX_HISTORY_DAYS:
+        raise UsageError(
+            f"{days} days is more than {MAX_HISTORY_DAYS} in one run: split the range (one file per run, "
+            f"each stored with history_collector.py --archive)"
+        )
+    chunks = list(history_chunks(first, end, tz))
+    url = base_url("OPEN_METEO_HISTORY_URL", environ) + "/v1/forecast"
+    service = "Open-Meteo historical forecast"
+    deadline = Deadline(timeout or DEADLINE_S + HISTORY_CHUNK_S * (len(chunks) - 1))
+    lines: list[str] = []  # rows as text: a multi-year range stays a few MB
+    try:
+        with deadline.enforced(service, url):
+            for lo, hi, start_date, end_date in chunks:
+                params = dict(open_meteo_query(lat, lon), start_date=str(start_date), end_date=str(end_date))
+                raw = download.decode_json(download.get(service, url, params, deadline), service, url)
+                rows = [row for row in open_meteo_rows(raw, lat, lon) if lo <= int(row["time"]) < hi]
+                for row in rows:
+                    row["issued"] = str(int(row["time"]) - HISTORY_LEAD_S)
+                if rows:
+                    parse_meteo({"forecast": rows}, url)
+                lines.extend(json.dumps(row, separators=(",", ":")) for row in rows)
+                log.info("%s: %d hours from %s to %s", service, len(rows), start_date, end_date)
+        if not lines:
+            raise ServiceError(
+                f"{service} {url} has no forecast hour for {first} to {end} (its archive starts in 2022)",
+                service,
+                url,
+            )
+    except HomepowerError as err:
+        _kept(err, out)
+        raise
+    head = _head(place or f"{lat:.4f},{lon:.4f}", int(time.time()), "open-meteo")
+    _write(out, dump_lines(head, lines))
+    log.info("wrote %d past forecast hours to %s", len(lines), out)
+    return len(lines)

@@ -11,12 +11,17 @@ from homepower.files import write_atomic
 DUTCH = ZoneInfo("Europe/Amsterdam")  # Meteoserver's "cet" column is Dutch local time
 
 
+def dump_lines(head: dict, lines: list[str]) -> str:
+    """A document from its top-level fields and its forecast rows already as JSON text, one a line."""
+    prefix = json.dumps(head, separators=(",", ":"))[:-1]
+    comma = "," if head else ""
+    return prefix + comma + '"forecast":[\n' + ",\n".join(lines) + "\n]}\n"
+
+
 def dumps(document: dict) -> str:
     """JSON with one forecast row a line (small, and readable in a diff)."""
     head = {k: v for k, v in document.items() if k != "forecast"}
-    lines = ",\n".join(json.dumps(row, separators=(",", ":")) for row in document["forecast"])
-    prefix = json.dumps(head, separators=(",", ":"))[:-1]
-    return f'{prefix},"forecast":[\n{lines}\n]}}\n'
+    return dump_lines(head, [json.dumps(row, separators=(",", ":")) for row in document["forecast"]])
 
 
 def write_forecast(path: Path, document: dict) -> None:
