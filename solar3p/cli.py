@@ -346,7 +346,10 @@ def main(argv=None) -> int:
         logging.getLogger("h5py").setLevel(logging.INFO)  # pvlib's import makes h5py chatter at DEBUG
         try:
             if argv[:1] == ["fetch"]:
-                return run_fetch(argv[1:], settings)
+                from homepower.cli import held_logs
+
+                with held_logs():  # a failed fetch is its one line; the retries it logged go with it
+                    return run_fetch(argv[1:], settings)
             return run_forecast(argv, settings)
         except BrokenPipeError:  # `python -m solar3p | head`
             return 0

@@ -124,7 +124,7 @@ class Deadline:
             signal.signal(signal.SIGALRM, previous)
 
 
-def _reason(body: bytes) -> str | None:
+def reason_of(body: bytes) -> str | None:
     """The service's own error text: Open-Meteo's ``{"error": true, "reason": ...}``, or a short body."""
     try:
         document = json.loads(body)
@@ -181,7 +181,7 @@ def get(
         body = body.replace(secret.encode(), b"***")
     if status == 200:
         return body
-    reason = _reason(body)
+    reason = reason_of(body)
     said = f": {reason}" if reason else ""
     if status in (401, 403):
         raise ServiceRejectedKey(

@@ -256,18 +256,19 @@ def _meteoserver(key, location, lat, lon, environ, deadline: Deadline) -> dict:
             if isinstance(document.get("forecast"), list) and document["forecast"]:
                 break
             # Meteoserver sends an answer without a forecast now and then; clients retry.
-            reason = download._reason(json.dumps(document).encode()) or "no forecast list"
+            reason = download.reason_of(json.dumps(document).encode())
+            said = f" ({reason})" if reason else ""
             if not pauses or not deadline.sleep(pauses[0]):
                 tries = len(METEOSERVER_PAUSES_S) + 1 - len(pauses)
                 raise ServiceError(
-                    f"{service} {url} answered without a forecast list {tries} time(s) ({reason}); "
+                    f"{service} {url} answered without a forecast list {tries} time(s){said}; "
                     f"try again later, or use --source open-meteo",
                     service,
                     url,
                     200,
                     reason,
                 )
-            log.info("%s answered without a forecast list (%s); retrying in %g s", service, reason, pauses[0])
+            log.info("%s answered without a forecast list%s; retrying in %g s", service, said, pauses[0])
             pauses.pop(0)
     parse_meteo(document, url)  # a bad forecast never replaces a good file
     document["issued"] = str(issued)

@@ -1,94 +1,46 @@
-"""``python -m solar3p fetch`` against a local HTTP server on 127.0.0.1 (never the internet)."""
+"""``python -m solar3p fetch`` as a user runs it, against the fake forecast services on 127.0.0.1 (never the
+internet): tests/fakes/forecast.py models Meteoserver, Open-Meteo and its historical forecast API."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from conftest import ROOT
-from solar3p.meteo import read_meteo
-from test_solar3p_support import clear_hours, document, row, unix, write
+from fakes.forecast import QUOTA_REASON, FakeForecastServices, _ghi, closed_port
+from solar3p.meteo import read_meteo, read_meteo_file
+from test_solar3p_support import row, unix, write
 
 KEY = "sekrit-meteo-key-123"
-
-
-class FakeForecasts:
-    """Answers GET requests from ``routes``: path -> (status, body bytes, content type)."""
-
-    def __init__(self):
-        self.routes: dict[str, tuple[int, bytes, str]] = {}
-        self.requests: list[tuple[str, dict]] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                parts = urlsplit(self.path)
-                fake.requests.append((parts.path, {k: v[0] for k, v in parse_qs(parts.query).items()}))
-                status, body, ctype = fake.routes.get(parts.path, (404, b"not found", "text/plain"))
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def answer(self, path, status=200, body=b"", ctype="application/json"):
-        self.routes[path] = (status, body if isinstance(body, bytes) else json.dumps(body).encode(), ctype)
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+SITE = ZoneInfo("Europe/Amsterdam")
 
 
 @pytest.fixture
 def fake():
-    server = FakeForecasts()
+    server = FakeForecastServices(key=KEY)
     yield server
     server.close()
 
 
 @pytest.fixture
 def env(clean_env, fake):
-    """Environment for the fetch subprocess: base URLs on the fake server, METEO_FILE in a tmp folder."""
-    folder = clean_env / "forecasts"
-    folder.mkdir()
-    variables = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(
-            (
-                "PV_",
-                "METEO",
-                "OPEN_METEO",
-                "HTTP_PROXY",
-                "HTTPS_PROXY",
-                "http_proxy",
-                "https_proxy",
-                "ALL_PROXY",
-                "all_proxy",
-            )
-        )
-    }
+    """Environment for the fetch subprocess: base URLs on the fake, METEO_FILE in a folder not yet made."""
+    prefixes = ("PV_", "METEO", "OPEN_METEO", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY")
+    variables = {k: v for k, v in os.environ.items() if not k.startswith(prefixes + ("all_proxy",))}
     variables.update(
         {
             "METEOSERVER_URL": fake.url + "/api",
             "OPEN_METEO_URL": fake.url,
-            "METEO_FILE": str(folder / "data.rotterdam"),
+            "OPEN_METEO_HISTORY_URL": fake.url + "/history",
+            "METEO_FILE": str(clean_env / "state" / "forecasts" / "data.rotterdam"),
             "METEOSERVER_KEY": KEY,
             "NO_PROXY": "127.0.0.1,localhost",
             "SITE_TIMEZONE": "Europe/Amsterdam",
@@ -98,73 +50,107 @@ def env(clean_env, fake):
     return variables
 
 
-def fetch(env, *argv):
+def fetch(env, *argv, timeout=90):
     return subprocess.run(
-        [sys.executable, "-m", "solar3p", "fetch", *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "solar3p", "fetch", *argv],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
-def meteoserver_body():
-    return document(clear_hours("2025-06-01"), place="Rotterdam")
+def one_line(result, key=KEY, debug=False):
+    """A failure: exactly one line on stderr (at DEBUG the log streams live: the last line), no traceback,
+    never the key."""
+    assert debug or len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr and key not in result.stdout + result.stderr
 
 
-def open_meteo_body(day="2025-06-01", hours=25):
-    start = unix(f"{day} 00:00Z")
-    times = [start + 3600 * i for i in range(hours)]
-    return {
-        "latitude": 51.92,
-        "longitude": 4.48,
-        "hourly_units": {"shortwave_radiation": "W/m²"},
-        "hourly": {
-            "time": times,
-            "shortwave_radiation": [float(10 * i) for i in range(hours)],
-            "temperature_2m": [10.0 + 0.5 * i for i in range(hours)],
-            "cloud_cover": [float(i % 100) for i in range(hours)],
-            "cloud_cover_low": [5.0] * hours,
-            "cloud_cover_mid": [None] * hours,
-            "cloud_cover_high": [1.0] * hours,
-            "visibility": [24000.0] * hours,
-            "precipitation": [0.0] * hours,
-            "sunshine_duration": [1800.0] * hours,
-        },
-    }
-
-
-def _no_secret(result):
-    assert KEY not in result.stdout and KEY not in result.stderr
-
-
-def test_meteoserver_download_is_written_as_the_location_file(env, fake):
-    fake.answer("/api/solar.php", body=meteoserver_body())
+def test_meteoserver_download_is_stamped_and_written_as_the_location_file(env, fake):
+    before = int(time.time())
     result = fetch(env, "--source", "meteoserver", "--location", "Delft")
+    after = int(time.time())
     assert result.returncode == 0, result.stderr
-    _no_secret(result)
+    assert KEY not in result.stdout + result.stderr
     path, query = fake.requests[-1]
     assert path == "/api/solar.php" and query == {"locatie": "Delft", "key": KEY}
-    written = os.path.join(os.path.dirname(env["METEO_FILE"]), "data.delft")
-    assert len(read_meteo(written)) == 24
+    written = Path(env["METEO_FILE"]).parent / "data.delft"  # the folder did not exist: made
+    document = json.loads(written.read_text())
+    assert document["provider"] == "meteoserver" and isinstance(document["issued"], str)
+    assert before <= int(document["issued"]) <= after
+    assert read_meteo_file(written).provider == "meteoserver" and len(read_meteo(written)) == 96
     assert os.stat(written).st_mode & 0o777 == 0o644  # a forecast is no secret: other users may read it
     assert not os.path.exists(env["METEO_FILE"])
 
 
 def test_meteoserver_default_location_comes_from_meteo_file(env, fake):
-    fake.answer("/api/solar.php", body=meteoserver_body())
     result = fetch(env)  # the key is set: meteoserver is the default source
     assert result.returncode == 0, result.stderr
     assert fake.requests[-1][1]["locatie"] == "rotterdam"
-    assert len(read_meteo(env["METEO_FILE"])) == 24
+    assert len(read_meteo(env["METEO_FILE"])) == 96
 
 
-def test_open_meteo_is_converted_to_the_meteoserver_layout(env, fake):
-    fake.answer("/v1/forecast", body=open_meteo_body())
-    out = os.path.join(os.path.dirname(env["METEO_FILE"]), "data.home")
-    result = fetch(env, "--source", "open-meteo", "--lat", "52.1", "--lon", "5.2", "--out", out)
+def test_meteoserver_dashes_are_null_fields_and_every_row_is_kept(env, fake):
+    fake.dash = ("gr_w", "temp", "tc")
+    result = fetch(env, "--source", "meteoserver")
     assert result.returncode == 0, result.stderr
-    query = fake.requests[-1][1]
+    rows = read_meteo(env["METEO_FILE"])
+    assert len(rows) == 96
+    dashed = [r for r in rows if r.gr_w is None]
+    assert len(dashed) == 32 and all(r.temp is None and r.tc is None for r in dashed)
+    assert all(r.gr_w is not None and r.temp is not None for r in rows if r not in dashed)
+    forecast = subprocess.run(
+        [sys.executable, "-m", "solar3p", "--file", env["METEO_FILE"], "--format", "json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert forecast.returncode == 0, forecast.stderr
+    kwh = [line["kwh"] for line in json.loads(forecast.stdout)]
+    assert len(kwh) == 96 and kwh.count(None) == 32  # an hour without irradiance has no kWh, not 0
+
+
+def test_an_answer_without_a_forecast_list_is_retried(env, fake):
+    fake.no_forecast = 2
+    result = fetch(env, "--source", "meteoserver")
+    assert result.returncode == 0, result.stderr
+    assert len(fake.paths("/api/solar.php")) == 3
+    assert len(read_meteo(env["METEO_FILE"])) == 96
+
+
+def test_a_service_that_never_sends_a_forecast_list_fails_after_a_few_tries(env, fake):
+    previous = write(_made(env["METEO_FILE"]), [row(unix("2025-03-05 11:00Z"), 300.0)])
+    before = open(previous).read()
+    fake.no_forecast = 100
+    result = fetch(env, "--source", "meteoserver")
+    assert result.returncode == 65, result.stderr
+    one_line(result)
+    assert "without a forecast list 4 time(s)" in result.stderr and "is kept as it was" in result.stderr
+    assert len(fake.paths("/api/solar.php")) == 4
+    assert open(previous).read() == before
+
+
+def _made(path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def test_open_meteo_covers_the_whole_local_day_it_starts_in(env, fake):
+    out = Path(env["STATE_DIR"]) / "data.home"
+    started = datetime.now(SITE).date()
+    result = fetch(env, "--source", "open-meteo", "--lat", "52.1", "--lon", "5.2", "--out", str(out))
+    ended = datetime.now(SITE).date()
+    assert result.returncode == 0, result.stderr
+    query = fake.paths("/v1/forecast")[-1]
     assert (query["latitude"], query["longitude"]) == ("52.1000", "5.2000")
-    assert "shortwave_radiation" in query["hourly"] and query["timeformat"] == "unixtime"
-    document_ = json.loads(open(out).read())
-    first = document_["forecast"][0]
+    assert query["timezone"] == "GMT" and query["timeformat"] == "unixtime" and query["past_days"] == "1"
+    document = json.loads(out.read_text())
+    assert document["provider"] == "open-meteo" and int(document["issued"]) <= time.time()
+    first = document["forecast"][0]
     assert all(isinstance(v, str) for v in first.values())
     assert set(first) == {
         "time",
@@ -183,19 +169,97 @@ def test_open_meteo_is_converted_to_the_meteoserver_layout(env, fake):
         "prec",
     }
     rows = read_meteo(out)
-    assert len(rows) == 24
+    # Local midnight, not 00:00 UTC (01:00 or 02:00 here): the first local hours have their rows.
+    midnights = {int(datetime(d.year, d.month, d.day, tzinfo=SITE).timestamp()) for d in (started, ended)}
+    assert rows[0].time in midnights
+    assert [b.time - a.time for a, b in zip(rows, rows[1:], strict=False)] == [3600] * (len(rows) - 1)
+    assert len(rows) >= 24 * 4
     # Open-Meteo's radiation at T is the mean of the hour before T: it belongs to the row starting T-1h.
-    assert rows[0].time == unix("2025-06-01 00:00Z") and rows[0].gr_w == 10.0 and rows[5].gr_w == 60.0
-    assert rows[0].temp == pytest.approx(10.25, abs=0.06) and rows[0].sd == 30.0
-    assert first["cet"] == "01-06-2025 02:00"  # Dutch summer time
-    forecast = subprocess.run(
-        [sys.executable, "-m", "solar3p", "--file", out, "--format", "json"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert forecast.returncode == 0 and len(json.loads(forecast.stdout)) == 24
+    noon = next(r for r in rows if r.time % 86400 == 11 * 3600)
+    assert noon.gr_w == round(_ghi(noon.time + 1800)) and noon.gr_w > 0
+
+
+@pytest.mark.parametrize("history", [False, True])
+def test_the_open_meteo_quota_exits_69_with_its_reason(env, fake, history):
+    fake.quota = True
+    argv = ["--from", "2024-06-01", "--to", "2024-06-03"] if history else []
+    result = fetch(env, "--source", "open-meteo", *argv)
+    assert result.returncode == 69, result.stderr
+    one_line(result)
+    assert "HTTP 429" in result.stderr and QUOTA_REASON in result.stderr and "nothing written" in result.stderr
+
+
+def test_open_meteo_400_names_the_services_reason(env, fake):
+    result = fetch(env, "--source", "open-meteo", "--from", "2019-01-01", "--to", "2019-01-05")
+    assert result.returncode == 65, result.stderr
+    one_line(result)
+    assert "HTTP 400" in result.stderr and "Parameter 'start_date' is out of allowed range" in result.stderr
+
+
+def test_past_forecasts_are_fetched_in_chunks_each_row_with_its_issued(env, fake):
+    out = Path(env["STATE_DIR"]) / "past" / "spring.json"
+    result = fetch(env, "--source", "open-meteo", "--from", "2024-03-01", "--to", "2024-05-15", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert f"--archive {out}" in result.stdout
+    asked = [(q["start_date"], q["end_date"]) for q in fake.paths("/history/v1/forecast")]
+    # Local days in chunks of 31; each asks the GMT days that hold them (local midnight is 23:00/22:00 UTC)
+    # and the hour after, whose end-stamped radiation belongs to the last local hour.
+    assert asked == [("2024-02-29", "2024-03-31"), ("2024-03-31", "2024-05-01"), ("2024-05-01", "2024-05-14")]
+    assert all("past_days" not in q and "forecast_days" not in q for q in fake.paths("/history/v1/forecast"))
+    parsed = read_meteo_file(out)
+    assert parsed.provider == "open-meteo"
+    lo = int(datetime(2024, 3, 1, tzinfo=SITE).timestamp())
+    hi = int(datetime(2024, 5, 15, tzinfo=SITE).timestamp())
+    assert [r.time for r in parsed.rows] == list(range(lo, hi, 3600))  # 75 days less the spring hour
+    assert len(parsed.rows) == 75 * 24 - 1
+    assert all(r.issued == r.time - 3 * 3600 for r in parsed.rows)
+
+
+def test_a_failed_chunk_writes_nothing(env, fake):
+    out = Path(env["STATE_DIR"]) / "past.json"
+    fake.fail_history_after = 1
+    result = fetch(env, "--source", "open-meteo", "--from", "2024-01-01", "--to", "2024-03-01", "--out", str(out))
+    assert result.returncode == 69, result.stderr
+    one_line(result)
+    assert "HTTP 500" in result.stderr and "nothing written" in result.stderr
+    assert not out.exists() and not list(out.parent.glob(".*"))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--lat", "52"],
+        ["--source", "knmi"],
+        ["--lat", "100", "--lon", "1"],
+        ["--source", "meteoserver", "--location", "X", "--lat", "1", "--lon", "2"],
+        ["--from", "2024-01-01"],
+        ["--from", "2024-02-01", "--to", "2024-01-01"],
+        ["--from", "2024-01-01", "--to", "2024-01-01"],
+        ["--from", "2024-13-01", "--to", "2024-12-01"],
+        ["--from", "2024-1-1", "--to", "2024-12-01"],
+        ["--source", "meteoserver", "--from", "2024-01-01", "--to", "2024-01-02"],
+        ["--from", "2010-01-01", "--to", "2020-01-01"],
+        ["--from", "", "--to", "2024-01-02"],
+        ["--out", ""],
+        ["--location", ""],
+        ["--timeout", ""],
+        ["--timeout", "0"],
+        ["--out", str(ROOT / "solar3p" / "data" / "data.rotterdam")],
+    ],
+)
+def test_fetch_bad_usage_exits_64(env, fake, argv):
+    result = fetch(env, *argv)
+    assert result.returncode == 64, result.stderr
+    one_line(result)
+    assert fake.requests == []
+
+
+def test_meteo_file_in_the_program_folder_is_a_configuration_error(env, fake):
+    shipped = ROOT / "solar3p" / "data" / "data.rotterdam"
+    before = shipped.read_bytes()
+    result = fetch(dict(env, METEO_FILE=str(shipped)), "--source", "open-meteo")
+    assert result.returncode == 78 and "METEO_FILE" in result.stderr
+    assert shipped.read_bytes() == before and fake.requests == []
 
 
 @pytest.mark.parametrize(
@@ -203,33 +267,78 @@ def test_open_meteo_is_converted_to_the_meteoserver_layout(env, fake):
     [
         (500, b"<html>oops</html>", 69),
         (503, b"", 69),
-        (401, b'{"error": "bad key"}', 77),
+        (502, f"upstream said key={KEY}".encode(), 69),  # a body echoing the key: scrubbed
+        (401, f'{{"error": "key {KEY} unknown"}}'.encode(), 77),
         (200, b'{"plaatsnaam": [{"plaats": "Rotterdam"}], "forecast": [{"time": "17', 65),
         (200, b"<html><body>Maintenance</body></html>", 65),
-        (200, b'{"forecast": [{"time": "1748736000", "gr_w": "lots", "temp": "12"}]}', 65),
-        (200, b'{"error": "unknown location"}', 65),
+        (200, b'{"forecast": [{"time": "1748736000", "gr_w": "lots", "tc": "1", "temp": "12"}]}', 65),
+        (200, b"[1, 2]", 65),
         (404, b"not here", 65),
     ],
 )
 def test_a_failed_download_keeps_the_previous_file(env, fake, status, body, code):
-    previous = write(__import__("pathlib").Path(env["METEO_FILE"]), [row(unix("2025-03-05 11:00Z"), 300.0)])
+    previous = write(_made(env["METEO_FILE"]), [row(unix("2025-03-05 11:00Z"), 300.0)])
     before = open(previous).read()
-    fake.answer("/api/solar.php", status=status, body=body)
-    result = fetch(env, "--source", "meteoserver")
-    assert result.returncode == code, result.stderr
-    _no_secret(result)
-    assert len(result.stderr.strip().splitlines()) == 1 and "is kept as it was" in result.stderr
+    fake.status = (status, body)
+    for level in ("INFO", "DEBUG"):
+        result = fetch(dict(env, LOG_LEVEL=level), "--source", "meteoserver")
+        assert result.returncode == code, result.stderr
+        one_line(result, debug=level == "DEBUG")
+        assert "is kept as it was" in result.stderr.strip().splitlines()[-1]
+    if status == 401:
+        assert "METEOSERVER_KEY" in result.stderr
     assert open(previous).read() == before
     assert sorted(os.listdir(os.path.dirname(previous))) == ["data.rotterdam"]  # no temp file left
 
 
+@pytest.mark.parametrize("mode", ["huge", "endless", "deep"])
+def test_a_hostile_answer_is_refused_and_nothing_is_written(env, fake, mode):
+    fake.hostile = mode
+    result = fetch(env, "--source", "meteoserver")
+    assert result.returncode == 65, result.stderr
+    one_line(result)
+    assert ("refused" if mode != "deep" else "nested too deep") in result.stderr
+    assert not os.path.exists(env["METEO_FILE"])
+
+
+def _peak_rss_mib(env, *argv) -> tuple[int, float]:
+    """Exit code and peak resident memory (MiB) of a fetch child process."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "solar3p", "fetch", *argv],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_maxrss / 1024
+
+
+def test_an_endless_body_costs_bounded_memory(env, fake):
+    code, normal = _peak_rss_mib(env, "--source", "meteoserver")
+    assert code == 0
+    fake.hostile = "endless"
+    code, hostile = _peak_rss_mib(env, "--source", "meteoserver")
+    assert code == 65
+    assert hostile < normal + 64  # the contract: 64 MiB above the imports, whatever the sender does
+
+
+@pytest.mark.parametrize("mode", ["slow_headers", "slow_body"])
+def test_a_server_sending_a_byte_a_second_cannot_stretch_the_deadline(env, fake, mode):
+    fake.hostile = mode
+    result = fetch(env, "--source", "meteoserver", "--timeout", "3", timeout=60)  # unbounded: 600+ s
+    assert result.returncode == 69, result.stderr
+    one_line(result)
+    assert "within the fetch's 3 s deadline" in result.stderr
+    assert not os.path.exists(env["METEO_FILE"])
+
+
 def test_an_unreachable_service_exits_69(env):
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(env, OPEN_METEO_URL=f"http://127.0.0.1:{port}")
+    env = dict(env, OPEN_METEO_URL=f"http://127.0.0.1:{closed_port()}")
     result = fetch(env, "--source", "open-meteo")
     assert result.returncode == 69 and "nothing written" in result.stderr
+    one_line(result)
     assert not os.path.exists(env["METEO_FILE"])
 
 
@@ -243,26 +352,27 @@ def test_a_base_url_that_is_not_http_is_a_configuration_error(env):
     env = dict(env, OPEN_METEO_URL="ftp://127.0.0.1/forecast")
     result = fetch(env, "--source", "open-meteo")
     assert result.returncode == 78 and "OPEN_METEO_URL" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    one_line(result)
     assert not os.path.exists(env["METEO_FILE"])
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["--lat", "52"],
-        ["--source", "knmi"],
-        ["--lat", "100", "--lon", "1"],
-        ["--source", "meteoserver", "--location", "X", "--lat", "1", "--lon", "2"],
-    ],
-)
-def test_fetch_bad_usage_exits_64(env, argv):
-    assert fetch(env, *argv).returncode == 64
-
-
 def test_the_key_is_not_logged_even_at_debug(env, fake):
-    fake.answer("/api/solar.php", body=meteoserver_body())
+    fake.no_forecast = 1  # a retry logs too
     result = fetch(dict(env, LOG_LEVEL="DEBUG"), "--source", "meteoserver", "--location", "Delft")
     assert result.returncode == 0, result.stderr
-    assert "data.delft" in result.stdout
-    _no_secret(result)
+    assert "data.delft" in result.stdout and "retrying" in result.stderr
+    assert KEY not in result.stdout + result.stderr
+
+
+def test_history_chunks_cover_local_days_exactly():
+    from solar3p.fetch import history_chunks
+
+    chunks = list(history_chunks(date(2024, 10, 1), date(2024, 11, 5), SITE, days=31))
+    assert [(c[2], c[3]) for c in chunks] == [
+        (date(2024, 9, 30), date(2024, 10, 31)),
+        (date(2024, 10, 31), date(2024, 11, 4)),
+    ]
+    assert chunks[0][1] == chunks[1][0]  # no gap, no overlap
+    assert (chunks[-1][1] - chunks[0][0]) // 3600 == 35 * 24 + 1  # the autumn day has 25 hours
+    assert datetime.fromtimestamp(chunks[0][0], SITE).hour == 0
+    assert timedelta(seconds=chunks[0][1] - chunks[0][0]) == timedelta(days=31, hours=1)
