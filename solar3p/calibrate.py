@@ -1,0 +1,539 @@
+"""Calibration: solar3p learns the installation and the weather service's habits from measured hours.
+
+Pure functions of arrays (numpy and pvlib through ``solar3p.model``; no database, no files). The collector
+reads the hours and stores the result; ``python -m solar3p --calibration`` applies it.
+
+The calibrated forecast of an hour is
+
+    kwh_fc = level × physics(fitted azimuth, fitted tilt) × sun[sun azimuth, elevation] × sky[kt, power]
+
+1. **Features** (``features``): sun, beam/diffuse split and the Perez sky coefficients are computed once
+   per hour (they do not depend on the panels), so the physics of any orientation is plain numpy
+   (``power``; the same chain as ``solar3p.model``, which a test holds it to).
+2. **Robust level** (``_keep_days``, ``_level``): days whose measured/modelled ratio is far from the
+   median (more than ``DAY_RATIO_LIMIT`` times above or below it: snow, an outage, a missing afternoon)
+   are dropped; the level is a least-squares scale over the remaining hours, weighted by recency (half
+   life ``LEVEL_HALF_LIFE_D`` days: soiling and degradation move it) and pulled toward 1 (the owner's
+   rating and losses) by ``LEVEL_PRIOR_DAYS`` days' worth of pseudo-data, so a first calibration on a
+   few days changes little.
+3. **Orientation** (``_fit_orientation``): azimuth and tilt minimise a penalised profile likelihood,
+   ``n_days × INFO_PER_DAY × log SSE(az, tilt) + (Δaz/AZ_SIGMA)² + (Δtilt/TILT_SIGMA)²``, the level
+   profiled out. Hourly errors within a day are correlated (one weather error), so the data weigh by
+   days, not hours; on short history the prior toward PV_ORIENTATION/PV_TILT dominates, and it never
+   runs unregularised. A coarse grid then a pattern search; a backtest starts each day from the last fit.
+4. **Residual tables** (``_tables``): two multiplicative tables fitted by two rounds of backfitting,
+   each cell a ratio of sums shrunk toward 1 by ``CELL_PRIOR_HOURS`` mean hours, so a cell learns only
+   what enough hours show. ``sun`` by sun azimuth × elevation: shading (a tree, a chimney, a horizon)
+   and what the physics gets wrong at low sun. ``sky`` by clear-sky index of the forecast × power level:
+   the weather service's bias (overcast hours read low, bright ones high) and clipping.
+
+Measured (``bench/calibration.py``: PVDAQ system 50 with PSM3 irradiance as the forecast, walk-forward
+with daily refits over the unseen 2013, history from 2011-04): see the README's bench table and the
+module ``bench/calibration.py`` for the figures behind each choice.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+VERSION = 1
+MIN_DAYS = 3  # local days with usable hours needed to fit at all
+DAY_RATIO_LIMIT = 2.0  # a day measuring more than this many times off the median ratio is not used
+LEVEL_HALF_LIFE_D = 30.0  # recency weight of the level, days
+LEVEL_PRIOR_DAYS = 2.0  # the owner's rating counts as this many days of data
+INFO_PER_DAY = 2.0  # independent pieces of evidence one day's hours give the orientation fit
+AZ_SIGMA = 45.0  # prior spread of the owner's azimuth, degrees
+TILT_SIGMA = 15.0  # prior spread of the owner's tilt, degrees
+CELL_PRIOR_HOURS = 12.0  # a table cell is pulled toward 1 by this many mean hours
+SUN_AZ_EDGES = np.arange(0.0, 361.0, 15.0)  # sun azimuth bins, degrees from north
+SUN_EL_EDGES = np.array([0.0, 8.0, 16.0, 25.0, 40.0, 91.0])  # sun elevation bins, degrees
+KT_EDGES = np.array([0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 10.0])  # forecast GHI / clear-sky GHI
+LEVEL_EDGES = np.array([0.0, 0.1, 0.3, 0.55, 10.0])  # forecast kWh / rated kWp
+SHADE_FACTOR = 0.8  # a sun cell below this is reported as shading
+MIN_SKY_GHI = 1.0  # W/m², below it an hour is night for the features
+
+
+class CalibrationError(ValueError):
+    """Too little or unusable history; the message says how much there is and how much is needed."""
+
+
+@dataclass(frozen=True)
+class Plant:
+    """One plane of panels as the owner gave it (or as fitted)."""
+
+    latitude: float
+    longitude: float
+    rating_w: float  # panels × watt-peak, W
+    losses_pct: float
+    azimuth: float  # degrees from north
+    tilt: float  # degrees from horizontal
+
+
+@dataclass(frozen=True)
+class Features:
+    """Per-hour quantities that do not depend on the panels. Arrays of equal length."""
+
+    start: np.ndarray  # unix seconds of the hour start
+    ghi: np.ndarray  # forecast mean GHI, W/m²
+    dni: np.ndarray
+    dhi: np.ndarray
+    zenith: np.ndarray  # degrees, at the model's instant of the hour
+    sun_az: np.ndarray
+    sunlit: np.ndarray  # fraction of the hour with the sun up
+    temp: np.ndarray  # °C (NaN: DEFAULT_TEMP)
+    f1: np.ndarray  # Perez circumsolar and horizon coefficients
+    f2: np.ndarray
+    kt: np.ndarray  # clear-sky index of the forecast (GHI / Haurwitz clear-sky GHI)
+
+    def take(self, index) -> "Features":
+        return Features(**{name: getattr(self, name)[index] for name in self.__dataclass_fields__})
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+
+def features(start, gr_w, temp, latitude: float, longitude: float) -> Features:
+    """Features of hours starting at ``start`` (unix s) with forecast mean GHI ``gr_w`` (W/m²) and air
+    temperature ``temp`` (°C); None/NaN GHI counts as 0."""
+    import pandas as pd
+    import pvlib
+
+    from solar3p.model import decompose, sun_position
+
+    starts = np.asarray(start, dtype="int64")
+    ghi = np.clip(np.nan_to_num(np.asarray(gr_w, dtype=float)), 0.0, None)
+    temp = np.asarray(temp, dtype=float)
+    if starts.size == 0:
+        empty = np.zeros(0)
+        return Features(starts, empty, empty, empty, empty, empty, empty, empty, empty, empty, empty)
+    sun = sun_position(starts, latitude, longitude)
+    times = sun.index
+    zenith = sun["zenith"].to_numpy()
+    dni, dhi = decompose(ghi, zenith, times)
+    f1, f2 = _perez_coefficients(dni, dhi, zenith, sun["azimuth"].to_numpy(), times)
+    clear = np.asarray(pvlib.clearsky.haurwitz(pd.Series(np.clip(zenith, 0, 90), index=times))["ghi"], dtype=float)
+    kt = np.where(clear > 10.0, ghi / np.maximum(clear, 1e-9), 0.0)
+    return Features(
+        starts, ghi, dni, dhi, zenith, sun["azimuth"].to_numpy(), sun["sunlit"].to_numpy(), temp, f1, f2, kt
+    )
+
+
+def _perez_coefficients(dni, dhi, zenith, sun_az, times) -> tuple[np.ndarray, np.ndarray]:
+    """Perez F1 and F2 per hour, read back from pvlib's components at two reference planes."""
+    import pvlib
+
+    dni_extra = np.asarray(pvlib.irradiance.get_extra_radiation(times), dtype=float)
+    airmass = np.asarray(pvlib.atmosphere.get_relative_airmass(zenith), dtype=float)
+    f1, f2 = np.zeros_like(dhi), np.zeros_like(dhi)
+    found = np.zeros(dhi.shape, dtype=bool)
+    for tilt in (60.0, 20.0):
+        parts = pvlib.irradiance.perez(
+            tilt, 180.0, dhi, dni, dni_extra, zenith, sun_az, airmass, return_components=True
+        )
+        iso = np.nan_to_num(np.asarray(parts["poa_isotropic"], dtype=float))
+        hor = np.nan_to_num(np.asarray(parts["poa_horizon"], dtype=float))
+        sky = np.nan_to_num(np.asarray(parts["poa_sky_diffuse"], dtype=float))
+        ok = ~found & (dhi > 0) & (sky > 0)
+        cos_t, sin_t = math.cos(math.radians(tilt)), math.sin(math.radians(tilt))
+        f1 = np.where(ok, 1.0 - iso / np.where(ok, dhi * 0.5 * (1 + cos_t), 1.0), f1)
+        f2 = np.where(ok, hor / np.where(ok, dhi * sin_t, 1.0), f2)
+        found |= ok
+    return f1, f2
+
+
+def power(feat: Features, azimuth: float, tilt: float, rating_w: float, losses_pct: float) -> np.ndarray:
+    """Mean AC power (W) of each hour: ``solar3p.model``'s chain for a plane at ``azimuth``/``tilt``."""
+    import pvlib
+
+    from solar3p.model import ALBEDO, ac_power, cell_temperature, dc_power
+
+    if len(feat) == 0:
+        return np.zeros(0)
+    z = np.radians(feat.zenith)
+    t = math.radians(tilt)
+    cos_aoi = np.clip(np.cos(z) * math.cos(t) + np.sin(z) * math.sin(t) * np.cos(np.radians(feat.sun_az - azimuth)), -1, 1)
+    aoi = np.degrees(np.arccos(cos_aoi))
+    beam = np.maximum(feat.dni * cos_aoi, 0.0) * np.nan_to_num(np.asarray(pvlib.iam.physical(aoi), dtype=float))
+    b = np.maximum(np.cos(z), math.cos(math.radians(85.0)))
+    sky = feat.dhi * (0.5 * (1 - feat.f1) * (1 + math.cos(t)) + feat.f1 * np.maximum(cos_aoi, 0) / b + feat.f2 * math.sin(t))
+    sky = np.where(feat.zenith < 90.0, np.maximum(sky, 0.0), 0.0)
+    ground = feat.ghi * ALBEDO * (1 - math.cos(t)) / 2
+    poa = np.clip(beam + sky + ground, 0.0, None)
+    pdc = dc_power(poa, cell_temperature(poa, feat.temp), rating_w)
+    return np.where(feat.sunlit > 0, ac_power(pdc, rating_w, losses_pct), 0.0)
+
+
+@dataclass
+class Table:
+    """A multiplicative correction on a 2-D grid of bins (``edges_x`` × ``edges_y``)."""
+
+    edges_x: list[float]
+    edges_y: list[float]
+    factors: list[list[float]]  # [x bin][y bin]
+
+    def lookup(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        f = np.asarray(self.factors, dtype=float)
+        i = np.clip(np.searchsorted(self.edges_x, x, side="right") - 1, 0, f.shape[0] - 1)
+        j = np.clip(np.searchsorted(self.edges_y, y, side="right") - 1, 0, f.shape[1] - 1)
+        return f[i, j]
+
+    def as_json(self) -> dict:
+        return {"edges_x": self.edges_x, "edges_y": self.edges_y, "factors": self.factors}
+
+    @classmethod
+    def from_json(cls, doc: dict) -> "Table":
+        table = cls([float(v) for v in doc["edges_x"]], [float(v) for v in doc["edges_y"]], doc["factors"])
+        f = np.asarray(table.factors, dtype=float)
+        if f.shape != (len(table.edges_x) - 1, len(table.edges_y) - 1) or not np.all(np.isfinite(f)):
+            raise ValueError("table factors do not match its edges")
+        table.factors = f.tolist()
+        return table
+
+
+def _unit_table(edges_x, edges_y) -> Table:
+    return Table(list(map(float, edges_x)), list(map(float, edges_y)), np.ones((len(edges_x) - 1, len(edges_y) - 1)).tolist())
+
+
+@dataclass
+class Calibration:
+    """What was learned. ``level`` scales the physics of the fitted orientation with the owner's rating."""
+
+    given: Plant
+    azimuth: float
+    tilt: float
+    level: float
+    sun: Table
+    sky: Table
+    hours: int = 0
+    days: int = 0
+    dropped_days: int = 0
+    trained_from: int | None = None  # unix s of the first hour used
+    trained_to: int | None = None  # unix s: the end of the last hour used (exclusive)
+    nmae_pct: float | None = None  # in-sample hourly nMAE of kwh_fc
+    nmae_pct_physics: float | None = None  # the same hours, solar3p's physics with the owner's settings
+    shading: list[str] = field(default_factory=list)
+    version: int = VERSION
+
+    def as_json(self) -> dict:
+        g = self.given
+        return {
+            "version": self.version,
+            "given": {
+                "latitude": g.latitude,
+                "longitude": g.longitude,
+                "rating_w": g.rating_w,
+                "losses_pct": g.losses_pct,
+                "azimuth": g.azimuth,
+                "tilt": g.tilt,
+            },
+            "azimuth": round(self.azimuth, 2),
+            "tilt": round(self.tilt, 2),
+            "level": round(self.level, 5),
+            "sun": self.sun.as_json(),
+            "sky": self.sky.as_json(),
+            "hours": self.hours,
+            "days": self.days,
+            "dropped_days": self.dropped_days,
+            "trained_from": self.trained_from,
+            "trained_to": self.trained_to,
+            "nmae_pct": self.nmae_pct,
+            "nmae_pct_physics": self.nmae_pct_physics,
+            "shading": self.shading,
+        }
+
+    @classmethod
+    def from_json(cls, doc) -> "Calibration":
+        """A calibration from its JSON form; ValueError naming what is wrong."""
+        try:
+            if not isinstance(doc, dict):
+                raise ValueError("it is not a JSON object")
+            if int(doc.get("version", 0)) != VERSION:
+                raise ValueError(f"version {doc.get('version')!r} is not {VERSION}")
+            g = doc["given"]
+            given = Plant(*(float(g[k]) for k in ("latitude", "longitude", "rating_w", "losses_pct", "azimuth", "tilt")))
+            cal = cls(
+                given=given,
+                azimuth=float(doc["azimuth"]) % 360.0,
+                tilt=float(doc["tilt"]),
+                level=float(doc["level"]),
+                sun=Table.from_json(doc["sun"]),
+                sky=Table.from_json(doc["sky"]),
+                hours=int(doc.get("hours") or 0),
+                days=int(doc.get("days") or 0),
+                dropped_days=int(doc.get("dropped_days") or 0),
+                trained_from=doc.get("trained_from"),
+                trained_to=doc.get("trained_to"),
+                nmae_pct=doc.get("nmae_pct"),
+                nmae_pct_physics=doc.get("nmae_pct_physics"),
+                shading=[str(s) for s in doc.get("shading") or []],
+            )
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ValueError(f"not a solar3p calibration: {exc}") from exc
+        values = (cal.level, cal.tilt, given.rating_w, given.latitude, given.longitude)
+        if not all(math.isfinite(v) for v in values) or not (0 < cal.level < 10 and 0 <= cal.tilt <= 90):
+            raise ValueError("not a solar3p calibration: level or tilt out of range")
+        return cal
+
+    def describe(self) -> str:
+        """What was learned, in words."""
+        g = self.given
+        parts = [
+            f"level {self.level:.2f} of rating ({g.rating_w / 1000:.2f} kWp less {g.losses_pct:g} % losses)",
+            f"azimuth {self.azimuth:.0f} deg (you said {g.azimuth:.0f} deg)",
+            f"tilt {self.tilt:.0f} deg (you said {g.tilt:.0f} deg)",
+        ]
+        parts += self.shading or ["no shading found"]
+        parts.append(_sky_words(self.sky))
+        return "; ".join(parts)
+
+
+def _sky_words(sky: Table) -> str:
+    f = np.asarray(sky.factors)
+    overcast, bright = float(np.mean(f[:2])), float(np.mean(f[3:5]))
+    return f"overcast hours come out {overcast:.2f} x the forecast, bright hours {bright:.2f} x"
+
+
+# -- fitting ------------------------------------------------------------------------------------------
+def fit(
+    feat: Features,
+    kwh: np.ndarray,
+    day: np.ndarray,
+    given: Plant,
+    *,
+    local_hour: np.ndarray | None = None,
+    month: np.ndarray | None = None,
+    start: tuple[float, float] | None = None,
+) -> Calibration:
+    """Fit on hours with features ``feat``, measured ``kwh`` and a local-day number ``day`` each (any
+    integers, one per local date). ``local_hour``/``month`` only word the shading found. ``start``: an
+    orientation to search from (a previous fit) instead of the coarse grid. CalibrationError when fewer
+    than MIN_DAYS days have usable hours."""
+    kwh = np.asarray(kwh, dtype=float)
+    day = np.asarray(day, dtype="int64")
+    if not (len(feat) == kwh.size == day.size):
+        raise ValueError("features, kwh and day differ in length")
+    usable = np.isfinite(kwh) & (kwh >= 0) & np.isfinite(feat.ghi)
+    days = np.unique(day[usable])
+    if days.size < MIN_DAYS:
+        raise CalibrationError(
+            f"{days.size} local day(s) ({int(usable.sum())} hours) of pvhistory with kwh_pv and forecast weather; "
+            f"calibration needs at least {MIN_DAYS} days"
+        )
+    light = usable & (feat.sunlit > 0) & ((feat.ghi > MIN_SKY_GHI) | (kwh > 0))
+    f = feat.take(light)
+    m, d = kwh[light], day[light]
+    rating_kwh = given.rating_w / 1000.0
+    p_given = power(f, given.azimuth, given.tilt, given.rating_w, given.losses_pct) / 1000.0
+    keep = _keep_days(p_given, m, d)
+    az, tilt = _fit_orientation(f, m, d, keep, given, start)
+    p = power(f, az, tilt, given.rating_w, given.losses_pct) / 1000.0
+    keep = _keep_days(p, m, d)  # again with the orientation found: a wrong one bends the ratios
+    if start is None or abs(az - start[0]) + abs(tilt - start[1]) > 0:
+        az, tilt = _fit_orientation(f, m, d, keep, given, (az, tilt))
+        p = power(f, az, tilt, given.rating_w, given.losses_pct) / 1000.0
+    level = _level(p, m, d, keep)
+    base = level * p
+    sun, sky = _tables(f, base, m, keep, rating_kwh)
+    fc = base * sun.lookup(f.sun_az, 90.0 - f.zenith) * sky.lookup(f.kt, base / rating_kwh)
+    counted = keep & ((m > 0) | (fc > 0))
+    kept_days = np.unique(d[keep])
+    return Calibration(
+        given=given,
+        azimuth=float(az % 360.0),
+        tilt=float(tilt),
+        level=float(level),
+        sun=sun,
+        sky=sky,
+        hours=int(keep.sum()),
+        days=int(kept_days.size),
+        dropped_days=int(np.unique(d).size - kept_days.size),
+        trained_from=int(feat.start[usable].min()),
+        trained_to=int(feat.start[usable].max()) + 3600,
+        nmae_pct=_nmae(fc[counted], m[counted]),
+        nmae_pct_physics=_nmae(p_given[counted], m[counted]),
+        shading=_shading_words(sun, f, m, base, keep, local_hour[light] if local_hour is not None else None,
+                               month[light] if month is not None else None),
+    )
+
+
+def _nmae(pred: np.ndarray, meas: np.ndarray) -> float | None:
+    total = float(np.sum(meas))
+    return round(100.0 * float(np.sum(np.abs(pred - meas))) / total, 3) if total > 0 else None
+
+
+def _keep_days(pred: np.ndarray, meas: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Hours of days whose measured/modelled ratio is within DAY_RATIO_LIMIT of the median day's."""
+    days, inverse = np.unique(day, return_inverse=True)
+    p_sum = np.bincount(inverse, pred, minlength=days.size)
+    m_sum = np.bincount(inverse, meas, minlength=days.size)
+    informative = p_sum > 0.02 * max(float(np.median(p_sum)), 1e-9)
+    if not informative.any():
+        return np.zeros(day.shape, dtype=bool)
+    ratio = np.where(informative, m_sum / np.maximum(p_sum, 1e-12), np.nan)
+    med = float(np.nanmedian(ratio))
+    if med <= 0:
+        return np.zeros(day.shape, dtype=bool)
+    good = informative & (ratio > med / DAY_RATIO_LIMIT) & (ratio < med * DAY_RATIO_LIMIT)
+    return good[inverse]
+
+
+def _recency(day: np.ndarray, half_life: float) -> np.ndarray:
+    return np.power(0.5, (day.max() - day) / half_life) if day.size else np.zeros(0)
+
+
+def _level(p: np.ndarray, m: np.ndarray, day: np.ndarray, keep: np.ndarray) -> float:
+    """Recency-weighted least-squares scale of ``p`` to ``m``, pulled toward 1 by LEVEL_PRIOR_DAYS days."""
+    if not keep.any():
+        return 1.0
+    p, m, d = p[keep], m[keep], day[keep]
+    w = _recency(d, LEVEL_HALF_LIFE_D)
+    per_day = float(np.sum(p * p)) / max(np.unique(d).size, 1)
+    prior = LEVEL_PRIOR_DAYS * per_day
+    return float((np.sum(w * m * p) + prior) / (np.sum(w * p * p) + prior))
+
+
+def _sse(f: Features, m: np.ndarray, az: float, tilt: float, plant: Plant) -> float:
+    p = power(f, az, tilt, plant.rating_w, plant.losses_pct)
+    pp = float(np.dot(p, p))
+    if pp <= 0:
+        return float(np.dot(m, m))
+    k = float(np.dot(m, p)) / pp
+    r = m - k * p
+    return float(np.dot(r, r))
+
+
+def _fit_orientation(
+    f: Features, m: np.ndarray, day: np.ndarray, keep: np.ndarray, given: Plant, start: tuple[float, float] | None
+) -> tuple[float, float]:
+    """Azimuth and tilt minimising the penalised profile likelihood (module docstring, step 3)."""
+    if not keep.any():
+        return given.azimuth, given.tilt
+    sub, mm = f.take(keep), m[keep]
+    n_days = np.unique(day[keep]).size
+    weight = n_days * INFO_PER_DAY
+    cache: dict[tuple[float, float], float] = {}
+
+    def cost(az: float, tilt: float) -> float:
+        tilt = min(max(tilt, 0.0), 90.0)
+        key = (round(az, 3), round(tilt, 3))
+        if key not in cache:
+            daz = (az - given.azimuth + 180.0) % 360.0 - 180.0
+            sse = max(_sse(sub, mm, az, tilt, given), 1e-12)
+            cache[key] = weight * math.log(sse) + (daz / AZ_SIGMA) ** 2 + ((tilt - given.tilt) / TILT_SIGMA) ** 2
+        return cache[key]
+
+    if start is None:
+        grid = [(given.azimuth + da, t) for da in range(-90, 91, 15) for t in range(0, 81, 10)]
+        grid.append((given.azimuth, given.tilt))
+        best = min(grid, key=lambda o: cost(*o))
+        step = 8.0
+    else:
+        best, step = start, 4.0
+    best_cost = cost(*best)
+    while step >= 0.5:
+        moved = False
+        for dx, dy in ((step, 0), (-step, 0), (0, step), (0, -step)):
+            cand = (best[0] + dx, min(max(best[1] + dy, 0.0), 90.0))
+            c = cost(*cand)
+            if c < best_cost - 1e-12:
+                best, best_cost, moved = cand, c, True
+                break
+        if not moved:
+            step /= 2
+    return best[0] % 360.0, best[1]
+
+
+def _shrunk_ratio(index: np.ndarray, n_cells: int, meas: np.ndarray, pred: np.ndarray, prior: float) -> np.ndarray:
+    m = np.bincount(index, meas, minlength=n_cells)
+    p = np.bincount(index, pred, minlength=n_cells)
+    return (m + prior) / (p + prior)
+
+
+def _tables(f: Features, base: np.ndarray, m: np.ndarray, keep: np.ndarray, rating_kwh: float) -> tuple[Table, Table]:
+    """The sun and sky tables by two rounds of backfitting (module docstring, step 4)."""
+    sun, sky = _unit_table(SUN_AZ_EDGES, SUN_EL_EDGES), _unit_table(KT_EDGES, LEVEL_EDGES)
+    if not keep.any():
+        return sun, sky
+    fk, b, mk = f.take(keep), base[keep], m[keep]
+    prior = CELL_PRIOR_HOURS * max(float(np.mean(b)), 1e-9)
+    nx, ny = len(SUN_AZ_EDGES) - 1, len(SUN_EL_EDGES) - 1
+    sun_i = np.clip(np.searchsorted(SUN_AZ_EDGES, fk.sun_az, side="right") - 1, 0, nx - 1) * ny + np.clip(
+        np.searchsorted(SUN_EL_EDGES, 90.0 - fk.zenith, side="right") - 1, 0, ny - 1
+    )
+    kx, ky = len(KT_EDGES) - 1, len(LEVEL_EDGES) - 1
+    sky_i = np.clip(np.searchsorted(KT_EDGES, fk.kt, side="right") - 1, 0, kx - 1) * ky + np.clip(
+        np.searchsorted(LEVEL_EDGES, b / rating_kwh, side="right") - 1, 0, ky - 1
+    )
+    f_sun, f_sky = np.ones(nx * ny), np.ones(kx * ky)
+    for _ in range(2):
+        f_sun = _shrunk_ratio(sun_i, nx * ny, mk, b * f_sky[sky_i], prior)
+        f_sky = _shrunk_ratio(sky_i, kx * ky, mk, b * f_sun[sun_i], prior)
+    sun.factors = np.round(f_sun.reshape(nx, ny), 4).tolist()
+    sky.factors = np.round(f_sky.reshape(kx, ky), 4).tolist()
+    return sun, sky
+
+
+def _shading_words(sun: Table, f, m, base, keep, local_hour, month) -> list[str]:
+    """Sun cells clearly below SHADE_FACTOR on bright hours, said as times of day and seasons."""
+    factors = np.asarray(sun.factors)
+    shaded = factors < SHADE_FACTOR
+    if not shaded.any() or not keep.any():
+        return []
+    el = 90.0 - f.zenith
+    cell = sun.lookup(f.sun_az, el) < SHADE_FACTOR
+    hit = keep & cell & (base > 0)
+    if not hit.any():
+        return []
+    words = []
+    for side, mask in (("morning", f.sun_az < 180.0), ("afternoon", f.sun_az >= 180.0)):
+        sel = hit & mask
+        if sel.sum() < 3:
+            continue
+        lost = 1.0 - float(np.sum(m[sel])) / max(float(np.sum(base[sel])), 1e-9)
+        azs = f.sun_az[sel]
+        where = f"sun azimuth {azs.min():.0f}-{azs.max():.0f} deg below {el[sel].max():.0f} deg elevation"
+        if local_hour is not None:
+            hours = np.asarray(local_hour)[sel]
+            when = f"after {int(hours.min()):02d}:00" if side == "afternoon" else f"before {int(hours.max()) + 1:02d}:00"
+        else:
+            when = f"in the {side}"
+        season = _season(np.asarray(month)[sel]) if month is not None else ""
+        words.append(f"shading {when}{season} ({where}, {100 * lost:.0f} % lost)")
+    return words
+
+
+def _season(months: np.ndarray) -> str:
+    names = {"winter": (12, 1, 2), "spring": (3, 4, 5), "summer": (6, 7, 8), "autumn": (9, 10, 11)}
+    found = [name for name, ms in names.items() if np.isin(months, ms).sum() >= max(2, 0.15 * months.size)]
+    if not found or len(found) == 4:
+        return ""
+    return " in " + (found[0] if len(found) == 1 else ", ".join(found[:-1]) + " and " + found[-1])
+
+
+# -- applying -----------------------------------------------------------------------------------------
+def predict(cal: Calibration, feat: Features) -> np.ndarray:
+    """The calibrated forecast, kWh per hour of ``feat`` (features at the calibration's site)."""
+    g = cal.given
+    base = cal.level * power(feat, cal.azimuth, cal.tilt, g.rating_w, g.losses_pct) / 1000.0
+    if len(feat) == 0:
+        return base
+    out = base * cal.sun.lookup(feat.sun_az, 90.0 - feat.zenith) * cal.sky.lookup(feat.kt, base / (g.rating_w / 1000.0))
+    return np.where(feat.sunlit > 0, np.clip(out, 0.0, None), 0.0)
+
+
+def newest_before(calibrations, hour_start: int):
+    """Of ``(fitted unix s, calibration)`` pairs, the newest fitted at or before ``hour_start`` whose
+    history ends by then too (it never saw the hour); None if there is none."""
+    best = None
+    for fitted, cal in calibrations:
+        if fitted <= hour_start and (cal.trained_to is None or cal.trained_to <= hour_start):
+            if best is None or fitted > best[0]:
+                best = (fitted, cal)
+    return None if best is None else best[1]
+
+
+def with_given(cal: Calibration, **changes) -> Calibration:
+    return replace(cal, given=replace(cal.given, **changes))
