@@ -5,6 +5,10 @@
   history_collector.py --hour 2025-06-01T13 one local hour (both rows for the repeated autumn hour)
   history_collector.py --from 2025-06-01 --to 2025-07-01   every hour in [from, to), local
   --dry-run                                 print the rows, write nothing
+  history_collector.py --calibrate          fit solar3p's calibration on pvhistory (table calibration and
+                                            STATE_DIR/solar3p-calibration.json); changes no kwh_fc
+  history_collector.py --calibrate --from A --to B   backtest: each local day's kwh_fc from a fit on
+                                            the hours before that day
 
 Exit codes: 0 done, 64 bad usage, 65 forecast file not understood, 75 database unavailable,
 78 configuration error.
@@ -25,6 +29,12 @@ def parse_args(argv):
     parser.add_argument("--from", dest="start", metavar="A", help="first local hour or date (inclusive)")
     parser.add_argument("--to", dest="end", metavar="B", help="local hour or date to stop at (exclusive)")
     parser.add_argument("--dry-run", action="store_true", help="print the rows, write nothing")
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="fit solar3p's calibration on pvhistory; with --from/--to: backtest, filling each day's kwh_fc "
+        "from a fit on the hours before it",
+    )
     parser.add_argument("--now", help=argparse.SUPPRESS)  # tests: pretend it is this UTC time
     return parser.parse_args(argv)
 
@@ -34,6 +44,8 @@ def make_request(args):
     from homepower import hours
     from homepower.collect import Request
 
+    if args.calibrate and (args.hour or args.dry_run):
+        raise UsageError("--calibrate takes no --hour or --dry-run: alone, or with --from A --to B (backtest)")
     if args.hour and (args.start or args.end):
         raise UsageError("use either --hour or --from/--to, not both")
     if args.hour:
@@ -68,6 +80,14 @@ def main(argv=None) -> int:
             except ValueError:
                 raise UsageError(f"--now {args.now!r} is not an ISO time (UTC)") from None
         with Store.connect(conf.database, conf.timezone) as store:
+            if args.calibrate:
+                from homepower import calibration
+
+                if request.kind == "range":
+                    calibration.backtest(conf, store, request.start, request.end)
+                else:
+                    calibration.calibrate(conf, store, now_utc=now)
+                return
             collect(conf, request, store, now_utc=now)
 
     return run(body, "history_collector")

@@ -29,15 +29,19 @@ class Forecast:
     gr_w: float | None  # mean global horizontal irradiance, W/m²
     tc: float | None  # total cloud cover, %
     temp: float | None  # air temperature, °C
+    kwh_fc: float | None = None  # calibrated forecast, kWh (only with a calibration)
 
     def as_json(self) -> dict:
-        return {
+        out = {
             "hour_start": self.start.isoformat(),
             "kwh": self.kwh,
             "gr_w": self.gr_w,
             "tc": self.tc,
             "temp": self.temp,
         }
+        if self.kwh_fc is not None:
+            out["kwh_fc"] = self.kwh_fc
+        return out
 
 
 def resolve_file(file: str | Path | None, meteo_file: Path) -> Path:
@@ -64,6 +68,41 @@ def hourly(rows: list[MeteoRow], pv: PVSettings, tz: ZoneInfo) -> list[Forecast]
     ]
 
 
+def read_calibration(path: Path):
+    """A calibration written by ``history_collector.py --calibrate``; CalibrationFileError (65) if the file
+    is missing or is not one."""
+    import json
+
+    from solar3p.calibrate import Calibration
+    from solar3p.errors import CalibrationFileError
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CalibrationFileError(path, "does not exist (run `history_collector.py --calibrate`)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CalibrationFileError(path, f"cannot be read: {exc.__class__.__name__}") from exc
+    try:
+        return Calibration.from_json(json.loads(text))
+    except ValueError as exc:  # JSONDecodeError included
+        raise CalibrationFileError(path, str(exc).splitlines()[0] or "not a calibration") from exc
+
+
+def calibrated(hours: list[Forecast], rows: list[MeteoRow], calibration) -> list[Forecast]:
+    """``hours`` (one per row of ``rows``) with ``kwh_fc`` from ``calibration``."""
+    from solar3p.calibrate import features, predict
+
+    site = calibration.given
+    feat = features(
+        [r.time for r in rows], [r.gr_w for r in rows], [r.temp for r in rows], site.latitude, site.longitude
+    )
+    kwh = predict(calibration, feat)
+    return [
+        dataclasses.replace(h, kwh_fc=None if r.gr_w is None else round(float(k), 5))
+        for h, r, k in zip(hours, rows, kwh, strict=True)
+    ]
+
+
 def _mean(values: list[float | None]) -> float | None:
     known = [v for v in values if v is not None]
     return round(sum(known) / len(known), 2) if known else None
@@ -82,6 +121,7 @@ def daily(hours: list[Forecast]) -> list[Forecast]:
     out = []
     for day, items in days.items():
         start = datetime(day.year, day.month, day.day, tzinfo=items[0].start.tzinfo)
+        fc = [i.kwh_fc for i in items if i.kwh_fc is not None]
         out.append(
             Forecast(
                 start,
@@ -89,6 +129,7 @@ def daily(hours: list[Forecast]) -> list[Forecast]:
                 _mean([i.gr_w for i in items]),
                 _mean([i.tc for i in items]),
                 _mean([i.temp for i in items]),
+                round(sum(fc), 5) if fc else None,
             )
         )
     return out

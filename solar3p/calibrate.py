@@ -47,7 +47,9 @@ LEVEL_PRIOR_DAYS = 2.0  # the owner's rating counts as this many days of data
 INFO_PER_DAY = 2.0  # independent pieces of evidence one day's hours give the orientation fit
 AZ_SIGMA = 45.0  # prior spread of the owner's azimuth, degrees
 TILT_SIGMA = 15.0  # prior spread of the owner's tilt, degrees
-CELL_PRIOR_HOURS = 12.0  # a table cell is pulled toward 1 by this many mean hours
+ORIENTATION_MIN_ELEVATION = 10.0  # the orientation is fitted on hours with the sun above this, degrees
+ORIENTATION_LOSS = "l1"  # shaded hours are few and far off: absolute errors, not squares
+CELL_PRIOR_HOURS = 8.0  # a table cell is pulled toward 1 by this many hours
 SUN_AZ_EDGES = np.arange(0.0, 361.0, 15.0)  # sun azimuth bins, degrees from north
 SUN_EL_EDGES = np.array([0.0, 8.0, 16.0, 25.0, 40.0, 91.0])  # sun elevation bins, degrees
 KT_EDGES = np.array([0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 10.0])  # forecast GHI / clear-sky GHI
@@ -154,11 +156,15 @@ def power(feat: Features, azimuth: float, tilt: float, rating_w: float, losses_p
         return np.zeros(0)
     z = np.radians(feat.zenith)
     t = math.radians(tilt)
-    cos_aoi = np.clip(np.cos(z) * math.cos(t) + np.sin(z) * math.sin(t) * np.cos(np.radians(feat.sun_az - azimuth)), -1, 1)
+    cos_aoi = np.clip(
+        np.cos(z) * math.cos(t) + np.sin(z) * math.sin(t) * np.cos(np.radians(feat.sun_az - azimuth)), -1, 1
+    )
     aoi = np.degrees(np.arccos(cos_aoi))
     beam = np.maximum(feat.dni * cos_aoi, 0.0) * np.nan_to_num(np.asarray(pvlib.iam.physical(aoi), dtype=float))
     b = np.maximum(np.cos(z), math.cos(math.radians(85.0)))
-    sky = feat.dhi * (0.5 * (1 - feat.f1) * (1 + math.cos(t)) + feat.f1 * np.maximum(cos_aoi, 0) / b + feat.f2 * math.sin(t))
+    sky = feat.dhi * (
+        0.5 * (1 - feat.f1) * (1 + math.cos(t)) + feat.f1 * np.maximum(cos_aoi, 0) / b + feat.f2 * math.sin(t)
+    )
     sky = np.where(feat.zenith < 90.0, np.maximum(sky, 0.0), 0.0)
     ground = feat.ghi * ALBEDO * (1 - math.cos(t)) / 2
     poa = np.clip(beam + sky + ground, 0.0, None)
@@ -194,7 +200,9 @@ class Table:
 
 
 def _unit_table(edges_x, edges_y) -> Table:
-    return Table(list(map(float, edges_x)), list(map(float, edges_y)), np.ones((len(edges_x) - 1, len(edges_y) - 1)).tolist())
+    return Table(
+        list(map(float, edges_x)), list(map(float, edges_y)), np.ones((len(edges_x) - 1, len(edges_y) - 1)).tolist()
+    )
 
 
 @dataclass
@@ -253,7 +261,9 @@ class Calibration:
             if int(doc.get("version", 0)) != VERSION:
                 raise ValueError(f"version {doc.get('version')!r} is not {VERSION}")
             g = doc["given"]
-            given = Plant(*(float(g[k]) for k in ("latitude", "longitude", "rating_w", "losses_pct", "azimuth", "tilt")))
+            given = Plant(
+                *(float(g[k]) for k in ("latitude", "longitude", "rating_w", "losses_pct", "azimuth", "tilt"))
+            )
             cal = cls(
                 given=given,
                 azimuth=float(doc["azimuth"]) % 360.0,
@@ -354,8 +364,15 @@ def fit(
         trained_to=int(feat.start[usable].max()) + 3600,
         nmae_pct=_nmae(fc[counted], m[counted]),
         nmae_pct_physics=_nmae(p_given[counted], m[counted]),
-        shading=_shading_words(sun, f, m, base, keep, local_hour[light] if local_hour is not None else None,
-                               month[light] if month is not None else None),
+        shading=_shading_words(
+            sun,
+            f,
+            m,
+            base,
+            keep,
+            local_hour[light] if local_hour is not None else None,
+            month[light] if month is not None else None,
+        ),
     )
 
 
@@ -402,6 +419,8 @@ def _sse(f: Features, m: np.ndarray, az: float, tilt: float, plant: Plant) -> fl
         return float(np.dot(m, m))
     k = float(np.dot(m, p)) / pp
     r = m - k * p
+    if ORIENTATION_LOSS == "l1":
+        return float(np.sum(np.abs(r))) ** 2
     return float(np.dot(r, r))
 
 
@@ -409,6 +428,10 @@ def _fit_orientation(
     f: Features, m: np.ndarray, day: np.ndarray, keep: np.ndarray, given: Plant, start: tuple[float, float] | None
 ) -> tuple[float, float]:
     """Azimuth and tilt minimising the penalised profile likelihood (module docstring, step 3)."""
+    # Low sun is where horizons and trees shade: the sun table learns those hours, the orientation the rest.
+    high = keep & (90.0 - f.zenith > ORIENTATION_MIN_ELEVATION)
+    if np.unique(day[high]).size >= MIN_DAYS and m[high].sum() >= 0.5 * m[keep].sum():
+        keep = high
     if not keep.any():
         return given.azimuth, given.tilt
     sub, mm = f.take(keep), m[keep]
@@ -426,16 +449,16 @@ def _fit_orientation(
         return cache[key]
 
     if start is None:
-        grid = [(given.azimuth + da, t) for da in range(-90, 91, 15) for t in range(0, 81, 10)]
+        grid = [(given.azimuth + da, float(t)) for da in range(-90, 91, 15) for t in range(0, 81, 10)]
         grid.append((given.azimuth, given.tilt))
         best = min(grid, key=lambda o: cost(*o))
         step = 8.0
     else:
-        best, step = start, 4.0
+        best, step = (float(start[0]), float(start[1])), 4.0
     best_cost = cost(*best)
     while step >= 0.5:
         moved = False
-        for dx, dy in ((step, 0), (-step, 0), (0, step), (0, -step)):
+        for dx, dy in ((step, 0.0), (-step, 0.0), (0.0, step), (0.0, -step)):
             cand = (best[0] + dx, min(max(best[1] + dy, 0.0), 90.0))
             c = cost(*cand)
             if c < best_cost - 1e-12:
@@ -447,9 +470,12 @@ def _fit_orientation(
 
 
 def _shrunk_ratio(index: np.ndarray, n_cells: int, meas: np.ndarray, pred: np.ndarray, prior: float) -> np.ndarray:
+    """Per cell, measured/predicted over its hours, pulled toward 1 by ``prior`` pseudo-hours."""
     m = np.bincount(index, meas, minlength=n_cells)
     p = np.bincount(index, pred, minlength=n_cells)
-    return (m + prior) / (p + prior)
+    n = np.bincount(index, (pred > 0).astype(float), minlength=n_cells)
+    ratio = np.clip(np.where(p > 0, m / np.maximum(p, 1e-12), 1.0), 0.0, 3.0)
+    return (n * ratio + prior) / (n + prior)
 
 
 def _tables(f: Features, base: np.ndarray, m: np.ndarray, keep: np.ndarray, rating_kwh: float) -> tuple[Table, Table]:
@@ -458,7 +484,7 @@ def _tables(f: Features, base: np.ndarray, m: np.ndarray, keep: np.ndarray, rati
     if not keep.any():
         return sun, sky
     fk, b, mk = f.take(keep), base[keep], m[keep]
-    prior = CELL_PRIOR_HOURS * max(float(np.mean(b)), 1e-9)
+    prior = CELL_PRIOR_HOURS
     nx, ny = len(SUN_AZ_EDGES) - 1, len(SUN_EL_EDGES) - 1
     sun_i = np.clip(np.searchsorted(SUN_AZ_EDGES, fk.sun_az, side="right") - 1, 0, nx - 1) * ny + np.clip(
         np.searchsorted(SUN_EL_EDGES, 90.0 - fk.zenith, side="right") - 1, 0, ny - 1
@@ -497,7 +523,9 @@ def _shading_words(sun: Table, f, m, base, keep, local_hour, month) -> list[str]
         where = f"sun azimuth {azs.min():.0f}-{azs.max():.0f} deg below {el[sel].max():.0f} deg elevation"
         if local_hour is not None:
             hours = np.asarray(local_hour)[sel]
-            when = f"after {int(hours.min()):02d}:00" if side == "afternoon" else f"before {int(hours.max()) + 1:02d}:00"
+            when = (
+                f"after {int(hours.min()):02d}:00" if side == "afternoon" else f"before {int(hours.max()) + 1:02d}:00"
+            )
         else:
             when = f"in the {side}"
         season = _season(np.asarray(month)[sel]) if month is not None else ""

@@ -108,6 +108,14 @@ def forecast_parser(settings) -> Parser:
         help="system losses, %% of DC energy (default: PV_LOSSES_PCT = %(default)s)",
     )
     parser.add_argument(
+        "--calibration",
+        type=Path,
+        default=None,
+        help="a calibration from `history_collector.py --calibrate`: every row also gets kwh_fc, the "
+        f"calibrated forecast (default: PV_CALIBRATION, else {settings.state_dir}/solar3p-calibration.json "
+        "when it exists)",
+    )
+    parser.add_argument(
         "--gran",
         choices=("hour", "day"),
         default="hour",
@@ -232,30 +240,36 @@ def render(lines, fmt: str, gran: str) -> str:
     """The forecast in one of FORMATS. ``lines``: solar3p.api.Forecast."""
     if fmt == "json":
         return json.dumps([line.as_json() for line in lines], indent=1) + "\n"
+    fc = any(line.kwh_fc is not None for line in lines)
+    columns = COLUMNS + (("kwh_fc",) if fc else ())
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(COLUMNS)
+        writer.writerow(columns)
         for line in lines:
             row = line.as_json()
-            writer.writerow(["" if row[c] is None else row[c] for c in COLUMNS])
+            writer.writerow(["" if row.get(c) is None else row[c] for c in columns])
         return buffer.getvalue()
     label = "day" if gran == "day" else "hour start"
-    head = f"{label:<25} {'kWh':>8} {'gr_w W/m²':>10} {'tc %':>6} {'temp °C':>8}"
+    head = f"{label:<25} {'kWh':>8} {'gr_w W/m²':>10} {'tc %':>6} {'temp °C':>8}" + (f" {'kWh_fc':>8}" if fc else "")
     out = [head, "-" * len(head)]
     for line in lines:
         when = line.start.strftime("%Y-%m-%d" if gran == "day" else "%Y-%m-%d %H:%M %z")
         out.append(
             f"{when:<25} {_number(line.kwh, 3):>8} {_number(line.gr_w, 0):>10} {_number(line.tc, 0):>6} "
-            f"{_number(line.temp, 1):>8}"
+            f"{_number(line.temp, 1):>8}" + (f" {_number(line.kwh_fc, 3):>8}" if fc else "")
         )
     out.append("-" * len(head))
-    out.append(f"{'total':<25} {sum(line.kwh or 0.0 for line in lines):>8.3f}")
+    total = f"{'total':<25} {sum(line.kwh or 0.0 for line in lines):>8.3f}"
+    if fc:
+        total += " " * 27 + f" {sum(line.kwh_fc or 0.0 for line in lines):>8.3f}"
+    out.append(total)
     return "\n".join(out) + "\n"
 
 
 def run_forecast(argv, settings) -> int:
-    from solar3p.api import daily, hourly, resolve_file
+    from homepower.settings import CALIBRATION_NAME
+    from solar3p.api import calibrated, daily, hourly, read_calibration, resolve_file
     from solar3p.meteo import read_meteo
 
     args = forecast_parser(settings).parse_args(argv)
@@ -269,7 +283,17 @@ def run_forecast(argv, settings) -> int:
         longitude=args.lon,
         losses_pct=args.losses,
     )
-    lines = hourly(read_meteo(resolve_file(args.file, settings.meteo_file)), pv, settings.timezone)
+    path = args.calibration
+    if path is None and settings.pv_calibration is not None:
+        # PV_CALIBRATION is used whether or not it exists (a missing one is an error); the default only if it does.
+        default = settings.state_dir / CALIBRATION_NAME
+        if settings.pv_calibration != default or default.exists():
+            path = settings.pv_calibration
+    calibration = read_calibration(path) if path is not None else None
+    rows = read_meteo(resolve_file(args.file, settings.meteo_file))
+    lines = hourly(rows, pv, settings.timezone)
+    if calibration is not None:
+        lines = calibrated(lines, rows, calibration)
     if args.gran == "day":
         lines = daily(lines)
     sys.stdout.write(render(lines, args.format, args.gran))

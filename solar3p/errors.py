@@ -17,3 +17,11 @@ class MeteoFileError(DataError):
             return
         where = f" (field {field!r})" if field else ""
         super().__init__(f"forecast file {self.path}{where}: {problem}")
+
+
+class CalibrationFileError(DataError):
+    """A calibration file is missing or not one solar3p wrote (exit 65); the message names the file."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        self.path = str(path)
+        super().__init__(f"calibration file {self.path}: {problem}")

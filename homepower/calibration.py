@@ -1,0 +1,271 @@
+"""The collector's calibration use case: fit on pvhistory, store the result, fill ``kwh_fc``.
+
+The fitting is ``solar3p.calibrate`` (pure); this module reads the hours through the store, writes the
+``calibration`` row and ``STATE_DIR/solar3p-calibration.json``, and walks a backtest a day at a time.
+A calibration is only ever applied to hours that start at or after both its fitting time and the end of
+the history it saw (``solar3p.calibrate.newest_before``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Sequence, TextIO
+
+from homepower import hours as H
+from homepower.errors import DataError
+from homepower.settings import CALIBRATION_NAME, Settings
+
+log = logging.getLogger(__name__)
+
+EXCLUDED_FLAGS = frozenset({"reset", "long_gap", "late_forecast"})
+
+
+@dataclass(frozen=True)
+class TrainingHour:
+    """One pvhistory hour as calibration sees it."""
+
+    ts_utc: datetime  # hour start, naive UTC
+    local_day: date
+    local_hour: int
+    gr_w: float
+    temp: float
+    kwh_pv: float | None  # None: not for training (unknown or flagged)
+
+    @classmethod
+    def from_row(cls, row: dict) -> "TrainingHour":
+        flags = set(filter(None, (row.get("flags") or "").split(",")))
+        usable = row.get("kwh_pv") is not None and not (flags & EXCLUDED_FLAGS)
+        return cls(
+            ts_utc=row["ts_utc"],
+            local_day=date(int(row["year"]), int(row["month"]), int(row["day"])),
+            local_hour=int(row["hour"]),
+            gr_w=float(row["gr_w"]),
+            temp=float(row["temp"]),
+            kwh_pv=float(row["kwh_pv"]) if usable else None,
+        )
+
+
+def plant(settings: Settings):
+    from solar3p.calibrate import Plant
+
+    pv = settings.pv
+    return Plant(pv.latitude, pv.longitude, pv.panels * pv.panel_wp, pv.losses_pct, pv.azimuth, pv.tilt)
+
+
+class _Arrays:
+    """The hours as arrays, with their features computed once."""
+
+    def __init__(self, items: Sequence[TrainingHour], latitude: float, longitude: float):
+        import numpy as np
+
+        from solar3p.calibrate import features
+
+        self.items = list(items)
+        self.start = np.asarray([int(H.epoch_s(h.ts_utc)) for h in self.items], dtype="int64")
+        self.kwh = np.asarray([np.nan if h.kwh_pv is None else h.kwh_pv for h in self.items], dtype=float)
+        self.day = np.asarray([h.local_day.toordinal() for h in self.items], dtype="int64")
+        self.hour = np.asarray([h.local_hour for h in self.items], dtype="int64")
+        self.month = np.asarray([h.local_day.month for h in self.items], dtype="int64")
+        self.feat = features(
+            self.start, [h.gr_w for h in self.items], [h.temp for h in self.items], latitude, longitude
+        )
+
+    def fit(self, mask, given, start=None):
+        from solar3p.calibrate import fit
+
+        return fit(
+            self.feat.take(mask),
+            self.kwh[mask],
+            self.day[mask],
+            given,
+            local_hour=self.hour[mask],
+            month=self.month[mask],
+            start=start,
+        )
+
+
+def _utc(unix: int | None) -> datetime | None:
+    return None if unix is None else datetime(1970, 1, 1) + timedelta(seconds=int(unix))
+
+
+def calibration_row(cal, fitted_utc: datetime, backtest: bool = False) -> dict:
+    params = cal.as_json()
+    if backtest:
+        params["backtest"] = True
+    return {
+        "fitted_utc": fitted_utc,
+        "trained_from": _utc(cal.trained_from),
+        "trained_to": _utc(cal.trained_to),
+        "hours": cal.hours,
+        "params": json.dumps(params, separators=(",", ":")),
+        "nmae_pct": cal.nmae_pct,
+    }
+
+
+def calibrate(settings: Settings, store, now_utc: datetime | None = None, out: TextIO | None = None):
+    """``--calibrate``: fit on every usable hour that ended by now, store the row and the JSON file, print
+    what was learned. DataError (65) when there is too little history; nothing is written then."""
+    from solar3p.calibrate import CalibrationError
+
+    out = out or sys.stdout
+    now_utc = (now_utc or datetime.now(timezone.utc).replace(tzinfo=None)).replace(microsecond=0)
+    items = [TrainingHour.from_row(r) for r in store.forecast_hours(end=now_utc - H.HOUR + timedelta(seconds=1))]
+    items = [h for h in items if h.kwh_pv is not None]
+    given = plant(settings)
+    if not items:
+        raise DataError(
+            "calibration needs at least 3 local days of pvhistory hours with kwh_pv and forecast weather; "
+            "there are none yet (let the hourly collector run for a few days)"
+        )
+    arrays = _Arrays(items, given.latitude, given.longitude)
+    try:
+        cal = arrays.fit(slice(None), given)
+    except CalibrationError as exc:
+        raise DataError(f"cannot calibrate yet: {exc}") from exc
+    row = calibration_row(cal, now_utc)
+    path = settings.state_dir / CALIBRATION_NAME
+    from homepower.files import write_atomic
+
+    try:
+        write_atomic(path, json.dumps(cal.as_json(), indent=1) + "\n", mode=0o644)
+    except OSError as exc:
+        raise DataError(f"cannot write {path}: {exc}") from exc
+    store.upsert("calibration", [row])
+    first, last = _utc(cal.trained_from), _utc(cal.trained_to)
+    out.write(
+        f"calibrated on {cal.hours} hours of {cal.days} local days ({first:%Y-%m-%d} to {last:%Y-%m-%d} UTC"
+        f"{f'; {cal.dropped_days} day(s) left out: snow, outage or missing hours' if cal.dropped_days else ''})\n"
+        f"learned: {cal.describe()}\n"
+        f"in-sample hourly nMAE {cal.nmae_pct} % (solar3p with your settings: {cal.nmae_pct_physics} %)\n"
+        f"stored in table calibration (fitted {now_utc:%Y-%m-%d %H:%M:%S} UTC) and {path}; "
+        f"kwh_fc of hours from now on uses it\n"
+    )
+    if settings.pv_calibration is not None and settings.pv_calibration != path:
+        log.warning("PV_CALIBRATION names %s: python -m solar3p reads that file, not %s", settings.pv_calibration, path)
+    return cal
+
+
+def backtest(
+    settings: Settings, store, start_local: datetime, end_local: datetime, out: TextIO | None = None
+) -> dict[datetime, float | None]:
+    """``--calibrate --from A --to B``: for each local day in [A, B), fit only on the hours before that
+    day, store that calibration (fitted at the day's start, marked as a backtest) and fill the day's
+    ``kwh_fc``. Days with too little history before them keep their kwh_fc."""
+    import numpy as np
+
+    from solar3p.calibrate import CalibrationError, predict
+
+    out = out or sys.stdout
+    tz = settings.timezone
+    first_day, last_day = start_local.date(), end_local.date()
+    if end_local.time() != datetime.min.time():
+        last_day += timedelta(days=1)
+    end_utc = H.to_utc(datetime.combine(last_day, datetime.min.time()), tz)
+    items = [TrainingHour.from_row(r) for r in store.forecast_hours(end=end_utc)]
+    given = plant(settings)
+    if not items:
+        raise DataError("no pvhistory hours with forecast weather before --to: nothing to backtest")
+    arrays = _Arrays(items, given.latitude, given.longitude)
+    filled: dict[datetime, float | None] = {}
+    rows, skipped, previous = [], [], None
+    day = first_day
+    range_start = H.to_utc(start_local, tz)
+    range_end = H.to_utc(end_local, tz)
+    while day < last_day:
+        day_start = H.to_utc(datetime.combine(day, datetime.min.time()), tz)
+        day_end = H.to_utc(datetime.combine(day + timedelta(days=1), datetime.min.time()), tz)
+        lo, hi = max(day_start, range_start), min(day_end, range_end)
+        target = (arrays.start >= H.epoch_s(lo)) & (arrays.start < H.epoch_s(hi))
+        past = (arrays.start + 3600 <= H.epoch_s(day_start)) & np.isfinite(arrays.kwh)
+        if target.any():
+            try:
+                cal = arrays.fit(past, given, start=previous)
+            except CalibrationError:
+                skipped.append(day)
+            else:
+                previous = (cal.azimuth, cal.tilt)
+                rows.append(calibration_row(cal, day_start, backtest=True))
+                kwh = predict(cal, arrays.feat.take(target))
+                for i, value in zip(np.flatnonzero(target), kwh, strict=True):
+                    filled[arrays.items[i].ts_utc] = round(float(value), 5)
+        day += timedelta(days=1)
+    store.upsert("calibration", rows, commit=False)
+    store.set_kwh_fc(filled)
+    measured = [(filled[h.ts_utc] or 0.0, h.kwh_pv) for h in items if h.ts_utc in filled and h.kwh_pv is not None]
+    counted = [(f, m) for f, m in measured if f > 0 or m > 0]
+    summary = ""
+    if counted:
+        total = sum(m for _, m in counted)
+        mae = sum(abs(f - m) for f, m in counted) / len(counted)
+        bias = sum(f - m for f, m in counted) / len(counted)
+        mean = total / len(counted)
+        if mean > 0:
+            summary = (
+                f"; hourly nMAE {100 * mae / mean:.1f} %, bias {100 * bias / mean:+.1f} % over {len(counted)} hours"
+            )
+    out.write(
+        f"backtest {first_day} to {last_day} (local): {len(rows)} day(s) fitted on the hours before each, "
+        f"{len(filled)} kwh_fc filled{summary}\n"
+    )
+    if skipped:
+        out.write(
+            f"{len(skipped)} day(s) had under 3 days of history before them and kept their kwh_fc "
+            f"(first {skipped[0]})\n"
+        )
+    if rows:
+        from solar3p.calibrate import Calibration
+
+        last = Calibration.from_json(json.loads(rows[-1]["params"]))
+        out.write(f"last fit: {last.describe()}\n")
+    return filled
+
+
+def load_calibrations(store) -> list:
+    """Stored calibrations as ``(fitted unix s, Calibration)``; rows that do not parse are skipped with a
+    warning (they came from a newer or broken version)."""
+    from solar3p.calibrate import Calibration
+
+    out = []
+    for row in store.calibrations():
+        try:
+            cal = Calibration.from_json(json.loads(row["params"] or ""))
+        except ValueError as exc:
+            log.warning("calibration fitted %s is not usable (%s): skipped", row["fitted_utc"], exc)
+            continue
+        out.append((int(H.epoch_s(row["fitted_utc"])), cal))
+    return out
+
+
+def forecast_kwh_fc(calibrations: list, hour_start: Sequence[int], gr_w, temp) -> list[float | None]:
+    """kwh_fc for hours starting at ``hour_start`` (unix s) with forecast ``gr_w``/``temp`` (None: NULL),
+    each from the newest calibration fitted before the hour began."""
+    import numpy as np
+
+    from solar3p.calibrate import features, newest_before, predict
+
+    out: list[float | None] = [None] * len(hour_start)
+    groups: dict[int, list[int]] = {}
+    chosen = {}
+    for i, t in enumerate(hour_start):
+        if gr_w[i] is None or temp[i] is None:
+            continue
+        cal = newest_before(calibrations, int(t))
+        if cal is not None:
+            groups.setdefault(id(cal), []).append(i)
+            chosen[id(cal)] = cal
+    for key, idx in groups.items():
+        cal = chosen[key]
+        feat = features(
+            np.asarray([hour_start[i] for i in idx]),
+            [gr_w[i] for i in idx],
+            [temp[i] for i in idx],
+            cal.given.latitude,
+            cal.given.longitude,
+        )
+        for i, v in zip(idx, predict(cal, feat), strict=True):
+            out[i] = round(float(v), 5)
+    return out

@@ -1,0 +1,285 @@
+"""Calibration: the pure fitting (solar3p.calibrate) on synthetic histories with a known truth, and the
+collector's --calibrate / backtest and solar3p --calibration as a user runs them, on both databases."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pytest
+
+import calib_synth as S
+from conftest import ROOT
+from homepower.settings import PVSettings
+from solar3p import calibrate as C
+
+
+# -- the physics of any orientation is solar3p's ------------------------------------------------------
+@pytest.mark.parametrize("azimuth,tilt", [(135.0, 35.0), (200.0, 60.0), (90.0, 10.0), (180.0, 0.0)])
+def test_power_of_any_orientation_is_solar3p_physics(azimuth, tilt):
+    from solar3p.meteo import read_meteo
+    from solar3p.model import hourly_power
+
+    rows = read_meteo(ROOT / "solar3p" / "data" / "data.rotterdam")
+    pv = dataclasses.replace(PVSettings(), azimuth=azimuth, tilt=tilt)
+    starts, ghi, temp = [r.time for r in rows], [r.gr_w for r in rows], [r.temp for r in rows]
+    feat = C.features(starts, ghi, temp, pv.latitude, pv.longitude)
+    want = hourly_power(starts, ghi, temp, pv)
+    assert want.max() > 1000
+    assert np.allclose(C.power(feat, azimuth, tilt, pv.panels * pv.panel_wp, pv.losses_pct), want, atol=1e-6)
+
+
+# -- what it learns -------------------------------------------------------------------------------------
+def split(history, train_days, test_from):
+    first = history.day.min()
+    return history.mask(history.day < first + train_days), history.mask(history.day >= first + test_from)
+
+
+@pytest.mark.parametrize("days", [7, 14])
+def test_a_wrong_azimuth_is_found_within_two_weeks(days):
+    h = S.generate(date(2025, 5, 1), 60, azimuth=180.0, tilt=35.0, level=0.92, seed=3)
+    train, test = split(h, days, 40)
+    cal = C.fit(train.feat, train.kwh, train.day, S.given(135.0, 35.0))
+    assert abs(cal.azimuth - 180.0) < 8, cal.describe()
+    assert abs(cal.level - 0.92) < 0.05
+    physics = C.power(test.feat, 135.0, 35.0, S.RATING_W, S.LOSSES) / 1000.0
+    assert S.nmae(C.predict(cal, test.feat), test.kwh) < 0.5 * S.nmae(physics, test.kwh)
+    assert "you said 135 deg" in cal.describe() and "azimuth 1" in cal.describe()
+
+
+def test_the_right_orientation_stays_put():
+    h = S.generate(date(2025, 5, 1), 30, azimuth=135.0, tilt=35.0, seed=5)
+    cal = C.fit(h.feat, h.kwh, h.day, S.given(135.0, 35.0))
+    assert abs(cal.azimuth - 135.0) < 5 and abs(cal.tilt - 35.0) < 5
+
+
+def test_a_horizon_in_the_south_west_is_learned_and_said():
+    def horizon(sun_az):  # a row of trees: the low autumn sun is lost behind them in the afternoon
+        return 12.0 if 205.0 <= sun_az <= 260.0 else 0.0
+
+    h = S.generate(date(2025, 10, 1), 60, azimuth=180.0, tilt=35.0, seed=4, horizon=horizon)
+    train, test = split(h, 40, 40)
+    cal = C.fit(train.feat, train.kwh, train.day, S.given(180.0, 35.0), local_hour=train.hour, month=train.month)
+    words = cal.describe()
+    assert "shading after 1" in words and "autumn" in words, words
+    f = test.feat
+    shaded = (f.sun_az > 210) & (f.sun_az < 255) & (90 - f.zenith < 11)
+    level_only = cal.level * C.power(f, cal.azimuth, cal.tilt, S.RATING_W, S.LOSSES) / 1000.0
+    error = np.abs(C.predict(cal, f) - test.kwh)[shaded].sum()
+    assert error < 0.85 * np.abs(level_only - test.kwh)[shaded].sum()
+
+
+def test_no_horizon_no_shading_words():
+    h = S.generate(date(2025, 5, 1), 30, azimuth=180.0, tilt=35.0, seed=6)
+    cal = C.fit(h.feat, h.kwh, h.day, S.given(180.0, 35.0), local_hour=h.hour, month=h.month)
+    assert "no shading found" in cal.describe()
+
+
+def test_snow_and_outage_days_do_not_bend_the_level():
+    first = date(2025, 5, 1)
+    clean = S.generate(first, 30, seed=7)
+    bad_days = [first + timedelta(days=d) for d in (3, 4, 5, 11, 20)]
+    dirty = S.generate(first, 30, seed=7, zero_days=bad_days[:3], half_days=bad_days[3:])
+    a = C.fit(clean.feat, clean.kwh, clean.day, S.given(180.0, 35.0))
+    b = C.fit(dirty.feat, dirty.kwh, dirty.day, S.given(180.0, 35.0))
+    assert b.dropped_days >= 5
+    assert abs(b.level - a.level) < 0.02 and abs(b.azimuth - a.azimuth) < 4
+
+
+def test_recent_days_weigh_most_in_the_level():
+    # Soiling: the panels give 15 % less in the last three weeks.
+    h = S.generate(date(2025, 4, 1), 90, level=0.95, seed=8)
+    late = h.day >= h.day.min() + 69
+    h.kwh = np.where(late, h.kwh * 0.85, h.kwh)
+    cal = C.fit(h.feat, h.kwh, h.day, S.given(180.0, 35.0))
+    uniform = (69 * 0.95 + 21 * 0.95 * 0.85) / 90  # the level if every day counted the same
+    assert cal.level < uniform - 0.02
+
+
+def test_under_three_days_is_refused_saying_how_much_there_is():
+    h = S.generate(date(2025, 5, 1), 2, seed=9)
+    with pytest.raises(C.CalibrationError, match=r"2 local day\(s\).*at least 3 days"):
+        C.fit(h.feat, h.kwh, h.day, S.given(180.0, 35.0))
+
+
+def test_bad_values_are_left_out_and_mismatched_arrays_refused():
+    h = S.generate(date(2025, 5, 1), 10, seed=10)
+    kwh = h.kwh.copy()
+    kwh[::7] = np.nan
+    kwh[3::11] = -5.0
+    cal = C.fit(h.feat, kwh, h.day, S.given(180.0, 35.0))
+    assert 0.85 < cal.level < 1.0 and np.isfinite(cal.nmae_pct)
+    with pytest.raises(ValueError):
+        C.fit(h.feat, kwh[:-1], h.day, S.given(180.0, 35.0))
+
+
+def test_the_json_form_round_trips_and_garbage_is_refused():
+    h = S.generate(date(2025, 5, 1), 5, seed=11)
+    cal = C.fit(h.feat, h.kwh, h.day, S.given(180.0, 35.0))
+    back = C.Calibration.from_json(json.loads(json.dumps(cal.as_json())))
+    assert np.allclose(C.predict(back, h.feat), C.predict(cal, h.feat), atol=1e-4)
+    for doc in ([], {"version": 1}, {**cal.as_json(), "level": "x"}, {**cal.as_json(), "version": 99}):
+        with pytest.raises(ValueError):
+            C.Calibration.from_json(doc)
+
+
+def test_newest_before_never_picks_one_that_saw_the_hour():
+    h = S.generate(date(2025, 5, 1), 5, seed=12)
+    cal = C.fit(h.feat, h.kwh, h.day, S.given(180.0, 35.0))
+    end = cal.trained_to
+    pairs = [(end, cal)]
+    assert C.newest_before(pairs, end - 3600) is None  # fitted after that hour began
+    assert C.newest_before(pairs, end) is cal
+    late_fit = [(end - 7200, cal)]  # a (wrong) fitting time before its own history ended
+    assert C.newest_before(late_fit, end - 3600) is None
+
+
+# -- the collector: --calibrate and the backtest, on both databases ------------------------------------
+def env_for(tmp_path, db_url, **extra) -> dict:
+    import os
+
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "DATABASE_URL": db_url,
+        "STATE_DIR": str(tmp_path / "state"),
+        "SITE_TIMEZONE": "Europe/Amsterdam",
+        "METEO_FILE": str(tmp_path / "absent.json"),
+        "LOG_LEVEL": "WARNING",
+        "PV_ORIENTATION": "SE",
+        "PV_TILT": "35",
+    }
+    env.update(extra)
+    return env
+
+
+def collector(tmp_path, db_url, *args, **extra):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "history_collector.py"), *args],
+        env=env_for(tmp_path, db_url, **extra),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def put_history(store, history, kwh_fc=None):
+    rows = [dict(r, kwh_fc=kwh_fc) for r in history.rows]
+    store.upsert("pvhistory", rows)
+
+
+def kwh_fc_of(store) -> dict:
+    store.commit()
+    return {r["ts_utc"]: r["kwh_fc"] for r in store.fetch("pvhistory", ("ts_utc", "kwh_fc"))}
+
+
+def test_calibrate_stores_the_row_and_file_prints_words_and_changes_no_kwh_fc(store, db_url, tmp_path):
+    h = S.generate(date(2025, 5, 1), 14, azimuth=180.0, tilt=35.0, seed=13)
+    put_history(store, h, kwh_fc=0.5)
+    flagged = h.rows[12]["ts_utc"]
+    store.upsert("pvhistory", [dict(h.rows[12], kwh_pv=99.0, flags="reset")])
+    done = collector(tmp_path, db_url, "--calibrate", "--now", "2025-06-01T00:00:00")
+    assert done.returncode == 0, done.stderr
+    assert "azimuth 18" in done.stdout or "azimuth 17" in done.stdout, done.stdout
+    assert "you said 135 deg" in done.stdout and "nMAE" in done.stdout
+    store.commit()
+    stored = store.calibrations()
+    assert len(stored) == 1 and stored[0]["fitted_utc"] == datetime(2025, 6, 1)
+    params = json.loads(stored[0]["params"])
+    cal = C.Calibration.from_json(params)
+    assert cal.hours < len(h.rows) and flagged  # the reset hour and night hours are not trained on
+    file = tmp_path / "state" / "solar3p-calibration.json"
+    assert C.Calibration.from_json(json.loads(file.read_text())).azimuth == cal.azimuth
+    assert set(kwh_fc_of(store).values()) == {0.5}
+
+
+def test_too_little_history_exits_65_in_one_line_and_writes_nothing(store, db_url, tmp_path):
+    h = S.generate(date(2025, 5, 1), 2, seed=14)
+    put_history(store, h)
+    done = collector(tmp_path, db_url, "--calibrate", "--now", "2025-06-01T00:00:00")
+    assert done.returncode == 65
+    line = done.stderr.strip()
+    assert len(line.splitlines()) == 1 and "2 local day(s)" in line and "at least 3" in line
+    store.commit()
+    assert store.calibrations() == []
+    assert not (tmp_path / "state" / "solar3p-calibration.json").exists()
+
+
+def test_the_backtest_never_looks_ahead(store, db_url, tmp_path):
+    h = S.generate(date(2025, 5, 1), 12, azimuth=180.0, tilt=35.0, seed=15)
+    put_history(store, h)
+    done = collector(tmp_path, db_url, "--calibrate", "--from", "2025-05-02", "--to", "2025-05-12")
+    assert done.returncode == 0, done.stderr
+    assert "backtest" in done.stdout
+    first = kwh_fc_of(store)
+    # Days 2-3 have under 3 days before them: untouched; day 4 (May 4) on is filled.
+    may4 = datetime(2025, 5, 3, 22)  # local midnight of May 4 in UTC
+    assert all(v is None for t, v in first.items() if t < may4)
+    assert all(v is not None for t, v in first.items() if may4 <= t < datetime(2025, 5, 11, 22))
+    # Change everything measured from May 8 on: kwh_fc of May 4-7 must not move.
+    may8 = datetime(2025, 5, 7, 22)
+    changed = [dict(r, kwh_pv=r["kwh_pv"] * 3) for r in h.rows if r["ts_utc"] >= may8]
+    store.upsert("pvhistory", changed)
+    again = collector(tmp_path, db_url, "--calibrate", "--from", "2025-05-02", "--to", "2025-05-12")
+    assert again.returncode == 0, again.stderr
+    second = kwh_fc_of(store)
+    assert all(second[t] == first[t] for t in first if t < may8)
+    assert any(second[t] != first[t] for t in first if t >= datetime(2025, 5, 8, 22))
+    store.commit()
+    for row in store.calibrations():
+        assert row["trained_to"] <= row["fitted_utc"]
+
+
+# -- solar3p --calibration ------------------------------------------------------------------------------
+def solar3p(tmp_path, *args, **extra):
+    import os
+
+    env = {"PATH": os.environ.get("PATH", ""), "STATE_DIR": str(tmp_path / "state"), "SITE_TIMEZONE": "UTC"}
+    env.update(extra)
+    return subprocess.run(
+        [sys.executable, "-m", "solar3p", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def a_calibration_file(tmp_path):
+    h = S.generate(date(2025, 5, 1), 6, azimuth=180.0, tilt=35.0, seed=16)
+    cal = C.fit(h.feat, h.kwh, h.day, S.given(135.0, 35.0))
+    path = tmp_path / "cal.json"
+    path.write_text(json.dumps(cal.as_json()))
+    return path, cal
+
+
+def test_solar3p_calibration_adds_kwh_fc_to_every_row(tmp_path):
+    path, cal = a_calibration_file(tmp_path)
+    done = solar3p(tmp_path, "--calibration", str(path), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    plain = json.loads(solar3p(tmp_path, "--format", "json").stdout)
+    assert all("kwh_fc" in r for r in rows) and all("kwh_fc" not in r for r in plain)
+    assert [r["kwh"] for r in rows] == [r["kwh"] for r in plain]
+    assert sum(r["kwh_fc"] for r in rows) > 0 and any(r["kwh_fc"] != r["kwh"] for r in rows)
+    csv = solar3p(tmp_path, "--calibration", str(path), "--format", "csv", "--gran", "day")
+    assert csv.returncode == 0 and csv.stdout.splitlines()[0].endswith("kwh_fc")
+    # PV_CALIBRATION, and the default file in STATE_DIR, are used the same way.
+    via_env = solar3p(tmp_path, "--format", "json", PV_CALIBRATION=str(path))
+    assert json.loads(via_env.stdout) == rows
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "solar3p-calibration.json").write_text(path.read_text())
+    assert json.loads(solar3p(tmp_path, "--format", "json").stdout) == rows
+
+
+@pytest.mark.parametrize("content", ["", "{", "[]", '{"version": 1}'])
+def test_solar3p_with_a_bad_calibration_file_exits_65_in_one_line(tmp_path, content):
+    path = tmp_path / "cal.json"
+    path.write_text(content)
+    done = solar3p(tmp_path, "--calibration", str(path))
+    assert done.returncode == 65 and str(path) in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_solar3p_with_a_missing_calibration_file_exits_65(tmp_path):
+    done = solar3p(tmp_path, "--calibration", str(tmp_path / "nope.json"))
+    assert done.returncode == 65 and "nope.json" in done.stderr
