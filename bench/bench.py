@@ -22,7 +22,7 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -44,6 +44,7 @@ YEAR = 2024  # a leap year: 8,784 hours, about 105,000 five-minute samples
 HEAVY = ("pandas", "numpy", "pvlib", "scipy")
 POLLER = ROOT / "get_enphase_hour_measure.py"
 COLLECTOR = ROOT / "history_collector.py"
+REPORT = ROOT / "pv_report.py"
 # Project settings that a developer's shell or .env might hold: blanked in the children unless set here.
 SETTING_NAMES = (
     "ENVOY_HOST",
@@ -413,6 +414,75 @@ def agreement(truth: dict, got: dict, tolerance_kwh: float) -> tuple[int, float]
     return good, worst
 
 
+# -- the report -----------------------------------------------------------------------------------------
+def report_year_rows(ctx: Context) -> list[dict]:
+    """A year of pvhistory rows with both forecasts and an issue time: the generator's truth as kwh_pv
+    where the bench made one (else a plain daylight curve), forecasts off by a seeded error."""
+    import math
+    import random
+
+    from homepower.hours import local_hours
+
+    rnd = random.Random(YEAR)
+    rows = []
+    for h in local_hours(datetime(YEAR, 1, 1), datetime(YEAR + 1, 1, 1), TZ):
+        truth = (ctx.truth or {}).get(h.start)
+        pv = truth if truth is not None else max(0.0, math.sin(math.pi * (h.hour - 6) / 14)) * 2.5
+        s3p = max(0.0, pv * rnd.uniform(0.6, 1.4) + (0.05 if pv else 0.0))
+        rows.append(
+            {
+                "ts_utc": h.start,
+                "year": h.year,
+                "month": h.month,
+                "day": h.day,
+                "hour": h.hour,
+                "kwh_pv": round(pv, 5),
+                "kwh_s3p": round(s3p, 5),
+                "kwh_fc": round(s3p * 0.95, 5),
+                "forecast_issued": h.start - timedelta(hours=rnd.choice((2, 9, 30, 60))),
+                "forecast_provider": "meteoserver",
+                "flags": None,
+                "source": "eim",
+            }
+        )
+    return rows
+
+
+def bench_report(ctx: Context, backends: tuple[str, ...] = ("sqlite", "mariadb")) -> list[Row]:
+    """pv_report.py over a year of hours (8,784 rows): --format json, and --out (charts and page)."""
+    from homepower.settings import DatabaseConfig
+    from homepower.store import Store
+
+    rows_in = report_year_rows(ctx)
+    period = ["--from", f"{YEAR}-01-01", "--to", f"{YEAR + 1}-01-01"]
+    out: list[Row] = []
+    for backend in backends:
+        if backend == "sqlite":
+            cfg = DatabaseConfig(kind="sqlite", path=ctx.work / "report.db")
+        elif ctx.db is not None:
+            cfg = ctx.db  # the bench's MariaDB database: its pvhistory is replaced by these rows
+        else:
+            continue
+        with Store.connect(cfg, TZ) as store:
+            store.upsert("pvhistory", rows_in)
+        env = ctx.env(DATABASE_URL=cfg.url())
+        say(f"report: a year of hours on {backend}")
+        for what, extra, goal in (
+            (f"pv_report.py --format json, a year ({len(rows_in):,} h), {backend}", ["--format", "json"], 5.0),
+            (f"pv_report.py --out, a year, {backend}", ["--out", str(ctx.work / f"report-{backend}")], 10.0),
+        ):
+            try:
+                walls = [
+                    proc.run([sys.executable, str(REPORT), *period, *extra], env=env, timeout=ctx.limit(60)).wall_s
+                    for _ in range(3)
+                ]
+                s = summarize(walls)
+                out.append(at_most(what, s.median, goal, fmt_spread(s)))
+            except proc.Failed as exc:
+                out.append(na(what, str(exc), f"<= {goal:g} s"))
+    return out
+
+
 # -- solar3p -------------------------------------------------------------------------------------------
 def bench_solar3p(ctx: Context) -> list[Row]:
     what_five = "solar3p, a five-day file, whole process"
@@ -576,6 +646,7 @@ def main(argv: list[str] | None = None) -> int:
                         Row("lone --hour run, whole process", "", "<= 1.5 s"),
                     ],
                 )
+            part(rows, "report", bench_report, ctx, [Row("pv_report.py timings", "")])
             part(rows, "solar3p", bench_solar3p, ctx, [Row("solar3p timings", "")])
     except Exception as exc:  # no database: the parts that need one are n/a, solar3p still runs
         db_error = exc
@@ -594,6 +665,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(na(what, reason, goal))
         if ctx.meteo_year is None:
             part(rows, "data", lambda c: (make_year(c), [])[1], ctx, [])
+        part(rows, "report", lambda c: bench_report(c, ("sqlite",)), ctx, [Row("pv_report.py timings", "")])
         part(rows, "solar3p", bench_solar3p, ctx, [Row("solar3p timings", "")])
     part(rows, "accuracy", bench_accuracy, ctx, [Row("solar3p accuracy (bench/accuracy.py)", "")])
     total = time.perf_counter() - ctx.started

@@ -5,7 +5,8 @@
    irradiance, jitter, the nightly outage after 23:00) and write them as a --replay file;
 2. store them through the REAL poll path: ``get_enphase_hour_measure.py --replay``;
 3. build the hours with the REAL ``history_collector.py`` (forecast join and solar3p included);
-4. print the resulting pvhistory rows, and how far they are from what the simulation really produced.
+4. print the resulting pvhistory rows, and how far they are from what the simulation really produced;
+5. report on the day with the REAL ``pv_report.py --out`` (var/demo/report/report.html).
 
 Everything lands in var/demo/ (SQLite), wiped at the start so the demo can be run again and again.
 """
@@ -145,6 +146,14 @@ def main() -> int:
         f"largest hourly difference from the simulated truth: {max(errors):.2f} Wh "
         f"(interpolation between 5-minute readings)"
     )
+    report_dir = DEMO_DIR / "report"
+    print()
+    run(
+        "the report",
+        ["pv_report.py", "--from", DAY.isoformat(), "--to", nxt.isoformat(), "--out", str(report_dir)],
+        env,
+    )
+    print(f"the report of the day with its charts: {(report_dir / 'report.html').relative_to(ROOT)} (opens offline)")
     print(f"done at {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; run `make demo` again to repeat")
     return 0
 

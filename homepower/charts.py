@@ -17,7 +17,6 @@ import matplotlib
 matplotlib.use("Agg")  # no display on a Raspberry Pi or in cron
 logging.getLogger("matplotlib").setLevel(logging.WARNING)  # its font cache notice is no news to the owner
 
-import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -39,18 +38,33 @@ def _period_text(start: date, end: date) -> str:
     return f"{start:%d %b %Y}" if last == start else f"{start:%d %b %Y} - {last:%d %b %Y}"
 
 
-def _date_axis(ax, start: date, end: date) -> None:
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=10)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.set_xlim(mdates.date2num(start) - 0.5, mdates.date2num(end) - 0.5)
+def _day_axis(ax, start: date, end: date) -> None:
+    """Days as columns 0..n-1 (centred on their index), labelled with local dates, never clock times."""
+    n = (end - start).days
+    days = [start + timedelta(days=i) for i in range(n)]
+    if n <= 45:
+        step = max(1, math.ceil(n / 12))
+        ticks = list(range(0, n, step))
+        fmt = "%a\n%d %b" if n <= 14 else "%d %b"
+        labels = [f"{days[i]:{fmt}}" for i in ticks]
+    else:  # months: a tick on each first of the month
+        ticks = [i for i, d in enumerate(days) if d.day == 1]
+        every = max(1, math.ceil(len(ticks) / 12))
+        ticks = ticks[::every]
+        labels = [f"{days[i]:%b}" + (f"\n{days[i]:%Y}" if days[i].month == 1 or i == ticks[0] else "") for i in ticks]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels(labels)
+    ax.set_xlim(-0.5, n - 0.5)
 
 
 def daily_chart(path: Path, totals: Sequence[M.DayTotal], start: date, end: date, tz: str) -> None:
     fig, ax = plt.subplots(figsize=(10, 4.8), dpi=DPI)
-    x = mdates.date2num([t.day for t in totals])
+    x = np.array([(t.day - start).days for t in totals])
     measured = [math.nan if t.measured is None else t.measured for t in totals]
-    ax.bar(x, measured, width=0.8, color=COLOURS["measured"], label="measured (kwh_pv)", zorder=2)
+    if len(x) <= 62:
+        ax.bar(x, measured, width=0.8, color=COLOURS["measured"], label="measured (kwh_pv)", zorder=2)
+    else:  # hundreds of bars are slow to draw and read as a filled area anyway
+        ax.fill_between(x, measured, step="mid", color=COLOURS["measured"], label="measured (kwh_pv)", zorder=2)
     for name in M.FORECASTS:
         values = [t.forecasts[name] for t in totals]
         if all(v is None for v in values):
@@ -66,11 +80,12 @@ def daily_chart(path: Path, totals: Sequence[M.DayTotal], start: date, end: date
             label=LABELS[name],
             zorder=3,
         )
-    ax.set_title(f"Daily energy, measured and forecast ({_period_text(start, end)}, local days, {tz})")
+    ax.set_title(f"Daily energy, measured and forecast ({_period_text(start, end)})")
     ax.set_ylabel("energy per day (kWh)")
     ax.set_ylim(bottom=0)
     ax.grid(axis="y", alpha=0.3, zorder=0)
-    _date_axis(ax, start, end)
+    _day_axis(ax, start, end)
+    ax.set_xlabel(f"local date ({tz})")
     ax.legend(loc="upper left", fontsize="small", framealpha=0.9)
     fig.tight_layout()
     fig.savefig(path)
@@ -86,22 +101,19 @@ def heatmap_chart(path: Path, rows: Sequence[M.HourRow], start: date, end: date,
             # The repeated autumn hour: both rows add up in their clock hour.
             grid[r.hour, col] = r.kwh_pv + (0.0 if np.isnan(grid[r.hour, col]) else grid[r.hour, col])
     fig, ax = plt.subplots(figsize=(10, 5), dpi=DPI)
-    left, right = mdates.date2num(start), mdates.date2num(end)
     cmap = plt.get_cmap("inferno").copy()
-    cmap.set_bad("#d9d9d9")
+    cmap.set_bad("#bdbdbd")
     image = ax.imshow(
         np.ma.masked_invalid(grid),
         aspect="auto",
         origin="lower",
         cmap=cmap,
-        extent=(left, right, 0, 24),
+        extent=(-0.5, days - 0.5, 0, 24),
         interpolation="nearest",
         vmin=0,
     )
-    ax.xaxis_date()
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=10)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    _day_axis(ax, start, end)
+    ax.set_xlabel(f"local date ({tz})")
     ax.set_yticks(range(0, 25, 3))
     ax.set_yticklabels([f"{h:02d}:00" for h in range(0, 25, 3)])
     ax.set_ylabel(f"local hour of day ({tz})")

@@ -130,14 +130,15 @@ def format_summary(result: M.Report, span: Period, tz_name: str) -> str:
         return f"  {title:<30}" + "".join(c.rjust(width) for c in cells)
 
     last = span.end - timedelta(days=1)
-    out = [f"PV report {span.start} .. {last} ({span.days} local day(s), {tz_name})", line("", label)]
+    days = f"{span.days} local day" + ("s" if span.days != 1 else "")
+    out = [f"PV report {span.start} .. {last} ({days}, {tz_name})", line("", label)]
 
     def cells(fn) -> list[str]:
         return [fn(j) if j is not None else "no counting hour" for _, j in judged]
 
     def energy(j: M.Judgement) -> str:
         pct = 100.0 * (j.forecast_kwh - j.measured_kwh) / j.measured_kwh if j.measured_kwh else None
-        return f"{j.forecast_kwh:.1f} kWh" + (f" ({pct:+.0f}%)" if pct is not None else "")
+        return f"{j.forecast_kwh:.1f} kWh" + (f" ({pct:+.1f} %)" if pct is not None else "")
 
     out += [
         line("counting hours / days", cells(lambda j: f"{j.hours} h / {j.days} d")),
@@ -153,12 +154,10 @@ def format_summary(result: M.Report, span: Period, tz_name: str) -> str:
     for name, j in judged:
         if j is None or not j.day_sums:
             continue
-        worst = ", ".join(
-            f"{d.day:%a %d %b} {d.measured:.1f} vs {d.forecast:.1f} kWh ({d.forecast - d.measured:+.1f})"
-            for d in j.worst_days(3)
-        )
-        out.append(f"  worst days, {NAMES[name]}: {worst}")
-    out.append("  (nMAE: mean absolute error / mean measured; skill > 0 beats 'same as yesterday'; see README)")
+        worst = ", ".join(f"{d.day} {d.forecast - d.measured:+.1f} kWh" for d in j.worst_days(3))
+        out.append(f"  {'worst days, ' + NAMES[name]:<30}{worst}")
+    out.append("  (worst days: forecast - measured. nMAE: mean absolute error / mean measured. skill above 0:")
+    out.append("  better than 'the same as 24 h before'. Counting hours only; see the README.)")
     return "\n".join(out) + "\n"
 
 
@@ -191,8 +190,8 @@ def run_report(
             page = charts.write_report(out_dir, result, rows, span.start, span.end, tz.key, summary)
             progress.step(f"wrote {page}")
         stdout.write(as_json(result) if fmt == "json" else format_summary(result, span, tz.key))
-        if out_dir is not None and fmt != "json":
-            stdout.write(f"report: {Path(out_dir) / 'report.html'}\n")
+        if out_dir is not None:  # where the page is; on stderr when stdout is JSON
+            print(f"report: {Path(out_dir) / 'report.html'}", file=sys.stderr if fmt == "json" else stdout)
         return result
     finally:
         progress.done()
