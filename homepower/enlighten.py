@@ -3,51 +3,95 @@
 Obtaining: ``POST {ENLIGHTEN_URL}/login/login.json`` (form ``user[email]``, ``user[password]``) gives a
 ``session_id``; ``POST {ENTREZ_URL}/tokens`` (JSON ``session_id``, ``serial_num``, ``username``) gives the
 token, as text or as JSON ``{"token": ...}``. The token is cached in ``STATE_DIR/envoy-token.json``
-(mode 0600) and reused until its JWT ``exp`` is within a day, then renewed; if Enlighten cannot renew it
-while the cached one is still valid, polling goes on with the cached one. Enlighten's certificate is
-always verified normally. Neither the password nor the token is ever logged or put in a message.
+(0600) and renewed by the rule in ``homepower.token_policy``; what the last attempt gave (and a salted
+hash of the credentials it used, never the password) is in ``STATE_DIR/enlighten-attempt.json`` (0600).
+
+The whole conversation with Enlighten and Entrez has one wall-clock deadline (``DEADLINE_S``), kept while
+connecting, during the TLS handshake and while reading headers and bodies byte by byte; each body is
+read up to a cap and refused beyond it without reading the rest. Enlighten's certificate is verified
+normally. Neither the password nor the token is ever logged or put in a message.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
+import http.client
+import io
 import json
 import logging
 import os
 import re
+import secrets
+import socket
+import ssl
+import stat
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
+from urllib.parse import urlencode, urlsplit
 
+from homepower import token_policy as policy
 from homepower.errors import AuthError, ConfigError, DataError, HomepowerError, UnreachableError
 from homepower.files import write_atomic
+from homepower.token_policy import Claims, Do, LastAttempt
 
 log = logging.getLogger(__name__)
 
 CACHE_FILE = "envoy-token.json"
-RENEW_BEFORE_S = 24 * 3600  # renew when the token expires within a day
-ENLIGHTEN_TIMEOUT_S = 30.0
+ATTEMPT_FILE = "enlighten-attempt.json"
+DEADLINE_S = 30.0  # the whole login + token conversation, however slowly the services answer
+LOGIN_CAP = 64 * 1024  # Enlighten's login answer is a few hundred bytes of JSON
+TOKEN_CAP = 64 * 1024  # an Entrez token is about 1 KB (a JWT), as text or in a JSON object
+STATE_CAP = 64 * 1024  # the cache and attempt files we write are well under 2 KB
+HASH_ROUNDS = 100_000  # PBKDF2 rounds for the credentials' fingerprint (only on renewal paths)
+ENTREZ_TOKENS_PAGE = "https://entrez.enphaseenergy.com/entrez_tokens"
 
 
 def jwt_exp(token: str) -> float | None:
     """The ``exp`` claim (unix seconds) of a JWT, read without checking the signature; None if unreadable."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        payload = parts[1] + "=" * (-len(parts[1]) % 4)
-        claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
-        exp = claims.get("exp") if isinstance(claims, dict) else None
-        return float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
-    except (ValueError, UnicodeError):
-        return None
+    return Claims.from_token(token).exp
 
 
-def when(exp: float) -> str:
-    return datetime.fromtimestamp(exp, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+def when(moment: float) -> str:
+    return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# -- errors, with their fields ------------------------------------------------------------------------
+
+
+class ServiceUnreachable(UnreachableError):
+    """Enlighten or Entrez could not be reached, was not trusted, answered 5xx or not within the deadline."""
+
+    def __init__(self, service: str, url: str, why: str, status: int | None = None, elapsed: float | None = None):
+        self.service, self.url, self.why, self.status, self.elapsed = service, url, why, status, elapsed
+        super().__init__(f"{service} {url} {why}; try again later or set ENVOY_TOKEN")
+
+
+class ServiceAnswer(DataError):
+    """Enlighten or Entrez answered something that is not what the protocol says (nothing cached)."""
+
+    def __init__(self, service: str, url: str, why: str, status: int | None = None):
+        self.service, self.url, self.why, self.status = service, url, why, status
+        super().__init__(f"{service} {url} {why}; nothing cached; try again later or set ENVOY_TOKEN")
+
+
+class CredentialsRejected(AuthError):
+    """Enlighten or Entrez refused these credentials (or this serial); not asked again within the hour.
+    ``kind``: "password", "two-factor", "blocked" (the account is locked) or "serial"."""
+
+    def __init__(self, message: str, kind: str, user: str | None, status: int | None = None):
+        self.kind, self.user, self.status = kind, user, status
+        super().__init__(message)
+
+
+class NotAskedAgain(AuthError):
+    """A token is needed, but Enlighten rejected these credentials within the hour: it is not asked."""
+
+    def __init__(self, message: str, until: float, outcome: str):
+        self.until, self.outcome = until, outcome
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -61,134 +105,373 @@ class Credentials:
     def complete(self) -> bool:
         return bool(self.user and self.password)
 
+    def __repr__(self) -> str:  # never the password, even in a traceback at DEBUG
+        return f"Credentials(user={self.user!r}, enlighten_url={self.enlighten_url!r}, entrez_url={self.entrez_url!r})"
 
-def request_token(creds: Credentials, serial: str) -> str:
-    """A fresh token from Enlighten + Entrez. Raises AuthError (77) naming Enlighten on bad credentials,
-    UnreachableError (69) when either service is down."""
-    response = _post(
-        "Enlighten",
-        creds.enlighten_url,
-        "/login/login.json",
-        " to the login",
-        data={"user[email]": creds.user, "user[password]": creds.password},
-    )
-    session_id = None
-    if response.status_code == 200:
+
+# -- HTTP with a deadline and caps -------------------------------------------------------------------
+
+
+class _Deadline:
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic):
+        self.seconds, self._clock = seconds, clock
+        self.start = clock()
+
+    def left(self) -> float:
+        return self.seconds - (self._clock() - self.start)
+
+    def elapsed(self) -> float:
+        return self._clock() - self.start
+
+
+class _DeadlineSocket:
+    """A connected socket whose every blocking call may wait only until the deadline: a server that sends
+    one byte per second cannot stretch the conversation (a per-call timeout alone would be reset by each
+    byte)."""
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline):
+        self._sock, self._deadline = sock, deadline
+
+    def _arm(self) -> None:
+        left = self._deadline.left()
+        if left <= 0:
+            raise TimeoutError("deadline passed")
+        self._sock.settimeout(left)
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        self._arm()
+        return self._sock.recv_into(buffer, nbytes, flags)
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        self._arm()
+        return self._sock.recv(bufsize, flags)
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        self._arm()
+        self._sock.sendall(data, flags)
+
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        return io.BufferedReader(socket.SocketIO(self, "rb"))  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def _connect(url: str, deadline: _Deadline, context: ssl.SSLContext | None) -> _DeadlineSocket:
+    """TCP (each address in turn, within the deadline), then TLS for https, both bounded by it."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    last: OSError = OSError("no address")
+    for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        left = deadline.left()
+        if left <= 0:
+            raise TimeoutError("deadline passed")
+        sock = socket.socket(family, kind, proto)
         try:
-            body = response.json()
-        except ValueError:  # a maintenance or proxy page: not a verdict on the credentials
-            raise DataError(
-                f"Enlighten {creds.enlighten_url} answered the login with a page that is not "
-                f"JSON; try again later or set ENVOY_TOKEN"
-            ) from None
-        session_id = body.get("session_id") if isinstance(body, dict) else None
-    if not session_id:
-        raise AuthError(
-            f"Enlighten rejected the login of ENVOY_USER={creds.user} (HTTP "
-            f"{response.status_code}): check ENVOY_USER and ENVOY_PASSWORD"
+            sock.settimeout(left)
+            sock.connect(address)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if context is not None:
+                sock.settimeout(max(0.001, deadline.left()))  # the handshake as a whole, not per record
+                sock = context.wrap_socket(sock, server_hostname=host)
+            return _DeadlineSocket(sock, deadline)
+        except OSError as exc:
+            sock.close()
+            last = exc
+            if isinstance(exc, (ssl.SSLError, TimeoutError)):
+                raise
+    raise last
+
+
+class _Connection(http.client.HTTPConnection):
+    """http.client over a socket made by ``_connect``, so that the deadline holds for every read."""
+
+    def __init__(self, url: str, deadline: _Deadline, context: ssl.SSLContext | None):
+        parts = urlsplit(url)
+        super().__init__(parts.hostname or "", parts.port)
+        self._url, self._deadline, self._context = url, deadline, context
+
+    def connect(self) -> None:
+        self.sock = _connect(self._url, self._deadline, self._context)
+
+
+@dataclass(frozen=True)
+class _Reply:
+    status: int
+    content_type: str
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """Enlighten is verified normally: REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE / SSL_CERT_FILE when one is
+    set (as requests and OpenSSL tools honour them), else the system's store and certifi's bundle."""
+    named = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE")
+    if named:
+        return (
+            ssl.create_default_context(cafile=named)
+            if os.path.isfile(named)
+            else ssl.create_default_context(capath=named)
         )
-    response = _post(
-        "Entrez",
-        creds.entrez_url,
-        "/tokens",
-        "",
-        json={"session_id": session_id, "serial_num": serial, "username": creds.user},
-    )
-    if response.status_code != 200:
-        raise AuthError(
-            f"Enlighten (Entrez) refused a token for gateway {serial} to ENVOY_USER={creds.user} "
-            f"(HTTP {response.status_code}): is the gateway registered to this account "
-            f"and ENVOY_SERIAL right?"
-        )
-    return _token_from_body(response.text)
-
-
-def _post(service: str, base_url: str, path: str, what: str, **body):
-    """POST to Enlighten or Entrez, verified normally; UnreachableError (69) when the service cannot be
-    reached, is not trusted or answers a server error - not a verdict on the credentials."""
-    import requests  # loaded only when a token must be fetched
-
+    context = ssl.create_default_context()
     try:
-        response = requests.post(
-            f"{base_url}{path}", **body, timeout=ENLIGHTEN_TIMEOUT_S, allow_redirects=False, verify=_ca_bundle()
+        import certifi
+
+        context.load_verify_locations(cafile=certifi.where())
+    except (ImportError, OSError):
+        pass
+    return context
+
+
+class _Conversation:
+    """One run's talk with Enlighten and Entrez under one deadline."""
+
+    def __init__(self, deadline_s: float = DEADLINE_S):
+        self.deadline = _Deadline(deadline_s)
+        self._context: ssl.SSLContext | None = None
+
+    def post(self, service: str, base_url: str, path: str, body: bytes, content_type: str, cap: int) -> _Reply:
+        url = f"{base_url}{path}"
+        https = url.startswith("https://")
+        if https and self._context is None:
+            try:
+                self._context = _ssl_context()
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(
+                    f"the CA bundle for {service} cannot be loaded ({exc.__class__.__name__}): "
+                    f"check REQUESTS_CA_BUNDLE or SSL_CERT_FILE"
+                ) from exc
+        conn = _Connection(url, self.deadline, self._context if https else None)
+        received = 0
+        try:
+            target = (urlsplit(url).path or "/") + (f"?{urlsplit(url).query}" if urlsplit(url).query else "")
+            conn.request(
+                "POST",
+                target,
+                body=body,
+                headers={"Content-Type": content_type, "Accept": "application/json, text/plain, */*"},
+            )
+            response = conn.getresponse()
+            length = response.getheader("Content-Length")
+            if length is not None and length.strip().isdigit() and int(length) > cap:
+                raise ServiceAnswer(
+                    service,
+                    url,
+                    f"announced a {int(length)}-byte answer, above the {cap // 1024} KiB cap",
+                    response.status,
+                )
+            chunks = bytearray()
+            while True:
+                chunk = response.read(min(16384, cap + 1 - len(chunks)))
+                if not chunk:
+                    break
+                chunks += chunk
+                received = len(chunks)
+                if received > cap:
+                    raise ServiceAnswer(service, url, f"answered more than the {cap // 1024} KiB cap", response.status)
+            reply = _Reply(response.status, response.getheader("Content-Type") or "", bytes(chunks))
+        except ssl.SSLCertVerificationError as exc:
+            raise ServiceUnreachable(
+                service,
+                url,
+                "presented a certificate that is not trusted (TLS verification failed): check the URL, "
+                "or the CA bundle (REQUESTS_CA_BUNDLE or SSL_CERT_FILE)",
+            ) from exc
+        except TimeoutError as exc:  # also socket.timeout, and the deadline itself
+            raise ServiceUnreachable(
+                service,
+                url,
+                f"did not finish answering within the {self.deadline.seconds:g} s allowed "
+                f"(gave up after {self.deadline.elapsed():.1f} s, {received} bytes of the answer read)",
+                elapsed=self.deadline.elapsed(),
+            ) from exc
+        except (http.client.IncompleteRead, ConnectionError) as exc:
+            raise ServiceUnreachable(service, url, f"broke off the answer ({exc.__class__.__name__})") from exc
+        except http.client.HTTPException as exc:  # a status line or headers that are not HTTP, or too many
+            raise ServiceAnswer(
+                service, url, f"answered something that is not HTTP ({exc.__class__.__name__})"
+            ) from exc
+        except OSError as exc:
+            raise ServiceUnreachable(service, url, f"cannot be reached ({exc.__class__.__name__})") from exc
+        finally:
+            conn.close()
+        log.debug(
+            "%s %s: HTTP %s, %d bytes, %.2f s into the conversation",
+            service,
+            url,
+            reply.status,
+            len(reply.body),
+            self.deadline.elapsed(),
         )
-    except requests.exceptions.SSLError:
-        raise UnreachableError(_untrusted(service, base_url)) from None
-    except requests.exceptions.RequestException as exc:
-        raise UnreachableError(
-            f"{service} {base_url} cannot be reached ({exc.__class__.__name__}) to obtain "
-            f"a gateway token; try again later or set ENVOY_TOKEN"
-        ) from None
-    if response.status_code >= 500:
-        raise UnreachableError(
-            f"{service} {base_url} answered HTTP {response.status_code}{what}; try again later or set ENVOY_TOKEN"
-        )
-    return response
+        if reply.status >= 500:
+            raise ServiceUnreachable(service, url, f"answered HTTP {reply.status}", status=reply.status)
+        if reply.status == 429:
+            raise ServiceUnreachable(service, url, "answered HTTP 429 (too many requests)", status=429)
+        return reply
 
 
-def _ca_bundle() -> str | bool:
-    """Enlighten is verified normally: requests' bundle, or REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (requests
-    reads those itself), or else SSL_CERT_FILE, which OpenSSL-based tools honour and requests does not."""
-    if os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE"):
-        return True
-    return os.environ.get("SSL_CERT_FILE") or True
+def _json(reply: _Reply, service: str, url: str) -> object:
+    try:
+        return json.loads(reply.text)
+    except (ValueError, RecursionError) as exc:  # a maintenance or proxy page, or pathological nesting
+        raise ServiceAnswer(
+            service, url, f"answered (HTTP {reply.status}) with a body that is not JSON", reply.status
+        ) from exc
 
 
-def _untrusted(service: str, url: str) -> str:
-    return (
-        f"{service} {url} presented a certificate that is not trusted (TLS verification failed); "
-        f"check the URL, or the CA bundle (REQUESTS_CA_BUNDLE or SSL_CERT_FILE)"
+def request_token(creds: Credentials, serial: str, deadline_s: float = DEADLINE_S) -> str:
+    """A fresh token from Enlighten + Entrez, within ``deadline_s`` in all. Raises CredentialsRejected (77)
+    when Enlighten or Entrez refuses (two-factor accounts included), ServiceUnreachable (69) when either is
+    down, slow or answers 5xx, ServiceAnswer (65) for an answer that is not understood."""
+    talk = _Conversation(deadline_s)
+    login_url = f"{creds.enlighten_url}/login/login.json"
+    form = urlencode({"user[email]": creds.user or "", "user[password]": creds.password or ""}).encode()
+    reply = talk.post(
+        "Enlighten", creds.enlighten_url, "/login/login.json", form, "application/x-www-form-urlencoded", LOGIN_CAP
     )
+    if reply.status in (401, 403):
+        raise CredentialsRejected(
+            f"Enlighten rejected the login of ENVOY_USER={creds.user} (HTTP {reply.status}): check ENVOY_USER "
+            f"and ENVOY_PASSWORD (Enlighten is not asked again with them for an hour)",
+            "password",
+            creds.user,
+            reply.status,
+        )
+    if reply.status != 200:
+        raise ServiceAnswer(
+            "Enlighten", login_url, f"answered the login with HTTP {reply.status}: check ENLIGHTEN_URL", reply.status
+        )
+    body = _json(reply, "Enlighten", login_url)
+    session_id = body.get("session_id") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        raise ServiceAnswer("Enlighten", login_url, "answered the login with JSON that is not an object", 200)
+    if body.get("isBlocked") is True:
+        raise CredentialsRejected(
+            f"Enlighten reports the account ENVOY_USER={creds.user} blocked (isBlocked): sign in at "
+            f"enlighten.enphaseenergy.com to unblock it, or set ENVOY_TOKEN (not asked again for an hour)",
+            "blocked",
+            creds.user,
+            200,
+        )
+    if not isinstance(session_id, str) or not session_id.strip():
+        raise CredentialsRejected(
+            f"Enlighten answered the login of ENVOY_USER={creds.user} without a session: the account uses "
+            f"two-factor login, which automatic tokens cannot pass; get a token at {ENTREZ_TOKENS_PAGE} and "
+            f"set ENVOY_TOKEN (Enlighten is not asked again with these credentials for an hour)",
+            "two-factor",
+            creds.user,
+            200,
+        )
+    request = json.dumps({"session_id": session_id, "serial_num": serial, "username": creds.user}).encode()
+    reply = talk.post("Entrez", creds.entrez_url, "/tokens", request, "application/json", TOKEN_CAP)
+    if reply.status in (401, 403):
+        raise CredentialsRejected(
+            f"Enlighten (Entrez) refused a token for gateway {serial} to ENVOY_USER={creds.user} "
+            f"(HTTP {reply.status}): is the gateway registered to this account and ENVOY_SERIAL right? "
+            f"(not asked again for an hour)",
+            "serial",
+            creds.user,
+            reply.status,
+        )
+    if reply.status != 200:
+        raise ServiceAnswer(
+            "Entrez", f"{creds.entrez_url}/tokens", f"answered HTTP {reply.status}: check ENTREZ_URL", reply.status
+        )
+    return _token_from_body(reply.text, f"{creds.entrez_url}/tokens")
 
 
-def _token_from_body(text: str) -> str:
+def _token_from_body(text: str, url: str = "ENTREZ_URL") -> str:
+    """The token in Entrez's answer: the text itself, a JSON string, or JSON ``{"token": ...}``."""
     body = (text or "").strip()
-    if body.startswith("{"):
+    if body.startswith(("{", '"')):
         try:
             decoded = json.loads(body)
-        except ValueError:
-            decoded = None
-        token = decoded.get("token") if isinstance(decoded, dict) else None
-        if not isinstance(token, str):
-            raise DataError("Entrez answered JSON without a token field")
-        body = token.strip()
-    elif body.startswith('"'):  # the token as a JSON string: its quotes are not part of it
-        try:
-            decoded = json.loads(body)
-        except ValueError:
-            decoded = None
+        except (ValueError, RecursionError) as exc:
+            raise ServiceAnswer("Entrez", url, "answered JSON that cannot be read") from exc
+        if isinstance(decoded, dict):
+            decoded = decoded.get("token")
         if not isinstance(decoded, str):
-            raise DataError("Entrez answered a quoted text that is not a token")
+            raise ServiceAnswer("Entrez", url, "answered JSON without a token")
         body = decoded.strip()
     token = "".join(body.split())
     # A JWT (or any bearer token) is base64url text; anything else is an error page or message.
     if not token or len(token) > 16384 or not re.fullmatch(r"[A-Za-z0-9._~+/=-]+", token):
-        raise DataError("Entrez did not answer a token")
+        raise ServiceAnswer("Entrez", url, "did not answer a token")
     if jwt_exp(token) is None:
         log.warning("the token from Entrez has no readable expiry; it is reused until the gateway rejects it")
     return token
 
 
-# -- the cache ------------------------------------------------------------------------------------
+# -- files in STATE_DIR ----------------------------------------------------------------------------
 
 
 def cache_path(state_dir: Path) -> Path:
     return Path(state_dir) / CACHE_FILE
 
 
-def _cache_data(state_dir: Path) -> dict:
+def attempt_path(state_dir: Path) -> Path:
+    return Path(state_dir) / ATTEMPT_FILE
+
+
+def secure(path: Path) -> None:
+    """A file holding a secret found readable or writable by others is set back to 0600, with a warning."""
     try:
-        data = json.loads(cache_path(state_dir).read_text())
-    except (OSError, ValueError):
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return
+    if mode & 0o077:
+        try:
+            os.chmod(path, 0o600)
+        except OSError as exc:
+            log.warning("%s has mode %04o and cannot be restored to 0600 (%s)", path, mode, exc.strerror)
+            return
+        log.warning("%s had mode %04o (readable by others); restored to 0600", path, mode)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """A small JSON object we wrote, or {} when it is absent; one not understood is ignored with a warning
+    (it is replaced by the next write)."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(STATE_CAP + 1)
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        log.warning("%s cannot be read (%s); ignored", path, exc.strerror or exc.__class__.__name__)
+        return {}
+    try:
+        if len(raw) > STATE_CAP:
+            raise ValueError("too large")
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeError, RecursionError):
+        log.warning("%s is not understood; ignored and replaced when next written", path)
         return {}
     return data if isinstance(data, dict) else {}
 
 
+def _write_private(path: Path, record: dict[str, Any], what: str) -> None:
+    try:
+        write_atomic(path, json.dumps(record))  # 0600 from the first byte: it holds a secret
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the {what} {path} ({exc.strerror or exc.__class__.__name__}): make STATE_DIR writable"
+        ) from exc
+
+
 def read_cache(state_dir: Path, serial: str) -> str | None:
-    data = _cache_data(state_dir)
-    if data.get("serial") != serial or not isinstance(data.get("token"), str):
+    data = _read_json(cache_path(state_dir))
+    token = data.get("token")
+    if data.get("serial") != serial or not isinstance(token, str):
         return None
-    return data["token"]
+    return token
+
+
+def _cache_record(state_dir: Path) -> dict[str, Any]:
+    return _read_json(cache_path(state_dir))
 
 
 def token_id(token: str) -> str:
@@ -198,22 +481,21 @@ def token_id(token: str) -> str:
 
 def rejected_pasted(state_dir: Path) -> str | None:
     """``token_id`` of the ENVOY_TOKEN the gateway rejected (a cached token from Enlighten replaced it)."""
-    value = _cache_data(state_dir).get("rejected_pasted")
+    value = _cache_record(state_dir).get("rejected_pasted")
     return value if isinstance(value, str) else None
 
 
-def write_cache(state_dir: Path, serial: str, token: str, rejected: str | None = None) -> None:
-    """Atomically, readable by the owner only (0600) from the first byte. ``rejected``: see rejected_pasted."""
-    record = {"serial": serial, "token": token}
+def write_cache(
+    state_dir: Path, serial: str, token: str, rejected: str | None = None, obtained: float | None = None
+) -> None:
+    """Atomically, readable by the owner only (0600) from the first byte. ``rejected``: see rejected_pasted;
+    ``obtained``: when Enlighten gave it (the life of a token without ``iat`` counts from then)."""
+    record: dict[str, Any] = {"serial": serial, "token": token}
     if rejected:
         record["rejected_pasted"] = rejected
-    path = cache_path(state_dir)
-    try:
-        write_atomic(path, json.dumps(record))  # 0600: the token is a secret
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot write the token cache {path} ({exc.strerror or exc.__class__.__name__}): make STATE_DIR writable"
-        ) from None
+    if obtained is not None:
+        record["obtained"] = int(obtained)
+    _write_private(cache_path(state_dir), record, "token cache")
 
 
 def drop_cache(state_dir: Path) -> None:
@@ -221,6 +503,33 @@ def drop_cache(state_dir: Path) -> None:
         cache_path(state_dir).unlink()
     except FileNotFoundError:
         pass
+
+
+def fingerprint(creds: Credentials, serial: str, salt: str) -> str:
+    """A salted, slow one-way hash of the credentials (and serial): enough to notice that they changed,
+    useless for recovering the password."""
+    material = "\0".join((creds.user or "", creds.password or "", serial)).encode()
+    return hashlib.pbkdf2_hmac("sha256", material, bytes.fromhex(salt), HASH_ROUNDS).hex()
+
+
+def read_attempt(state_dir: Path, creds: Credentials, serial: str) -> LastAttempt | None:
+    data = _read_json(attempt_path(state_dir))
+    at, outcome, salt, digest = data.get("at"), data.get("outcome"), data.get("salt"), data.get("credentials")
+    if not isinstance(at, (int, float)) or isinstance(at, bool) or outcome not in policy.OUTCOMES:
+        return None
+    same = False
+    if isinstance(salt, str) and isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{32}", salt):
+        same = secrets.compare_digest(fingerprint(creds, serial, salt), digest)
+    return LastAttempt(float(at), str(outcome), same)
+
+
+def write_attempt(state_dir: Path, creds: Credentials, serial: str, at: float, outcome: str) -> None:
+    salt = secrets.token_hex(16)
+    record = {"at": int(at), "outcome": outcome, "salt": salt, "credentials": fingerprint(creds, serial, salt)}
+    _write_private(attempt_path(state_dir), record, "Enlighten attempt record")
+
+
+# -- the token source ------------------------------------------------------------------------------
 
 
 class TokenSource:
@@ -241,16 +550,20 @@ class TokenSource:
         self._fetch = fetch
         self.rejected = False  # the gateway refused a token once this run
         self.gave_pasted = False
+        self.obtained = False  # a token came from Enlighten in this run
 
     def token(self, serial: str) -> str:
         now = self._now()
+        for path in (cache_path(self.state_dir), attempt_path(self.state_dir)):
+            secure(path)
         # An ENVOY_TOKEN the gateway rejected before, with an Enlighten account to replace it: the cached
         # replacement is used, not one rejection and one cloud login on every run.
         known_bad = self.pasted and self.creds.complete and rejected_pasted(self.state_dir) == token_id(self.pasted)
         if self.pasted and not known_bad:
             exp = jwt_exp(self.pasted)
             if exp is None or exp > now:
-                if exp is not None and exp - now < RENEW_BEFORE_S:
+                due = policy.renew_at(Claims.from_token(self.pasted))
+                if exp is not None and due is not None and now >= due:
                     log.warning("ENVOY_TOKEN expires at %s: paste a new one soon", when(exp))
                 self.gave_pasted = True
                 return self.pasted
@@ -263,19 +576,45 @@ class TokenSource:
                 "ENVOY_TOKEN expired at %s; using a token from Enlighten instead (remove or replace ENVOY_TOKEN)",
                 when(exp),
             )
-        cached = read_cache(self.state_dir, serial)
-        if cached:
-            exp = jwt_exp(cached)
-            if exp is None or exp - now >= RENEW_BEFORE_S:
-                return cached
-            if exp > now:
-                try:
-                    return self._renew(serial)
-                except HomepowerError as exc:
-                    log.warning(
-                        "could not renew the gateway token (%s); the cached one is valid until %s", exc, when(exp)
-                    )
-                    return cached
+        record = _cache_record(self.state_dir)
+        cached = (
+            record.get("token") if record.get("serial") == serial and isinstance(record.get("token"), str) else None
+        )
+        obtained = record.get("obtained") if isinstance(record.get("obtained"), (int, float)) else None
+        claims = Claims.from_token(cached) if cached else None
+        if claims is not None:
+            start = policy.renew_at(claims, obtained)
+            if start is None or now < start:  # the common poll: no state file read, no hash computed
+                return str(cached)
+        if not self.creds.complete:
+            if cached and claims is not None and (claims.exp is None or claims.exp > now):
+                return str(cached)  # due, but nothing to renew it with: the gateway will say when it is done
+            raise ConfigError(
+                "firmware 7 and later need a token: set ENVOY_USER and ENVOY_PASSWORD "
+                "(Enlighten account) or ENVOY_TOKEN"
+            )
+        last = read_attempt(self.state_dir, self.creds, serial)
+        decision = policy.decide(claims, now, last, obtained)
+        log.debug("token: %s (%s)", decision.do.value, decision.why)
+        if decision.do is Do.USE:
+            assert cached is not None
+            if decision.retry_after is not None and claims is not None and claims.exp is not None:
+                log.info(
+                    "the gateway token is due for renewal (valid until %s); Enlighten is asked again after %s",
+                    when(claims.exp),
+                    when(decision.retry_after),
+                )
+            return str(cached)
+        if decision.do is Do.BLOCKED:
+            raise self._not_asked(decision, last)
+        if decision.do is Do.RENEW_OR_USE:
+            assert cached is not None and claims is not None
+            try:
+                return self._renew(serial)
+            except HomepowerError as exc:
+                until = f"valid until {when(claims.exp)}" if claims.exp is not None else "still valid"
+                log.warning("could not renew the gateway token (%s); the cached one is %s", exc, until)
+                return str(cached)
         return self._renew(serial)
 
     def renew_after_rejection(self, serial: str) -> str:
@@ -292,11 +631,51 @@ class TokenSource:
                 f"the gateway rejected {which}: paste a fresh ENVOY_TOKEN, or set ENVOY_USER "
                 f"and ENVOY_PASSWORD so one can be obtained from Enlighten"
             )
+        last = read_attempt(self.state_dir, self.creds, serial)
+        decision = policy.may_renew_after_refusal(self._now(), last, self.obtained)
+        if decision.do is Do.BLOCKED:
+            raise self._not_asked(decision, last)
         self.rejected = True
-        rejected = token_id(self.pasted) if self.gave_pasted else rejected_pasted(self.state_dir)
+        rejected = token_id(self.pasted) if self.gave_pasted and self.pasted else rejected_pasted(self.state_dir)
         self.gave_pasted = False
         drop_cache(self.state_dir)
         return self._renew(serial, rejected)
+
+    def fresh_token_refused(self, serial: str, path: str) -> AuthError:
+        """The gateway refused the token just obtained too: remembered, so that later runs within the hour
+        do not log in again only to be refused; returns the error for the caller to raise."""
+        try:
+            write_attempt(self.state_dir, self.creds, serial, self._now(), policy.REFUSED_BY_GATEWAY)
+        except HomepowerError as exc:
+            log.warning("%s", exc)
+        return AuthError(
+            f"the gateway rejected a token fresh from Enlighten at {path}: check that ENVOY_SERIAL matches "
+            f"the gateway and the account owns it (no new token is asked for within the hour)"
+        )
+
+    def _not_asked(self, decision: policy.Decision, last: LastAttempt | None) -> NotAskedAgain:
+        until = decision.retry_after or self._now()
+        outcome = last.outcome if last else ""
+        if outcome == policy.TWO_FACTOR:
+            text = (
+                f"Enlighten answered the login of ENVOY_USER={self.creds.user} without a session (two-factor "
+                f"login): automatic tokens cannot work; get a token at {ENTREZ_TOKENS_PAGE} and set ENVOY_TOKEN"
+            )
+        elif outcome == policy.REFUSED_BY_GATEWAY:
+            text = (
+                "the gateway rejected the token and, within the hour, one fresh from Enlighten too: check "
+                "that ENVOY_SERIAL matches the gateway and the account owns it"
+            )
+        else:
+            text = (
+                f"Enlighten rejected ENVOY_USER={self.creds.user} with this ENVOY_PASSWORD at "
+                f"{when(last.at) if last else 'the last attempt'}: fix ENVOY_USER/ENVOY_PASSWORD or set ENVOY_TOKEN"
+            )
+        return NotAskedAgain(
+            f"{text} (Enlighten is not asked again before {when(until)}, so that cron cannot lock the account)",
+            until,
+            outcome,
+        )
 
     def _renew(self, serial: str, rejected: str | None = None) -> str:
         if not self.creds.complete:
@@ -305,9 +684,27 @@ class TokenSource:
                 "(Enlighten account) or ENVOY_TOKEN"
             )
         log.info("obtaining a gateway token from Enlighten for gateway %s", serial)
-        token = self._fetch(self.creds, serial)
-        write_cache(self.state_dir, serial, token, rejected or rejected_pasted(self.state_dir))
-        exp = jwt_exp(token)
-        if exp is not None:
-            log.info("new gateway token valid until %s", when(exp))
+        at = self._now()
+        try:
+            token = self._fetch(self.creds, serial)
+        except CredentialsRejected as exc:
+            outcome = policy.TWO_FACTOR if exc.kind == "two-factor" else policy.REJECTED
+            self._record(serial, at, outcome)
+            raise
+        except HomepowerError:
+            self._record(serial, at, policy.FAILED)
+            raise
+        write_cache(self.state_dir, serial, token, rejected or rejected_pasted(self.state_dir), obtained=at)
+        self._record(serial, at, policy.OK)
+        self.obtained = True
+        claims = Claims.from_token(token)
+        if claims.exp is not None:
+            kind = f" ({claims.user_type} token)" if claims.user_type else ""
+            log.info("new gateway token%s valid until %s", kind, when(claims.exp))
         return token
+
+    def _record(self, serial: str, at: float, outcome: str) -> None:
+        try:
+            write_attempt(self.state_dir, self.creds, serial, at, outcome)
+        except HomepowerError as exc:  # the token (if any) is still good; the run goes on
+            log.warning("%s", exc)

@@ -145,10 +145,7 @@ class GatewayReader:
                 self.client.check_jwt()
                 return fn()
             except Unauthorized as again:
-                raise AuthError(
-                    f"the gateway rejected a token fresh from Enlighten at {again.answer.path}: "
-                    f"check that ENVOY_SERIAL matches the gateway and the account owns it"
-                ) from None
+                raise self.tokens.fresh_token_refused(self.serial, again.answer.path) from again
 
     def _get(self, path: str, renew: bool = True):
         """An answer, or None when the gateway refuses the path: firmware < 7 (no token to renew), or an
