@@ -122,7 +122,8 @@ def _series(hourly: dict, name: str, n: int) -> list[float | None]:
         elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             out.append(float(value))
         else:
-            raise DataError(f"Open-Meteo hourly {name} has {str(value)[:40]!r}, not a number")
+            shown = repr(value)[:40] if isinstance(value, (str, int, float)) else f"a {type(value).__name__}"
+            raise DataError(f"Open-Meteo hourly {name} has {shown}, not a number")
     return out
 
 
@@ -232,6 +233,8 @@ def fetch(
     except HomepowerError as err:
         _kept(err, out)
         raise
+    except RecursionError as exc:  # a structure deeper than any forecast, past the JSON decoder
+        raise _kept(DataError(f"{source} answered a structure nested too deep to be a forecast"), out) from exc
     _write(out, document)
     log.info("wrote %d forecast hours from %s to %s", len(document["forecast"]), source, out)
     return len(document["forecast"])
@@ -357,6 +360,8 @@ def fetch_history(
     except HomepowerError as err:
         _kept(err, out)
         raise
+    except RecursionError as exc:
+        raise _kept(DataError(f"{service} answered a structure nested too deep to be a forecast"), out) from exc
     head = _head(place or f"{lat:.4f},{lon:.4f}", int(time.time()), "open-meteo")
     _write(out, dump_lines(head, lines))
     log.info("wrote %d past forecast hours to %s", len(lines), out)

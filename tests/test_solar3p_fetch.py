@@ -291,14 +291,23 @@ def test_a_failed_download_keeps_the_previous_file(env, fake, status, body, code
     assert sorted(os.listdir(os.path.dirname(previous))) == ["data.rotterdam"]  # no temp file left
 
 
+SOURCES = {
+    "meteoserver": ["--source", "meteoserver"],
+    "open-meteo": ["--source", "open-meteo"],
+    "history": ["--source", "open-meteo", "--from", "2024-01-01", "--to", "2024-03-01", "--out", "/dev/null/x"],
+}
+
+
+@pytest.mark.parametrize("source", sorted(SOURCES))
 @pytest.mark.parametrize("mode", ["huge", "endless", "deep"])
-def test_a_hostile_answer_is_refused_and_nothing_is_written(env, fake, mode):
+def test_a_hostile_answer_is_refused_and_nothing_is_written(env, fake, mode, source):
     fake.hostile = mode
-    result = fetch(env, "--source", "meteoserver")
+    argv = [a.replace("/dev/null/x", str(Path(env["STATE_DIR"]) / "past.json")) for a in SOURCES[source]]
+    result = fetch(env, *argv)
     assert result.returncode == 65, result.stderr
     one_line(result)
     assert ("refused" if mode != "deep" else "nested too deep") in result.stderr
-    assert not os.path.exists(env["METEO_FILE"])
+    assert not os.path.exists(env["METEO_FILE"]) and not (Path(env["STATE_DIR"]) / "past.json").exists()
 
 
 def _peak_rss_mib(env, *argv) -> tuple[int, float]:
@@ -324,10 +333,13 @@ def test_an_endless_body_costs_bounded_memory(env, fake):
     assert hostile < normal + 64  # the contract: 64 MiB above the imports, whatever the sender does
 
 
-@pytest.mark.parametrize("mode", ["slow_headers", "slow_body"])
-def test_a_server_sending_a_byte_a_second_cannot_stretch_the_deadline(env, fake, mode):
+@pytest.mark.parametrize(
+    "mode,source", [("slow_headers", "meteoserver"), ("slow_body", "meteoserver"), ("slow_body", "history")]
+)
+def test_a_server_sending_a_byte_a_second_cannot_stretch_the_deadline(env, fake, mode, source):
     fake.hostile = mode
-    result = fetch(env, "--source", "meteoserver", "--timeout", "3", timeout=60)  # unbounded: 600+ s
+    argv = [a.replace("/dev/null/x", str(Path(env["STATE_DIR"]) / "past.json")) for a in SOURCES[source]]
+    result = fetch(env, *argv, "--timeout", "3", timeout=60)  # unbounded: 600+ s
     assert result.returncode == 69, result.stderr
     one_line(result)
     assert "within the fetch's 3 s deadline" in result.stderr

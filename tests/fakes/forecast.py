@@ -287,3 +287,28 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def main(argv=None) -> int:
+    """``python -m tests.fakes.forecast [--key K] [--dash gr_w,temp] [--no-forecast N] [--quota]
+    [--hostile MODE]``: serve until Ctrl-C; prints ``READY <url>``."""
+    import argparse
+
+    from tests.fakes import serve_until_interrupted
+
+    parser = argparse.ArgumentParser(prog="python -m tests.fakes.forecast", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--key", default="sekrit-meteo-key-123", help="the Meteoserver key it accepts")
+    parser.add_argument("--dash", default="", help="fields Meteoserver writes as '-' in every third row")
+    parser.add_argument("--no-forecast", type=int, default=0, help="answers without a forecast list first")
+    parser.add_argument("--quota", action="store_true", help="Open-Meteo answers 429 (daily limit)")
+    parser.add_argument("--hostile", choices=("huge", "endless", "slow_body", "slow_headers", "deep"))
+    args = parser.parse_args(argv)
+    fake = FakeForecastServices(key=args.key)
+    fake.dash = tuple(n for n in args.dash.split(",") if n)
+    fake.no_forecast, fake.quota, fake.hostile = args.no_forecast, args.quota, args.hostile
+    print(f"READY {fake.url}", flush=True)
+    return serve_until_interrupted(fake.close)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
