@@ -269,3 +269,13 @@ def forecast_kwh_fc(calibrations: list, hour_start: Sequence[int], gr_w, temp) -
         for i, v in zip(idx, predict(cal, feat), strict=True):
             out[i] = round(float(v), 5)
     return out
+
+
+def kwh_fc_for(store, rows: Sequence) -> list[float | None]:
+    """kwh_fc for collector rows (``ts_utc``, ``gr_w``, ``temp`` attributes), each from the newest stored
+    calibration fitted before its hour began; all None (and no pvlib import) when there is none yet."""
+    calibrations = load_calibrations(store)
+    if not calibrations or not rows:
+        return [None] * len(rows)
+    starts = [int(H.epoch_s(r.ts_utc)) for r in rows]
+    return forecast_kwh_fc(calibrations, starts, [r.gr_w for r in rows], [r.temp for r in rows])
