@@ -560,6 +560,52 @@ def accuracy_rows(what: str, result: object) -> list[Row]:
     return rows
 
 
+def bench_calibration(ctx: Context) -> list[Row]:
+    say("calibration: bench.calibration.measure(quick=True)")
+    code = (
+        "import json, sys; sys.path.insert(0, %r); from bench.calibration import measure; "
+        "print('BENCH-RESULT ' + json.dumps(measure(quick=True), default=str))" % str(ROOT)
+    )
+    run = proc.run([sys.executable, "-c", code], env=ctx.env(), cwd=str(ROOT), timeout=ctx.limit(120))
+    lines = [ln for ln in run.stdout.splitlines() if ln.startswith("BENCH-RESULT ")]
+    if not lines:
+        return [na("calibration (bench/calibration.py)", "measure() printed no result")]
+    return calibration_rows(json.loads(lines[-1][len("BENCH-RESULT ") :]))
+
+
+CALIBRATION_GOALS = {"right": 16.5, "azimuth_30_off": 17.0}  # issue 11, hourly nMAE %
+
+
+def calibration_rows(result: dict) -> list[Row]:
+    """kwh_fc out of sample on PVDAQ system 50 (2013 walked forward), beside physics x one scale."""
+    rows = []
+    for owner, goal in CALIBRATION_GOALS.items():
+        r = result.get(owner) or {}
+        cal, phys = r.get("calibrated") or {}, r.get("physics_history_scale") or {}
+        value = cal.get("hourly_nmae_pct")
+        if not isinstance(value, (int, float)):
+            rows.append(na(f"kwh_fc hourly nMAE, owner {owner}", "no figure", f"<= {goal:g} %"))
+            continue
+        rows.append(
+            Row(
+                f"kwh_fc hourly nMAE, owner {owner.replace('_', ' ')} (2013, daily refits)",
+                f"{value:.1f} % (bias {cal.get('hourly_bias_pct'):+.1f} %; daily {cal.get('daily_nmae_pct'):.1f} %; "
+                f"physics x scale {phys.get('hourly_nmae_pct'):.1f} %)",
+                f"<= {goal:g} %",
+                value <= goal,
+            )
+        )
+        all_days = (r.get("calibrated_all_days") or {}).get("hourly_nmae_pct")
+        rows.append(Row("  the same with snow/outage days kept", f"{all_days} %"))
+    one = result.get("calibrate_one_year_s")
+    if isinstance(one, (int, float)):
+        rows.append(at_most("calibrate on a year of hours", one, 10.0))
+    back = (result.get("azimuth_30_off") or {}).get("backtest_daily_refits_s")
+    if isinstance(back, (int, float)):
+        rows.append(at_most("backtest of a year, daily refits", back, 120.0))
+    return rows
+
+
 # -- the run ---------------------------------------------------------------------------------------------
 def machine() -> str:
     cpu = "unknown CPU"
@@ -668,6 +714,7 @@ def main(argv: list[str] | None = None) -> int:
         part(rows, "report", lambda c: bench_report(c, ("sqlite",)), ctx, [Row("pv_report.py timings", "")])
         part(rows, "solar3p", bench_solar3p, ctx, [Row("solar3p timings", "")])
     part(rows, "accuracy", bench_accuracy, ctx, [Row("solar3p accuracy (bench/accuracy.py)", "")])
+    part(rows, "calibration", bench_calibration, ctx, [Row("calibration (bench/calibration.py)", "")])
     total = time.perf_counter() - ctx.started
     print(f"make bench — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {where}")

@@ -140,13 +140,17 @@ def calibrate(settings: Settings, store, now_utc: datetime | None = None, out: T
         f"calibrated on {cal.hours} hours of {cal.days} local days ({first:%Y-%m-%d} to {last:%Y-%m-%d} UTC"
         f"{f'; {cal.dropped_days} day(s) left out: snow, outage or missing hours' if cal.dropped_days else ''})\n"
         f"learned: {cal.describe()}\n"
-        f"in-sample hourly nMAE {cal.nmae_pct} % (solar3p with your settings: {cal.nmae_pct_physics} %)\n"
+        f"in-sample hourly nMAE {_pct(cal.nmae_pct)} (solar3p with your settings: {_pct(cal.nmae_pct_physics)})\n"
         f"stored in table calibration (fitted {now_utc:%Y-%m-%d %H:%M:%S} UTC) and {path}; "
         f"kwh_fc of hours from now on uses it\n"
     )
     if settings.pv_calibration is not None and settings.pv_calibration != path:
         log.warning("PV_CALIBRATION names %s: python -m solar3p reads that file, not %s", settings.pv_calibration, path)
     return cal
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} %"
 
 
 def backtest(
