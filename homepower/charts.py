@@ -47,11 +47,14 @@ def _day_axis(ax, start: date, end: date) -> None:
         ticks = list(range(0, n, step))
         fmt = "%a\n%d %b" if n <= 14 else "%d %b"
         labels = [f"{days[i]:{fmt}}" for i in ticks]
-    else:  # months: a tick on each first of the month
+    elif n <= 750:  # months: a tick on the first of each (every other one past a year)
         ticks = [i for i, d in enumerate(days) if d.day == 1]
-        every = max(1, math.ceil(len(ticks) / 12))
-        ticks = ticks[::every]
+        ticks = ticks[:: max(1, math.ceil(len(ticks) / 13))]
         labels = [f"{days[i]:%b}" + (f"\n{days[i]:%Y}" if days[i].month == 1 or i == ticks[0] else "") for i in ticks]
+    else:  # years: a tick on each first of January
+        ticks = [i for i, d in enumerate(days) if d.day == 1 and d.month == 1]
+        ticks = ticks[:: max(1, math.ceil(len(ticks) / 12))]
+        labels = [f"{days[i]:%Y}" for i in ticks]
     ax.set_xticks(ticks)
     ax.set_xticklabels(labels)
     ax.set_xlim(-0.5, n - 0.5)
@@ -196,13 +199,19 @@ def _bucket_bars(ax, result: M.Report, which: str, title: str, xlabel: str) -> N
         )
     hours = {k: max(getattr(j, which)[k].n for _, j in judged if k in getattr(j, which)) for k in keys}
     ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_xticks(x)
     many = len(keys) > 13
-    ax.set_xticklabels(
-        [_bucket_label(k, hours[k], which, many) for k in keys],
-        rotation=90 if many else 0,
-        fontsize="small",
-    )
+    shown = list(range(len(keys)))
+    if len(keys) > 24:  # years of months: label the Januaries only, or the labels overlap
+        shown = [i for i, k in enumerate(keys) if k.endswith("-01")] or shown[:: math.ceil(len(keys) / 24)]
+    ax.set_xticks(x[shown])
+    if len(keys) > 24:
+        ax.set_xticklabels([keys[i][:4] for i in shown], fontsize="small")  # the year, at its January
+    else:
+        ax.set_xticklabels(
+            [_bucket_label(keys[i], hours[keys[i]], which, many) for i in shown],
+            rotation=90 if many else 0,
+            fontsize="small",
+        )
     ax.set_xlabel(xlabel)
     ax.set_ylabel("error per hour (kWh)")
     ax.set_title(title)

@@ -35,7 +35,7 @@ DAY = timedelta(days=1)
 PERSISTENCE_LAG = timedelta(hours=24)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HourRow:
     """One ``pvhistory`` row as the report needs it; times naive UTC, ``year month day hour`` local."""
 
@@ -53,7 +53,8 @@ class HourRow:
     @classmethod
     def from_row(cls, row: Mapping) -> "HourRow":
         """From a store row (a dict of the table's columns; ``flags`` comma separated text)."""
-        flags = frozenset(f.strip() for f in (row.get("flags") or "").split(",") if f.strip())
+        text = row.get("flags")
+        flags = _flag_sets.setdefault(text, frozenset(f.strip() for f in (text or "").split(",") if f.strip()))
         return cls(
             ts_utc=row["ts_utc"],
             year=int(row["year"]),
@@ -79,6 +80,9 @@ class HourRow:
         if self.forecast_issued is None:
             return None
         return (self.ts_utc - self.forecast_issued).total_seconds() / 3600.0
+
+
+_flag_sets: dict[str | None, frozenset[str]] = {}  # a few distinct flag texts: one set each, shared
 
 
 def _num(value) -> float | None:

@@ -18,13 +18,14 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from homepower import metrics as M
-from homepower.errors import DataError, UsageError
+from homepower.errors import ConfigError, DataError, UsageError
 from homepower.hours import to_utc
 
 DEFAULT_DAYS = 30
 # Rows read before the period: persistence needs the hour 24 h earlier and the previous local day.
 LOOK_BACK = timedelta(days=2)
 LOOK_AHEAD = timedelta(days=1)  # local dates vs UTC: read a margin, keep rows by their local date
+READ_CHUNK = timedelta(days=31)
 NAMES = {"kwh_s3p": "solar3p", "kwh_fc": "calibrated"}
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -66,7 +67,12 @@ def read_rows(store, span: Period, tz: ZoneInfo) -> list[M.HourRow]:
     """The period's rows and the two days before it (for persistence)."""
     start = to_utc(datetime.combine(span.start, datetime.min.time()), tz) - LOOK_BACK
     end = to_utc(datetime.combine(span.end, datetime.min.time()), tz) + LOOK_AHEAD
-    return [M.HourRow.from_row(r) for r in store.report_rows(start, end)]
+    rows: list[M.HourRow] = []
+    while start < end:  # a month per query: the store's dicts never exceed a month of hours
+        stop = min(start + READ_CHUNK, end)
+        rows.extend(M.HourRow.from_row(r) for r in store.report_rows(start, stop))
+        start = stop
+    return rows
 
 
 def build(rows: list[M.HourRow], span: Period) -> M.Report:
@@ -165,6 +171,37 @@ def as_json(result: M.Report) -> str:
     return json.dumps(result.as_dict(), indent=2, allow_nan=False) + "\n"
 
 
+def prepare_out(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".pv_report-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(
+            f"--out {out_dir}: cannot write the report there ({exc.strerror or exc.__class__.__name__}): "
+            f"give a directory you can write to"
+        ) from exc
+
+
+def write_page(out_dir: Path, result: M.Report, rows: list[M.HourRow], span: Period, tz: ZoneInfo) -> Path:
+    try:
+        from homepower import charts  # matplotlib: only for --out
+    except ImportError as exc:
+        raise ConfigError(
+            f"--out needs matplotlib, which is not installed ({exc}): run make install, or "
+            f".venv/bin/pip install -r requirements.txt"
+        ) from exc
+    summary = format_summary(result, span, tz.key)
+    try:
+        return charts.write_report(out_dir, result, rows, span.start, span.end, tz.key, summary)
+    except OSError as exc:
+        raise UsageError(
+            f"--out {out_dir}: cannot write the report there ({exc.strerror or exc.__class__.__name__}): "
+            f"give a directory you can write to"
+        ) from exc
+
+
 # -- the whole run ----------------------------------------------------------------------------------
 def run_report(
     store,
@@ -176,6 +213,8 @@ def run_report(
     progress: Progress | None = None,
 ) -> M.Report:
     stdout = stdout or sys.stdout
+    if out_dir is not None:
+        prepare_out(Path(out_dir))  # a directory that cannot be written fails now, not after the work
     progress = progress or Progress()
     try:
         progress.step(f"reading pvhistory {span.start} .. {span.end_text}")
@@ -183,11 +222,8 @@ def run_report(
         progress.step(f"judging {len(rows)} hour(s)")
         result = build(rows, span)
         if out_dir is not None:
-            from homepower import charts  # matplotlib: only for --out
-
             progress.step(f"drawing the charts into {out_dir}")
-            summary = format_summary(result, span, tz.key)
-            page = charts.write_report(out_dir, result, rows, span.start, span.end, tz.key, summary)
+            page = write_page(out_dir, result, rows, span, tz)
             progress.step(f"wrote {page}")
         stdout.write(as_json(result) if fmt == "json" else format_summary(result, span, tz.key))
         if out_dir is not None:  # where the page is; on stderr when stdout is JSON

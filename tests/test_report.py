@@ -288,3 +288,20 @@ def test_status_with_a_database_that_does_not_answer_exits_75(tmp_path):
     done = run(tmp_path, f"mysql://hp:s3cret-pw@127.0.0.1:{closed_port()}/homepower", "--status")
     assert done.returncode == 75 and "s3cret-pw" not in done.stdout + done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "spool" in done.stdout
+
+
+def test_an_out_dir_that_cannot_be_written_exits_64_before_any_work(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    done = run(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'h.db'}",
+        "--from",
+        "2025-06-01",
+        "--to",
+        "2025-06-02",
+        "--out",
+        str(blocker / "report"),
+    )
+    assert done.returncode == 64 and len(done.stderr.strip().splitlines()) == 1
+    assert "--out" in done.stderr
