@@ -388,3 +388,22 @@ def test_history_chunks_cover_local_days_exactly():
     assert (chunks[-1][1] - chunks[0][0]) // 3600 == 35 * 24 + 1  # the autumn day has 25 hours
     assert datetime.fromtimestamp(chunks[0][0], SITE).hour == 0
     assert timedelta(seconds=chunks[0][1] - chunks[0][0]) == timedelta(days=31, hours=1)
+
+
+def test_errors_carry_their_fields_and_cause(fake):
+    import requests
+
+    from solar3p.download import Deadline, ServiceError, ServiceUnreachable, get
+
+    url = fake.url + "/v1/forecast"
+    fake.quota = True
+    with pytest.raises(ServiceUnreachable) as quota:
+        get("Open-Meteo", url, {"latitude": "52", "longitude": "4"}, Deadline(10))
+    assert (quota.value.status, quota.value.reason, quota.value.exit_code) == (429, QUOTA_REASON, 69)
+    fake.quota = False
+    with pytest.raises(ServiceError) as refused:
+        get("Open-Meteo", url, {"latitude": "52", "longitude": "4", "hourly": "snow_flakes"}, Deadline(10))
+    assert refused.value.status == 400 and "snow_flakes" in refused.value.reason and refused.value.exit_code == 65
+    with pytest.raises(ServiceUnreachable) as down:
+        get("Open-Meteo", f"http://127.0.0.1:{closed_port()}/v1/forecast", {}, Deadline(10))
+    assert isinstance(down.value.__cause__, requests.ConnectionError) and down.value.status is None
