@@ -32,6 +32,7 @@ if not __package__:  # run as a script, sys.path[0] is bench/ and "bench" would 
 
 from bench import mariadb, proc  # noqa: E402
 from bench.stats import Row, at_most, fmt_mib, fmt_s, fmt_spread, na, ratio, render, summarize  # noqa: E402
+from homepower.settings import isolated_environ  # noqa: E402
 
 BUDGET_S = 290.0  # the whole bench, first use of .venv-bench excepted
 WORK = ROOT / "bench" / ".work"
@@ -45,32 +46,6 @@ HEAVY = ("pandas", "numpy", "pvlib", "scipy")
 POLLER = ROOT / "get_enphase_hour_measure.py"
 COLLECTOR = ROOT / "history_collector.py"
 REPORT = ROOT / "pv_report.py"
-# Project settings that a developer's shell or .env might hold: blanked in the children unless set here.
-SETTING_NAMES = (
-    "ENVOY_HOST",
-    "ENVOY_USER",
-    "ENVOY_PASSWORD",
-    "ENVOY_SERIAL",
-    "ENVOY_TOKEN",
-    "ENLIGHTEN_URL",
-    "ENTREZ_URL",
-    "ENVOY_TLS",
-    "ENVOY_TIMEOUT",
-    "ENVOY_RETRY_S",
-    "STATE_DIR",
-    "DATABASE_URL",
-    "SITE_TIMEZONE",
-    "METEO_FILE",
-    "PV_LATITUDE",
-    "PV_LONGITUDE",
-    "PV_PANELS",
-    "PV_PANEL_WP",
-    "PV_ORIENTATION",
-    "PV_TILT",
-    "PV_LOSSES_PCT",
-    "METEOSERVER_KEY",
-    "LOG_LEVEL",
-)
 
 
 def say(message: str) -> None:
@@ -104,10 +79,8 @@ class Context:
         return min(wanted, left)
 
     def env(self, **settings: str) -> dict[str, str]:
-        """The children's environment: this one, project settings blanked, then ``settings``."""
-        env = dict(os.environ)
-        for name in SETTING_NAMES:
-            env[name] = ""
+        """The children's environment: this one without project settings or .env, then ``settings``."""
+        env = isolated_environ()  # no project setting from the developer's shell or .env
         env.update(
             {
                 "SITE_TIMEZONE": "Europe/Amsterdam",

@@ -14,7 +14,6 @@ Everything lands in var/demo/ (SQLite), wiped at the start so the demo can be ru
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -26,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from homepower import synth  # noqa: E402
 from homepower.collect import format_table  # noqa: E402
-from homepower.settings import DatabaseConfig, PVSettings  # noqa: E402
+from homepower.settings import DatabaseConfig, PVSettings, isolated_environ  # noqa: E402
 from homepower.store import Store  # noqa: E402
 
 DEMO_DIR = ROOT / "var" / "demo"
@@ -82,23 +81,7 @@ def main() -> int:
     day.write_replay(replay)
     print(f"simulated {len(day.samples)} gateway readings for {DAY} ({ZONE}) -> {replay.relative_to(ROOT)}")
 
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(
-            (
-                "ENVOY_",
-                "ENLIGHTEN_",
-                "ENTREZ_",
-                "PV_",
-                "METEO",
-                "DATABASE_URL",
-                "STATE_DIR",
-                "SITE_TIMEZONE",
-                "LOG_LEVEL",
-            )
-        )
-    }
+    env = isolated_environ()  # neither the owner's .env nor their shell's settings change the demo
     db_file = DEMO_DIR / "homepower.db"
     env.update(
         {
@@ -155,7 +138,18 @@ def main() -> int:
     )
     print(f"the report of the day with its charts: {(report_dir / 'report.html').relative_to(ROOT)} (opens offline)")
     print(f"done at {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; run `make demo` again to repeat")
+    print(NEXT, end="")
     return 0
+
+
+NEXT = """
+Next, for your own installation (README: "Set up"):
+  1. cp .env.example .env   and set ENVOY_HOST (the gateway's address), ENVOY_USER and ENVOY_PASSWORD
+     (your Enlighten account) or ENVOY_TOKEN, and PV_* (your panels, orientation, site)
+  2. .venv/bin/python get_enphase_hour_measure.py --dry-run   reads the gateway once, stores nothing
+  3. .venv/bin/python -m solar3p fetch                        the first forecast, into var/forecast.json
+  4. crontab -e   with the lines of crontab.example (or the systemd units in contrib/systemd/)
+"""
 
 
 if __name__ == "__main__":

@@ -215,12 +215,77 @@ class Settings:
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FORECAST_PROVIDERS = ("meteoserver", "open-meteo", "file")
 CALIBRATION_NAME = "solar3p-calibration.json"
+METEO_NAME = "forecast.json"  # METEO_FILE's default, in STATE_DIR: fetch never writes into the checkout
+
+
+# Names another file to read instead of ``.env`` beside the scripts; "none" reads no file. The test
+# suite, the demo and the bench set "none" so that the owner's .env cannot change what they show.
+ENV_FILE = "HOMEPOWER_ENV_FILE"
+# Every variable the product reads (the contract's table), and the prefixes of its families.
+SETTING_NAMES = (
+    "ENVOY_HOST",
+    "ENVOY_USER",
+    "ENVOY_PASSWORD",
+    "ENVOY_SERIAL",
+    "ENVOY_TOKEN",
+    "ENLIGHTEN_URL",
+    "ENTREZ_URL",
+    "ENVOY_TLS",
+    "ENVOY_TIMEOUT",
+    "ENVOY_RETRY_S",
+    "STATE_DIR",
+    "DATABASE_URL",
+    "SITE_TIMEZONE",
+    "METEO_FILE",
+    "PV_LATITUDE",
+    "PV_LONGITUDE",
+    "PV_PANELS",
+    "PV_PANEL_WP",
+    "PV_ARRAYS",
+    "PV_HORIZON",
+    "PV_ORIENTATION",
+    "PV_TILT",
+    "PV_LOSSES_PCT",
+    "PV_CALIBRATION",
+    "METEOSERVER_KEY",
+    "METEOSERVER_URL",
+    "OPEN_METEO_URL",
+    "OPEN_METEO_HISTORY_URL",
+    "FORECAST_MIN_LEAD_H",
+    "FORECAST_PROVIDER",
+    "LOG_LEVEL",
+    ENV_FILE,
+)
+SETTING_PREFIXES = ("ENVOY_", "ENLIGHTEN_", "ENTREZ_", "PV_", "METEO", "OPEN_METEO_", "FORECAST_")
+
+
+def is_setting(name: str) -> bool:
+    return name in SETTING_NAMES or name.startswith(SETTING_PREFIXES)
+
+
+def isolated_environ(environ: Mapping[str, str] | None = None, **settings: str) -> dict[str, str]:
+    """``environ`` (default: this process's) without any project setting and reading no ``.env``, then
+    ``settings``: for a child process that must see exactly the settings its caller chose."""
+    env = {k: v for k, v in (os.environ if environ is None else environ).items() if not is_setting(k)}
+    env[ENV_FILE] = "none"
+    env.update(settings)
+    return env
+
+
+def env_file(base_dir: Path, environ: Mapping[str, str]) -> Path | None:
+    """The .env file to read: HOMEPOWER_ENV_FILE, else ``.env`` in ``base_dir``; None for "none"."""
+    named = (environ.get(ENV_FILE) or "").strip()
+    if named.lower() == "none":
+        return None
+    return _path(base_dir, named) if named else base_dir / ".env"
 
 
 def read_environment(base_dir: Path = PROJECT_DIR, environ: Mapping[str, str] | None = None) -> dict:
-    """The real environment over ``.env`` in ``base_dir``."""
-    merged = {k: v for k, v in dotenv_values(base_dir / ".env").items() if v is not None}
-    merged.update(os.environ if environ is None else environ)
+    """The real environment over the .env file (``env_file``)."""
+    environ = os.environ if environ is None else environ
+    path = env_file(base_dir, environ)
+    merged = {k: v for k, v in dotenv_values(path).items() if v is not None} if path else {}
+    merged.update(environ)
     return merged
 
 
@@ -277,6 +342,7 @@ def load(
     if provider not in FORECAST_PROVIDERS + ("any",):
         raise ConfigError(f"FORECAST_PROVIDER={provider!r} is not one of any, {', '.join(FORECAST_PROVIDERS)}")
     calibration = text("PV_CALIBRATION")
+    meteo = text("METEO_FILE")
     return Settings(
         envoy_url=parse_envoy_host(text("ENVOY_HOST") or "envoy.local"),
         envoy_user=text("ENVOY_USER"),
@@ -291,7 +357,7 @@ def load(
         state_dir=state_dir,
         database=database,
         timezone=_timezone(text("SITE_TIMEZONE")),
-        meteo_file=_path(base_dir, text("METEO_FILE") or "solar3p/data/data.rotterdam"),
+        meteo_file=_path(base_dir, meteo) if meteo else state_dir / METEO_NAME,
         pv=pv,
         meteoserver_key=text("METEOSERVER_KEY"),
         log_level=level,

@@ -44,17 +44,28 @@ class Forecast:
         return out
 
 
+# The shipped sample forecasts (data.rotterdam): found by name when METEO_FILE's folder has no such file.
+SAMPLES = Path(__file__).resolve().parent / "data"
+
+
 def resolve_file(file: str | Path | None, meteo_file: Path) -> Path:
-    """A forecast file from a location name (``data.<name>`` beside ``meteo_file``) or a path.
-    None means ``meteo_file`` itself (METEO_FILE)."""
+    """A forecast file from a location name (``data.<name>`` beside ``meteo_file``, else among the shipped
+    samples) or a path. None means ``meteo_file`` itself (METEO_FILE)."""
     if file is None or str(file).strip() == "":
         return Path(meteo_file)
     text = str(file).strip()
     path = Path(text).expanduser()
     if "/" in text or path.exists():
         return path
-    exact = Path(meteo_file).parent / f"data.{text}"
-    return exact if exact.exists() else Path(meteo_file).parent / location_file_name(text)
+    folders = (Path(meteo_file).parent, SAMPLES)
+    for candidate in [folder / f"data.{text}" for folder in folders]:
+        if candidate.exists():
+            return candidate
+    name = location_file_name(text)
+    for candidate in [folder / name for folder in folders]:
+        if candidate.exists():
+            return candidate
+    return folders[0] / name
 
 
 def hourly(rows: list[MeteoRow], pv: PVSettings, tz: ZoneInfo) -> list[Forecast]:
@@ -191,7 +202,8 @@ def asdict(period="day", wp=None, pans=None, lay=None, gran="hour", file=None, *
     (SITE_TIMEZONE). ``period``: ``day`` (the whole file, as the original), ``today``, ``tomorrow`` or one
     date; ``wp``: watt-peak per panel (W); ``pans``: number of panels; ``lay``: orientation
     (``N NE E O SE S SW W NW`` or degrees from north); ``gran``: ``hour``, or ``day`` for daily totals keyed
-    ``DD-MM-YYYY``; ``file``: a location name (``data.<file>`` in the folder of METEO_FILE) or a path.
+    ``DD-MM-YYYY``; ``file``: a location name (``data.<file>`` in the folder of METEO_FILE, else the shipped
+    sample of that name) or a path.
     Omitted arguments come from the settings (PV_PANEL_WP, PV_PANELS, PV_ORIENTATION, METEO_FILE); tilt,
     site and losses always do (PV_TILT, PV_LATITUDE/LONGITUDE, PV_LOSSES_PCT)."""
     if settings is None:

@@ -62,7 +62,7 @@ def forecast_parser(settings) -> Parser:
         "--file",
         default=None,
         help=f"forecast file: a path, or a location name meaning data.<name> in the folder "
-        f"of METEO_FILE (default: METEO_FILE = {settings.meteo_file})",
+        f"of METEO_FILE, else a shipped sample (rotterdam) (default: METEO_FILE = {settings.meteo_file})",
     )
     parser.add_argument(
         "--pans",

@@ -22,6 +22,12 @@ ENVOY_FIXTURES = SHARED / "fixtures" / "envoy"
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "mysql://root@127.0.0.1:3306/test")
 REQUIRE_MYSQL = os.environ.get("REQUIRE_MYSQL") == "1"
 
+# The suite sees only the settings each test sets: the owner's shell and the .env beside the scripts are
+# shut out here, for this process and every script a test starts with (a copy of) os.environ.
+_isolated = settings_mod.isolated_environ(os.environ)
+os.environ.clear()
+os.environ.update(_isolated)
+
 
 def shared_fixture(*parts: str) -> Path:
     """A path under ../shared/fixtures, or skip the test with the reason."""
@@ -106,20 +112,9 @@ def store(db_config):
 def clean_env(tmp_path, monkeypatch):
     """An environment with no project settings leaking in from the developer's shell or .env."""
     for name in list(os.environ):
-        if name.startswith(
-            (
-                "ENVOY_",
-                "ENLIGHTEN_",
-                "ENTREZ_",
-                "PV_",
-                "METEO",
-                "DATABASE_URL",
-                "STATE_DIR",
-                "SITE_TIMEZONE",
-                "LOG_LEVEL",
-            )
-        ):
+        if settings_mod.is_setting(name) and name != settings_mod.ENV_FILE:
             monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(settings_mod.ENV_FILE, "none")
     monkeypatch.setenv("STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("SITE_TIMEZONE", "Europe/Amsterdam")
     return tmp_path

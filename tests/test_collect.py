@@ -13,6 +13,7 @@ import pytest
 
 from conftest import ROOT, load_settings
 from homepower import schema
+from homepower import settings as settings_mod
 from homepower import hours as H
 from homepower import synth
 from homepower.collect import Request, collect
@@ -332,6 +333,7 @@ def script_env(tmp_path, db_url, meteo=None, log_level="INFO") -> dict:
         "SITE_TIMEZONE": "Europe/Amsterdam",
         "METEO_FILE": str(meteo or tmp_path / "absent.json"),
         "LOG_LEVEL": log_level,
+        settings_mod.ENV_FILE: "none",  # not the developer's .env beside the scripts
     }
 
 

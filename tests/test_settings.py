@@ -17,7 +17,7 @@ def test_defaults_match_the_contract(tmp_path):
     assert s.database.kind == "sqlite"
     assert s.database.path == tmp_path / "state" / "homepower.db"
     assert s.pv == settings.PVSettings(51.92, 4.48, 12, 405.0, 135.0, 35.0, 14.0)
-    assert s.meteo_file == tmp_path / "solar3p" / "data" / "data.rotterdam"
+    assert s.meteo_file == tmp_path / "state" / "forecast.json"
     assert s.log_level == "INFO"
 
 

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from homepower.settings import isolated_environ
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 SCRIPT = ROOT / "get_enphase_hour_measure.py"
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
-
-# Everything the project reads from the environment; cleared so the developer's shell cannot leak in.
-PREFIXES = (
-    "ENVOY_",
-    "ENLIGHTEN_",
-    "ENTREZ_",
-    "PV_",
-    "METEO",
-    "DATABASE_URL",
-    "STATE_DIR",
-    "SITE_TIMEZONE",
-    "LOG_LEVEL",
-)
 
 
 @dataclass
@@ -38,7 +26,7 @@ class Run:
 
 
 def poller_env(state_dir: Path, gateway=None, enlighten=None, database_url: str | None = None, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIXES)}
+    env = isolated_environ()  # nothing from the developer's shell or .env
     env.update(
         {"STATE_DIR": str(state_dir), "SITE_TIMEZONE": "Europe/Amsterdam", "ENVOY_RETRY_S": "0", "ENVOY_TIMEOUT": "5"}
     )

@@ -1,0 +1,224 @@
+"""A new owner's first day: the suite and the demo see neither the owner's .env nor their shell's settings,
+``fetch`` writes into STATE_DIR and never into the shipped sample, crontab.example works on a fresh clone,
+and the demo ends saying what to do next.
+
+Tests that would write beside the scripts (a .env, var/) work on a copy of the project in a tmp folder,
+never on the checkout itself."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, load_settings
+from homepower import settings as settings_mod
+from test_solar3p_fetch import FakeForecasts, open_meteo_body
+
+# What a copy needs to run the scripts, the demo and the crontab; whatever of it exists is copied.
+COPIED = (
+    "homepower",
+    "solar3p",
+    "demo",
+    "get_enphase_hour_measure.py",
+    "history_collector.py",
+    "pv_report.py",
+    "log.py",
+    ".env.example",
+    "crontab.example",
+)
+SAMPLE = Path("solar3p") / "data" / "data.rotterdam"
+
+# An owner's .env that differs from every default the suite relies on.
+OWNER_DOTENV = """\
+ENVOY_HOST=192.0.2.50
+ENVOY_USER=owner@example.com
+ENVOY_PASSWORD=owner-secret
+ENVOY_TLS=insecure
+ENVOY_RETRY_S=30
+SITE_TIMEZONE=UTC
+PV_LATITUDE=40.1
+PV_PANELS=30
+PV_PANEL_WP=300
+PV_ORIENTATION=W
+PV_TILT=10
+FORECAST_MIN_LEAD_H=24
+FORECAST_PROVIDER=meteoserver
+LOG_LEVEL=DEBUG
+"""
+
+
+def project_copy(tmp_path: Path, dotenv: str | None = None) -> Path:
+    """A copy of the project's code (a fresh clone: no var/, no .venv), with ``dotenv`` as its .env."""
+    dest = tmp_path / "clone"
+    dest.mkdir(parents=True)
+    for name in COPIED:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy2(source, dest / name)
+    if dotenv is not None:
+        (dest / ".env").write_text(dotenv)
+    return dest
+
+
+def owner_shell(**extra: str) -> dict[str, str]:
+    """The environment an owner types ``make demo`` in: nothing switched off, settings exported."""
+    env = {k: v for k, v in os.environ.items() if k != settings_mod.ENV_FILE}
+    env.update({"PV_TILT": "5", "PV_LOSSES_PCT": "40", "DATABASE_URL": "mysql://nobody:nope@127.0.0.1:1/none"})
+    env.update(extra)
+    return env
+
+
+# -- the suite reads no .env and no shell settings ---------------------------------------------------
+def test_a_dotenv_beside_the_scripts_does_not_reach_the_suites_settings(tmp_path):
+    (tmp_path / ".env").write_text(OWNER_DOTENV)
+    # What the scripts read by default (the environment this suite gives every process): not the .env.
+    suite = settings_mod.load(base_dir=tmp_path)
+    assert (suite.pv.panels, suite.envoy_url, suite.log_level) == (12, "https://envoy.local", "INFO")
+    assert suite.envoy_user is None and suite.forecast_provider is None
+    # The same .env is read where nobody switched it off: the check above is not vacuous.
+    owner = settings_mod.load(base_dir=tmp_path, environ={})
+    assert (owner.pv.panels, owner.envoy_url, owner.log_level) == (30, "https://192.0.2.50", "DEBUG")
+    # HOMEPOWER_ENV_FILE may name another file.
+    other = tmp_path / "elsewhere.env"
+    other.write_text("PV_PANELS=7\n")
+    assert settings_mod.load(base_dir=tmp_path, environ={settings_mod.ENV_FILE: str(other)}).pv.panels == 7
+
+
+def test_a_script_the_suite_starts_ignores_the_dotenv_beside_it(tmp_path):
+    clone = project_copy(tmp_path, OWNER_DOTENV)
+
+    def help_text(env):
+        done = subprocess.run(
+            [sys.executable, "-m", "solar3p", "--help"], cwd=clone, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return " ".join(done.stdout.split())
+
+    suite = help_text(os.environ.copy())  # as tests start scripts
+    assert "PV_PANELS = 12" in suite and "PV_TILT = 35" in suite
+    owner = help_text(owner_shell())  # as the owner runs them: .env and shell both count
+    assert "PV_PANELS = 30" in owner and "PV_TILT = 5" in owner
+
+
+def test_the_suites_environment_holds_no_setting_of_the_developer():
+    leaked = sorted(k for k in os.environ if settings_mod.is_setting(k) and k != settings_mod.ENV_FILE)
+    assert leaked == [] and os.environ[settings_mod.ENV_FILE] == "none"
+
+
+def test_every_setting_the_product_documents_or_reads_is_kept_out_of_the_suite():
+    documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    source = (ROOT / "homepower" / "settings.py").read_text() + (ROOT / "solar3p" / "fetch.py").read_text()
+    read = set(
+        re.findall(r"""(?:text|env\.get|_number\(env,|http_url\(env,|base_url)\(\s*["']([A-Z][A-Z0-9_]+)["']""", source)
+    )
+    assert documented and read
+    missing = sorted(name for name in documented | read if not settings_mod.is_setting(name))
+    assert missing == [], f"add {missing} to homepower.settings.SETTING_NAMES"
+
+
+# -- the demo -------------------------------------------------------------------------------------------
+def _demo(clone: Path, env: dict) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "demo/demo.py"], cwd=clone, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.splitlines()
+
+
+def test_the_demo_ignores_the_owners_dotenv_and_shell_and_says_what_to_do_next(tmp_path):
+    pristine = _demo(project_copy(tmp_path / "a"), os.environ.copy())
+    owned = _demo(project_copy(tmp_path / "b", OWNER_DOTENV), owner_shell())
+    total = [line for line in pristine if line.startswith("day total")]
+    assert total and total == [line for line in owned if line.startswith("day total")]
+    table = [line for line in pristine if line.startswith("2025-03-05")]
+    assert len(table) == 24 and table == [line for line in owned if line.startswith("2025-03-05")]
+    last = " ".join(owned[-8:])
+    for step in ("cp .env.example .env", "ENVOY_HOST", "--dry-run", "solar3p fetch", "crontab"):
+        assert step in last, step
+
+
+# -- METEO_FILE and the shipped sample ---------------------------------------------------------------
+def test_meteo_file_defaults_to_forecast_json_in_the_state_dir(tmp_path):
+    assert load_settings(tmp_path).meteo_file == tmp_path / "state" / "forecast.json"
+    assert load_settings(tmp_path, STATE_DIR="elsewhere").meteo_file == tmp_path / "elsewhere" / "forecast.json"
+
+
+@pytest.fixture
+def forecasts():
+    server = FakeForecasts()
+    server.answer("/v1/forecast", body=open_meteo_body())
+    yield server
+    server.close()
+
+
+def _fetch_env(clone: Path, forecasts, **extra) -> dict:
+    env = settings_mod.isolated_environ(
+        OPEN_METEO_URL=forecasts.url,
+        METEOSERVER_URL=forecasts.url + "/api",
+        SITE_TIMEZONE="Europe/Amsterdam",
+        NO_PROXY="127.0.0.1,localhost",
+        **extra,
+    )
+    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        env.pop(proxy, None)
+    return env
+
+
+def _fetch(clone: Path, env: dict, *args: str):
+    return subprocess.run(
+        [sys.executable, "-m", "solar3p", "fetch", "--source", "open-meteo", *args],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_fetch_writes_into_the_state_dir_and_never_into_the_shipped_sample(tmp_path, forecasts):
+    clone = project_copy(tmp_path)
+    sample = (clone / SAMPLE).read_bytes()
+    done = _fetch(clone, _fetch_env(clone, forecasts))
+    assert done.returncode == 0, done.stderr
+    assert (clone / "var" / "forecast.json").is_file()
+    assert (clone / SAMPLE).read_bytes() == sample
+
+
+def test_an_old_dotenv_naming_the_sample_as_meteo_file_is_refused_untouched(tmp_path, forecasts):
+    clone = project_copy(tmp_path)
+    sample = (clone / SAMPLE).read_bytes()
+    done = _fetch(clone, _fetch_env(clone, forecasts, METEO_FILE=str(SAMPLE)))
+    assert done.returncode == 78 and "METEO_FILE" in done.stderr and "forecast.json" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    done = _fetch(clone, _fetch_env(clone, forecasts), "--out", str(SAMPLE))
+    assert done.returncode == 64 and "--out" in done.stderr
+    assert (clone / SAMPLE).read_bytes() == sample and forecasts.requests == []
+
+
+def test_the_shipped_sample_is_still_found_by_its_location_name(clean_env):
+    import solar3p
+    from solar3p.cli import main
+
+    settings = load_settings(clean_env)  # METEO_FILE: STATE_DIR/forecast.json, which does not exist
+    assert not settings.meteo_file.exists()
+    hours = solar3p.asdict("day", 405, 12, "SE", "hour", "rotterdam")  # settings from clean_env
+    assert len(hours) == 5 * 24 and max(hours.values()) > 0
+    assert main(["--file", "rotterdam", "--format", "csv"]) == 0
+
+
+def test_a_location_file_beside_meteo_file_wins_over_the_sample(tmp_path):
+    from solar3p.api import resolve_file
+
+    folder = tmp_path / "state"
+    folder.mkdir()
+    (folder / "data.rotterdam").write_text("{}")
+    assert resolve_file("rotterdam", folder / "forecast.json") == folder / "data.rotterdam"
+    assert resolve_file("rotterdam", tmp_path / "other" / "forecast.json") == ROOT / SAMPLE
