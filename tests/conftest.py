@@ -4,6 +4,7 @@ and the path to ../shared fixtures (skipped cleanly where a clone has none)."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import uuid
 from dataclasses import replace
@@ -27,6 +28,18 @@ REQUIRE_MYSQL = os.environ.get("REQUIRE_MYSQL") == "1"
 _isolated = settings_mod.isolated_environ(os.environ)
 os.environ.clear()
 os.environ.update(_isolated)
+_popen_init = subprocess.Popen.__init__
+
+
+def _popen_reading_no_dotenv(self, *args, env=None, **kwargs):
+    """A test that builds a child's environment from scratch still gets no .env: HOMEPOWER_ENV_FILE=none
+    unless the test set it itself ("" means the .env beside the scripts, as for an owner)."""
+    if env is not None and settings_mod.ENV_FILE not in env:
+        env = {**env, settings_mod.ENV_FILE: "none"}
+    _popen_init(self, *args, env=env, **kwargs)
+
+
+subprocess.Popen.__init__ = _popen_reading_no_dotenv  # type: ignore[method-assign]
 
 
 def shared_fixture(*parts: str) -> Path:

@@ -70,7 +70,7 @@ def project_copy(tmp_path: Path, dotenv: str | None = None) -> Path:
 
 def owner_shell(**extra: str) -> dict[str, str]:
     """The environment an owner types ``make demo`` in: nothing switched off, settings exported."""
-    env = {k: v for k, v in os.environ.items() if k != settings_mod.ENV_FILE}
+    env = dict(os.environ, **{settings_mod.ENV_FILE: ""})  # "": the .env beside the scripts
     env.update({"PV_TILT": "5", "PV_LOSSES_PCT": "40", "DATABASE_URL": "mysql://nobody:nope@127.0.0.1:1/none"})
     env.update(extra)
     return env
@@ -111,6 +111,15 @@ def test_a_script_the_suite_starts_ignores_the_dotenv_beside_it(tmp_path):
 def test_the_suites_environment_holds_no_setting_of_the_developer():
     leaked = sorted(k for k in os.environ if settings_mod.is_setting(k) and k != settings_mod.ENV_FILE)
     assert leaked == [] and os.environ[settings_mod.ENV_FILE] == "none"
+
+
+def test_a_child_environment_built_from_scratch_still_reads_no_dotenv(tmp_path):
+    clone = project_copy(tmp_path, OWNER_DOTENV)
+    code = "from homepower import settings; print(settings.load().pv.panels)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=clone, env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "12", done.stderr
 
 
 def test_every_setting_the_product_documents_or_reads_is_kept_out_of_the_suite():
