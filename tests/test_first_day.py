@@ -18,7 +18,7 @@ import pytest
 
 from conftest import ROOT, load_settings
 from homepower import settings as settings_mod
-from test_solar3p_fetch import FakeForecasts, open_meteo_body
+from fakes.forecast import FakeForecastServices
 
 # What a copy needs to run the scripts, the demo and the crontab; whatever of it exists is copied.
 COPIED = (
@@ -162,8 +162,7 @@ def test_meteo_file_defaults_to_forecast_json_in_the_state_dir(tmp_path):
 
 @pytest.fixture
 def forecasts():
-    server = FakeForecasts()
-    server.answer("/v1/forecast", body=open_meteo_body())
+    server = FakeForecastServices()
     yield server
     server.close()
 
@@ -199,17 +198,6 @@ def test_fetch_writes_into_the_state_dir_and_never_into_the_shipped_sample(tmp_p
     assert done.returncode == 0, done.stderr
     assert (clone / "var" / "forecast.json").is_file()
     assert (clone / SAMPLE).read_bytes() == sample
-
-
-def test_an_old_dotenv_naming_the_sample_as_meteo_file_is_refused_untouched(tmp_path, forecasts):
-    clone = project_copy(tmp_path)
-    sample = (clone / SAMPLE).read_bytes()
-    done = _fetch(clone, _fetch_env(clone, forecasts, METEO_FILE=str(SAMPLE)))
-    assert done.returncode == 78 and "METEO_FILE" in done.stderr and "forecast.json" in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
-    done = _fetch(clone, _fetch_env(clone, forecasts), "--out", str(SAMPLE))
-    assert done.returncode == 64 and "--out" in done.stderr
-    assert (clone / SAMPLE).read_bytes() == sample and forecasts.requests == []
 
 
 def test_the_shipped_sample_is_still_found_by_its_location_name(clean_env):
