@@ -238,6 +238,7 @@ def solar3p(tmp_path, *args, **extra):
     import os
 
     env = {"PATH": os.environ.get("PATH", ""), "STATE_DIR": str(tmp_path / "state"), "SITE_TIMEZONE": "UTC"}
+    env["METEO_FILE"] = str(ROOT / "solar3p" / "data" / "data.rotterdam")  # the shipped sample, read only
     env.update(extra)
     return subprocess.run(
         [sys.executable, "-m", "solar3p", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
