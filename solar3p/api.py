@@ -6,7 +6,6 @@ Pure shaping around ``model.hourly_kwh``; file reading is in ``meteo``, settings
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -14,7 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from homepower.errors import UsageError
-from homepower.settings import PVSettings, parse_orientation
+from homepower.settings import Plane, PVSettings, parse_orientation
 from solar3p.meteo import MeteoRow, read_meteo
 
 GRANULARITIES = ("hour", "day")
@@ -205,7 +204,9 @@ def asdict(period="day", wp=None, pans=None, lay=None, gran="hour", file=None, *
     ``DD-MM-YYYY``; ``file``: a location name (``data.<file>`` in the folder of METEO_FILE, else the shipped
     sample of that name) or a path.
     Omitted arguments come from the settings (PV_PANEL_WP, PV_PANELS, PV_ORIENTATION, METEO_FILE); tilt,
-    site and losses always do (PV_TILT, PV_LATITUDE/LONGITUDE, PV_LOSSES_PCT)."""
+    site, losses and horizon always do (PV_TILT, PV_LATITUDE/LONGITUDE, PV_LOSSES_PCT, PV_HORIZON). With
+    PV_ARRAYS and none of ``wp``, ``pans``, ``lay`` given, the forecast is that roof's; any of them given
+    describes one plane, as in the original (the others from PV_ARRAYS' totals)."""
     if settings is None:
         from homepower.settings import load
 
@@ -213,12 +214,16 @@ def asdict(period="day", wp=None, pans=None, lay=None, gran="hour", file=None, *
     granularity = str(gran or "hour").strip().lower()
     if granularity not in GRANULARITIES:
         raise UsageError(f"gran {gran!r} is not valid: use hour or day")
-    pv = dataclasses.replace(
-        settings.pv,
-        panel_wp=_number("wp", wp, settings.pv.panel_wp),
-        panels=int(_number("pans", pans, settings.pv.panels, integer=True)),
-        azimuth=settings.pv.azimuth if lay is None or str(lay).strip() == "" else _orientation(lay),
-    )
+    pv = settings.pv
+    if any(value is not None and str(value).strip() != "" for value in (wp, pans, lay)):
+        # The original's arguments describe one plane (PV_ARRAYS' roof as one plane fills the others in).
+        plane = Plane(
+            int(_number("pans", pans, pv.panels, integer=True)),
+            _number("wp", wp, pv.panel_wp),
+            pv.azimuth if lay is None or str(lay).strip() == "" else _orientation(lay),
+            pv.tilt,
+        )
+        pv = pv.with_planes([plane])
     tz = settings.timezone
     keep = _period_filter(period, tz)
     hours = hourly(read_meteo(resolve_file(file, settings.meteo_file)), pv, tz)

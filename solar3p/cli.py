@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from homepower.errors import ConfigError, UsageError
-from homepower.settings import ORIENTATIONS, load, parse_orientation
+from homepower.settings import ARRAYS_EXAMPLE, ORIENTATIONS, Plane, load, parse_arrays, parse_horizon, parse_orientation
 
 FORMATS = ("table", "csv", "json")
 COLUMNS = ("hour_start", "kwh", "gr_w", "tc", "temp")
@@ -49,6 +49,37 @@ def _orientation(text):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def format_arrays(planes) -> str:
+    """Planes written back as PV_ARRAYS takes them."""
+    return ";".join(f"{p.panels}x{p.panel_wp:g}@{p.azimuth:g}/{p.tilt:g}" for p in planes)
+
+
+def roof_settings(args, pv):
+    """The PV settings the forecast flags describe, from the settings' ``pv``: --arrays (or PV_ARRAYS) for
+    several planes; --pans/--wp/--lay/--tilt one plane, the roof's own values where a flag is not given."""
+    single = {"--pans": args.pans, "--wp": args.wp, "--lay": args.lay, "--tilt": args.tilt}
+    given = [name for name, value in single.items() if value is not None]
+    if args.arrays is not None and given:
+        raise UsageError(f"--arrays gives every plane of the roof: use it without {', '.join(given)}")
+    pv = dataclasses.replace(pv, latitude=args.lat, longitude=args.lon, losses_pct=args.losses)
+    try:
+        if args.arrays is not None:
+            pv = pv.with_planes(parse_arrays(args.arrays, "--arrays"))
+        elif given:
+            plane = Plane(
+                pv.panels if args.pans is None else args.pans,
+                pv.panel_wp if args.wp is None else args.wp,
+                pv.azimuth if args.lay is None else args.lay,
+                pv.tilt if args.tilt is None else args.tilt,
+            )
+            pv = pv.with_planes([plane])
+        if args.horizon is not None:
+            pv = dataclasses.replace(pv, horizon=parse_horizon(args.horizon, "--horizon"))
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    return pv
+
+
 def forecast_parser(settings) -> Parser:
     pv = settings.pv
     compass = " ".join(ORIENTATIONS)
@@ -64,30 +95,47 @@ def forecast_parser(settings) -> Parser:
         help=f"forecast file: a path, or a location name meaning data.<name> in the folder "
         f"of METEO_FILE, else a shipped sample (rotterdam) (default: METEO_FILE = {settings.meteo_file})",
     )
+    roof = "the roof of PV_ARRAYS as one plane: " if pv.arrays else ""
     parser.add_argument(
         "--pans",
         type=_ranged(int, 1, 100000, "panels"),
-        default=pv.panels,
-        help="number of panels (default: PV_PANELS = %(default)s)",
+        default=None,
+        help=f"number of panels (default: {roof}PV_PANELS = {pv.panels})",
     )
     parser.add_argument(
         "--wp",
         type=_ranged(float, 1, 100000, "W"),
-        default=pv.panel_wp,
-        help="watt-peak of one panel, W at 1000 W/m² and 25 °C (default: PV_PANEL_WP = %(default)s)",
+        default=None,
+        help=f"watt-peak of one panel, W at 1000 W/m² and 25 °C (default: {roof}PV_PANEL_WP = {pv.panel_wp:g})",
     )
     parser.add_argument(
         "--lay",
         type=_orientation,
-        default=pv.azimuth,
+        default=None,
         help=f"orientation: {compass} (O is Dutch for east) or degrees from north, "
-        f"180 = south (default: PV_ORIENTATION = %(default)s degrees)",
+        f"180 = south (default: {roof}PV_ORIENTATION = {pv.azimuth:g} degrees)",
     )
     parser.add_argument(
         "--tilt",
         type=_ranged(float, 0, 90, "degrees"),
-        default=pv.tilt,
-        help="panel tilt, degrees from horizontal (default: PV_TILT = %(default)s)",
+        default=None,
+        help=f"panel tilt, degrees from horizontal (default: {roof}PV_TILT = {pv.tilt:g})",
+    )
+    parser.add_argument(
+        "--arrays",
+        metavar="SPEC",
+        default=None,
+        help=f"a roof of several planes on one inverter system: panels x Wp @ orientation / tilt for each "
+        f"plane, ';' between planes, e.g. {ARRAYS_EXAMPLE} (quote it in a shell); replaces --pans, --wp, "
+        f"--lay and --tilt (default: PV_ARRAYS = {format_arrays(pv.arrays) if pv.arrays else 'none'})",
+    )
+    parser.add_argument(
+        "--horizon",
+        metavar="LIST",
+        default=None,
+        help="the horizon's height, degrees, at evenly spaced azimuths from north, clockwise, e.g. "
+        "0,0,15,30,45,30,15,0 (N NE E SE S SW W NW); 0 for a flat horizon "
+        f"(default: PV_HORIZON = {','.join(f'{h:g}' for h in pv.horizon) if pv.horizon else 'none'})",
     )
     parser.add_argument(
         "--lat",
@@ -273,16 +321,7 @@ def run_forecast(argv, settings) -> int:
     from solar3p.meteo import read_meteo
 
     args = forecast_parser(settings).parse_args(argv)
-    pv = dataclasses.replace(
-        settings.pv,
-        panels=args.pans,
-        panel_wp=args.wp,
-        azimuth=args.lay,
-        tilt=args.tilt,
-        latitude=args.lat,
-        longitude=args.lon,
-        losses_pct=args.losses,
-    )
+    pv = roof_settings(args, settings.pv)
     path = args.calibration
     if path is None and settings.pv_calibration is not None:
         # PV_CALIBRATION is used whether or not it exists (a missing one is an error); the default only if it does.

@@ -23,19 +23,32 @@ The chain, each step a small pure function of arrays (no I/O here):
    availability) on DC, then the PVWatts inverter model with 96 % nominal efficiency and an AC limit at
    rating / 1.2 (the DC/AC ratio typical of Enphase IQ micro-inverters under 400 W panels).
 
+A roof of several planes (``PVSettings.planes``, PV_ARRAYS) takes steps 3 to 5 per plane; their DC power
+is summed before step 6, so the one inverter's limit applies to the sum (``roof_power`` gives each
+plane's part).
+
+**Horizon** (PV_HORIZON, ``horizon``): heights at evenly spaced azimuths from north, interpolated
+linearly (wrapping at 360°). The beam and Perez's circumsolar part count only for the share of the hour's
+sunlit 5-minute steps in which the sun stands above the horizon at its azimuth (pvlib's horizon-shading
+example drops DNI the same way). The isotropic sky diffuse loses the horizon's share of the plane's sky
+view: for each azimuth the blocked band is integrated in closed form (isotropic radiance, weighted by the
+cosine of incidence on the plane; the solid-angle approach of pvlib issue #1290, which has no pvlib
+function yet: ``pvlib.shading.sky_diffuse_passias`` covers only rows of equal masking angle). Perez's
+horizon brightening (a band 6.5° high) fades out as the horizon rises over it.
+
 An hour's mean power over one hour is its energy: kW × 1 h = kWh.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 import pvlib
 
-from homepower.settings import PVSettings
+from homepower.settings import Plane, PVSettings
 
 ALBEDO = 0.2  # ground reflectance, dimensionless
 GAMMA_PDC = -0.0037  # DC power temperature coefficient, 1/°C
@@ -44,6 +57,8 @@ DC_AC_RATIO = 1.2  # array rating / inverter AC limit, dimensionless
 WIND_SPEED = 1.0  # m/s, assumed (the forecast file has none)
 DEFAULT_TEMP = 15.0  # °C, used where an hour has no temperature
 SUBSTEPS = 12  # 5-minute steps to find the sunlit part of sunrise/sunset hours
+HORIZON_BAND = 6.5  # degrees, the height of Perez's horizon-brightening band (Perez et al. 1987)
+SKY_AZIMUTHS = 3600  # azimuth steps of the horizon's sky-view integral (0.1°)
 DECOMPOSITIONS = ("erbs", "disc", "dirint")
 TRANSPOSITIONS = ("perez", "haydavies", "isotropic")
 
@@ -61,21 +76,33 @@ class ModelOptions:
 DEFAULT_OPTIONS = ModelOptions()
 
 
+def horizon_height(horizon: Sequence[float], azimuth: Any) -> np.ndarray:
+    """The horizon's height (degrees) at ``azimuth`` (degrees from north): ``horizon`` holds heights at
+    evenly spaced azimuths from north, clockwise; linear in between, wrapping at 360°."""
+    heights = np.asarray(horizon, dtype=float)
+    at = np.arange(heights.size + 1) * (360.0 / heights.size)
+    return np.interp(np.mod(np.asarray(azimuth, dtype=float), 360.0), at, np.append(heights, heights[0]))
+
+
 def sun_position(
-    hour_start_unix: np.ndarray, latitude: float, longitude: float, sunlit_midpoint: bool = True
+    hour_start_unix: np.ndarray,
+    latitude: float,
+    longitude: float,
+    sunlit_midpoint: bool = True,
+    horizon: Sequence[float] | None = None,
 ) -> pd.DataFrame:
     """Sun for each hour: columns ``zenith``, ``apparent_zenith``, ``azimuth`` (degrees) and ``sunlit``
-    (fraction of the hour with the sun above the horizon, 0..1), indexed by the UTC instant used.
-    ``hour_start_unix``: seconds; latitude/longitude in degrees (north/east positive)."""
+    (fraction of the hour with the sun above the horizon, 0..1), indexed by the UTC instant used. With a
+    ``horizon`` (see ``horizon_height``) also ``visible``: the fraction of the sunlit part in which the sun
+    stands above it. ``hour_start_unix``: seconds; latitude/longitude in degrees (north/east positive)."""
     starts = np.asarray(hour_start_unix, dtype="int64")
     mid = starts + 1800
     # Elevation every 5 minutes across each hour: which hours see the sun at all, and for how long.
     offsets = (np.arange(SUBSTEPS) + 0.5) * 3600 / SUBSTEPS
     grid = (starts[:, None] + offsets[None, :]).ravel()
-    elev = pvlib.solarposition.get_solarposition(pd.to_datetime(grid, unit="s", utc=True), latitude, longitude)[
-        "apparent_elevation"
-    ]
-    up = elev.to_numpy().reshape(len(starts), SUBSTEPS) > 0
+    steps = pvlib.solarposition.get_solarposition(pd.to_datetime(grid, unit="s", utc=True), latitude, longitude)
+    elev = steps["apparent_elevation"].to_numpy().reshape(len(starts), SUBSTEPS)
+    up = elev > 0
     count = up.sum(axis=1)
     partial = (count > 0) & (count < SUBSTEPS)
     if sunlit_midpoint and partial.any():
@@ -86,6 +113,9 @@ def sun_position(
     pos = pvlib.solarposition.get_solarposition(times, latitude, longitude)
     out = pos[["zenith", "apparent_zenith", "azimuth"]].copy()
     out["sunlit"] = count / SUBSTEPS
+    if horizon is not None:
+        behind = horizon_height(horizon, steps["azimuth"].to_numpy()).reshape(len(starts), SUBSTEPS)
+        out["visible"] = (up & (elev > behind)).sum(axis=1) / np.maximum(count, 1)
     return out
 
 
@@ -112,6 +142,44 @@ def decompose(
     return dni, dhi
 
 
+@dataclass(frozen=True)
+class HorizonShade:
+    """What a horizon leaves of each part of the light on one plane (fractions, 0..1)."""
+
+    visible: np.ndarray  # per hour: beam and circumsolar (the sun above the horizon)
+    isotropic: float  # isotropic sky diffuse
+    band: float  # Perez's horizon-brightening band
+
+
+def horizon_sky(horizon: Sequence[float], tilt: float, azimuth: float) -> tuple[float, float]:
+    """(isotropic, band): the fractions of a plane's isotropic sky diffuse and of Perez's horizon band
+    that ``horizon`` leaves. Plane ``tilt`` degrees from horizontal, ``azimuth`` degrees from north.
+
+    Isotropic sky of radiance L: the plane gets L·∫ max(0, cos θ) dΩ over the sky it sees, π L (1 + cos β)/2
+    for the whole sky. Along one azimuth φ at elevation e, cos θ = a cos e + b sin e with
+    a = sin β cos(φ − φp), b = cos β; the hidden part from e = 0 up to the horizon h(φ) integrates, with
+    dΩ = cos e de dφ, to G(h) − G(e0) where G(e) = a (e/2 + sin 2e / 4) + b sin² e / 2 and e0 is where
+    cos θ turns positive (0 in front of the plane, atan(−a/b) behind it)."""
+    beta, facing = np.radians(tilt), np.radians(azimuth)
+    phi = (np.arange(SKY_AZIMUTHS) + 0.5) * (2 * np.pi / SKY_AZIMUTHS)
+    h = np.radians(horizon_height(horizon, np.degrees(phi)))
+    a = np.sin(beta) * np.cos(phi - facing)
+    b = np.cos(beta)
+    e0 = np.where(a >= 0, 0.0, np.arctan2(-a, b))
+    lo = np.minimum(e0, h)
+
+    def g(e: np.ndarray) -> np.ndarray:
+        return a * (e / 2 + np.sin(2 * e) / 4) + b * np.sin(e) ** 2 / 2
+
+    hidden = float(np.sum(g(h) - g(lo))) * (2 * np.pi / SKY_AZIMUTHS)
+    isotropic = 1.0 - hidden / (np.pi * (1 + np.cos(beta)) / 2)
+    # The band lights the plane in proportion to max(0, cos(φ − φp)) along the horizon.
+    front = np.clip(np.cos(phi - facing), 0.0, None)
+    seen = np.clip(1.0 - np.degrees(h) / HORIZON_BAND, 0.0, 1.0)
+    band = float(np.sum(front * seen) / np.sum(front))
+    return float(np.clip(isotropic, 0.0, 1.0)), band
+
+
 def plane_of_array(
     tilt: float,
     azimuth: float,
@@ -123,9 +191,11 @@ def plane_of_array(
     times: pd.DatetimeIndex,
     model: str = "perez",
     iam: bool = True,
+    shade: HorizonShade | None = None,
 ) -> np.ndarray:
     """Irradiance reaching the cells on the panel plane, W/m². ``tilt`` degrees from horizontal,
-    ``azimuth`` degrees from north (180 = south); angles of the sun in degrees; irradiances W/m²."""
+    ``azimuth`` degrees from north (180 = south); angles of the sun in degrees; irradiances W/m².
+    ``shade``: what a horizon takes from this plane (``horizon_shade``)."""
     if model not in TRANSPOSITIONS:
         raise ValueError(f"unknown transposition {model!r}: use one of {', '.join(TRANSPOSITIONS)}")
     dni_extra = np.asarray(pvlib.irradiance.get_extra_radiation(times), dtype=float)
@@ -142,9 +212,22 @@ def plane_of_array(
         airmass=airmass,
         albedo=ALBEDO,
         model=model,
+        diffuse_components=shade is not None,
     )
     beam = np.nan_to_num(np.asarray(poa["poa_direct"], dtype=float))
     diffuse = np.nan_to_num(np.asarray(poa["poa_diffuse"], dtype=float))
+    if shade is not None:
+        beam = beam * shade.visible
+
+        def part(name: str) -> np.ndarray:
+            return np.nan_to_num(np.asarray(poa.get(name, 0.0), dtype=float)) * np.ones_like(beam)
+
+        sky = (
+            part("poa_isotropic") * shade.isotropic
+            + part("poa_circumsolar") * shade.visible
+            + part("poa_horizon") * shade.band
+        )
+        diffuse = np.clip(sky, 0.0, None) + part("poa_ground_diffuse")
     if iam:
         aoi = np.asarray(pvlib.irradiance.aoi(tilt, azimuth, zenith, sun_azimuth), dtype=float)
         beam = beam * np.nan_to_num(np.asarray(pvlib.iam.physical(aoi), dtype=float))
@@ -171,34 +254,80 @@ def ac_power(pdc: np.ndarray, rating_w: float, losses_pct: float) -> np.ndarray:
     return np.clip(np.nan_to_num(np.asarray(pac, dtype=float)), 0.0, pac0)
 
 
+@dataclass(frozen=True)
+class RoofPower:
+    """Each plane's part of a roof's forecast, before the shared inverter (arrays: planes × hours)."""
+
+    planes: tuple[Plane, ...]
+    poa: np.ndarray  # W/m² reaching the cells of each plane
+    dc_w: np.ndarray  # W DC of each plane, before system losses
+    sunlit: np.ndarray  # per hour: the sun rose in it (an hour it never enters produces nothing)
+
+    def ac_w(self, losses_pct: float) -> np.ndarray:
+        """Mean AC power (W) per hour: the planes' DC summed, through one inverter for the whole roof."""
+        rating = sum(plane.rating_w for plane in self.planes)
+        return np.where(self.sunlit, ac_power(self.dc_w.sum(axis=0), rating, losses_pct), 0.0)
+
+
+def roof_power(
+    hour_start_unix: Sequence[int] | np.ndarray,
+    ghi: Sequence[float | None] | np.ndarray,
+    temp_air: Sequence[float | None] | np.ndarray,
+    pv: PVSettings,
+    options: ModelOptions = DEFAULT_OPTIONS,
+) -> RoofPower:
+    """Plane irradiance and DC power of every plane of ``pv`` (``pv.planes``, with ``pv.horizon``) per
+    hour, from the hour's mean GHI (W/m²) and air temperature (°C); None or NaN: no irradiance / 15 °C."""
+    starts = np.asarray(hour_start_unix, dtype="int64")
+    planes = pv.planes
+    if starts.size == 0:
+        return RoofPower(planes, np.zeros((len(planes), 0)), np.zeros((len(planes), 0)), np.zeros(0, dtype=bool))
+    ghi_w = np.array([np.nan if g is None else g for g in ghi], dtype=float)
+    temp = np.array([np.nan if t is None else t for t in temp_air], dtype=float)
+    sun = sun_position(starts, pv.latitude, pv.longitude, options.sunlit_midpoint, pv.horizon)
+    times = sun.index
+    zenith = sun["zenith"].to_numpy()
+    sun_azimuth = sun["azimuth"].to_numpy()
+    dni, dhi = decompose(ghi_w, zenith, times, options.decomposition)
+    ghi_w = np.clip(np.nan_to_num(ghi_w), 0.0, None)
+    poa, dc = [], []
+    for plane in planes:
+        shade = None
+        if pv.horizon is not None:
+            isotropic, band = horizon_sky(pv.horizon, plane.tilt, plane.azimuth)
+            shade = HorizonShade(sun["visible"].to_numpy(), isotropic, band)
+        irradiance = plane_of_array(
+            plane.tilt,
+            plane.azimuth,
+            zenith,
+            sun_azimuth,
+            dni,
+            ghi_w,
+            dhi,
+            times,
+            options.transposition,
+            options.iam,
+            shade,
+        )
+        poa.append(irradiance)
+        dc.append(dc_power(irradiance, cell_temperature(irradiance, temp), plane.rating_w))
+    return RoofPower(planes, np.array(poa), np.array(dc), sun["sunlit"].to_numpy() > 0)
+
+
 def hourly_power(
-    hour_start_unix: Sequence[int],
-    ghi: Sequence[float],
-    temp_air: Sequence[float],
+    hour_start_unix: Sequence[int] | np.ndarray,
+    ghi: Sequence[float | None] | np.ndarray,
+    temp_air: Sequence[float | None] | np.ndarray,
     pv: PVSettings,
     options: ModelOptions = DEFAULT_OPTIONS,
 ) -> np.ndarray:
     """Mean AC power (W) per hour from the hour's mean GHI (W/m²) and air temperature (°C)."""
-    starts = np.asarray(hour_start_unix, dtype="int64")
-    if starts.size == 0:
+    if np.asarray(hour_start_unix).size == 0:
         return np.zeros(0)
-    ghi = np.array([np.nan if g is None else g for g in ghi], dtype=float)
-    temp = np.array([np.nan if t is None else t for t in temp_air], dtype=float)
-    sun = sun_position(starts, pv.latitude, pv.longitude, options.sunlit_midpoint)
-    times = sun.index
-    zenith = sun["zenith"].to_numpy()
-    dni, dhi = decompose(ghi, zenith, times, options.decomposition)
-    ghi = np.clip(np.nan_to_num(ghi), 0.0, None)
-    poa = plane_of_array(
-        pv.tilt, pv.azimuth, zenith, sun["azimuth"].to_numpy(), dni, ghi, dhi, times, options.transposition, options.iam
-    )
-    rating = pv.panels * pv.panel_wp
-    pdc = dc_power(poa, cell_temperature(poa, temp), rating)
-    # An hour the sun never enters produces nothing, whatever the file says (a stray night value).
-    return np.where(sun["sunlit"].to_numpy() > 0, ac_power(pdc, rating, pv.losses_pct), 0.0)
+    return roof_power(hour_start_unix, ghi, temp_air, pv, options).ac_w(pv.losses_pct)
 
 
-def hourly_kwh(rows: Iterable, pv: PVSettings, options: ModelOptions = DEFAULT_OPTIONS) -> dict[int, float | None]:
+def hourly_kwh(rows: Iterable[Any], pv: PVSettings, options: ModelOptions = DEFAULT_OPTIONS) -> dict[int, float | None]:
     """Predicted kWh per hour: ``{unix hour start: kWh}`` for each forecast row (``MeteoRow``-like:
     ``time``, ``gr_w`` W/m², ``temp`` °C). A row without ``gr_w`` gives None (unknown, not 0)."""
     rows = list(rows)
