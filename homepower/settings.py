@@ -252,7 +252,7 @@ def parse_arrays(value: str, name: str = "PV_ARRAYS") -> tuple[Plane, ...]:
         raise ConfigError(f"{name} is empty: {how}")
     parts = text.split(";")
     if len(parts) > MAX_PLANES:
-        raise ConfigError(f"{name} has {len(parts)} planes: at most {MAX_PLANES}")
+        raise ConfigError(f"{name} has {len(parts)} planes, at most {MAX_PLANES}: {how}")
     return tuple(_plane(f"{name} plane {number} {part.strip()!r}", part, how) for number, part in enumerate(parts, 1))
 
 
@@ -310,7 +310,7 @@ def parse_horizon(value: str, name: str = "PV_HORIZON") -> tuple[float, ...] | N
         raise ConfigError(f"{name} is empty: {how}")
     parts = text.split(",")
     if len(parts) > MAX_HORIZON_VALUES:
-        raise ConfigError(f"{name} has {len(parts)} values: at most {MAX_HORIZON_VALUES}")
+        raise ConfigError(f"{name} has {len(parts)} values, at most {MAX_HORIZON_VALUES}: {how}")
     heights = []
     for number, part in enumerate(parts, start=1):
         try:

@@ -144,3 +144,110 @@ def test_ca_bundle_path_is_accepted(tmp_path):
 def test_system_timezone_is_used_when_unset(tmp_path):
     s = settings.load(base_dir=tmp_path, environ={})
     assert s.timezone.key  # a real zone, whatever the machine's
+
+
+# ---------------------------------------------------------------- PV_ARRAYS and PV_HORIZON
+
+
+def test_pv_arrays_replaces_the_one_plane_settings(tmp_path):
+    s = load_settings(
+        tmp_path, PV_ARRAYS="8x405@E/30; 6 X 300 @ 200 / 12.5", PV_PANELS="3", PV_ORIENTATION="N", PV_TILT="80"
+    )
+    assert s.pv.planes == (settings.Plane(8, 405.0, 90.0, 30.0), settings.Plane(6, 300.0, 200.0, 12.5))
+    # The one-plane fields summarise the roof: every panel, the rating, the first plane's way.
+    assert s.pv.panels == 14 and s.pv.panels * s.pv.panel_wp == pytest.approx(8 * 405 + 6 * 300)
+    assert s.pv.rating_w == 8 * 405 + 6 * 300
+    assert (s.pv.azimuth, s.pv.tilt) == (90.0, 30.0)
+
+
+def test_one_plane_in_pv_arrays_is_the_same_installation_as_the_old_settings(tmp_path):
+    old = load_settings(tmp_path, PV_PANELS="8", PV_PANEL_WP="405", PV_ORIENTATION="E", PV_TILT="30").pv
+    assert load_settings(tmp_path, PV_ARRAYS="8x405@E/30").pv == old
+    assert old.planes == (settings.Plane(8, 405.0, 90.0, 30.0),) and old.arrays is None
+
+
+@pytest.mark.parametrize(
+    "spelling,planes",
+    [
+        ("8x405@E/30;8x405@W/30", [(8, 405, 90, 30), (8, 405, 270, 30)]),
+        ("8X405@o/30;8*405@w/30", [(8, 405, 90, 30), (8, 405, 270, 30)]),
+        ("8×405@90/30 ; 8 x 405 @ 270 / 30", [(8, 405, 90, 30), (8, 405, 270, 30)]),
+        ("4x400@SE/0;4x400@SW/90;2x380.5@202.5/45", [(4, 400, 135, 0), (4, 400, 225, 90), (2, 380.5, 202.5, 45)]),
+    ],
+)
+def test_every_pv_arrays_spelling(tmp_path, spelling, planes):
+    assert load_settings(tmp_path, PV_ARRAYS=spelling).pv.planes == tuple(settings.Plane(*p) for p in planes)
+
+
+@pytest.mark.parametrize(
+    "value,says",
+    [
+        (";", "plane 1 '' is empty"),
+        ("8x405@E/30;", "plane 2 '' is empty"),
+        ("8x405@E/30;;8x405@W/30", "plane 2 '' is empty"),
+        ("8x405E/30", "plane 1 '8x405E/30' needs one '@'"),
+        ("8x405@E@W/30", "needs one '@'"),
+        ("8405@E/30", "needs one 'x'"),
+        ("8x4x5@E/30", "needs one 'x'"),
+        ("8x405@E", "plane 1 '8x405@E' needs one '/'"),
+        ("8x405@E/30/5", "needs one '/'"),
+        ("x405@E/30", "has no number of panels"),
+        ("eight x405@E/30", "number of panels 'eight' is not a whole number"),
+        ("8.5x405@E/30", "number of panels '8.5' is not a whole number"),
+        ("0x405@E/30", "number of panels '0' is out of range"),
+        ("8x@E/30", "has no watt-peak"),
+        ("8xbig@E/30", "watt-peak 'big' is not a number"),
+        ("8x0@E/30", "watt-peak '0' is out of range"),
+        ("8xnan@E/30", "watt-peak 'nan' is out of range"),
+        ("8x405@/30", "has no orientation"),
+        ("8x405@SSE/30", "orientation='SSE' is not valid: use one of N NE E O SE S SW W NW"),
+        ("8x405@361/30", "out of range: degrees from north go from 0 to 360"),
+        ("8x405@E/", "has no tilt"),
+        ("8x405@E/steep", "tilt 'steep' is not a number"),
+        ("8x405@E/91", "tilt '91' is out of range (0 to 90 degrees)"),
+        ("8x405@W/30;8x405@E/-5", "plane 2 '8x405@E/-5': the tilt '-5' is out of range"),
+        (";".join(["1x400@S/30"] * 51), "at most 50"),
+    ],
+)
+def test_a_malformed_pv_arrays_names_the_plane_and_the_part(tmp_path, value, says):
+    with pytest.raises(ConfigError) as err:
+        load_settings(tmp_path, PV_ARRAYS=value)
+    message = str(err.value)
+    assert err.value.exit_code == 78
+    assert message.startswith("PV_ARRAYS") and says in message, message
+    assert "\n" not in message
+
+
+def test_pv_horizon(tmp_path):
+    assert load_settings(tmp_path).pv.horizon is None
+    assert load_settings(tmp_path, PV_HORIZON="0,0,15,30,45,30,15,0").pv.horizon == (0, 0, 15, 30, 45, 30, 15, 0)
+    assert load_settings(tmp_path, PV_HORIZON=" 10 , 12.5,90 ").pv.horizon == (10.0, 12.5, 90.0)
+    assert load_settings(tmp_path, PV_HORIZON="20").pv.horizon == (20.0,)  # the same height all round
+    assert load_settings(tmp_path, PV_HORIZON="0,0,0,0").pv.horizon is None  # flat: no horizon at all
+    # The horizon and the planes are independent settings.
+    both = load_settings(tmp_path, PV_HORIZON="5,10", PV_ARRAYS="8x405@E/30;8x405@W/30").pv
+    assert both.horizon == (5.0, 10.0) and len(both.planes) == 2
+
+
+@pytest.mark.parametrize(
+    "value,says",
+    [
+        ("0,0,,15", "value 3 '' is not a number"),
+        ("0,0,15,", "value 4 '' is not a number"),
+        ("0;0;15", "value 1 '0;0;15' is not a number"),
+        ("0 0 15", "value 1 '0 0 15' is not a number"),
+        ("low,high", "value 1 'low' is not a number"),
+        ("0,-5", "value 2 '-5' is out of range"),
+        ("0,91", "value 2 '91' is out of range"),
+        ("nan", "value 1 'nan' is out of range"),
+        ("inf", "value 1 'inf' is out of range"),
+        (",".join(["1"] * 3601), "at most 3600"),
+    ],
+)
+def test_a_malformed_pv_horizon_names_the_value(tmp_path, value, says):
+    with pytest.raises(ConfigError) as err:
+        load_settings(tmp_path, PV_HORIZON=value)
+    message = str(err.value)
+    assert err.value.exit_code == 78
+    assert message.startswith("PV_HORIZON") and says in message, message
+    assert "0,0,15,30,45,30,15,0" in message and "\n" not in message
