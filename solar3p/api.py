@@ -6,6 +6,7 @@ Pure shaping around ``model.hourly_kwh``; file reading is in ``meteo``, settings
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
