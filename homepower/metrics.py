@@ -86,7 +86,11 @@ _flag_sets: dict[str | None, frozenset[str]] = {}  # a few distinct flag texts: 
 
 
 def _num(value) -> float | None:
-    return None if value is None else float(value)
+    """A stored number; None for NULL and for what is no finite number (infinity is no energy)."""
+    if value is None:
+        return None
+    number = float(value)  # ValueError for text that is no number: the caller says which row
+    return number if math.isfinite(number) else None
 
 
 def counts(row: HourRow, forecast: str) -> bool:

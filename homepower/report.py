@@ -70,7 +70,13 @@ def read_rows(store, span: Period, tz: ZoneInfo) -> list[M.HourRow]:
     rows: list[M.HourRow] = []
     while start < end:  # a month per query: the store's dicts never exceed a month of hours
         stop = min(start + READ_CHUNK, end)
-        rows.extend(M.HourRow.from_row(r) for r in store.report_rows(start, stop))
+        try:
+            rows.extend(M.HourRow.from_row(r) for r in store.report_rows(start, stop))
+        except (ValueError, TypeError) as exc:  # a row written by hand with text where a number belongs
+            raise DataError(
+                f"pvhistory between {start:%Y-%m-%d %H:%M} and {stop:%Y-%m-%d %H:%M} UTC holds a value that is "
+                f"not a number or time ({exc}); correct or delete that row"
+            ) from exc
         start = stop
     return rows
 

@@ -305,3 +305,17 @@ def test_an_out_dir_that_cannot_be_written_exits_64_before_any_work(tmp_path):
     )
     assert done.returncode == 64 and len(done.stderr.strip().splitlines()) == 1
     assert "--out" in done.stderr
+
+
+def test_a_hand_written_row_that_is_no_number_exits_65_naming_the_span(tmp_path):
+    from homepower.settings import DatabaseConfig
+    from homepower.store import Store
+
+    db = tmp_path / "h.db"
+    with Store.connect(DatabaseConfig(kind="sqlite", path=db), TZ) as store:
+        store.upsert("pvhistory", [hour_row(datetime(2025, 6, 1, 10), TZ, 1.0, 2.0)])
+        store.execute("UPDATE pvhistory SET kwh_pv = 'lots'")
+        store.commit()
+    done = run(tmp_path, f"sqlite:///{db}", "--from", "2025-06-01", "--to", "2025-06-02")
+    assert done.returncode == 65 and len(done.stderr.strip().splitlines()) == 1
+    assert "not a number" in done.stderr
