@@ -289,6 +289,8 @@ class _Conversation:
                 f"(gave up after {self.deadline.elapsed():.1f} s, {received} bytes of the answer read)",
                 elapsed=self.deadline.elapsed(),
             ) from exc
+        except ConnectionRefusedError as exc:
+            raise ServiceUnreachable(service, url, "cannot be reached (connection refused)") from exc
         except (http.client.IncompleteRead, ConnectionError) as exc:
             raise ServiceUnreachable(service, url, f"broke off the answer ({exc.__class__.__name__})") from exc
         except http.client.HTTPException as exc:  # a status line or headers that are not HTTP, or too many
@@ -551,11 +553,11 @@ class TokenSource:
         self.rejected = False  # the gateway refused a token once this run
         self.gave_pasted = False
         self.obtained = False  # a token came from Enlighten in this run
+        for path in (cache_path(self.state_dir), attempt_path(self.state_dir)):
+            secure(path)  # on every run, whether or not this gateway needs a token
 
     def token(self, serial: str) -> str:
         now = self._now()
-        for path in (cache_path(self.state_dir), attempt_path(self.state_dir)):
-            secure(path)
         # An ENVOY_TOKEN the gateway rejected before, with an Enlighten account to replace it: the cached
         # replacement is used, not one rejection and one cloud login on every run.
         known_bad = self.pasted and self.creds.complete and rejected_pasted(self.state_dir) == token_id(self.pasted)

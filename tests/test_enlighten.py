@@ -158,7 +158,8 @@ def test_dead_enlighten_without_a_token_exits_69(tmp_path, gateway, enlighten):
 def test_expired_cached_token_and_dead_enlighten_exits_69(tmp_path, gateway, enlighten):
     write_cached(tmp_path, make_jwt(SERIAL, exp=time.time() - 60))
     enlighten.stop()
-    assert run_poller(env(tmp_path, gateway, enlighten)).code == 69
+    run = run_poller(env(tmp_path, gateway, enlighten))
+    assert run.code == 69 and "cannot be reached" in run.stderr
 
 
 # -- rejected credentials, two-factor accounts ------------------------------------------------------
@@ -259,6 +260,26 @@ def test_huge_endless_or_deep_answers_exit_65_and_cache_nothing(hostile, path, t
     assert run.code == 65, run.output
     assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
     assert not (state(tmp_path) / "envoy-token.json").exists()
+
+
+def test_an_endless_answer_costs_bounded_memory(tmp_path, gateway, enlighten):
+    """The poller's own peak memory (measured by the bench's launcher) with an Enlighten that never stops
+    sending, against a normal first run: within the contract's 64 MiB above the imports."""
+    from bench import proc
+    from fakes.harness import PYTHON, ROOT, SCRIPT
+
+    def peak(state_name: str) -> tuple[int, float]:
+        run = proc.run(
+            [PYTHON, str(SCRIPT)], poller_env(tmp_path / state_name, gateway, enlighten), str(ROOT), 60, False
+        )
+        return run.returncode, run.maxrss_kib / 1024
+
+    code, normal = peak("normal")
+    assert code == 0
+    enlighten.hostile = "endless"
+    code, hostile = peak("hostile")
+    assert code == 65
+    assert hostile < normal + 64
 
 
 def test_a_huge_answer_is_refused_at_the_cap_without_being_read(enlighten):
