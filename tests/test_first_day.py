@@ -219,3 +219,122 @@ def test_a_location_file_beside_meteo_file_wins_over_the_sample(tmp_path):
     (folder / "data.rotterdam").write_text("{}")
     assert resolve_file("rotterdam", folder / "forecast.json") == folder / "data.rotterdam"
     assert resolve_file("rotterdam", tmp_path / "other" / "forecast.json") == ROOT / SAMPLE
+
+
+# -- crontab.example on a fresh clone ----------------------------------------------------------------
+CRON_JOB = re.compile(r"^#?\s*((?:\S+\s+){5})(cd \$HOME_POWER .*)$")
+
+
+def cron_lines() -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """crontab.example's variables, and its jobs (schedule, command), the commented alternatives too."""
+    variables, jobs = {}, []
+    for line in (ROOT / "crontab.example").read_text().splitlines():
+        if re.match(r"^[A-Z_]+=", line):
+            name, _, value = line.partition("=")
+            variables[name] = value
+        elif match := CRON_JOB.match(line):
+            jobs.append((match.group(1).strip(), match.group(2)))
+    return variables, jobs
+
+
+def test_every_cron_job_prints_only_on_failure_and_makes_its_own_var():
+    variables, jobs = cron_lines()
+    assert {"MAILTO", "HOME_POWER", "PY"} <= set(variables)
+    scripts = " ".join(command for _, command in jobs)
+    for needed in (
+        "get_enphase_hour_measure.py",
+        "solar3p fetch",
+        "history_collector.py >>",
+        "--calibrate",
+        "--status",
+    ):
+        assert needed in scripts, needed
+    for _, command in jobs:
+        # the shell's redirect needs var/ before the script starts; all output to a file, one line on failure
+        assert command.startswith("cd $HOME_POWER && mkdir -p var && "), command
+        match = re.search(r" (>>?)(var/\S+) 2>&1 \|\| (tail -n 1|cat) (var/\S+)$", command)
+        assert match and match.group(2) == match.group(4), command
+
+
+def test_the_fetch_runs_before_the_collector_within_its_hour():
+    _, jobs = cron_lines()
+    fetch_minutes = {int(s.split()[0]) for s, c in jobs if "solar3p fetch" in c}
+    (collector,) = [
+        int(s.split()[0])
+        for s, c in jobs
+        if c.endswith("history_collector.py >>var/collector.log 2>&1 || tail -n 1 var/collector.log")
+    ]
+    assert fetch_minutes and all(collector < m for m in fetch_minutes)  # the fetch of hour H-1 serves hour H
+
+
+def test_crontab_example_runs_on_a_fresh_clone(tmp_path):
+    from fakes.forecast import closed_port
+
+    server = FakeForecastServices()
+    try:
+        dead = f"127.0.0.1:{closed_port()}"
+        clone = project_copy(
+            tmp_path,
+            f"ENVOY_HOST=https://{dead}\nENVOY_RETRY_S=0\nENVOY_TIMEOUT=2\nENLIGHTEN_URL=http://{dead}\n"
+            f"ENTREZ_URL=http://{dead}\nOPEN_METEO_URL={server.url}\nMETEOSERVER_URL={server.url}/api\n"
+            "METEOSERVER_KEY=sekrit-meteo-key-123\nSITE_TIMEZONE=Europe/Amsterdam\n",
+        )
+        assert not (clone / "var").exists()
+        variables, jobs = cron_lines()
+        env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+        env.update(variables, HOME_POWER=str(clone), PY=sys.executable, NO_PROXY="127.0.0.1")
+        env[settings_mod.ENV_FILE] = ""  # as under cron: the .env beside the scripts
+        mailed = {}
+        for _, command in jobs:
+            done = subprocess.run(
+                ["sh", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180
+            )
+            mailed[command] = (done.stdout + done.stderr).strip().splitlines()
+            target = re.search(r">>?(var/\S+) 2>&1", command).group(1)
+            assert (clone / target).is_file(), command  # the script ran and its log has a home
+    finally:
+        server.close()
+    for command, lines in mailed.items():
+        assert not any("No such file" in line or "cannot create" in line for line in lines), (command, lines)
+        if command.endswith("|| cat var/status.txt"):
+            assert 1 <= len(lines) <= 20 and "STALE" in lines[0], lines  # nothing stored yet: the health, mailed
+        else:
+            assert len(lines) <= 1, (command, lines)  # cron mails one line at most
+        if "solar3p fetch" in command:
+            assert lines == [], (command, lines)  # a download that worked is not mailed
+        if "get_enphase_hour_measure.py" in command:
+            assert len(lines) == 1, command  # the gateway is unreachable here: that is mailed
+    assert (clone / "var" / "forecast.json").is_file()
+
+
+# -- the systemd units -------------------------------------------------------------------------------
+UNITS = ROOT / "contrib" / "systemd"
+
+
+def test_every_systemd_timer_starts_a_service_that_reports_its_failure():
+    timers = sorted(UNITS.glob("*.timer"))
+    assert {t.stem for t in timers} >= {"homepower-poll", "homepower-forecast", "homepower-collector"}
+    for timer in timers:
+        service = (UNITS / f"{timer.stem}.service").read_text()
+        assert "OnFailure=homepower-failed@%n.service" in service, timer.stem
+        assert "WantedBy=timers.target" in timer.read_text()
+    assert (UNITS / "homepower-failed@.service").is_file()
+
+
+def test_the_systemd_units_pass_systemd_analyze_verify(tmp_path):
+    analyze = shutil.which("systemd-analyze")
+    if not analyze:
+        pytest.skip("systemd-analyze is not installed (apt install systemd) to check contrib/systemd")
+    # The units name /home/pi/homepower: verify them pointed at a checkout that exists here.
+    home = tmp_path / "hp"
+    (home / ".venv" / "bin").mkdir(parents=True)
+    (home / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    units = tmp_path / "units"
+    units.mkdir()
+    for unit in UNITS.iterdir():
+        (units / unit.name).write_text(unit.read_text().replace("/home/pi/homepower", str(home)))
+    template = (units / "homepower-failed@.service").read_text()
+    (units / "homepower-failed@homepower-poll.service.service").write_text(template)
+    names = sorted(p.name for p in units.iterdir() if p.name != "homepower-failed@.service")
+    done = subprocess.run([analyze, "verify", *names], cwd=units, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout + done.stderr == "", done.stdout + done.stderr
