@@ -133,10 +133,18 @@ def main() -> int:
     print()
     run(
         "the report",
-        ["pv_report.py", "--from", DAY.isoformat(), "--to", nxt.isoformat(), "--out", str(report_dir)],
+        [
+            "pv_report.py",
+            "--from",
+            DAY.isoformat(),
+            "--to",
+            nxt.isoformat(),
+            "--out",
+            str(report_dir.relative_to(ROOT)),
+        ],
         env,
     )
-    print(f"the report of the day with its charts: {(report_dir / 'report.html').relative_to(ROOT)} (opens offline)")
+    print(f"open {(report_dir / 'report.html').relative_to(ROOT)} in a browser: the day's charts (it works offline)")
     print(f"done at {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; run `make demo` again to repeat")
     print(NEXT, end="")
     return 0
