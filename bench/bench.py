@@ -457,21 +457,35 @@ def bench_report(ctx: Context, backends: tuple[str, ...] = ("sqlite", "mariadb")
 
 
 # -- solar3p -------------------------------------------------------------------------------------------
+THREE_PLANES = "5x405@SE/35;4x405@SW/35;3x405@E/20"  # a roof of three planes (PV_ARRAYS), 12 panels in all
+HORIZON = "0,0,20,10,0,0,15,5"  # trees to the east, houses to the west (PV_HORIZON)
+
+
 def bench_solar3p(ctx: Context) -> list[Row]:
-    what_five = "solar3p, a five-day file, whole process"
-    what_year = "solar3p, a year of hours (8,784 h), whole process"
     five = ROOT / "solar3p" / "data" / "data.rotterdam"  # the five-day sample file solar3p ships
+    cases = [
+        ("solar3p, a five-day file, whole process", five, 3, {}),
+        ("solar3p, a year of hours (8,784 h), whole process", ctx.meteo_year, 2, {}),
+        ("  the five days, a roof of three planes (PV_ARRAYS)", five, 3, {"PV_ARRAYS": THREE_PLANES}),
+        ("  the year, a roof of three planes", ctx.meteo_year, 2, {"PV_ARRAYS": THREE_PLANES}),
+        (
+            "  the year, three planes and a horizon (PV_HORIZON)",
+            ctx.meteo_year,
+            2,
+            {"PV_ARRAYS": THREE_PLANES, "PV_HORIZON": HORIZON},
+        ),
+    ]
     rows = []
-    for what, path, n in ((what_five, five, 3), (what_year, ctx.meteo_year, 2)):
+    for what, path, n, settings in cases:
         if path is None or not path.is_file():
             rows.append(na(what, f"no forecast file ({path.name if path else 'the year was not generated'})"))
             continue
-        say(f"solar3p: {path.name}")
+        say(f"solar3p: {path.name} {' '.join(f'{k}={v}' for k, v in settings.items())}")
         try:
             walls = [
                 proc.run(
                     [sys.executable, "-m", "solar3p", "--file", str(path), "--format", "json"],
-                    env=ctx.env(),
+                    env=ctx.env(**settings),
                     cwd=str(ROOT),
                     timeout=ctx.limit(60),
                 ).wall_s
