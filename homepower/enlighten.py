@@ -286,7 +286,7 @@ class _Conversation:
                 service,
                 url,
                 f"did not finish answering within the {self.deadline.seconds:g} s allowed "
-                f"(gave up after {self.deadline.elapsed():.1f} s, {received} bytes of the answer read)",
+                f"(gave up after {self.deadline.elapsed():.1f} s, {received} bytes of its body read)",
                 elapsed=self.deadline.elapsed(),
             ) from exc
         except ConnectionRefusedError as exc:

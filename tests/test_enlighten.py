@@ -256,8 +256,11 @@ def test_an_enlighten_login_answered_with_an_html_page_exits_65(tmp_path, gatewa
 )
 def test_huge_endless_or_deep_answers_exit_65_and_cache_nothing(hostile, path, tmp_path, gateway, enlighten):
     enlighten.hostile, enlighten.hostile_path = hostile, path
+    enlighten.deep = 30_000  # 60 KB: under the cap, so the nesting itself is what is refused
     run = run_poller(env(tmp_path, gateway, enlighten))
     assert run.code == 65, run.output
+    said = "cap" if hostile != "deep" else "JSON" if path == "/login/login.json" else "did not answer a token"
+    assert said in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
     assert not (state(tmp_path) / "envoy-token.json").exists()
 
@@ -486,6 +489,13 @@ def test_entrez_body_forms():
     assert tokens._token_from_body(json.dumps({"token": token, "expires_at": 1})) == token
     assert tokens._token_from_body("opaque-token-without-exp") == "opaque-token-without-exp"
     assert tokens._token_from_body(json.dumps(token)) == token  # a JSON string, quotes and all
-    for bad in ("", "<html><body>Sign in</body></html>", '{"message": "no"}', "Error: session expired", "[" * 50000):
+    for bad in (
+        "",
+        "<html><body>Sign in</body></html>",
+        '{"message": "no"}',
+        "Error: session expired",
+        "[" * 50000,
+        '{"token": ' + "[" * 50000,
+    ):
         with pytest.raises(DataError):
             tokens._token_from_body(bad)
