@@ -4,20 +4,25 @@
   history_collector.py                      the last completed hour, plus missing/NULL hours of the last 48
   history_collector.py --hour 2025-06-01T13 one local hour (both rows for the repeated autumn hour)
   history_collector.py --from 2025-06-01 --to 2025-07-01   every hour in [from, to), local
+  history_collector.py --archive FILE...   store old forecast files in the archive, say how many rows were new
   --dry-run                                 print the rows, write nothing
   history_collector.py --calibrate          fit solar3p's calibration on pvhistory (table calibration and
                                             STATE_DIR/solar3p-calibration.json); changes no kwh_fc
   history_collector.py --calibrate --from A --to B   backtest: each local day's kwh_fc from a fit on
                                             the hours before that day
 
-Exit codes: 0 done, 64 bad usage, 65 forecast file not understood, 75 database unavailable,
-78 configuration error.
+Every run first stores METEO_FILE's rows in the forecast archive (nothing to do when it is unchanged).
+
+Exit codes: 0 done, 64 bad usage, 65 forecast file not understood (nothing stored from it),
+75 database unavailable, 78 configuration error.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
 import log
 from homepower.cli import Parser, run
 from homepower.errors import UsageError
@@ -34,6 +39,13 @@ def parse_args(argv):
         action="store_true",
         help="fit solar3p's calibration on pvhistory; with --from/--to: backtest, filling each day's kwh_fc "
         "from a fit on the hours before it",
+    )
+    parser.add_argument(
+        "--archive",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="store these forecast files (old downloads) in the archive, print how many rows were new, exit",
     )
     parser.add_argument("--now", help=argparse.SUPPRESS)  # tests: pretend it is this UTC time
     return parser.parse_args(argv)
@@ -60,18 +72,41 @@ def make_request(args):
     return Request("recent", dry_run=args.dry_run)
 
 
+def archive(conf, paths) -> None:
+    """``--archive``: store each file, one line per file; a bad file stores nothing and fails the run (65)."""
+    from homepower.errors import DataError
+    from homepower.forecast import archive_files
+    from homepower.store import Store
+
+    with Store.connect(conf.database, conf.timezone) as store:
+        done, errors = archive_files(store, paths)
+    for item in done:
+        print(f"{item.path}: {item.new} new forecast row(s) of {item.rows}")
+    if len(done) > 1:
+        print(f"{sum(i.new for i in done)} new forecast row(s) from {len(done)} file(s)")
+    if errors:
+        others = f" (and {len(errors) - 1} more bad file(s))" if len(errors) > 1 else ""
+        raise DataError(f"{errors[0]}; nothing stored from it{others}") from errors[0]
+
+
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
 
     def body():
         from homepower import settings
-        from homepower.collect import collect
-        from homepower.store import Store
 
         conf = settings.load()
         log.setup(conf.log_level)
+        if args.archive:
+            if args.hour or args.start or args.end or args.dry_run:
+                raise UsageError(
+                    "--archive stores forecast files and exits: use it without --hour, --from/--to, --dry-run"
+                )
+            return archive(conf, args.archive)
         request = make_request(args)
+        from homepower.collect import collect
         from homepower.dialects import parse_utc
+        from homepower.store import Store
 
         now = None
         if args.now:
@@ -88,7 +123,11 @@ def main(argv=None) -> int:
                 else:
                     calibration.calibrate(conf, store, now_utc=now)
                 return
-            collect(conf, request, store, now_utc=now)
+            rows = collect(conf, request, store, now_utc=now)
+        if request.dry_run:
+            from homepower.hourtable import format_table
+
+            sys.stdout.write(format_table(rows))
 
     return run(body, "history_collector")
 

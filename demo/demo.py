@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from homepower import synth  # noqa: E402
-from homepower.collect import format_table  # noqa: E402
+from homepower.hourtable import format_table  # noqa: E402
 from homepower.settings import DatabaseConfig, PVSettings, isolated_environ  # noqa: E402
 from homepower.store import Store  # noqa: E402
 

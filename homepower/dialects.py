@@ -1,6 +1,6 @@
 """The small places where MySQL/MariaDB and SQLite differ: placeholders, upserts, introspection, table
 renames, how a DATETIME travels (and ``parse_utc`` for a stored time in any of its forms). The one other
-place with dialect-specific SQL is the collector's bulk sample read (``homepower.collect``), for speed."""
+place with dialect-specific SQL is the store's bulk sample read (``Store.read_samples``), for speed."""
 
 from __future__ import annotations
 
@@ -34,6 +34,10 @@ class Dialect:
         """INSERT or replace keyed on the columns of ``key``; columns in ``keep`` keep their stored value."""
         raise NotImplementedError
 
+    def insert_new_sql(self, table: str, cols: list[str], key: tuple[str, ...]) -> str:
+        """INSERT that leaves a row whose ``key`` is stored already as it was (no error)."""
+        raise NotImplementedError
+
     def columns_sql(self, table: str) -> tuple[str, tuple]:
         raise NotImplementedError
 
@@ -62,6 +66,14 @@ class MySQLDialect(Dialect):
         updates = ", ".join(f"`{c}`=VALUES(`{c}`)" for c in cols if c not in key and c not in keep)
         return f"INSERT INTO `{table}` ({names}) VALUES ({self.params(len(cols))}) ON DUPLICATE KEY UPDATE {updates}"
 
+    def insert_new_sql(self, table, cols, key):
+        names = ", ".join(f"`{c}`" for c in cols)
+        # Not INSERT IGNORE: that would also turn bad values into warnings.
+        return (
+            f"INSERT INTO `{table}` ({names}) VALUES ({self.params(len(cols))}) "
+            f"ON DUPLICATE KEY UPDATE `{key[0]}`=`{key[0]}`"
+        )
+
     def columns_sql(self, table):
         return (
             "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
@@ -86,6 +98,11 @@ class SQLiteDialect(Dialect):
             f'INSERT INTO "{table}" ({names}) VALUES ({self.params(len(cols))}) '
             f"ON CONFLICT({conflict}) DO UPDATE SET {updates}"
         )
+
+    def insert_new_sql(self, table, cols, key):
+        names = ", ".join(f'"{c}"' for c in cols)
+        conflict = ", ".join(f'"{k}"' for k in key)
+        return f'INSERT INTO "{table}" ({names}) VALUES ({self.params(len(cols))}) ON CONFLICT({conflict}) DO NOTHING'
 
     def columns_sql(self, table):
         return ("SELECT name FROM pragma_table_info(?)", (table,))

@@ -33,8 +33,9 @@ JUMP_FLOOR_WH = 500.0  # a rise is only judged impossible above this (rounding o
 LONG_GAP_S = 3600.0  # a boundary interpolated across more than this is flagged long_gap
 
 # Flag names stored (comma separated) in pvhistory.flags.
-WRAP, RESET, LONG_GAP, NO_FORECAST = "wrap", "reset", "long_gap", "no_forecast"
-FLAG_ORDER = (WRAP, RESET, LONG_GAP, NO_FORECAST)
+WRAP, RESET, LONG_GAP = "wrap", "reset", "long_gap"
+LATE_FORECAST, NO_FORECAST = "late_forecast", "no_forecast"  # set by the forecast join (forecast_join)
+FLAG_ORDER = (WRAP, RESET, LONG_GAP, LATE_FORECAST, NO_FORECAST)
 
 # Preferred source when several can compute an hour with as many samples: the contract's order.
 SOURCE_ORDER = ("eim", "v1", "inverters", "pdm", "html")

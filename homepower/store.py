@@ -8,8 +8,8 @@ goes away raise ``StoreUnavailable`` (exit 75); the caller decides what that mea
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from typing import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple, Sequence
 from zoneinfo import ZoneInfo
 
 from homepower import schema
@@ -17,9 +17,46 @@ from homepower.dialects import Dialect, for_kind, parse_utc
 from homepower.errors import StoreUnavailable
 from homepower.settings import DatabaseConfig
 
+if TYPE_CHECKING:
+    from homepower.forecast_join import ArchivedForecast
+
 log = logging.getLogger(__name__)
 
 BATCH = 2000  # rows per executemany: large enough to amortise round trips, small enough for max_allowed_packet
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+class Sample(NamedTuple):
+    """One gateway reading as the collector needs it: ``t`` unix seconds; lifetime counters in Wh
+    (None where the source or meter has none)."""
+
+    t: float
+    wh: float | None  # wattHoursLifetime (production)
+    exported: float | None  # whExportedLifetime (net-consumption meter: to the grid)
+    imported: float | None  # whImportedLifetime (net-consumption meter: from the grid)
+    consumed: float | None  # whConsumedLifetime (total-consumption meter: the house's use)
+    source: str | None
+
+
+SAMPLE_COLS = (
+    "ts_utc",
+    "wattHoursLifetime",
+    "whExportedLifetime",
+    "whImportedLifetime",
+    "whConsumedLifetime",
+    "source",
+)
+FORECAST_READ_COLS = ("ts_utc", "issued_utc", "provider", "gr_w", "tc", "temp")
+
+
+def _epoch(naive_utc: datetime) -> float:
+    return (naive_utc - _EPOCH).total_seconds()
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _mysql_errors():
@@ -128,11 +165,15 @@ class Store:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY {key}"
         from_db = self.dialect.from_db
+        # SQLite hands back a time as its text: the table's DATETIME/TIMESTAMP columns come back as times.
+        types = dict(schema.TABLES.get(table, []))
+        times = {c for c in cols if types.get(c, "").startswith(("DATETIME", "TIMESTAMP"))} | {schema.KEY}
         out = []
         for row in self._run(sql, tuple(params), fetch=True):
             item = {c: from_db(v) for c, v in zip(cols, row, strict=True)}
-            if isinstance(item.get("ts_utc"), str):
-                item["ts_utc"] = parse_utc(item["ts_utc"])
+            for c in times & item.keys():
+                if isinstance(item[c], str):
+                    item[c] = parse_utc(item[c])
             out.append(item)
         return out
 
@@ -240,6 +281,118 @@ class Store:
             )
         return out
 
+    # -- samples (enphase_production) ---------------------------------------------------------
+    def read_samples(self, start: datetime, end: datetime) -> list[Sample]:
+        """Every sample with ``start <= ts_utc < end``, oldest first, in one query."""
+        q, p = self.q, self.dialect.placeholder
+        if self.dialect.kind == "sqlite":
+            # SQLite keeps DATETIME as the text inserted (see parse_utc): the index narrows to whole
+            # days (any ISO text of a day sorts between that day's date and the next's), the exact
+            # bounds are applied to the parsed times.
+            lo: Any = (start - timedelta(days=1)).strftime("%Y-%m-%d")
+            hi: Any = (end + timedelta(days=1)).strftime("%Y-%m-%d")
+            cols = ", ".join(q(c) for c in SAMPLE_COLS)
+        else:
+            lo, hi = self.dialect.to_db(start), self.dialect.to_db(end)
+            # Numbers as DOUBLE and the time as unix seconds: no Decimal or datetime per value.
+            cols = ", ".join(
+                [f"UNIX_TIMESTAMP({q('ts_utc')})"] + [f"{q(c)} + 0E0" for c in SAMPLE_COLS[1:-1]] + [q("source")]
+            )
+        sql = (
+            f"SELECT {cols} FROM {q('enphase_production')} "
+            f"WHERE {q('ts_utc')} >= {p} AND {q('ts_utc')} < {p} ORDER BY {q('ts_utc')}"
+        )
+        lo_s, hi_s = _epoch(start), _epoch(end)
+        out = [self._sample(row) for row in self._run(sql, (lo, hi), fetch=True)]
+        out = [s for s in out if lo_s <= s.t < hi_s]
+        out.sort(key=lambda s: s.t)
+        return out
+
+    def _sample(self, row: Sequence) -> Sample:
+        ts, wh, exported, imported, consumed, source = row
+        # unix seconds (MySQL's UNIX_TIMESTAMP, or already converted), else a stored time in any form
+        t = _epoch(parse_utc(ts)) if isinstance(ts, (str, datetime)) else float(ts)
+        return Sample(t, _float(wh), _float(exported), _float(imported), _float(consumed), source)
+
+    def edge_samples(self, t: datetime, side: str) -> list[Sample]:
+        """The nearest sample of each source before (``side`` "before") or at-or-after ("after") ``t``,
+        and the nearest carrying each meter counter, whatever its source."""
+        p, q = self.dialect.placeholder, self.q
+        agg, cmp = ("MAX", "<") if side == "before" else ("MIN", ">=")
+        # SQLite: compare as times, not as whatever text was inserted (see parse_utc).
+        when = f"datetime({q('ts_utc')})" if self.dialect.kind == "sqlite" else q("ts_utc")
+        meters = ", ".join(
+            f"{agg}(CASE WHEN {q(c)} IS NOT NULL THEN {q('ts_utc')} END)"
+            for c in ("whExportedLifetime", "whImportedLifetime", "whConsumedLifetime")
+        )
+        sql = (
+            f"SELECT {agg}(CASE WHEN {q('wattHoursLifetime')} IS NOT NULL THEN {q('ts_utc')} END), {meters} "
+            f"FROM {q('enphase_production')} WHERE {when} {cmp} {p} GROUP BY {q('source')}"
+        )
+        found = self._run(sql, (self.dialect.to_db(t),), fetch=True)
+        stamps = sorted({v for row in found for v in row if v is not None})
+        if not stamps:
+            return []
+        sql = (
+            f"SELECT {', '.join(q(c) for c in SAMPLE_COLS)} FROM {q('enphase_production')} "
+            f"WHERE {q('ts_utc')} IN ({self.dialect.params(len(stamps))}) ORDER BY {q('ts_utc')}"
+        )
+        out = []
+        for row in self._run(sql, tuple(stamps), fetch=True):
+            ts = parse_utc(row[0])
+            out.append(self._sample((_epoch(ts),) + tuple(row[1:])))
+        return sorted(out, key=lambda s: s.t)
+
+    # -- the forecast archive ------------------------------------------------------------------
+    def store_forecasts(self, rows: Sequence[Mapping], commit: bool = True) -> int:
+        """Insert the archive rows (dicts of ``forecast`` columns) not stored yet; returns how many were
+        new. A row whose key (ts_utc, issued_utc, provider) is stored already is left as it was: the
+        archive never rewrites what a forecast said."""
+        if not rows:
+            return 0
+        lo = min(r["ts_utc"] for r in rows)
+        hi = max(r["ts_utc"] for r in rows)
+        q, p = self.q, self.dialect.placeholder
+        sql = (
+            f"SELECT {q('ts_utc')}, {q('issued_utc')}, {q('provider')} FROM {q('forecast')} "
+            f"WHERE {q('ts_utc')} >= {p} AND {q('ts_utc')} <= {p}"
+        )
+        have = {
+            (parse_utc(ts), parse_utc(issued), provider)
+            for ts, issued, provider in self._run(sql, (self.dialect.to_db(lo), self.dialect.to_db(hi)), fetch=True)
+        }
+        new: dict[tuple, Mapping] = {}
+        for r in rows:
+            key = (r["ts_utc"], r["issued_utc"], r["provider"])
+            if key not in have:
+                new.setdefault(key, r)
+        if new:
+            items = list(new.values())
+            cols = list(items[0].keys())
+            sql = self.dialect.insert_new_sql("forecast", cols, schema.key("forecast"))
+            to_db = self.dialect.to_db
+            for start in range(0, len(items), BATCH):
+                self._run(sql, [tuple(to_db(r[c]) for c in cols) for r in items[start : start + BATCH]], many=True)
+        if commit:
+            self.commit()
+        return len(new)
+
+    def read_forecasts(self, start: datetime, end: datetime, provider: str | None = None) -> list[ArchivedForecast]:
+        """The archived forecasts of the hours starting in [start, end) (of ``provider`` when given)."""
+        from homepower.forecast_join import ArchivedForecast
+
+        q, p = self.q, self.dialect.placeholder
+        where = f"{q('ts_utc')} >= {p} AND {q('ts_utc')} < {p}"
+        params: list = [self.dialect.to_db(start), self.dialect.to_db(end)]
+        if provider is not None:
+            where += f" AND {q('provider')} = {p}"
+            params.append(provider)
+        sql = f"SELECT {', '.join(q(c) for c in FORECAST_READ_COLS)} FROM {q('forecast')} WHERE {where}"
+        out = []
+        for ts, issued, prov, gr_w, tc, temp in self._run(sql, tuple(params), fetch=True):
+            out.append(ArchivedForecast(parse_utc(ts), parse_utc(issued), prov, _float(gr_w), _float(tc), _float(temp)))
+        return out
+
     def commit(self) -> None:
         try:
             self.conn.commit()
@@ -297,6 +450,7 @@ class Store:
 def _open_sqlite(config: DatabaseConfig):
     import sqlite3  # imported here: a MySQL poll need not load it
 
+    assert config.path is not None  # a sqlite DatabaseConfig always has its file
     try:
         config.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(config.path), timeout=30)

@@ -172,18 +172,21 @@ def test_the_forecast_model_is_remembered_per_file_and_settings(store, db_url, t
     store.upsert("enphase_production", syn.rows())
     meteo = write_meteo(tmp_path / "meteo.json", syn)
     noon = Request("hour", hour=datetime(2025, 6, 1, 13))
-    first = collect(settings_for(tmp_path, db_url, meteo), noon, store, now_utc=LATER)[0]["kwh_s3p"]
+    first = collect(settings_for(tmp_path, db_url, meteo), noon, store, now_utc=LATER)[0].kwh_s3p
     assert first > 0 and (tmp_path / "state" / "solar3p-cache.json").is_file()
-    again = collect(settings_for(tmp_path, db_url, meteo), noon, store, now_utc=LATER)[0]["kwh_s3p"]
+    again = collect(settings_for(tmp_path, db_url, meteo), noon, store, now_utc=LATER)[0].kwh_s3p
     assert again == first
-    # Other PV settings or another forecast file: modelled anew, never a stale number.
+    # Other PV settings or another forecast: modelled anew, never a stale number.
     bigger = collect(settings_for(tmp_path, db_url, meteo, PV_PANELS=24), noon, store, now_utc=LATER)
-    assert bigger[0]["kwh_s3p"] > first * 1.5
-    write_meteo(meteo, syn, gr_w_of=lambda t: 50)
-    dull = collect(settings_for(tmp_path, db_url, meteo), noon, store, now_utc=LATER)[0]["kwh_s3p"]
+    assert bigger[0].kwh_s3p > first * 1.5
+    dim = write_meteo(tmp_path / "dim.json", syn, gr_w_of=lambda t: 50)
+    doc = json.loads(dim.read_text())
+    doc["issued"] = str(int(H.epoch_s(datetime(2025, 6, 1, 9))))  # before the hour: the join prefers it
+    dim.write_text(json.dumps(doc))
+    dull = collect(settings_for(tmp_path, db_url, dim), noon, store, now_utc=LATER)[0].kwh_s3p
     assert 0 < dull < first
     (tmp_path / "state" / "solar3p-cache.json").write_text("{not json")
-    assert collect(settings_for(tmp_path, db_url, meteo), noon, store, now_utc=LATER)[0]["kwh_s3p"] == dull
+    assert collect(settings_for(tmp_path, db_url, dim), noon, store, now_utc=LATER)[0].kwh_s3p == dull
 
 
 def test_a_state_dir_that_cannot_hold_the_cache_still_stores_the_forecast(store, db_url, tmp_path, caplog):
@@ -195,7 +198,7 @@ def test_a_state_dir_that_cannot_hold_the_cache_still_stores_the_forecast(store,
     caplog.set_level(logging.WARNING)
     noon = Request("hour", hour=datetime(2025, 6, 1, 13))
     rows = collect(settings_for(tmp_path, db_url, meteo, STATE_DIR=str(blocked)), noon, store, now_utc=LATER)
-    assert rows[0]["kwh_s3p"] > 0 and stored(store)[0]["kwh_s3p"] == rows[0]["kwh_s3p"]
+    assert rows[0].kwh_s3p > 0 and stored(store)[0]["kwh_s3p"] == rows[0].kwh_s3p
     assert "modelled again next run" in caplog.text
 
 
@@ -217,7 +220,7 @@ def test_missing_forecast_file_or_hour_is_null_with_a_warning(store, db_url, tmp
     assert rows[noon.start]["gr_w"] is None and rows[noon.start]["kwh_s3p"] is None
     assert "no_forecast" in rows[noon.start]["flags"]
     assert rows[noon.start + H.HOUR]["gr_w"] is not None
-    assert "no row for 1 of 24" in caplog.text
+    assert "no forecast for 1 of 24" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -277,7 +280,7 @@ def test_the_repeated_autumn_hour_gives_two_rows(store, db_url, tmp_path):
     rows = collect(
         settings_for(tmp_path, db_url), Request("hour", hour=datetime(2025, 10, 26, 2)), store, now_utc=LATER
     )
-    assert [r["ts_utc"] for r in rows] == [datetime(2025, 10, 26, 0), datetime(2025, 10, 26, 1)]
+    assert [r.ts_utc for r in rows] == [datetime(2025, 10, 26, 0), datetime(2025, 10, 26, 1)]
     assert [r["hour"] for r in stored(store)] == [2, 2]
 
 
@@ -318,8 +321,10 @@ def test_dry_run_prints_and_writes_nothing(store, db_url, tmp_path, capsys):
     store.upsert("enphase_production", syn.rows())
     request = Request("range", start=datetime(2025, 6, 1, 12), end=datetime(2025, 6, 1, 15), dry_run=True)
     rows = collect(settings_for(tmp_path, db_url), request, store, now_utc=LATER)
-    out = capsys.readouterr().out
     assert len(rows) == 3 and stored(store) == []
+    from homepower.hourtable import format_table
+
+    out = format_table(rows)
     assert "2025-06-01 12:00" in out and "2025-06-01 14:00" in out and "kwh_pv" in out
 
 
@@ -445,8 +450,8 @@ def test_a_real_recaptured_day_through_the_real_replay_and_collector(db_url, sto
         assert all(r["gr_w"] is not None for r in rows) and max(r["kwh_s3p"] for r in rows) > 0.5
 
 
-def test_the_packed_mariadb_read_gives_what_a_plain_fetch_gives(store):
-    from homepower.collect import SAMPLE_COLS, _sample, read_samples
+def test_the_bulk_sample_read_gives_what_a_plain_fetch_gives(store):
+    from homepower.store import SAMPLE_COLS, Sample
 
     syn = synth.generate(date(2025, 6, 1), 2, seed=8, source="inverters", meter=False)
     rows = syn.rows()
@@ -454,9 +459,12 @@ def test_the_packed_mariadb_read_gives_what_a_plain_fetch_gives(store):
     rows[6] = dict(rows[6], whExportedLifetime=1234567.891)
     store.upsert("enphase_production", rows)
     start, end = datetime(2025, 5, 31, 12), datetime(2025, 6, 3)
-    plain = [_sample(r) for r in store.fetch("enphase_production", SAMPLE_COLS, start, end)]
-    assert read_samples(store, start, end) == plain
-    assert len(plain) > 500 and (plain[5][1], plain[5][3]) == (None, None) and plain[6][2] == 1234567.891
+    plain = [
+        Sample(H.epoch_s(r["ts_utc"]), *[r[c] for c in SAMPLE_COLS[1:]])
+        for r in store.fetch("enphase_production", SAMPLE_COLS, start, end)
+    ]
+    assert store.read_samples(start, end) == plain
+    assert len(plain) > 500 and (plain[5].wh, plain[5].source) == (None, None) and plain[6].exported == 1234567.891
 
 
 @pytest.mark.parametrize(
@@ -515,7 +523,7 @@ def test_sqlite_samples_written_by_hand_in_other_iso_forms_are_read(tmp_path, st
         assert_matches_truth(stored(store), syn)
         # one hour alone reaches for the nearest samples outside its window (the 5-hour gap)
         alone = collect(settings, Request("hour", hour=datetime(2025, 3, 29, 8)), store, now_utc=LATER)
-    assert alone[0]["kwh_pv"] is not None and "long_gap" in alone[0]["flags"]
+    assert alone[0].kwh_pv is not None and "long_gap" in alone[0].flags
 
 
 def test_the_sql_files_run_statement_by_statement(store):

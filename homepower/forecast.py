@@ -1,0 +1,250 @@
+"""The forecast side of the collector: the archive (every forecast file's rows, kept with the moment they
+were issued), the join of archived forecasts to hours (``forecast_join``, pure), and solar3p's kWh for the
+joined rows (modelled once per forecast value and PV settings, remembered in STATE_DIR).
+
+Cron runs the collector every hour against a forecast file fetched far less often: an unchanged
+``METEO_FILE`` is recognised by its size and modification time (then its content hash) without being
+stored again, and an hour whose forecast was modelled before needs no pandas/pvlib import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from homepower.forecast_join import FILE_PROVIDER, ArchivedForecast, Joined, choose_all
+from homepower.settings import PVSettings, Settings
+
+if TYPE_CHECKING:
+    from homepower.store import Store
+    from solar3p.meteo import MeteoFile
+
+log = logging.getLogger(__name__)
+
+EPOCH = datetime(1970, 1, 1)
+STATE_NAME = "forecast-archive.json"  # which METEO_FILE content each database has archived
+CACHE_NAME = "solar3p-cache.json"  # solar3p's kWh per forecast value, for the PV settings in its head
+CACHE_MAX = 200_000  # entries kept (years of hours); beyond it the oldest hours are dropped
+VALUE_COLS = ("gr_w", "tc", "temp", "gr", "sd", "lc", "mc", "hc", "vis", "prec", "elev", "az")
+
+
+# -- files -> archive rows -------------------------------------------------------------------------
+def utc(unix: float) -> datetime:
+    """Unix seconds -> naive UTC, whole seconds (the tables' precision)."""
+    return EPOCH + timedelta(seconds=int(unix))
+
+
+def archive_rows(meteo: MeteoFile, mtime: float) -> list[dict]:
+    """The ``forecast`` table rows of a read forecast file. A row's own ``issued`` wins over the file's;
+    a file with neither counts as issued at its modification time ``mtime`` (unix seconds); a file
+    that names no provider is provider ``file``."""
+    issued_file = meteo.issued if meteo.issued is not None else int(mtime)
+    provider = meteo.provider or FILE_PROVIDER
+    out = []
+    for r in meteo.rows:
+        row: dict = {
+            "ts_utc": utc(r.time),
+            "issued_utc": utc(r.issued if r.issued is not None else issued_file),
+            "provider": provider,
+        }
+        row.update({c: getattr(r, c) for c in VALUE_COLS})
+        out.append(row)
+    return out
+
+
+def read_archive_file(path: Path) -> list[dict]:
+    """A forecast file's archive rows; MeteoFileError (65, naming the file) when it is not one."""
+    from solar3p.meteo import read_meteo_file
+
+    meteo = read_meteo_file(path)
+    try:
+        mtime = Path(path).stat().st_mtime
+    except OSError as exc:  # gone between the read and the stat
+        from solar3p.errors import MeteoFileError
+
+        raise MeteoFileError(path, f"cannot be read: {exc.__class__.__name__}") from exc
+    return archive_rows(meteo, mtime)
+
+
+@dataclass(frozen=True)
+class Archived:
+    """What storing one file did: its rows, and how many of them were new to the archive."""
+
+    path: Path
+    rows: int
+    new: int
+
+
+def archive_files(store: Store, paths: Sequence[Path]) -> tuple[list[Archived], list[Exception]]:
+    """Store each file's rows (``--archive``). A bad file stores nothing and is returned among the
+    errors; the good ones are stored all the same."""
+    from solar3p.errors import MeteoFileError
+
+    done: list[Archived] = []
+    errors: list[Exception] = []
+    for path in paths:
+        try:
+            rows = read_archive_file(Path(path))
+        except MeteoFileError as exc:
+            errors.append(exc)
+            continue
+        done.append(Archived(Path(path), len(rows), store.store_forecasts(rows)))
+    return done, errors
+
+
+# -- METEO_FILE, once per content ------------------------------------------------------------------
+def _file_stamp(path: Path) -> dict | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def archive_meteo_file(store: Store, settings: Settings) -> int | None:
+    """Store ``METEO_FILE``'s rows in the archive unless this database has them already; returns the
+    count of new rows (0 for an unchanged file), None when there is no file (a warning says so).
+    A file that is not a forecast raises MeteoFileError (65)."""
+    path = Path(settings.meteo_file)
+    if not path.exists():  # a directory or an unreadable file is a bad file (65), not a missing one
+        log.warning(
+            "forecast file %s does not exist: hours the archive has no forecast for get NULL gr_w, tc, temp "
+            "and kwh_s3p (set METEO_FILE or run `python -m solar3p fetch`)",
+            path,
+        )
+        return None
+    state_file = settings.state_dir / STATE_NAME
+    ident = hashlib.sha256(f"{store.config.describe()}\0{path.resolve()}".encode()).hexdigest()[:24]
+    state = _read_json(state_file)
+    entries = state.get("files") if isinstance(state.get("files"), dict) else {}
+    assert isinstance(entries, dict)
+    known = entries.get(ident) if isinstance(entries.get(ident), dict) else None
+    stamp = _file_stamp(path)
+    if known is not None and stamp is not None and all(known.get(k) == v for k, v in stamp.items()):
+        log.debug("forecast file %s is archived already (same size and time)", path)
+        return 0
+    try:
+        content = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        content = None  # read_archive_file below names the problem
+    new = 0
+    if known is None or content is None or known.get("sha256") != content:
+        rows = read_archive_file(path)
+        new = store.store_forecasts(rows)
+        log.info("archived forecast file %s: %d new row(s) of %d", path, new, len(rows))
+    if stamp is not None and content is not None:
+        entries[ident] = dict(stamp, sha256=content)
+        try:
+            from homepower.files import write_atomic
+
+            write_atomic(state_file, json.dumps({"files": entries}, sort_keys=True), mode=0o644)
+        except OSError as exc:
+            log.warning("cannot write %s (%s): the forecast file will be read again next run", state_file, exc)
+    return new
+
+
+# -- the join ---------------------------------------------------------------------------------------
+def join(
+    store: Store,
+    starts: Sequence[datetime],
+    settings: Settings,
+    extra: Iterable[ArchivedForecast] = (),
+) -> dict[datetime, Joined]:
+    """The forecast each hour start (naive UTC, sorted) joins by the rule, over the archive plus
+    ``extra`` (a dry run's unstored METEO_FILE)."""
+    if not starts:
+        return {}
+    provider = settings.forecast_provider
+    candidates = store.read_forecasts(starts[0], starts[-1] + timedelta(hours=1), provider)
+    candidates.extend(extra)
+    return choose_all(candidates, starts, settings.forecast_min_lead_h, provider)
+
+
+def as_archived(rows: Iterable[dict]) -> list[ArchivedForecast]:
+    """Archive rows (dicts) as the join reads them back."""
+    return [ArchivedForecast(r["ts_utc"], r["issued_utc"], r["provider"], r["gr_w"], r["tc"], r["temp"]) for r in rows]
+
+
+# -- solar3p's kWh ----------------------------------------------------------------------------------
+def _value_key(f: ArchivedForecast) -> str:
+    # What solar3p's kWh of one hour depends on besides the settings: the hour, its irradiance and
+    # temperature (the model treats each hour alone). Two forecasts saying the same share one entry.
+    return f"{int((f.ts_utc - EPOCH).total_seconds())}|{f.gr_w!r}|{f.temp!r}"
+
+
+def _model_head(pv: PVSettings) -> str | None:
+    """What every modelled number depends on: the PV settings, solar3p's code, pvlib's version."""
+    import importlib.metadata
+
+    package = Path(__file__).resolve().parent.parent / "solar3p"
+    try:
+        code = hashlib.sha256()
+        for source in sorted(package.glob("*.py")):
+            code.update(source.name.encode() + b"\0" + source.read_bytes())
+        pvlib = importlib.metadata.version("pvlib")
+    except (OSError, importlib.metadata.PackageNotFoundError):
+        return None
+    head = {"pv": asdict(pv), "solar3p": code.hexdigest(), "pvlib": pvlib}
+    return hashlib.sha256(json.dumps(head, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def s3p_kwh(forecasts: Sequence[ArchivedForecast], pv: PVSettings, cache_dir: Path | None) -> dict[str, float | None]:
+    """solar3p's kWh for each forecast (keyed by ``kwh_key``), the same number ``python -m solar3p``
+    gives for that row of its file. Taken from the cache in ``cache_dir`` (STATE_DIR) when modelled
+    before with the same settings, code and pvlib; the rest modelled in one call and remembered."""
+    wanted = {_value_key(f): f for f in forecasts}
+    if not wanted:
+        return {}
+    head = _model_head(pv)
+    cache = Path(cache_dir) / CACHE_NAME if cache_dir is not None and head is not None else None
+    known: dict[str, float | None] = {}
+    if cache is not None:
+        stored = _read_json(cache)
+        if stored.get("head") == head and isinstance(stored.get("kwh"), dict):
+            known = stored["kwh"]
+    missing = [f for k, f in wanted.items() if k not in known]
+    if missing:
+        from solar3p.meteo import MeteoRow
+        from solar3p.model import hourly_kwh  # pandas/pvlib load here, only for forecasts not modelled yet
+
+        rows = [
+            MeteoRow(
+                int((f.ts_utc - EPOCH).total_seconds()), "", None, None, f.temp, None, f.gr_w, None, f.tc, *[None] * 5
+            )
+            for f in missing
+        ]
+        modelled = hourly_kwh(rows, pv)
+        fresh = {_value_key(f): modelled[r.time] for f, r in zip(missing, rows, strict=True)}
+        known = dict(known, **fresh)
+        if cache is not None:
+            _write_cache(cache, head, known)
+    return {k: known.get(k) for k in wanted}
+
+
+def kwh_key(f: ArchivedForecast) -> str:
+    return _value_key(f)
+
+
+def _write_cache(cache: Path, head: str | None, kwh: dict[str, float | None]) -> None:
+    if len(kwh) > CACHE_MAX:  # keep the newest hours: old ones are rerun rarely, and modelled again then
+        newest = sorted(kwh, key=lambda k: int(k.split("|", 1)[0]), reverse=True)[: CACHE_MAX // 2]
+        kwh = {k: kwh[k] for k in newest}
+    from homepower.files import write_atomic
+
+    try:
+        write_atomic(cache, json.dumps({"head": head, "kwh": kwh}, separators=(",", ":")), mode=0o644)
+    except OSError as exc:
+        log.warning("cannot write %s (%s): the forecast will be modelled again next run", cache, exc)
