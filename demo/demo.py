@@ -4,9 +4,11 @@
 1. simulate a day of five-minute gateway readings (homepower.synth: daylight shaped by the forecast's
    irradiance, jitter, the nightly outage after 23:00) and write them as a --replay file;
 2. store them through the REAL poll path: ``get_enphase_hour_measure.py --replay``;
-3. build the hours with the REAL ``history_collector.py`` (forecast join and solar3p included);
-4. print the resulting pvhistory rows, and how far they are from what the simulation really produced;
-5. report on the day with the REAL ``pv_report.py --out`` (var/demo/report/report.html).
+3. build the hours with the REAL ``history_collector.py`` (forecast archive, join and solar3p included);
+4. let a newer forecast download replace the forecast file and rerun the day: the rows stay as they were
+   (the archive keeps the forecast each hour was joined with, issued the evening before);
+5. print the resulting pvhistory rows, and how far they are from what the simulation really produced;
+6. report on the day with the REAL ``pv_report.py --out`` (var/demo/report/report.html).
 
 Everything lands in var/demo/ (SQLite), wiped at the start so the demo can be run again and again.
 """
@@ -31,6 +33,27 @@ from homepower.store import Store  # noqa: E402
 DEMO_DIR = ROOT / "var" / "demo"
 FORECAST = ROOT / "solar3p" / "data" / "data.rotterdam"  # a real Meteoserver file, 2025-03-04..08
 DAY = date(2025, 3, 5)
+ISSUED = datetime(2025, 3, 4, 17, 0, tzinfo=timezone.utc)  # the forecast's download: the evening before
+NEWER = datetime(2025, 3, 6, 6, 0, tzinfo=timezone.utc)  # a later download, once the day is over
+COLUMNS = [
+    "ts_utc",
+    "year",
+    "month",
+    "day",
+    "hour",
+    "gr_w",
+    "tc",
+    "temp",
+    "kwh_pv",
+    "kwh_s3p",
+    "kwh_return",
+    "kwh_import",
+    "kwh_consumed",
+    "forecast_issued",
+    "forecast_provider",
+    "source",
+    "flags",
+]
 ZONE = "Europe/Amsterdam"
 PV = PVSettings()  # the contract's defaults: 12 x 405 Wp, SE, 35 degrees, near Rotterdam
 
@@ -57,6 +80,16 @@ def cloud_from_forecast(path: Path):
     return cloud_at
 
 
+def stamped(source: Path, out: Path, issued: datetime, scale: float = 1.0) -> None:
+    """``source`` written to ``out`` as ``python -m solar3p fetch`` would have stamped it at ``issued``
+    (``scale``: another forecast's irradiance, for the newer download)."""
+    doc = json.loads(source.read_text(encoding="utf-8"))
+    doc["issued"] = str(int(issued.timestamp()))
+    for row in doc["forecast"]:
+        row["gr_w"] = f"{float(row['gr_w']) * scale:.1f}"
+    out.write_text(json.dumps(doc), encoding="utf-8")
+
+
 def run(step: str, args: list[str], env: dict) -> None:
     print(f"$ {' '.join(args)}")
     done = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True)
@@ -77,6 +110,10 @@ def main() -> int:
         day = synth.generate(DAY, 1, ZONE, seed=2025, peak_w=peak)
         forecast = DEMO_DIR / "data.simulated"
         day.write_meteo(forecast)
+    # METEO_FILE as `python -m solar3p fetch` leaves it: the sample, stamped as downloaded the evening before
+    meteo_file = DEMO_DIR / "forecast.json"
+    stamped(forecast, meteo_file, ISSUED)
+    source_name = f"{forecast.relative_to(ROOT)}, issued {ISSUED:%Y-%m-%d %H:%M} UTC"
     replay = DEMO_DIR / "replay.jsonl"
     day.write_replay(replay)
     print(f"simulated {len(day.samples)} gateway readings for {DAY} ({ZONE}) -> {replay.relative_to(ROOT)}")
@@ -88,38 +125,33 @@ def main() -> int:
             "STATE_DIR": str(DEMO_DIR),
             "DATABASE_URL": f"sqlite:///{db_file}",
             "SITE_TIMEZONE": ZONE,
-            "METEO_FILE": str(forecast),
+            "METEO_FILE": str(meteo_file),
             "LOG_LEVEL": "WARNING",
             "ENVOY_HOST": "127.0.0.1",
         }
     )
     run("the poll path", ["get_enphase_hour_measure.py", "--replay", str(replay)], env)
     nxt = date.fromordinal(DAY.toordinal() + 1)
-    run("the collector", ["history_collector.py", "--from", DAY.isoformat(), "--to", nxt.isoformat()], env)
+    collect = ["history_collector.py", "--from", DAY.isoformat(), "--to", nxt.isoformat()]
+    run("the collector", collect, env)
+    config = DatabaseConfig(kind="sqlite", path=db_file)
+    with Store.connect(config) as store:
+        rows = store.fetch("pvhistory", COLUMNS)
 
-    with Store.connect(DatabaseConfig(kind="sqlite", path=db_file)) as store:
-        rows = store.fetch(
-            "pvhistory",
-            [
-                "ts_utc",
-                "year",
-                "month",
-                "day",
-                "hour",
-                "gr_w",
-                "tc",
-                "temp",
-                "kwh_pv",
-                "kwh_s3p",
-                "kwh_return",
-                "source",
-                "flags",
-            ],
-        )
     print(
-        f"\npvhistory ({db_file.relative_to(ROOT)}), one row per local hour; forecast from "
-        f"{forecast.relative_to(ROOT)}:\n"
+        f"\na newer download replaces {meteo_file.relative_to(ROOT)} (issued {NEWER:%Y-%m-%d %H:%M} UTC, other numbers):"
     )
+    stamped(forecast, meteo_file, NEWER, scale=0.5)
+    run("the rerun", collect, env)
+    with Store.connect(config) as store:
+        again = store.fetch("pvhistory", COLUMNS)
+        archived = store.forecast_count()
+    same = sum(a == b for a, b in zip(rows, again, strict=True))
+    print(
+        f"  rerun of the day: {same} of {len(rows)} rows unchanged; the archive holds {archived[0]} forecast rows "
+        f"from {archived[1]} downloads, and each hour keeps the one issued before it began"
+    )
+    print(f"\npvhistory ({db_file.relative_to(ROOT)}), one row per local hour; forecast from {source_name}:\n")
     print(format_table(rows), end="")
     measured = sum(r["kwh_pv"] or 0.0 for r in rows)
     predicted = sum(r["kwh_s3p"] or 0.0 for r in rows)

@@ -377,6 +377,12 @@ class Store:
             self.commit()
         return len(new)
 
+    def forecast_count(self) -> tuple[int, int]:
+        """(rows, distinct issue times) of the archive."""
+        q = self.q
+        rows = self._run(f"SELECT COUNT(*), COUNT(DISTINCT {q('issued_utc')}) FROM {q('forecast')}", fetch=True)
+        return int(rows[0][0] or 0), int(rows[0][1] or 0)
+
     def read_forecasts(self, start: datetime, end: datetime, provider: str | None = None) -> list[ArchivedForecast]:
         """The archived forecasts of the hours starting in [start, end) (of ``provider`` when given)."""
         from homepower.forecast_join import ArchivedForecast
