@@ -139,7 +139,8 @@ def main() -> int:
         rows = store.fetch("pvhistory", COLUMNS)
 
     print(
-        f"\na newer download replaces {meteo_file.relative_to(ROOT)} (issued {NEWER:%Y-%m-%d %H:%M} UTC, other numbers):"
+        f"\na newer download replaces {meteo_file.relative_to(ROOT)} "
+        f"(issued {NEWER:%Y-%m-%d %H:%M} UTC, other numbers):"
     )
     stamped(forecast, meteo_file, NEWER, scale=0.5)
     run("the rerun", collect, env)
