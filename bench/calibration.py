@@ -80,7 +80,7 @@ def backtest(feat, kwh, day, hour, month, test, given, refit_days=1):
             cal = C.fit(
                 feat.take(past), kwh[past], day[past], given, local_hour=hour[past], month=month[past], start=prev
             )
-            prev = (cal.azimuth, cal.tilt)
+            prev = cal.orientations
         today = day == d
         fc[today] = C.predict(cal, feat.take(today))
     return fc, time.perf_counter() - started, cal

@@ -50,16 +50,27 @@ class TrainingHour:
 
 
 def plant(settings: Settings):
-    from solar3p.calibrate import Plant
+    from solar3p.calibrate import Face, Plant
 
     pv = settings.pv
-    return Plant(pv.latitude, pv.longitude, pv.panels * pv.panel_wp, pv.losses_pct, pv.azimuth, pv.tilt)
+    faces = tuple(Face(p.rating_w, p.azimuth, p.tilt) for p in pv.planes)
+    first = faces[0]
+    return Plant(
+        pv.latitude,
+        pv.longitude,
+        sum(f.rating_w for f in faces),
+        pv.losses_pct,
+        first.azimuth,
+        first.tilt,
+        planes=faces if len(faces) > 1 else (),
+        horizon=None if pv.horizon is None else tuple(pv.horizon),
+    )
 
 
 class _Arrays:
     """The hours as arrays, with their features computed once."""
 
-    def __init__(self, items: Sequence[TrainingHour], latitude: float, longitude: float):
+    def __init__(self, items: Sequence[TrainingHour], latitude: float, longitude: float, horizon=None):
         import numpy as np
 
         from solar3p.calibrate import features
@@ -71,7 +82,7 @@ class _Arrays:
         self.hour = np.asarray([h.local_hour for h in self.items], dtype="int64")
         self.month = np.asarray([h.local_day.month for h in self.items], dtype="int64")
         self.feat = features(
-            self.start, [h.gr_w for h in self.items], [h.temp for h in self.items], latitude, longitude
+            self.start, [h.gr_w for h in self.items], [h.temp for h in self.items], latitude, longitude, horizon
         )
 
     def fit(self, mask, given, start=None):
@@ -121,7 +132,7 @@ def calibrate(settings: Settings, store, now_utc: datetime | None = None, out: T
             "calibration needs at least 3 local days of pvhistory hours with kwh_pv and forecast weather; "
             "there are none yet (let the hourly collector run for a few days)"
         )
-    arrays = _Arrays(items, given.latitude, given.longitude)
+    arrays = _Arrays(items, given.latitude, given.longitude, given.horizon)
     try:
         cal = arrays.fit(slice(None), given)
     except CalibrationError as exc:
@@ -173,7 +184,7 @@ def backtest(
     given = plant(settings)
     if not items:
         raise DataError("no pvhistory hours with forecast weather before --to: nothing to backtest")
-    arrays = _Arrays(items, given.latitude, given.longitude)
+    arrays = _Arrays(items, given.latitude, given.longitude, given.horizon)
     filled: dict[datetime, float | None] = {}
     rows, skipped, previous = [], [], None
     day = first_day
@@ -191,7 +202,7 @@ def backtest(
             except CalibrationError:
                 skipped.append(day)
             else:
-                previous = (cal.azimuth, cal.tilt)
+                previous = cal.orientations
                 rows.append(calibration_row(cal, day_start, backtest=True))
                 kwh = predict(cal, arrays.feat.take(target))
                 for i, value in zip(np.flatnonzero(target), kwh, strict=True):
@@ -269,6 +280,7 @@ def forecast_kwh_fc(calibrations: list, hour_start: Sequence[int], gr_w, temp) -
             [temp[i] for i in idx],
             cal.given.latitude,
             cal.given.longitude,
+            cal.given.horizon,
         )
         for i, v in zip(idx, predict(cal, feat), strict=True):
             out[i] = round(float(v), 5)

@@ -105,7 +105,12 @@ def calibrated(hours: list[Forecast], rows: list[MeteoRow], calibration) -> list
 
     site = calibration.given
     feat = features(
-        [r.time for r in rows], [r.gr_w for r in rows], [r.temp for r in rows], site.latitude, site.longitude
+        [r.time for r in rows],
+        [r.gr_w for r in rows],
+        [r.temp for r in rows],
+        site.latitude,
+        site.longitude,
+        site.horizon,
     )
     kwh = predict(calibration, feat)
     return [

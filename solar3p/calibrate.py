@@ -21,6 +21,9 @@ The calibrated forecast of an hour is
    profiled out. Hourly errors within a day are correlated (one weather error), so the data weigh by
    days, not hours; on short history the prior toward PV_ORIENTATION/PV_TILT dominates, and it never
    runs unregularised. A coarse grid then a pattern search; a backtest starts each day from the last fit.
+   A roof of several planes (PV_ARRAYS) fits each plane's azimuth and tilt, each pulled toward its own
+   given values (a pattern search from them, no grid), with one level for the roof; PV_HORIZON is part
+   of the physics as in ``solar3p.model`` (the sun table then learns only what it leaves out).
 4. **Residual tables** (``_tables``): two tables fitted by two rounds of backfitting, each cell pulled
    toward 1 by ``CELL_PRIOR_HOURS`` hours, so a cell learns only what enough hours show. ``sun`` by sun
    azimuth × elevation scales only the light from the sun's direction (beam and circumsolar: what a
@@ -82,16 +85,40 @@ class CalibrationError(ValueError):
     """Too little or unusable history; the message says how much there is and how much is needed."""
 
 
+Orientation = tuple[float, float]  # (azimuth degrees from north, tilt degrees from horizontal)
+
+
+@dataclass(frozen=True)
+class Face:
+    """One plane of a roof: its rating and the way it faces."""
+
+    rating_w: float  # panels × watt-peak, W
+    azimuth: float  # degrees from north
+    tilt: float  # degrees from horizontal
+
+
 @dataclass(frozen=True)
 class Plant:
-    """One plane of panels as the owner gave it (or as fitted)."""
+    """The installation as the owner gave it. One plane: ``rating_w``/``azimuth``/``tilt``; a roof of
+    several planes (PV_ARRAYS): ``planes`` (then those three summarise it: the sum, the first plane's way).
+    ``horizon``: PV_HORIZON's heights (degrees at evenly spaced azimuths from north), or None."""
 
     latitude: float
     longitude: float
-    rating_w: float  # panels × watt-peak, W
+    rating_w: float  # panels × watt-peak, W (all planes)
     losses_pct: float
     azimuth: float  # degrees from north
     tilt: float  # degrees from horizontal
+    planes: tuple[Face, ...] = ()
+    horizon: tuple[float, ...] | None = None
+
+    @property
+    def faces(self) -> tuple[Face, ...]:
+        return self.planes or (Face(self.rating_w, self.azimuth, self.tilt),)
+
+    @property
+    def orientations(self) -> tuple[Orientation, ...]:
+        return tuple((f.azimuth, f.tilt) for f in self.faces)
 
 
 @dataclass(frozen=True)
@@ -109,6 +136,7 @@ class Features:
     f1: np.ndarray  # Perez circumsolar and horizon coefficients
     f2: np.ndarray
     kt: np.ndarray  # clear-sky index of the forecast (GHI / Haurwitz clear-sky GHI)
+    visible: np.ndarray  # share of the sunlit hour with the sun above PV_HORIZON (1 without one)
 
     def take(self, index) -> "Features":
         return Features(**{name: getattr(self, name)[index] for name in self.__dataclass_fields__})
@@ -117,9 +145,9 @@ class Features:
         return len(self.start)
 
 
-def features(start, gr_w, temp, latitude: float, longitude: float) -> Features:
+def features(start, gr_w, temp, latitude: float, longitude: float, horizon=None) -> Features:
     """Features of hours starting at ``start`` (unix s) with forecast mean GHI ``gr_w`` (W/m²) and air
-    temperature ``temp`` (°C); None/NaN GHI counts as 0."""
+    temperature ``temp`` (°C); None/NaN GHI counts as 0. ``horizon``: as ``Plant.horizon``."""
     import pandas as pd
     import pvlib
 
@@ -130,16 +158,17 @@ def features(start, gr_w, temp, latitude: float, longitude: float) -> Features:
     temp = np.asarray(temp, dtype=float)
     if starts.size == 0:
         empty = np.zeros(0)
-        return Features(starts, empty, empty, empty, empty, empty, empty, empty, empty, empty, empty)
-    sun = sun_position(starts, latitude, longitude)
+        return Features(starts, empty, empty, empty, empty, empty, empty, empty, empty, empty, empty, empty)
+    sun = sun_position(starts, latitude, longitude, horizon=None if horizon is None else tuple(horizon))
     times = sun.index
     zenith = sun["zenith"].to_numpy()
     dni, dhi = decompose(ghi, zenith, times)
     f1, f2 = _perez_coefficients(dni, dhi, zenith, sun["azimuth"].to_numpy(), times)
     clear = np.asarray(pvlib.clearsky.haurwitz(pd.Series(np.clip(zenith, 0, 90), index=times))["ghi"], dtype=float)
     kt = np.where(clear > 10.0, ghi / np.maximum(clear, 1e-9), 0.0)
+    visible = sun["visible"].to_numpy() if horizon is not None else np.ones(starts.size)
     return Features(
-        starts, ghi, dni, dhi, zenith, sun["azimuth"].to_numpy(), sun["sunlit"].to_numpy(), temp, f1, f2, kt
+        starts, ghi, dni, dhi, zenith, sun["azimuth"].to_numpy(), sun["sunlit"].to_numpy(), temp, f1, f2, kt, visible
     )
 
 
@@ -167,21 +196,39 @@ def _perez_coefficients(dni, dhi, zenith, sun_az, times) -> tuple[np.ndarray, np
 
 
 def power(feat: Features, azimuth: float, tilt: float, rating_w: float, losses_pct: float) -> np.ndarray:
-    """Mean AC power (W) of each hour: ``solar3p.model``'s chain for a plane at ``azimuth``/``tilt``."""
-    return power_and_share(feat, azimuth, tilt, rating_w, losses_pct)[0]
+    """Mean AC power (W) of each hour: ``solar3p.model``'s chain for one plane at ``azimuth``/``tilt``."""
+    plant = Plant(0.0, 0.0, rating_w, losses_pct, azimuth, tilt)
+    return roof_power(feat, plant, plant.orientations)[0]
 
 
-def power_and_share(
-    feat: Features, azimuth: float, tilt: float, rating_w: float, losses_pct: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """``power`` and, per hour, the share of the plane's irradiance that comes straight from the sun's
-    direction (beam and circumsolar: what a horizon or a tree takes away), 0..1."""
-    import pvlib
-
-    from solar3p.model import ALBEDO, ac_power, cell_temperature, dc_power
+def roof_power(feat: Features, plant: Plant, orientations: tuple[Orientation, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean AC power (W) of each hour of ``plant``'s roof with its planes turned to ``orientations``
+    (their DC summed before one inverter, and ``plant.horizon`` shading each, as ``solar3p.model`` does),
+    and per hour the share of the roof's light that comes straight from the sun's direction (beam and
+    circumsolar: what a horizon or a tree takes away), 0..1."""
+    from solar3p.model import ac_power, cell_temperature, dc_power
 
     if len(feat) == 0:
         return np.zeros(0), np.zeros(0)
+    dc = np.zeros(len(feat))
+    light = np.zeros(len(feat))
+    direct = np.zeros(len(feat))
+    for face, (azimuth, tilt) in zip(plant.faces, orientations, strict=True):
+        poa, straight = _plane(feat, azimuth, tilt, plant.horizon)
+        dc += dc_power(poa, cell_temperature(poa, feat.temp), face.rating_w)
+        light += face.rating_w * poa
+        direct += face.rating_w * straight
+    share = np.clip(np.where(light > 0, direct / np.maximum(light, 1e-9), 0.0), 0.0, 1.0)
+    rating = sum(face.rating_w for face in plant.faces)
+    return np.where(feat.sunlit > 0, ac_power(dc, rating, plant.losses_pct), 0.0), share
+
+
+def _plane(feat: Features, azimuth: float, tilt: float, horizon) -> tuple[np.ndarray, np.ndarray]:
+    """Plane irradiance (W/m²) reaching the cells, and its part from the sun's direction."""
+    import pvlib
+
+    from solar3p.model import ALBEDO, horizon_sky
+
     z = np.radians(feat.zenith)
     t = math.radians(tilt)
     cos_aoi = np.clip(
@@ -190,15 +237,21 @@ def power_and_share(
     aoi = np.degrees(np.arccos(cos_aoi))
     beam = np.maximum(feat.dni * cos_aoi, 0.0) * np.nan_to_num(np.asarray(pvlib.iam.physical(aoi), dtype=float))
     b = np.maximum(np.cos(z), math.cos(math.radians(85.0)))
-    circumsolar = feat.dhi * feat.f1 * np.maximum(cos_aoi, 0) / b
-    sky = feat.dhi * (0.5 * (1 - feat.f1) * (1 + math.cos(t)) + feat.f2 * math.sin(t)) + circumsolar
-    sky = np.where(feat.zenith < 90.0, np.maximum(sky, 0.0), 0.0)
+    iso = feat.dhi * 0.5 * (1 - feat.f1) * (1 + math.cos(t))
+    circ = feat.dhi * feat.f1 * np.maximum(cos_aoi, 0) / b
+    band = feat.dhi * feat.f2 * math.sin(t)
+    day = feat.zenith < 90.0
+    whole = iso + circ + band
+    if horizon is None:
+        sky = np.where(day, np.maximum(whole, 0.0), 0.0)
+    else:
+        iso_left, band_left = horizon_sky(horizon, tilt, azimuth)
+        beam = beam * feat.visible
+        circ = circ * feat.visible
+        sky = np.where(day & (whole > 0), np.maximum(iso * iso_left + circ + band * band_left, 0.0), 0.0)
     ground = feat.ghi * ALBEDO * (1 - math.cos(t)) / 2
     poa = np.clip(beam + sky + ground, 0.0, None)
-    pdc = dc_power(poa, cell_temperature(poa, feat.temp), rating_w)
-    direct = np.where(feat.zenith < 90.0, beam + circumsolar, 0.0)
-    share = np.clip(np.where(poa > 0, direct / np.maximum(poa, 1e-9), 0.0), 0.0, 1.0)
-    return np.where(feat.sunlit > 0, ac_power(pdc, rating_w, losses_pct), 0.0), share
+    return poa, np.where(day, beam + np.where(sky > 0, circ, 0.0), 0.0)
 
 
 @dataclass
@@ -239,8 +292,7 @@ class Calibration:
     """What was learned. ``level`` scales the physics of the fitted orientation with the owner's rating."""
 
     given: Plant
-    azimuth: float
-    tilt: float
+    orientations: tuple[Orientation, ...]  # fitted (azimuth, tilt) of each plane, in the order given
     level: float
     sun: Table
     sky: Table
@@ -254,6 +306,14 @@ class Calibration:
     shading: list[str] = field(default_factory=list)
     version: int = VERSION
 
+    @property
+    def azimuth(self) -> float:
+        return self.orientations[0][0]
+
+    @property
+    def tilt(self) -> float:
+        return self.orientations[0][1]
+
     def as_json(self) -> dict:
         g = self.given
         return {
@@ -265,9 +325,10 @@ class Calibration:
                 "losses_pct": g.losses_pct,
                 "azimuth": g.azimuth,
                 "tilt": g.tilt,
+                "planes": [{"rating_w": f.rating_w, "azimuth": f.azimuth, "tilt": f.tilt} for f in g.faces],
+                "horizon": None if g.horizon is None else list(g.horizon),
             },
-            "azimuth": round(self.azimuth, 2),
-            "tilt": round(self.tilt, 2),
+            "planes": [{"azimuth": round(az, 2), "tilt": round(t, 2)} for az, t in self.orientations],
             "level": round(self.level, 5),
             "sun": self.sun.as_json(),
             "sky": self.sky.as_json(),
@@ -290,13 +351,27 @@ class Calibration:
             if int(doc.get("version", 0)) != VERSION:
                 raise ValueError(f"version {doc.get('version')!r} is not {VERSION}")
             g = doc["given"]
-            given = Plant(
-                *(float(g[k]) for k in ("latitude", "longitude", "rating_w", "losses_pct", "azimuth", "tilt"))
+            faces = tuple(Face(float(f["rating_w"]), float(f["azimuth"]), float(f["tilt"])) for f in g["planes"])
+            horizon = None if g.get("horizon") is None else tuple(float(h) for h in g["horizon"])
+            latitude, longitude, rating, losses, azimuth, tilt = (
+                float(g[k]) for k in ("latitude", "longitude", "rating_w", "losses_pct", "azimuth", "tilt")
             )
+            given = Plant(
+                latitude,
+                longitude,
+                rating,
+                losses,
+                azimuth,
+                tilt,
+                planes=faces if len(faces) > 1 else (),
+                horizon=horizon,
+            )
+            orientations = tuple((float(o["azimuth"]) % 360.0, float(o["tilt"])) for o in doc["planes"])
+            if len(orientations) != len(given.faces) or not orientations:
+                raise ValueError("its planes do not match the installation's")
             cal = cls(
                 given=given,
-                azimuth=float(doc["azimuth"]) % 360.0,
-                tilt=float(doc["tilt"]),
+                orientations=orientations,
                 level=float(doc["level"]),
                 sun=Table.from_json(doc["sun"]),
                 sky=Table.from_json(doc["sky"]),
@@ -311,19 +386,21 @@ class Calibration:
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ValueError(f"not a solar3p calibration: {exc}") from exc
-        values = (cal.level, cal.tilt, given.rating_w, given.latitude, given.longitude)
-        if not all(math.isfinite(v) for v in values) or not (0 < cal.level < 10 and 0 <= cal.tilt <= 90):
+        values = (cal.level, given.rating_w, given.latitude, given.longitude, *(v for o in orientations for v in o))
+        tilts_ok = all(0 <= t <= 90 for _, t in orientations)
+        if not all(math.isfinite(v) for v in values) or not (0 < cal.level < 10 and tilts_ok):
             raise ValueError("not a solar3p calibration: level or tilt out of range")
         return cal
 
     def describe(self) -> str:
         """What was learned, in words."""
         g = self.given
-        parts = [
-            f"level {self.level:.2f} of rating ({g.rating_w / 1000:.2f} kWp less {g.losses_pct:g} % losses)",
-            f"azimuth {self.azimuth:.0f} deg (you said {g.azimuth:.0f} deg)",
-            f"tilt {self.tilt:.0f} deg (you said {g.tilt:.0f} deg)",
-        ]
+        parts = [f"level {self.level:.2f} of rating ({g.rating_w / 1000:.2f} kWp less {g.losses_pct:g} % losses)"]
+        many = len(g.faces) > 1
+        for n, (face, (az, tilt)) in enumerate(zip(g.faces, self.orientations, strict=True), 1):
+            plane = f"plane {n} ({face.rating_w / 1000:.2f} kWp): " if many else ""
+            parts.append(f"{plane}azimuth {az:.0f} deg (you said {face.azimuth:.0f} deg)")
+            parts.append(f"tilt {tilt:.0f} deg (you said {face.tilt:.0f} deg)")
         parts += self.shading or ["no shading found"]
         parts.append(_sky_words(self.sky))
         return "; ".join(parts)
@@ -344,7 +421,7 @@ def fit(
     *,
     local_hour: np.ndarray | None = None,
     month: np.ndarray | None = None,
-    start: tuple[float, float] | None = None,
+    start=None,
 ) -> Calibration:
     """Fit on hours with features ``feat``, measured ``kwh`` and a local-day number ``day`` each (any
     integers, one per local date). ``local_hour``/``month`` only word the shading found. ``start``: an
@@ -365,25 +442,25 @@ def fit(
     f = feat.take(light)
     m, d = kwh[light], day[light]
     rating_kwh = given.rating_w / 1000.0
-    p_given = power(f, given.azimuth, given.tilt, given.rating_w, given.losses_pct) / 1000.0
+    p_given = roof_power(f, given, given.orientations)[0] / 1000.0
     keep = _keep_days(p_given, m, d)
-    az, tilt = _fit_orientation(f, m, d, keep, given, start)
-    p = power(f, az, tilt, given.rating_w, given.losses_pct) / 1000.0
+    begin = _start(start, given)
+    found = _fit_orientation(f, m, d, keep, given, begin)
+    p = roof_power(f, given, found)[0] / 1000.0
     keep = _keep_days(p, m, d)  # again with the orientation found: a wrong one bends the ratios
-    if start is None or abs(az - start[0]) + abs(tilt - start[1]) > 0:
-        az, tilt = _fit_orientation(f, m, d, keep, given, (az, tilt))
-        p = power(f, az, tilt, given.rating_w, given.losses_pct) / 1000.0
+    if begin is None or found != begin:
+        found = _fit_orientation(f, m, d, keep, given, found)
+    p, share = roof_power(f, given, found)
+    p = p / 1000.0
     level = _level(p, m, d, keep)
     base = level * p
-    share = power_and_share(f, az, tilt, given.rating_w, given.losses_pct)[1]
     sun, sky = _tables(f, base, share, m, keep, rating_kwh)
     fc = base * _sun_factor(sun, f, share) * sky.lookup(f.kt, base / rating_kwh)
     counted = keep & ((m > 0) | (fc > 0))
     kept_days = np.unique(d[keep])
     return Calibration(
         given=given,
-        azimuth=float(az % 360.0),
-        tilt=float(tilt),
+        orientations=tuple((float(az % 360.0), float(t)) for az, t in found),
         level=float(level),
         sun=sun,
         sky=sky,
@@ -443,8 +520,18 @@ def _level(p: np.ndarray, m: np.ndarray, day: np.ndarray, keep: np.ndarray) -> f
     return float((np.sum(w * m * p) + prior) / (np.sum(w * p * p) + prior))
 
 
-def _sse(f: Features, m: np.ndarray, az: float, tilt: float, plant: Plant) -> float:
-    p = power(f, az, tilt, plant.rating_w, plant.losses_pct)
+def _start(start, given: Plant) -> tuple[Orientation, ...] | None:
+    """``start`` as one orientation per plane: None, ``(az, tilt)`` for one plane, or a tuple of them."""
+    if start is None:
+        return None
+    items = (start,) if len(start) == 2 and not isinstance(start[0], (tuple, list)) else start
+    items = tuple((float(az), float(t)) for az, t in items)
+    return items if len(items) == len(given.faces) else None
+
+
+def _loss(f: Features, m: np.ndarray, orientations: tuple[Orientation, ...], plant: Plant) -> float:
+    """The fit error with the level profiled out (least-squares scale, then the error ORIENTATION_LOSS says)."""
+    p = roof_power(f, plant, orientations)[0]
     pp = float(np.dot(p, p))
     if pp <= 0:
         return float(np.dot(m, m))
@@ -456,48 +543,62 @@ def _sse(f: Features, m: np.ndarray, az: float, tilt: float, plant: Plant) -> fl
 
 
 def _fit_orientation(
-    f: Features, m: np.ndarray, day: np.ndarray, keep: np.ndarray, given: Plant, start: tuple[float, float] | None
-) -> tuple[float, float]:
-    """Azimuth and tilt minimising the penalised profile likelihood (module docstring, step 3)."""
+    f: Features,
+    m: np.ndarray,
+    day: np.ndarray,
+    keep: np.ndarray,
+    given: Plant,
+    start: tuple[Orientation, ...] | None,
+) -> tuple[Orientation, ...]:
+    """Each plane's azimuth and tilt minimising the penalised profile likelihood (module docstring,
+    step 3), each pulled toward its own given values."""
     # Low sun is where horizons and trees shade: the sun table learns those hours, the orientation the rest.
     high = keep & (90.0 - f.zenith > ORIENTATION_MIN_ELEVATION)
     if np.unique(day[high]).size >= MIN_DAYS and m[high].sum() >= 0.5 * m[keep].sum():
         keep = high
+    prior = given.orientations
     if not keep.any():
-        return given.azimuth, given.tilt
+        return prior
     sub, mm = f.take(keep), m[keep]
-    n_days = np.unique(day[keep]).size
-    weight = n_days * INFO_PER_DAY
-    cache: dict[tuple[float, float], float] = {}
+    weight = np.unique(day[keep]).size * INFO_PER_DAY
+    cache: dict[tuple[float, ...], float] = {}
 
-    def cost(az: float, tilt: float) -> float:
-        tilt = min(max(tilt, 0.0), 90.0)
-        key = (round(az, 3), round(tilt, 3))
+    def clamp(x: tuple[float, ...]) -> tuple[float, ...]:
+        return tuple(v if i % 2 == 0 else min(max(v, 0.0), 90.0) for i, v in enumerate(x))
+
+    def cost(x: tuple[float, ...]) -> float:
+        key = tuple(round(v, 3) for v in x)
         if key not in cache:
-            daz = (az - given.azimuth + 180.0) % 360.0 - 180.0
-            sse = max(_sse(sub, mm, az, tilt, given), 1e-12)
-            cache[key] = weight * math.log(sse) + (daz / AZ_SIGMA) ** 2 + ((tilt - given.tilt) / TILT_SIGMA) ** 2
+            pairs = tuple(zip(x[0::2], x[1::2], strict=True))
+            penalty = 0.0
+            for (az, tilt), (az0, tilt0) in zip(pairs, prior, strict=True):
+                daz = (az - az0 + 180.0) % 360.0 - 180.0
+                penalty += (daz / AZ_SIGMA) ** 2 + ((tilt - tilt0) / TILT_SIGMA) ** 2
+            cache[key] = weight * math.log(max(_loss(sub, mm, pairs, given), 1e-12)) + penalty
         return cache[key]
 
-    if start is None:
-        grid = [(given.azimuth + da, float(t)) for da in range(-90, 91, 15) for t in range(0, 81, 10)]
-        grid.append((given.azimuth, given.tilt))
-        best = min(grid, key=lambda o: cost(*o))
-        step = 8.0
-    else:
-        best, step = (float(start[0]), float(start[1])), 4.0
-    best_cost = cost(*best)
+    flat_prior = tuple(v for o in prior for v in o)
+    if start is not None:
+        best, step = tuple(v for o in start for v in o), 4.0
+    elif len(prior) == 1:
+        az0, tilt0 = prior[0]
+        grid = [(az0 + da, float(t)) for da in range(-90, 91, 15) for t in range(0, 81, 10)] + [(az0, tilt0)]
+        best, step = min(grid, key=cost), 8.0
+    else:  # several planes: no grid (it grows as a power of the planes); a wider first step instead
+        best, step = flat_prior, 16.0
+    best_cost = cost(best)
     while step >= 0.5:
         moved = False
-        for dx, dy in ((step, 0.0), (-step, 0.0), (0.0, step), (0.0, -step)):
-            cand = (best[0] + dx, min(max(best[1] + dy, 0.0), 90.0))
-            c = cost(*cand)
-            if c < best_cost - 1e-12:
-                best, best_cost, moved = cand, c, True
-                break
+        for i in range(len(best)):
+            for sign in (1.0, -1.0):
+                cand = clamp(best[:i] + (best[i] + sign * step,) + best[i + 1 :])
+                c = cost(cand)
+                if c < best_cost - 1e-12:
+                    best, best_cost, moved = cand, c, True
+                    break
         if not moved:
             step /= 2
-    return best[0] % 360.0, best[1]
+    return tuple((best[i] % 360.0, best[i + 1]) for i in range(0, len(best), 2))
 
 
 def _shrunk_median(index: np.ndarray, n_cells: int, meas: np.ndarray, pred: np.ndarray, prior: float) -> np.ndarray:
@@ -606,9 +707,10 @@ def _season(months: np.ndarray) -> str:
 
 # -- applying -----------------------------------------------------------------------------------------
 def predict(cal: Calibration, feat: Features) -> np.ndarray:
-    """The calibrated forecast, kWh per hour of ``feat`` (features at the calibration's site)."""
+    """The calibrated forecast, kWh per hour of ``feat`` (features at the calibration's site, with its
+    horizon)."""
     g = cal.given
-    p, share = power_and_share(feat, cal.azimuth, cal.tilt, g.rating_w, g.losses_pct)
+    p, share = roof_power(feat, g, cal.orientations)
     base = cal.level * p / 1000.0
     if len(feat) == 0:
         return base

@@ -284,3 +284,44 @@ def test_solar3p_with_a_bad_calibration_file_exits_65_in_one_line(tmp_path, cont
 def test_solar3p_with_a_missing_calibration_file_exits_65(tmp_path):
     done = solar3p(tmp_path, "--calibration", str(tmp_path / "nope.json"))
     assert done.returncode == 65 and "nope.json" in done.stderr
+
+
+# -- several planes, and PV_HORIZON -------------------------------------------------------------------
+def east_west(east: float = 90.0, west: float = 270.0, horizon=None) -> C.Plant:
+    faces = (C.Face(S.RATING_W / 2, east, 30.0), C.Face(S.RATING_W / 2, west, 30.0))
+    return C.Plant(S.LAT, S.LON, S.RATING_W, S.LOSSES, east, 30.0, planes=faces, horizon=horizon)
+
+
+def test_a_roof_of_planes_with_a_horizon_is_solar3p_physics():
+    from homepower.settings import Plane
+    from solar3p.meteo import read_meteo
+    from solar3p.model import hourly_power
+
+    horizon = (0.0, 0.0, 15.0, 30.0, 45.0, 30.0, 15.0, 0.0)
+    rows = read_meteo(ROOT / "solar3p" / "data" / "data.rotterdam")
+    pv = PVSettings(latitude=S.LAT, longitude=S.LON, losses_pct=S.LOSSES)
+    pv = dataclasses.replace(
+        pv.with_planes([Plane(6, 405.0, 90.0, 30.0), Plane(6, 405.0, 270.0, 30.0)]), horizon=horizon
+    )
+    starts, ghi, temp = [r.time for r in rows], [r.gr_w for r in rows], [r.temp for r in rows]
+    plant = east_west(horizon=horizon)
+    feat = C.features(starts, ghi, temp, S.LAT, S.LON, horizon)
+    want = hourly_power(starts, ghi, temp, pv)
+    got = C.roof_power(feat, plant, plant.orientations)[0]
+    assert want.max() > 500 and np.allclose(got, want, atol=1e-6)
+
+
+def test_each_plane_of_a_roof_is_found_and_pulled_toward_its_own_values():
+    first = date(2025, 5, 1)
+    truth = east_west(100.0, 250.0)
+    # Measured: the true roof under the synthetic weather (the same generator, one plane's curve replaced).
+    h = S.generate(first, 21, seed=21)
+    truth_feat = C.features(h.start, [r["gr_w"] for r in h.rows], [r["temp"] for r in h.rows], S.LAT, S.LON)
+    kwh = 0.92 * C.roof_power(truth_feat, truth, truth.orientations)[0] / 1000.0
+    given = east_west(80.0, 280.0)
+    cal = C.fit(h.feat, kwh, h.day, given)
+    (az_e, _), (az_w, _) = cal.orientations
+    assert abs(az_e - 100.0) < 10 and abs(az_w - 250.0) < 10, cal.describe()
+    assert "plane 2" in cal.describe() and "you said 280 deg" in cal.describe()
+    back = C.Calibration.from_json(json.loads(json.dumps(cal.as_json())))
+    assert back.orientations == tuple((round(a, 2), round(t, 2)) for a, t in cal.orientations)
