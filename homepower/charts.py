@@ -142,7 +142,7 @@ def scatter_chart(path: Path, rows: Sequence[M.HourRow], start: date, end: date)
             measured,
             forecast,
             s=10 if len(hours) > 500 else 18,
-            alpha=0.45,
+            alpha=0.45 if len(hours) > 200 else 0.85,
             color=COLOURS[name],
             label=f"{LABELS[name]}, {len(hours)} h",
             edgecolors="none",
@@ -175,7 +175,14 @@ def _bucket_bars(ax, result: M.Report, which: str, title: str, xlabel: str) -> N
         order = [name for name, _, _ in M.LEAD_BUCKETS]
         keys.sort(key=order.index)
     if not keys:
-        ax.text(0.5, 0.5, "no counting hour with a known issue time", ha="center", va="center", transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            "no counting hour with a known issue time\n(forecast_issued)",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
         ax.set_axis_off()
         ax.set_title(title)
         return
@@ -199,6 +206,8 @@ def _bucket_bars(ax, result: M.Report, which: str, title: str, xlabel: str) -> N
         )
     hours = {k: max(getattr(j, which)[k].n for _, j in judged if k in getattr(j, which)) for k in keys}
     ax.axhline(0, color="black", linewidth=0.8)
+    if len(keys) < 3:  # one or two buckets: keep the bars bar-shaped
+        ax.set_xlim(-1.5, len(keys) + 0.5)
     many = len(keys) > 13
     shown = list(range(len(keys)))
     if len(keys) > 24:  # years of months: label the Januaries only, or the labels overlap

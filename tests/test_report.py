@@ -319,3 +319,13 @@ def test_a_hand_written_row_that_is_no_number_exits_65_naming_the_span(tmp_path)
     done = run(tmp_path, f"sqlite:///{db}", "--from", "2025-06-01", "--to", "2025-06-02")
     assert done.returncode == 65 and len(done.stderr.strip().splitlines()) == 1
     assert "not a number" in done.stderr
+
+
+def test_status_shows_a_pasted_token_expired_without_printing_it(store, db_url, tmp_path):
+    healthy(store, tmp_path)
+    pasted = jwt({"exp": calendar.timegm((NOW - timedelta(days=3)).timetuple())})
+    done = run(tmp_path, db_url, "--status", "--now", NOW.isoformat(), ENVOY_TOKEN=pasted, ENVOY_TLS="insecure")
+    assert done.returncode == 0, done.stderr  # readings and forecasts decide the exit code
+    assert "ENVOY_TOKEN EXPIRED at 2025-06-07 12:00 UTC" in done.stdout
+    assert pasted not in done.stdout + done.stderr
+    assert "ENVOY_TLS=insecure" in done.stdout
