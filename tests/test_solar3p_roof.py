@@ -320,3 +320,12 @@ def test_the_collector_forecasts_the_roof_and_horizon_of_the_settings(store, db_
     for r in rows:
         assert r["kwh_s3p"] == pytest.approx(expected[int(H.epoch_s(r["ts_utc"]))], abs=1e-5)
     assert sum(float(r["kwh_s3p"]) for r in rows) < 0.9 * sum(v for v in one_plane.values() if v)
+
+
+def test_an_hour_without_irradiance_is_unknown_on_a_roof_too():
+    rows = as_rows(clear_hours("2025-06-21", temp=20.0))
+    noon = unix("2025-06-21 11:00Z")
+    rows = [dataclasses.replace(r, gr_w=None) if r.time == noon else r for r in rows]
+    kwh = hourly_kwh(rows, roof(EAST, WEST, horizon=(0, 10)))
+    assert kwh[noon] is None
+    assert kwh[unix("2025-06-21 10:00Z")] > 1 and kwh[unix("2025-06-21 12:00Z")] > 1
