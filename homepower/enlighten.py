@@ -25,6 +25,7 @@ import secrets
 import socket
 import ssl
 import stat
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -157,13 +158,35 @@ class _DeadlineSocket:
         return getattr(self._sock, name)
 
 
+def _resolve(host: str, port: int, deadline: _Deadline) -> list[Any]:
+    """getaddrinfo within the deadline: it has no timeout of its own, so it runs in a daemon thread that
+    is left behind (to end with the process) if the resolver hangs."""
+    found: list[Any] = []
+    failed: list[OSError] = []
+
+    def look_up() -> None:
+        try:
+            found.extend(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:
+            failed.append(exc)
+
+    worker = threading.Thread(target=look_up, daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline.left()))
+    if worker.is_alive():
+        raise TimeoutError(f"resolving {host}")
+    if failed:
+        raise failed[0]
+    return found
+
+
 def _connect(url: str, deadline: _Deadline, context: ssl.SSLContext | None) -> _DeadlineSocket:
     """TCP (each address in turn, within the deadline), then TLS for https, both bounded by it."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     last: OSError = OSError("no address")
-    for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+    for family, kind, proto, _, address in _resolve(host, port, deadline):
         left = deadline.left()
         if left <= 0:
             raise TimeoutError("deadline passed")

@@ -55,7 +55,7 @@ def make_jwt(
     account: str = "owner",
 ) -> str:
     """A token shaped like Entrez's (ES256 header, its claims); the signature is random bytes. ``iat`` is
-    now unless given (``iat=False``-like None keeps it); ``exp`` is ``iat`` + ``lifetime_s`` unless given."""
+    now unless given; ``exp`` is ``iat`` + ``lifetime_s`` unless given."""
     issued = int(time.time() if iat is None else iat)
     header = {"kid": "fake", "typ": "JWT", "alg": "ES256"}
     payload = {
