@@ -287,10 +287,10 @@ def forecast_kwh_fc(calibrations: list, hour_start: Sequence[int], gr_w, temp) -
     return out
 
 
-def kwh_fc_for(store, rows: Sequence) -> list[float | None]:
-    """kwh_fc for collector rows (``ts_utc``, ``gr_w``, ``temp`` attributes), each from the newest stored
-    calibration fitted before its hour began; all None (and no pvlib import) when there is none yet."""
-    calibrations = load_calibrations(store)
+def kwh_fc_for(calibrations: list, rows: Sequence) -> list[float | None]:
+    """kwh_fc for collector rows (``ts_utc``, ``gr_w``, ``temp`` attributes) from ``load_calibrations``'
+    list, each from the newest calibration fitted before its hour began (None where there is none, or
+    the hour has no forecast weather)."""
     if not calibrations or not rows:
         return [None] * len(rows)
     starts = [int(H.epoch_s(r.ts_utc)) for r in rows]

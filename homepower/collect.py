@@ -9,13 +9,14 @@ joins each hour to its archived forecast, and writes ``pvhistory`` in batches.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Sequence
 from zoneinfo import ZoneInfo
 
 from homepower import forecast as F
 from homepower import hours as H
+from homepower.calibration import kwh_fc_for, load_calibrations
 from homepower.forecast_join import ArchivedForecast, Joined
 from homepower.hours import Energy, Hour, Series
 from homepower.settings import PVSettings, Settings
@@ -261,6 +262,7 @@ def collect(settings: Settings, request: Request, store: Store, now_utc: datetim
         log.info("no completed hour to collect")
         return []
     updated = now_utc.replace(microsecond=0)
+    calibrations = load_calibrations(store)
     rows: list[HourRow] = []
     # A year at a time keeps memory bounded for decade-long backfills; every hour's answer depends
     # only on the readings and forecasts of that hour, so chunking changes nothing in the result.
@@ -273,6 +275,8 @@ def collect(settings: Settings, request: Request, store: Store, now_utc: datetim
         part = build_rows(chunk, counters, joined, kwh, updated, max_power_w(settings.pv))
         if request.kind == "recent":
             part = recent_selection(store, part, chunk[-1].start)
+        if calibrations:  # kwh_fc from the newest calibration fitted before each hour began
+            part = [replace(r, kwh_fc=v) for r, v in zip(part, kwh_fc_for(calibrations, part), strict=True)]
         if not request.dry_run:
             write_rows(store, part)
         rows.extend(part)

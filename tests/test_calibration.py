@@ -7,7 +7,7 @@ import dataclasses
 import json
 import subprocess
 import sys
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -325,3 +325,50 @@ def test_each_plane_of_a_roof_is_found_and_pulled_toward_its_own_values():
     assert "plane 2" in cal.describe() and "you said 280 deg" in cal.describe()
     back = C.Calibration.from_json(json.loads(json.dumps(cal.as_json())))
     assert back.orientations == tuple((round(a, 2), round(t, 2)) for a, t in cal.orientations)
+
+
+def test_the_collector_fills_kwh_fc_only_from_a_calibration_fitted_before_the_hour(store, db_url, tmp_path):
+    from homepower import synth
+
+    first = date(2025, 6, 1)
+    syn = synth.generate(first, 6, seed=31, peak_w=4000.0)
+    store.upsert("enphase_production", syn.rows())
+    doc = syn.meteoserver()
+    doc["issued"] = str(int(datetime(2025, 5, 30).timestamp()))  # downloaded before every hour: no late_forecast
+    meteo = tmp_path / "meteo.json"
+    meteo.write_text(json.dumps(doc))
+    later = ("--now", "2030-01-01T00:00:00")
+    assert (
+        collector(
+            tmp_path, db_url, "--from", "2025-06-01", "--to", "2025-06-05", *later, METEO_FILE=str(meteo)
+        ).returncode
+        == 0
+    )
+    assert set(kwh_fc_of(store).values()) == {None}
+    fitted = datetime(2025, 6, 4, 22)  # local midnight of June 5
+    done = collector(tmp_path, db_url, "--calibrate", "--now", fitted.isoformat(), METEO_FILE=str(meteo))
+    assert done.returncode == 0, done.stderr
+    again = collector(tmp_path, db_url, "--from", "2025-06-01", "--to", "2025-06-07", *later, METEO_FILE=str(meteo))
+    assert again.returncode == 0, again.stderr
+    fc = kwh_fc_of(store)
+    assert all(v is None for t, v in fc.items() if t < fitted)
+    after = {t: v for t, v in fc.items() if t >= fitted}
+    assert after and all(v is not None for v in after.values()) and sum(after.values()) > 5
+    # The same number python -m solar3p --calibration gives for that hour of that file.
+    shown = solar3p(
+        tmp_path,
+        "--file",
+        str(meteo),
+        "--format",
+        "json",
+        SITE_TIMEZONE="Europe/Amsterdam",
+        PV_CALIBRATION=str(tmp_path / "state" / "solar3p-calibration.json"),
+        PV_ORIENTATION="SE",
+        PV_TILT="35",
+    )
+    assert shown.returncode == 0, shown.stderr
+    by_hour = {
+        datetime.fromisoformat(r["hour_start"]).astimezone(timezone.utc).replace(tzinfo=None): r["kwh_fc"]
+        for r in json.loads(shown.stdout)
+    }
+    assert all(abs(by_hour[t] - v) < 1e-5 for t, v in after.items())
