@@ -8,7 +8,10 @@
 4. let a newer forecast download replace the forecast file and rerun the day: the rows stay as they were
    (the archive keeps the forecast each hour was joined with, issued the evening before);
 5. print the resulting pvhistory rows, and how far they are from what the simulation really produced;
-6. report on the day with the REAL ``pv_report.py --out`` (var/demo/report/report.html).
+6. report on the day with the REAL ``pv_report.py --out`` (var/demo/report/report.html);
+7. simulate three weeks more (var/demo/weeks/), collect them, and backtest calibration over them with the
+   REAL ``history_collector.py --calibrate --from --to`` (each day forecast by a fit on the days before it),
+   then ``--calibrate`` once on all of them: what it learned, in words.
 
 Everything lands in var/demo/ (SQLite), wiped at the start so the demo can be run again and again.
 """
@@ -178,9 +181,42 @@ def main() -> int:
         env,
     )
     print(f"open {(report_dir / 'report.html').relative_to(ROOT)} in a browser: the day's charts (it works offline)")
+    backtest_weeks(env)
     print(f"done at {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; run `make demo` again to repeat")
     print(NEXT, end="")
     return 0
+
+
+WEEKS = (date(2025, 5, 1), 21)  # simulated weeks for the calibration backtest
+
+
+def backtest_weeks(env: dict) -> None:
+    """Step 7: three simulated weeks in their own database, collected, then calibration backtested."""
+    first, days = WEEKS
+    weeks_dir = DEMO_DIR / "weeks"
+    weeks_dir.mkdir(parents=True, exist_ok=True)
+    syn = synth.generate(first, days, ZONE, seed=7, peak_w=PV.panels * PV.panel_wp * 0.8)
+    meteo = weeks_dir / "forecast.json"
+    doc = syn.meteoserver()
+    doc["issued"] = str(int(datetime(2025, 4, 30, 17, tzinfo=timezone.utc).timestamp()))
+    meteo.write_text(json.dumps(doc), encoding="utf-8")
+    db_file = weeks_dir / "homepower.db"
+    with Store.connect(DatabaseConfig(kind="sqlite", path=db_file)) as store:
+        store.upsert("enphase_production", syn.rows())
+    env = dict(env, STATE_DIR=str(weeks_dir), DATABASE_URL=f"sqlite:///{db_file}", METEO_FILE=str(meteo))
+    end = date.fromordinal(first.toordinal() + days)
+    print(
+        f"\ncalibration: {days} more simulated days ({first} to {end}, {len(syn.samples)} readings) -> "
+        f"{db_file.relative_to(ROOT)}"
+    )
+    run("the weeks' collector", ["history_collector.py", "--from", first.isoformat(), "--to", end.isoformat()], env)
+    start = date.fromordinal(first.toordinal() + 3)  # the first day with 3 days of history before it
+    run(
+        "the backtest",
+        ["history_collector.py", "--calibrate", "--from", start.isoformat(), "--to", end.isoformat()],
+        env,
+    )
+    run("the calibration", ["history_collector.py", "--calibrate"], env)
 
 
 NEXT = """
