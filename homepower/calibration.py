@@ -22,9 +22,10 @@ from homepower.settings import CALIBRATION_NAME, Settings
 log = logging.getLogger(__name__)
 
 EXCLUDED_FLAGS = frozenset({"reset", "long_gap", "late_forecast"})
+HISTORY_DAYS = 730  # a fit sees at most this many days before it (solar3p.calibrate.MAX_HISTORY_DAYS)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TrainingHour:
     """One pvhistory hour as calibration sees it."""
 
@@ -47,6 +48,22 @@ class TrainingHour:
             temp=float(row["temp"]),
             kwh_pv=float(row["kwh_pv"]) if usable else None,
         )
+
+
+def read_hours(store, start: datetime, end: datetime) -> list[TrainingHour]:
+    """pvhistory hours with forecast weather in [start, end), read a month at a time into compact rows
+    (a decade's backtest stays within bounded memory)."""
+    out: list[TrainingHour] = []
+    lo = start
+    while lo < end:
+        hi = min(lo + timedelta(days=31), end)
+        out.extend(TrainingHour.from_row(r) for r in store.forecast_hours(lo, hi))
+        lo = hi
+    return out
+
+
+def range_start_utc(start_local: datetime, tz) -> datetime:
+    return H.to_utc(datetime.combine(start_local.date(), datetime.min.time()), tz)
 
 
 def plant(settings: Settings):
@@ -124,7 +141,8 @@ def calibrate(settings: Settings, store, now_utc: datetime | None = None, out: T
 
     out = out or sys.stdout
     now_utc = (now_utc or datetime.now(timezone.utc).replace(tzinfo=None)).replace(microsecond=0)
-    items = [TrainingHour.from_row(r) for r in store.forecast_hours(end=now_utc - H.HOUR + timedelta(seconds=1))]
+    end = now_utc - H.HOUR + timedelta(seconds=1)
+    items = read_hours(store, end - timedelta(days=HISTORY_DAYS + 1), end)
     items = [h for h in items if h.kwh_pv is not None]
     given = plant(settings)
     if not items:
@@ -180,7 +198,7 @@ def backtest(
     if end_local.time() != datetime.min.time():
         last_day += timedelta(days=1)
     end_utc = H.to_utc(datetime.combine(last_day, datetime.min.time()), tz)
-    items = [TrainingHour.from_row(r) for r in store.forecast_hours(end=end_utc)]
+    items = read_hours(store, range_start_utc(start_local, tz) - timedelta(days=HISTORY_DAYS + 1), end_utc)
     given = plant(settings)
     if not items:
         raise DataError("no pvhistory hours with forecast weather before --to: nothing to backtest")
@@ -196,6 +214,7 @@ def backtest(
         lo, hi = max(day_start, range_start), min(day_end, range_end)
         target = (arrays.start >= H.epoch_s(lo)) & (arrays.start < H.epoch_s(hi))
         past = (arrays.start + 3600 <= H.epoch_s(day_start)) & np.isfinite(arrays.kwh)
+        past &= arrays.day > day.toordinal() - HISTORY_DAYS - 1
         if target.any():
             try:
                 cal = arrays.fit(past, given, start=previous)

@@ -63,6 +63,7 @@ import numpy as np
 
 VERSION = 1
 MIN_DAYS = 3  # local days with usable hours needed to fit at all
+MAX_HISTORY_DAYS = 730  # a fit uses the hours of at most this many days before its last one
 DAY_RATIO_LIMIT = 2.0  # a day measuring more than this many times off the median ratio is not used
 LEVEL_HALF_LIFE_D = 30.0  # recency weight of the level, days
 LEVEL_PRIOR_DAYS = 2.0  # the owner's rating counts as this many days of data
@@ -432,6 +433,8 @@ def fit(
     if not (len(feat) == kwh.size == day.size):
         raise ValueError("features, kwh and day differ in length")
     usable = np.isfinite(kwh) & (kwh >= 0) & np.isfinite(feat.ghi)
+    if usable.any():  # two years hold every sun position twice; older hours add time, not knowledge
+        usable &= day > day[usable].max() - MAX_HISTORY_DAYS
     days = np.unique(day[usable])
     if days.size < MIN_DAYS:
         raise CalibrationError(
