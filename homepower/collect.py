@@ -254,7 +254,7 @@ def collect(settings: Settings, request: Request, store: Store, now_utc: datetim
     extra: list[ArchivedForecast] = []
     if request.dry_run:  # writes nothing: METEO_FILE joins from memory
         if settings.meteo_file.exists():
-            extra = F.as_archived(F.read_archive_file(settings.meteo_file))
+            extra = F.as_archived(F.read_archive_file(settings.meteo_file).rows())
     else:
         F.archive_meteo_file(store, settings)
     hour_list = select_hours(request, settings.timezone, now_utc)

@@ -15,7 +15,7 @@ import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from homepower.forecast_join import FILE_PROVIDER, ArchivedForecast, Joined, choose_all
 from homepower.settings import PVSettings, Settings
@@ -39,13 +39,12 @@ def utc(unix: float) -> datetime:
     return EPOCH + timedelta(seconds=int(unix))
 
 
-def archive_rows(meteo: MeteoFile, mtime: float) -> list[dict]:
-    """The ``forecast`` table rows of a read forecast file. A row's own ``issued`` wins over the file's;
-    a file with neither counts as issued at its modification time ``mtime`` (unix seconds); a file
-    that names no provider is provider ``file``."""
+def iter_archive_rows(meteo: MeteoFile, mtime: float) -> Iterator[dict]:
+    """The ``forecast`` table rows of a read forecast file, one at a time. A row's own ``issued`` wins
+    over the file's; a file with neither counts as issued at its modification time ``mtime`` (unix
+    seconds); a file that names no provider is provider ``file``."""
     issued_file = meteo.issued if meteo.issued is not None else int(mtime)
     provider = meteo.provider or FILE_PROVIDER
-    out = []
     for r in meteo.rows:
         row: dict = {
             "ts_utc": utc(r.time),
@@ -53,12 +52,22 @@ def archive_rows(meteo: MeteoFile, mtime: float) -> list[dict]:
             "provider": provider,
         }
         row.update({c: getattr(r, c) for c in VALUE_COLS})
-        out.append(row)
-    return out
+        yield row
 
 
-def read_archive_file(path: Path) -> list[dict]:
-    """A forecast file's archive rows; MeteoFileError (65, naming the file) when it is not one."""
+@dataclass(frozen=True)
+class ForecastFile:
+    """A read forecast file and its modification time (its issue time when it carries none)."""
+
+    meteo: MeteoFile
+    mtime: float
+
+    def rows(self) -> Iterator[dict]:
+        return iter_archive_rows(self.meteo, self.mtime)
+
+
+def read_archive_file(path: Path) -> ForecastFile:
+    """A forecast file, ready to archive; MeteoFileError (65, naming the file) when it is not one."""
     from solar3p.meteo import read_meteo_file
 
     meteo = read_meteo_file(path)
@@ -68,7 +77,7 @@ def read_archive_file(path: Path) -> list[dict]:
         from solar3p.errors import MeteoFileError
 
         raise MeteoFileError(path, f"cannot be read: {exc.__class__.__name__}") from exc
-    return archive_rows(meteo, mtime)
+    return ForecastFile(meteo, mtime)
 
 
 @dataclass(frozen=True)
@@ -89,11 +98,11 @@ def archive_files(store: Store, paths: Sequence[Path]) -> tuple[list[Archived], 
     errors: list[Exception] = []
     for path in paths:
         try:
-            rows = read_archive_file(Path(path))
+            read = read_archive_file(Path(path))
         except MeteoFileError as exc:
             errors.append(exc)
             continue
-        done.append(Archived(Path(path), len(rows), store.store_forecasts(rows)))
+        done.append(Archived(Path(path), len(read.meteo.rows), store.store_forecasts(read.rows())))
     return done, errors
 
 
@@ -142,9 +151,9 @@ def archive_meteo_file(store: Store, settings: Settings) -> int | None:
         content = None  # read_archive_file below names the problem
     new = 0
     if known is None or content is None or known.get("sha256") != content:
-        rows = read_archive_file(path)
-        new = store.store_forecasts(rows)
-        log.info("archived forecast file %s: %d new row(s) of %d", path, new, len(rows))
+        read = read_archive_file(path)
+        new = store.store_forecasts(read.rows())
+        log.info("archived forecast file %s: %d new row(s) of %d", path, new, len(read.meteo.rows))
     if stamp is not None and content is not None:
         entries[ident] = dict(stamp, sha256=content)
         try:

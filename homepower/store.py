@@ -344,12 +344,25 @@ class Store:
         return sorted(out, key=lambda s: s.t)
 
     # -- the forecast archive ------------------------------------------------------------------
-    def store_forecasts(self, rows: Sequence[Mapping], commit: bool = True) -> int:
-        """Insert the archive rows (dicts of ``forecast`` columns) not stored yet; returns how many were
-        new. A row whose key (ts_utc, issued_utc, provider) is stored already is left as it was: the
-        archive never rewrites what a forecast said."""
-        if not rows:
-            return 0
+    def store_forecasts(self, rows: Iterable[Mapping], commit: bool = True) -> int:
+        """Insert the archive rows (dicts of ``forecast`` columns, best in time order) not stored yet;
+        returns how many were new. A row whose key (ts_utc, issued_utc, provider) is stored already is left
+        as it was: the archive never rewrites what a forecast said. Done a batch at a time (the stored keys
+        of the batch's hours looked up, the new rows inserted), so years of rows need little memory."""
+        batch: list[Mapping] = []
+        new = 0
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= BATCH:
+                new += self._store_forecast_batch(batch)
+                batch = []
+        if batch:
+            new += self._store_forecast_batch(batch)
+        if commit:
+            self.commit()
+        return new
+
+    def _store_forecast_batch(self, rows: list[Mapping]) -> int:
         lo = min(r["ts_utc"] for r in rows)
         hi = max(r["ts_utc"] for r in rows)
         q, p = self.q, self.dialect.placeholder
@@ -371,10 +384,7 @@ class Store:
             cols = list(items[0].keys())
             sql = self.dialect.insert_new_sql("forecast", cols, schema.key("forecast"))
             to_db = self.dialect.to_db
-            for start in range(0, len(items), BATCH):
-                self._run(sql, [tuple(to_db(r[c]) for c in cols) for r in items[start : start + BATCH]], many=True)
-        if commit:
-            self.commit()
+            self._run(sql, [tuple(to_db(r[c]) for c in cols) for r in items], many=True)
         return len(new)
 
     def forecast_count(self) -> tuple[int, int]:

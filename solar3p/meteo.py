@@ -27,11 +27,14 @@ NUMERIC_FIELDS = ("elev", "az", "temp", "gr", "gr_w", "sd", "tc", "lc", "mc", "h
 # layout (a row may lack them, or give "-": that hour's value is unknown).
 WEATHER_FIELDS = ("gr_w", "tc", "temp")
 MISSING = ("", "-", "null")  # Meteoserver's "-", and what other writers put for "no value"
-MAX_BYTES = 32 * 1024 * 1024  # years of hourly rows fit; anything larger is not a forecast file
+# Bounds on what one file may hold (memory stays bounded whatever the input): five years of hours, as
+# `fetch --from --to` writes at most in one run, are ~44,000 rows and ~9.4 MB.
+MAX_BYTES = 12 * 1024 * 1024
+MAX_ROWS = 60_000
 PROVIDER = re.compile(r"^[a-z0-9][a-z0-9-]{0,15}$")  # fits forecast.provider VARCHAR(16)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: years of rows stay small in memory
 class MeteoRow:
     """One forecast hour. ``time``: unix seconds of the hour's start. Values None where the file has none."""
 
@@ -112,25 +115,131 @@ def _provider(path: Path, raw: object) -> str | None:
     return text
 
 
+class _Rows:
+    """Forecast rows as they are parsed, one at a time: one per hour (a later duplicate wins)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.by_time: dict[int, MeteoRow] = {}
+        self.count = 0
+        self.fields: set[str] = set()
+
+    def add(self, item: object) -> None:
+        if self.count >= MAX_ROWS:
+            raise MeteoFileError(self.path, f"has more than {MAX_ROWS:,} forecast rows: split it", "forecast")
+        row = parse_row(self.path, self.count, item)
+        self.count += 1
+        if len(self.fields) < len(WEATHER_FIELDS) and isinstance(item, dict):
+            self.fields.update(name for name in WEATHER_FIELDS if name in item)
+        self.by_time[row.time] = row
+
+
+def _finish(path: Path, header: dict, rows: _Rows | None) -> MeteoFile:
+    if rows is None:
+        raise MeteoFileError(path, "has no forecast list", "forecast")
+    if not rows.count:
+        raise MeteoFileError(path, "has an empty or malformed forecast list", "forecast")
+    for name in WEATHER_FIELDS:
+        if name not in rows.fields:
+            raise MeteoFileError(path, "no forecast row has it", name)
+    issued = _unix(path, "the file", "issued", header.get("issued"))
+    by_time = rows.by_time
+    return MeteoFile(
+        issued=issued, provider=_provider(path, header.get("provider")), rows=[by_time[t] for t in sorted(by_time)]
+    )
+
+
 def parse_meteo_file(document: object, path: Path | str = "<forecast>") -> MeteoFile:
     """A decoded Meteoserver document as a MeteoFile: rows sorted by time, one per hour (a later duplicate
     wins). Anything not of the layout -> MeteoFileError (65) naming the field."""
     path = Path(path)
     if not isinstance(document, dict):
         raise MeteoFileError(path, "is not a JSON object")
-    if "forecast" not in document:
-        raise MeteoFileError(path, "has no forecast list", "forecast")
-    items = document["forecast"]
-    if not isinstance(items, list) or not items:
-        raise MeteoFileError(path, "has an empty or malformed forecast list", "forecast")
-    rows = {row.time: row for row in (parse_row(path, i, item) for i, item in enumerate(items))}
-    for name in WEATHER_FIELDS:
-        if not any(isinstance(item, dict) and name in item for item in items):
-            raise MeteoFileError(path, "no forecast row has it", name)
-    issued = _unix(path, "the file", "issued", document.get("issued"))
-    return MeteoFile(
-        issued=issued, provider=_provider(path, document.get("provider")), rows=[rows[t] for t in sorted(rows)]
-    )
+    rows = None
+    if "forecast" in document:
+        items = document["forecast"]
+        if not isinstance(items, list):
+            raise MeteoFileError(path, "has an empty or malformed forecast list", "forecast")
+        rows = _Rows(path)
+        for item in items:
+            rows.add(item)
+    return _finish(path, document, rows)
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+def _scan_file(path: Path, text: str) -> MeteoFile:
+    """``parse_meteo_file(json.loads(text))`` without holding the decoded document: the top-level object
+    is read member by member and the forecast list row by row, so a file of years of hours needs memory
+    for its rows, not for a tree of every string in it."""
+    try:
+        return _scan_object(path, text)
+    except json.JSONDecodeError as exc:
+        raise MeteoFileError(path, f"is not complete JSON (truncated?) at line {exc.lineno}") from None
+    except RecursionError:
+        raise MeteoFileError(path, "is nested too deeply to be a forecast file") from None
+
+
+def _bad(text: str, pos: int) -> json.JSONDecodeError:
+    return json.JSONDecodeError("unexpected character", text, pos)
+
+
+def _scan_object(path: Path, text: str) -> MeteoFile:
+    decoder = json.JSONDecoder()
+    header: dict = {}
+    rows: _Rows | None = None
+
+    def skip(pos: int) -> int:
+        match = _WS.match(text, pos)
+        return match.end() if match else pos
+
+    pos = skip(0)
+    if not text.startswith("{", pos):
+        decoder.raw_decode(text, pos)  # not JSON at all: says where
+        raise MeteoFileError(path, "is not a JSON object")
+    pos = skip(pos + 1)
+    if text.startswith("}", pos):
+        return _finish(path, header, rows)
+    while True:
+        key, pos = decoder.raw_decode(text, pos)
+        if not isinstance(key, str):
+            raise _bad(text, pos)
+        pos = skip(pos)
+        if not text.startswith(":", pos):
+            raise _bad(text, pos)
+        pos = skip(pos + 1)
+        if key == "forecast" and text.startswith("[", pos):
+            rows = _Rows(path)  # a repeated key: the last one counts, as in json.loads
+            pos = skip(pos + 1)
+            if text.startswith("]", pos):
+                pos += 1
+            else:
+                while True:
+                    item, pos = decoder.raw_decode(text, pos)
+                    rows.add(item)
+                    pos = skip(pos)
+                    if text.startswith(",", pos):
+                        pos = skip(pos + 1)
+                    elif text.startswith("]", pos):
+                        pos += 1
+                        break
+                    else:
+                        raise _bad(text, pos)
+        else:
+            value, pos = decoder.raw_decode(text, pos)
+            if key == "forecast":
+                raise MeteoFileError(path, "has an empty or malformed forecast list", "forecast")
+            header[key] = value
+        pos = skip(pos)
+        if text.startswith(",", pos):
+            pos = skip(pos + 1)
+        elif text.startswith("}", pos):
+            if skip(pos + 1) != len(text):
+                raise _bad(text, pos)  # more after the object
+            return _finish(path, header, rows)
+        else:
+            raise _bad(text, pos)
 
 
 def parse_meteo(document: object, path: Path | str = "<forecast>") -> list[MeteoRow]:
@@ -138,21 +247,22 @@ def parse_meteo(document: object, path: Path | str = "<forecast>") -> list[Meteo
     return parse_meteo_file(document, path).rows
 
 
-def load_document(path: Path | str) -> object:
-    """The decoded JSON of a forecast file. Missing, unreadable or truncated -> MeteoFileError (65)."""
-    path = Path(path)
+def _read_text(path: Path) -> str:
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_BYTES + 1)
         if len(data) > MAX_BYTES:
             raise MeteoFileError(path, f"is larger than {MAX_BYTES // 1024 // 1024} MiB: not a forecast file")
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except FileNotFoundError:
         raise MeteoFileError(path, "does not exist (set METEO_FILE or run `python -m solar3p fetch`)") from None
     except IsADirectoryError:
         raise MeteoFileError(path, "is a directory, not a forecast file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise MeteoFileError(path, f"cannot be read: {exc.__class__.__name__}") from None
+
+
+def _decode(path: Path, text: str) -> object:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -161,9 +271,16 @@ def load_document(path: Path | str) -> object:
         raise MeteoFileError(path, "is nested too deeply to be a forecast file") from None
 
 
+def load_document(path: Path | str) -> object:
+    """The decoded JSON of a forecast file. Missing, unreadable or truncated -> MeteoFileError (65)."""
+    path = Path(path)
+    return _decode(path, _read_text(path))
+
+
 def read_meteo_file(path: Path | str) -> MeteoFile:
     """Read and check a forecast file, stamps and rows. Any problem -> MeteoFileError (65) naming the file."""
-    return parse_meteo_file(load_document(path), path)
+    path = Path(path)
+    return _scan_file(path, _read_text(path))
 
 
 def read_meteo(path: Path | str) -> list[MeteoRow]:

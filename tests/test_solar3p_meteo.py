@@ -175,3 +175,31 @@ def test_the_sample_generator_makes_the_shipped_file(tmp_path):
     assert [r.time for r in made] == [r.time for r in shipped]
     assert all(abs(a.gr_w - b.gr_w) <= 2 and a.tc == b.tc for a, b in zip(made, shipped, strict=True))
     assert oct(out.stat().st_mode & 0o777) == "0o644"
+
+
+def test_the_file_reader_gives_what_the_document_parser_gives(tmp_path):
+    from solar3p.meteo import parse_meteo_file
+
+    doc = json.loads(SAMPLE.read_text())
+    doc["issued"], doc["provider"] = "1741100000", "meteoserver"
+    doc["forecast"].append(dict(doc["forecast"][3], gr_w="1.5"))  # a later duplicate wins in both
+    for text in (json.dumps(doc), json.dumps(doc, indent=3), json.dumps(doc, separators=(",", ":"))):
+        path = tmp_path / "data.x"
+        path.write_text(text)
+        assert read_meteo_file(path) == parse_meteo_file(doc, path)
+
+
+@pytest.mark.parametrize("text", ['{"forecast": []} x', '{"forecast": [1,]}', '{"a": 1,}', "[1, 2]", "  "])
+def test_text_that_is_not_one_json_object_is_refused(tmp_path, text):
+    path = tmp_path / "data.x"
+    path.write_text(text)
+    _error(path)
+
+
+def test_too_many_rows_is_refused_in_bounded_memory(tmp_path):
+    from solar3p.meteo import MAX_ROWS
+
+    item = '{"time":"%d","gr_w":"1","tc":"1","temp":"1"}'
+    path = tmp_path / "data.huge"
+    path.write_text('{"forecast":[' + ",".join(item % (1_500_000_000 + 3600 * i) for i in range(MAX_ROWS + 1)) + "]}")
+    assert "split it" in str(_error(path))
