@@ -261,10 +261,13 @@ def backtest(
 def load_calibrations(store) -> list:
     """Stored calibrations as ``(fitted unix s, Calibration)``; rows that do not parse are skipped with a
     warning (they came from a newer or broken version)."""
+    stored = store.calibrations()
+    if not stored:
+        return []  # the hourly run before any calibration: no numpy import (solar3p.calibrate needs it)
     from solar3p.calibrate import Calibration
 
     out = []
-    for row in store.calibrations():
+    for row in stored:
         try:
             cal = Calibration.from_json(json.loads(row["params"] or ""))
         except ValueError as exc:
