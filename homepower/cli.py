@@ -7,7 +7,7 @@ import argparse
 import logging
 import sys
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator, NoReturn
 
 from homepower.errors import EX_USAGE, HomepowerError
 
@@ -15,9 +15,20 @@ EX_SOFTWARE = 70  # a bug of ours, not the user's
 
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message):  # argparse would exit 2; the contract says 64, in one line
+    """argparse with the contract's usage rules for every script (subcommands included): errors exit 64
+    in one line, and an empty or blank value (``--hour ''``, ``--replay ' '``) is an error, never the
+    option's absence (an unset shell variable must not turn ``--hour "$H"`` into the cron mode)."""
+
+    def error(self, message: str) -> NoReturn:  # argparse would exit 2; the contract says 64, in one line
         print(f"{self.prog}: {message} (see --help)", file=sys.stderr)
         sys.exit(EX_USAGE)
+
+    def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
+        # argparse's one conversion point for every value of every option and positional
+        if isinstance(arg_string, str) and not arg_string.strip():
+            name = "/".join(action.option_strings) or action.metavar or action.dest
+            self.error(f"argument {name}: {name} is empty (give a value, or leave the option out)")
+        return super()._get_value(action, arg_string)
 
 
 def run(body: Callable[[], int | None], name: str) -> int:
@@ -41,7 +52,7 @@ def run(body: Callable[[], int | None], name: str) -> int:
 
 
 class _Held(logging.Handler):
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(logging.NOTSET)
         self.records: list[logging.LogRecord] = []
 

@@ -43,6 +43,13 @@ class StoreUnavailable(HomepowerError):
     exit_code = EX_TEMPFAIL
 
 
+class StoreRejected(StoreUnavailable):
+    """The database server answers but rejects the credentials or lacks the named database: a setting to
+    fix, not an outage (exit 78). A StoreUnavailable all the same, so the poller spools the reading."""
+
+    exit_code = EX_CONFIG
+
+
 class LockTimeout(HomepowerError):
     """Another run held the lock for too long."""
 

@@ -10,33 +10,32 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterable, NoReturn
+from typing import Any, Iterable, Iterator, NoReturn, TextIO
+from zoneinfo import ZoneInfo
 
 from homepower import lock, spool
 from homepower.enlighten import Credentials, TokenSource
 from homepower.errors import AuthError, DataError, HomepowerError, StoreUnavailable, UsageError
-from homepower.gateway.client import GatewayClient, Unauthorized
 from homepower.gateway import parse
-from homepower.reading import TABLE, Reading, from_line, from_record
+from homepower.gateway.client import Answer, GatewayClient
+from homepower.reading import MAX_LINE, TABLE, Reading, from_line, from_record
 from homepower.settings import Settings
 
 log = logging.getLogger(__name__)
-
-PARSERS = {
-    "production.json": parse.parse_production_json,
-    "api_v1_production": parse.parse_api_v1_production,
-    "ivp_pdm_energy": parse.parse_pdm_energy,
-    "production": parse.parse_production_html,
-}
 
 
 # -- reading the gateway ----------------------------------------------------------------------------
 
 
+def _to_terminal(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 class GatewayReader:
-    """One run's conversation with the gateway: /info, the token, the source rule, the export meter."""
+    """One run's conversation with the gateway: /info, the token, the source rule, the grid meters."""
 
     def __init__(self, settings: Settings, client: GatewayClient | None = None, tokens: TokenSource | None = None):
         self.settings = settings
@@ -47,6 +46,8 @@ class GatewayReader:
             settings.envoy_timeout,
             settings.envoy_retry_s,
             http_fallback=not settings.envoy_scheme_given,
+            progress=_to_terminal if sys.stderr.isatty() else None,
+            unset_hint=UNSET_HINT if settings.envoy_host_unset else None,
         )
         self.tokens = tokens or TokenSource(
             Credentials(settings.envoy_user, settings.envoy_password, settings.enlighten_url, settings.entrez_url),
@@ -55,22 +56,24 @@ class GatewayReader:
         )
         self.info: parse.GatewayInfo | None = None
         self.serial: str | None = None
-        self.refused: list[str] = []  # endpoints an old (< 7) gateway refused
+        self.token_accepted = False  # /auth/check_jwt accepted this run's token
+        self.renewed = False  # at most one renewal per run
+        self.refused_with_token: list[str] = []  # 401s after /auth/check_jwt accepted the token
 
     def read(self) -> Reading:
         try:
             return self._read()
-        except Unauthorized as exc:  # /info, or a firmware < 7 gateway that refuses where no renewal helps
-            raise AuthError(
-                f"gateway {self.settings.envoy_url} refused {exc.answer.path} "
-                f"(HTTP {exc.answer.status}): check ENVOY_HOST, ENVOY_SERIAL and the token"
-            ) from None
         finally:
             self.client.close()
 
     def _info(self) -> parse.GatewayInfo:
         """``/info`` (no authentication): which gateway and firmware, or DataError if ENVOY_HOST is not one."""
-        answer = self.client.get("/info", auth=False)
+        answer = self.client.get(parse.INFO.path, auth=False, cap=parse.INFO.cap)
+        if answer.status in (401, 403):
+            raise AuthError(
+                f"gateway {self.client.base_url} refused /info (HTTP {answer.status}): check ENVOY_HOST, "
+                f"ENVOY_SERIAL and the token"
+            )
         if 300 <= answer.status < 400:  # firmware 7+ sends http:// to https://
             raise DataError(
                 f"gateway {self.client.base_url}/info answered a redirect (HTTP {answer.status}): "
@@ -80,11 +83,13 @@ class GatewayReader:
             raise DataError(
                 f"gateway {self.client.base_url}/info answered HTTP {answer.status}; is ENVOY_HOST an IQ Gateway?"
             )
-        return parse.parse_info(answer.text)
+        info = parse.parse_info(answer.text)
+        self.client.confirm_gateway()  # only now: a wrong host that speaks HTTPS is never pinned
+        return info
 
     def _read(self) -> Reading:
         info = self.info = self._info()
-        self.serial = self.settings.envoy_serial or info.serial
+        serial = self.serial = self.settings.envoy_serial or info.serial
         if self.settings.envoy_serial and self.settings.envoy_serial != info.serial:
             log.warning(
                 "ENVOY_SERIAL=%s but the gateway at ENVOY_HOST reports serial %s; a token (or the "
@@ -94,112 +99,128 @@ class GatewayReader:
             )
         log.debug("gateway serial %s firmware %s metered %s", info.serial, info.firmware_text, info.imeter)
         if info.needs_token:
-            self.client.set_token(self.tokens.token(self.serial))
-            self._call(self.client.check_jwt)
+            with self.client.paused():  # Enlighten's time is not the gateway's
+                self.client.set_token(self.tokens.token(serial))
+            self._check_jwt()
         else:
-            self.client.use_digest(self.serial)
-        cache: dict[str, object] = {}
-
-        def get(name: str):
-            if name not in cache:
-                cache[name] = self._fetch(name)
-            return cache[name]
-
-        chosen = parse.choose_source(info, get)
-        ts = datetime.now(timezone.utc)
-        if chosen is None:
-            if self.refused:
+            self.client.use_digest(serial)
+        try:
+            found = self._source_rule(info)
+        except parse.NoReading as exc:
+            if self.refused_with_token:
+                if self.renewed:  # remembered: no new token is asked for within the hour
+                    self.tokens.fresh_token_refused(serial, ", ".join(self.refused_with_token))
                 raise AuthError(
-                    f"gateway (firmware {info.firmware_text}) refused "
-                    f"{', '.join(self.refused)} and gave no reading: check ENVOY_SERIAL "
-                    f"(digest password = its last 6 digits)"
-                )
-            raise DataError(
-                f"gateway (firmware {info.firmware_text}) gave no production reading from "
-                f"/production.json, /api/v1/production, /ivp/pdm/energy or /production; "
-                f"nothing stored"
-            )
-        source, values = chosen
-        exported = self._exported()
-        reading = Reading.of(ts, source, values, exported)
+                    f"gateway (firmware {info.firmware_text}) accepted the token at /auth/check_jwt but refused "
+                    f"{', '.join(self.refused_with_token)} and gave no reading: the token's account may not "
+                    f"have access to this gateway's data (use the owner's account, or an ENVOY_TOKEN for it)"
+                ) from None
+            if exc.refused:
+                raise AuthError(
+                    f"gateway (firmware {info.firmware_text}) refused {', '.join(exc.refused)} and gave no "
+                    f"reading: check ENVOY_SERIAL (digest password = its last 6 digits)"
+                ) from None
+            raise
+        reading = Reading.of(datetime.now(timezone.utc), found.source, found.values, found.grid)
         log.info(
-            "gateway %s firmware %s: source %s, lifetime %s Wh, now %s W",
-            self.serial,
+            "gateway %s firmware %s: source %s, lifetime %s Wh, now %s W (%.1f s)",
+            serial,
             info.firmware_text,
-            source,
-            values.wattHoursLifetime,
-            values.wattsNow,
+            found.source,
+            found.values.wattHoursLifetime,
+            found.values.wattsNow,
+            self.client.elapsed(),
         )
         return reading
 
-    def _call(self, fn):
-        """Run ``fn``; on a 401 renew the token once and retry once (firmware 7+)."""
+    def _source_rule(self, info: parse.GatewayInfo) -> parse.Found:
+        """The source rule. When every production path refused a token /auth/check_jwt had accepted (not
+        the one-path quirk of 7.0.88: nothing at all), the token is renewed once and the rule asked again."""
         try:
-            return fn()
-        except Unauthorized as exc:
-            if not self.info.needs_token:
+            return parse.read(info, self._answer)
+        except parse.NoReading:
+            if not self.refused_with_token or self.renewed:
                 raise
-            log.info("gateway answered %s to %s; renewing the token once", exc.answer.status, exc.answer.path)
+        self._renew(parse.Answer(401, "", info.firmware), self.refused_with_token[0])
+        self.refused_with_token = []
+        self._check_jwt(renew=False)
+        return parse.read(info, self._answer)
+
+    def _check_jwt(self, renew: bool = True) -> None:
+        """Firmware 7+: the gateway validates the token and answers a session cookie. A 401 here renews the
+        token once; a 404 (firmware that has no such path) leaves the token unchecked."""
+        answer = self.client.check_jwt()
+        if self._refused(answer) and renew and not self.renewed:
+            self._renew(answer, answer.path)
+            answer = self.client.check_jwt()
+        if self._refused(answer):
+            assert self.serial is not None
+            raise self.tokens.fresh_token_refused(self.serial, answer.path)
+        self.token_accepted = answer.status == 200
+
+    def _refused(self, answer: Answer) -> bool:
+        assert self.info is not None
+        return parse.unauthorized(parse.Answer(answer.status, answer.text, self.info.firmware))
+
+    def _renew(self, answer: Answer | parse.Answer, path: str) -> None:
+        log.info("gateway answered %s to %s; renewing the token once", answer.status, path)
+        self.renewed = True
+        assert self.serial is not None
+        with self.client.paused():
             self.client.set_token(self.tokens.renew_after_rejection(self.serial))
-            try:
-                self.client.check_jwt()
-                return fn()
-            except Unauthorized as again:
-                raise self.tokens.fresh_token_refused(self.serial, again.answer.path) from again
 
-    def _get(self, path: str, renew: bool = True):
-        """An answer, or None when the gateway refuses the path: firmware < 7 (no token to renew), or an
-        optional path (the meters) that a token good for production data may not open."""
-        try:
-            return self._call(lambda: self.client.get(path)) if renew else self.client.get(path)
-        except Unauthorized as exc:
-            self.refused.append(exc.answer.path)
-            return None
+    def _answer(self, endpoint: parse.Endpoint) -> parse.Answer:
+        """What the gateway answers at ``endpoint``. A 401 where /auth/check_jwt did not vouch for the token
+        (firmware 7+ without that path) renews once per run and asks again."""
+        assert self.info is not None
+        answer = self.client.get(endpoint.path, cap=endpoint.cap)
+        if (
+            self.info.needs_token
+            and not self.token_accepted
+            and not self.renewed
+            and not endpoint.optional
+            and self._refused(answer)
+        ):
+            self._renew(answer, answer.path)
+            answer = self.client.get(endpoint.path, cap=endpoint.cap)
+            if self._refused(answer):
+                assert self.serial is not None
+                raise self.tokens.fresh_token_refused(self.serial, answer.path)
+        if self.token_accepted and not endpoint.optional and self._refused(answer):
+            log.info(
+                "gateway answered %s to %s despite the accepted token: taken as absent", answer.status, answer.path
+            )
+            self.refused_with_token.append(answer.path)
+        return parse.Answer(answer.status, answer.text, self.info.firmware, self.token_accepted)
 
-    def _text(self, name: str, renew: bool = True) -> str | None:
-        """The body of endpoint ``name``, or None when the gateway lacks it, refuses it or answers other
-        than 200 (the source rule, or the export meter, then goes without it)."""
-        answer = self._get(parse.PATHS[name], renew)
-        if answer is None or parse.is_missing(answer.status, answer.text, self.info.firmware):
-            return None
-        if answer.status != 200:
-            log.debug("gateway %s answered HTTP %s; skipped", answer.path, answer.status)
-            return None
-        return answer.text
 
-    def _fetch(self, name: str):
-        text = self._text(name)
-        return None if text is None else PARSERS[name](text)
-
-    def _exported(self) -> float | None:
-        """Lifetime Wh sent to the grid: actEnergyRcvd of the enabled net-consumption meter, else None."""
-        meters = self._text("ivp_meters", renew=False)
-        eid = None if meters is None else parse.parse_meters(meters)
-        if eid is None:
-            return None
-        readings = self._text("ivp_meters_readings", renew=False)
-        return None if readings is None else parse.parse_meter_readings(readings, eid)
+UNSET_HINT = (
+    "no .env was found beside the scripts and ENVOY_HOST is the default envoy.local: copy .env.example "
+    "to .env and set ENVOY_HOST to your gateway's address"
+)
 
 
 def read_gateway(settings: Settings) -> Reading:
+    if settings.envoy_host_unset and sys.stderr.isatty():
+        _to_terminal(f"note: {UNSET_HINT}")
     return GatewayReader(settings).read()
 
 
 # -- storing --------------------------------------------------------------------------------------
 
 
-def _connect(settings: Settings):
+def _connect(settings: Settings) -> Any:
     from homepower.store import Store  # after argument parsing: keeps --help light
 
     return Store.connect(settings.database, settings.timezone)
 
 
-def store_readings(store, readings: Iterable[Reading], tz) -> int:
-    """Upsert readings (last one wins within a second) in one transaction."""
-    rows = {}
+def store_readings(store: Any, readings: Iterable[Reading], tz: ZoneInfo, commit: bool = True) -> int:
+    """Upsert readings (last one wins within a second), committed unless ``commit`` is False."""
+    rows: dict[datetime, dict] = {}
     for reading in readings:
         rows[reading.ts_utc] = reading.to_row(tz)
-    return store.upsert(TABLE, list(rows.values()))
+    return store.upsert(TABLE, list(rows.values()), commit=commit)
 
 
 def poll_once(settings: Settings) -> Reading:
@@ -213,10 +234,12 @@ def poll_once(settings: Settings) -> Reading:
             return _poll_into(store, settings)
 
 
-def _poll_into(store, settings: Settings) -> Reading:
+def _poll_into(store: Any, settings: Settings) -> Reading:
     """The spool and a new reading into ``store``; a gateway that fails still lets the spool be stored."""
     spooled, bad = spool.read(settings.state_dir)
-    gateway_error, reading, store_error = None, None, None
+    gateway_error: HomepowerError | None = None
+    reading: Reading | None = None
+    store_error: StoreUnavailable | None = None
     try:
         reading = read_gateway(settings)
     except HomepowerError as exc:
@@ -232,18 +255,25 @@ def _poll_into(store, settings: Settings) -> Reading:
             store_error = exc
     if gateway_error is not None:
         raise gateway_error
+    assert reading is not None
     if store_error is not None:
         _spool_instead(settings.state_dir, reading, store_error)
+    if bad:
+        raise DataError(
+            f"{len(bad)} spool line(s) could not be understood and were set aside in "
+            f"{settings.state_dir / spool.REJECTED_FILE}; the new reading and the rest of the spool were stored"
+        )
     return reading
 
 
 def _spool_instead(state_dir: Path, reading: Reading, store_error: StoreUnavailable) -> NoReturn:
-    """The database did not take ``reading``: keep it in the spool for the next run, and say so (exit 75)."""
+    """The database did not take ``reading``: keep it in the spool for the next run, and say so (exit 75,
+    or 78 when the database rejects the credentials or lacks the database: the same class of error)."""
     try:
         path = spool.append(state_dir, [reading])
     except HomepowerError as exc:
         raise type(exc)(f"{store_error} - and the reading could not be spooled: {exc}") from None
-    raise StoreUnavailable(
+    raise type(store_error)(
         f"{store_error} - the reading of {reading.ts_utc:%Y-%m-%d %H:%M:%S} UTC "
         f"was spooled in {path} and will be stored by the next run"
     )
@@ -252,7 +282,7 @@ def _spool_instead(state_dir: Path, reading: Reading, store_error: StoreUnavaila
 # -- replay ----------------------------------------------------------------------------------------
 
 
-def parse_start(text: str, tz) -> datetime:
+def parse_start(text: str, tz: ZoneInfo) -> datetime:
     """``YYYY-MM-DD HH:MM`` in SITE_TIMEZONE -> aware datetime. A time the spring clock change skips is bad
     usage (as the collector's skipped hour); the repeated autumn hour means its first pass."""
     from homepower import hours  # replay only: the poll's start-up does not need it
@@ -268,47 +298,107 @@ def parse_start(text: str, tz) -> datetime:
     raise UsageError(f"--start {text!r} is not 'YYYY-MM-DD HH:MM' (local time in SITE_TIMEZONE)")
 
 
-def read_replay(path: Path, tz, start: str | None = None, step: float | None = None) -> list[Reading]:
+WHOLE_MAX = 4 * 1024 * 1024  # a pretty-printed record or the recapture layout (a month of 5-minute bodies: 1.3 MB)
+BATCH = 2000  # readings per upsert while replaying: memory stays flat however long the file
+
+
+def read_replay(path: Path | str, tz: ZoneInfo, start: str | None = None, step: float | None = None) -> list[Reading]:
     """Every reading of a replay file, or DataError (nothing is stored from a file with a bad line)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")  # a BOM from a Windows editor is not data
-    except FileNotFoundError:
-        raise UsageError(f"--replay {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"--replay {path} cannot be read: {exc.__class__.__name__}; nothing stored") from None
-    whole = None
-    if text.lstrip().startswith("{"):
-        try:
-            whole = json.loads(text)
-        except ValueError:
-            whole = None  # JSON lines, not one document
-    if isinstance(whole, dict) and "data" in whole and "body" not in whole:
-        return _recapture(path, whole, tz, start, step)
-    if start is not None or step is not None:
-        raise UsageError('--start and --step apply only to the recapture layout {"data": [...]}')
-    if isinstance(whole, dict):  # one record, pretty-printed over several lines
-        try:
-            return [from_record(whole)]
-        except DataError as exc:
-            raise DataError(f"{path}: {_why(exc)}; nothing stored from this file") from None
-    readings = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            readings.append(from_line(line))
-        except DataError as exc:
-            raise DataError(f"{path} line {number}: {_why(exc)}; nothing stored from this file") from None
+    readings = list(iter_replay(path, tz, start, step))
     if not readings:
         raise DataError(f"{path} holds no readings; nothing stored")
     return readings
+
+
+def iter_replay(
+    path: Path | str, tz: ZoneInfo, start: str | None = None, step: float | None = None
+) -> Iterator[Reading]:
+    """The readings of a replay file one at a time (JSON lines are read a line at a time), raising
+    DataError at the first line that is not one."""
+    try:
+        handle = open(path, encoding="utf-8-sig")  # a BOM from a Windows editor is not data
+    except FileNotFoundError:
+        raise UsageError(f"--replay {path}: no such file") from None
+    except OSError as exc:
+        raise DataError(f"--replay {path} cannot be read: {exc.__class__.__name__}; nothing stored") from None
+    try:
+        with handle:
+            yield from _replay_records(path, handle, tz, start, step)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"--replay {path} cannot be read: {exc.__class__.__name__}; nothing stored") from None
+
+
+def _replay_records(
+    path: Path | str, handle: TextIO, tz: ZoneInfo, start: str | None, step: float | None
+) -> Iterator[Reading]:
+    first = _first_line(handle)
+    whole = None
+    if first.lstrip().startswith("{"):
+        try:
+            whole = json.loads(first)
+        except RecursionError:
+            raise DataError(
+                f"{path} line 1: JSON nested too deep to be a reading; nothing stored from this file"
+            ) from None
+        except ValueError:  # the first line is not a whole record: one document over several lines
+            whole = _whole_document(path, handle)
+    if isinstance(whole, dict) and "data" in whole and "body" not in whole:
+        yield from _recapture(path, whole, tz, start, step)
+        return
+    if start is not None or step is not None:
+        raise UsageError('--start and --step apply only to the recapture layout {"data": [...]}')
+    if isinstance(whole, dict) and not first.strip().endswith("}"):
+        try:
+            yield from_record(whole)  # one record, pretty-printed over several lines
+        except DataError as exc:
+            raise DataError(f"{path}: {_why(exc)}; nothing stored from this file") from None
+        return
+    handle.seek(0)
+    number = 0
+    while True:
+        line = handle.readline(MAX_LINE + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE:
+            raise DataError(f"{path} line {number}: longer than {MAX_LINE // 1024} KiB, not a reading; nothing stored")
+        if not line.strip():
+            continue
+        try:
+            yield from_line(line)
+        except DataError as exc:
+            raise DataError(f"{path} line {number}: {_why(exc)}; nothing stored from this file") from None
+
+
+def _first_line(handle: TextIO) -> str:
+    """The first line that is not blank (at most MAX_LINE characters), the handle left after it."""
+    while True:
+        line = handle.readline(MAX_LINE + 1)
+        if not line or line.strip():
+            return line
+
+
+def _whole_document(path: Path | str, handle: TextIO) -> Any:
+    handle.seek(0)
+    text = handle.read(WHOLE_MAX + 1)
+    if len(text) > WHOLE_MAX:
+        raise DataError(
+            f"{path} is one JSON document larger than {WHOLE_MAX // 1024 // 1024} MiB: split it into JSON "
+            f"lines (one reading per line); nothing stored"
+        )
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise DataError(f"{path} holds JSON nested too deep to be readings; nothing stored") from None
+    except ValueError:
+        raise DataError(f"{path} line 1: not JSON; nothing stored from this file") from None
 
 
 def _why(exc: Exception) -> str:
     return str(exc).removesuffix("; nothing stored")  # the file's message says it once
 
 
-def _recapture(path: Path, whole: dict, tz, start: str | None, step: float | None) -> list[Reading]:
+def _recapture(path: Path | str, whole: dict, tz: ZoneInfo, start: str | None, step: float | None) -> Iterator[Reading]:
     """The original recapture layout ``{"data": [<pdm/energy bodies>]}``, one body every ``step`` minutes
     from ``start`` (local)."""
     if start is None or step is None:
@@ -322,25 +412,39 @@ def _recapture(path: Path, whole: dict, tz, start: str | None, step: float | Non
     if not isinstance(bodies, list) or not bodies:
         raise DataError(f"{path}: data is not a non-empty list; nothing stored")
     first = parse_start(start, tz).astimezone(timezone.utc)
-    readings = []
     for index, body in enumerate(bodies):
         try:
-            readings.append(from_record(body, ts=first + timedelta(minutes=step * index)))
+            ts = first + timedelta(minutes=step * index)
+        except OverflowError:
+            raise UsageError("--step is too large: the readings would fall beyond the calendar") from None
+        try:
+            yield from_record(body, ts=ts)
         except DataError as exc:
             raise DataError(f"{path} data[{index}]: {_why(exc)}; nothing stored from this file") from None
-    return readings
 
 
-def replay(settings: Settings, path: Path, start: str | None = None, step: float | None = None) -> int:
-    """Store every reading of ``path``; returns how many. The spool is stored first."""
-    readings = read_replay(path, settings.timezone, start, step)
+def replay(settings: Settings, path: Path | str, start: str | None = None, step: float | None = None) -> int:
+    """Store every reading of ``path`` in one transaction; returns how many. The spool is stored first.
+    The file is read twice, a line at a time: once to check every line (nothing is stored from a file
+    with a bad line), once to store."""
+    count = sum(1 for _ in iter_replay(path, settings.timezone, start, step))
+    if not count:
+        raise DataError(f"{path} holds no readings; nothing stored")
     with lock.hold(settings.state_dir):
         try:
             with _connect(settings) as store:  # closed (quietly) on the way out
                 spooled, bad = spool.read(settings.state_dir)
-                store_readings(store, spooled + readings, settings.timezone)
+                store_readings(store, spooled, settings.timezone, commit=False)
+                batch: list[Reading] = []
+                for reading in iter_replay(path, settings.timezone, start, step):
+                    batch.append(reading)
+                    if len(batch) >= BATCH:
+                        store_readings(store, batch, settings.timezone, commit=False)
+                        batch = []
+                store_readings(store, batch, settings.timezone, commit=False)
+                store.commit()
                 spool.clear(settings.state_dir, bad)
         except StoreUnavailable as exc:  # one transaction: none of the file went in
-            raise StoreUnavailable(f"{exc} - nothing stored from {path}; replay it again later") from None
-    log.info("replayed %d reading(s) from %s", len(readings), path)
-    return len(readings)
+            raise type(exc)(f"{exc} - nothing stored from {path}; replay it again later") from None
+    log.info("replayed %d reading(s) from %s", count, path)
+    return count

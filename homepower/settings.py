@@ -343,6 +343,7 @@ class Settings:
     meteoserver_key: str | None = field(repr=False)
     log_level: str
     envoy_scheme_given: bool = True  # ENVOY_HOST named http:// or https:// (else the poller may fall back to http)
+    envoy_host_unset: bool = False  # no .env beside the scripts and no ENVOY_HOST: the default is a guess
     forecast_min_lead_h: float = 0.0  # pvhistory joins the last forecast issued at least this long before the hour
     forecast_provider: str | None = None  # join only this provider's forecasts (None: any)
     # solar3p's calibration: PV_CALIBRATION, else STATE_DIR/solar3p-calibration.json (read when it exists)
@@ -415,6 +416,11 @@ def env_file(base_dir: Path, environ: Mapping[str, str]) -> Path | None:
     if named.lower() == "none":
         return None
     return _path(base_dir, named) if named else base_dir / ".env"
+
+
+def _env_file_exists(base_dir: Path, environ: Mapping[str, str] | None) -> bool:
+    path = env_file(base_dir, os.environ if environ is None else environ)
+    return path is not None and path.is_file()
 
 
 def read_environment(base_dir: Path = PROJECT_DIR, environ: Mapping[str, str] | None = None) -> dict:
@@ -493,7 +499,7 @@ def load(
         enlighten_url=http_url(env, "ENLIGHTEN_URL", "https://enlighten.enphaseenergy.com"),
         entrez_url=http_url(env, "ENTREZ_URL", "https://entrez.enphaseenergy.com"),
         envoy_tls=tls,
-        envoy_timeout=_number(env, "ENVOY_TIMEOUT", 10.0, 0.1, 600),
+        envoy_timeout=_number(env, "ENVOY_TIMEOUT", 45.0, 0.1, 600),
         envoy_retry_s=_number(env, "ENVOY_RETRY_S", 240.0, 0, 3600),
         state_dir=state_dir,
         database=database,
@@ -503,6 +509,7 @@ def load(
         meteoserver_key=text("METEOSERVER_KEY"),
         log_level=level,
         envoy_scheme_given="://" in (text("ENVOY_HOST") or ""),
+        envoy_host_unset=not text("ENVOY_HOST") and not _env_file_exists(base_dir, environ),
         forecast_min_lead_h=_number(env, "FORECAST_MIN_LEAD_H", 0.0, 0, 24 * 30),
         forecast_provider=None if provider == "any" else provider,
         # Unset: the default file, used only when it exists (see the calibration's readers).

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from homepower import schema
 from homepower.dialects import Dialect, for_kind, parse_utc
-from homepower.errors import StoreUnavailable
+from homepower.errors import StoreRejected, StoreUnavailable
 from homepower.settings import DatabaseConfig
 
 if TYPE_CHECKING:
@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# MySQL/MariaDB errors that a setting causes, not an outage (exit 78): access denied for the user (1045,
+# 1698 for a unix-socket user), to the database (1044), unknown database (1049), an account that is locked
+# (3118) or whose password expired (1820, 1862).
+REJECTED_ERRNOS = (1044, 1045, 1049, 1698, 1820, 1862, 3118)
 BATCH = 2000  # rows per executemany: large enough to amortise round trips, small enough for max_allowed_packet
 
 
@@ -498,6 +502,11 @@ def _open_mysql(config: DatabaseConfig):
             client_flags=[-ClientFlag.CONNECT_ARGS],
         )
     except mysql.connector.Error as exc:
+        if getattr(exc, "errno", None) in REJECTED_ERRNOS:
+            raise StoreRejected(
+                f"database {config.describe()} refuses this connection: {_safe(exc, config)}; fix the user, "
+                f"password or database name in DATABASE_URL (or create them: see the README)"
+            ) from None
         raise StoreUnavailable(
             f"database {config.describe()} is unavailable: {_safe(exc, config)}; "
             f"check that the server runs and DATABASE_URL is right"

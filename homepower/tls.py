@@ -1,9 +1,11 @@
 """How the poller trusts the gateway's certificate (ENVOY_TLS).
 
 ``pin``: trust on first use. The first run reads the certificate's SHA-256 fingerprint with a bare TLS
-handshake (no request is sent) and stores it in ``STATE_DIR/gateway-cert.sha256``; every request then goes
-through urllib3 with ``assert_fingerprint``, which checks the certificate right after the handshake and
-before a single byte of the request is written. A different certificate ends the run with exit 77.
+handshake (no request is sent); every request then goes through urllib3 with ``assert_fingerprint``, which
+checks the certificate right after the handshake and before a single byte of the request is written. The
+fingerprint is stored in ``STATE_DIR/gateway-cert.sha256`` only once ``/info`` answered as an IQ Gateway
+(the client's ``confirm_gateway``): a wrong ENVOY_HOST that speaks HTTPS (a router) is never pinned. A
+different certificate later ends the run with exit 77.
 ``insecure``: no check at all. Anything else is a CA bundle path, verified the normal way.
 """
 
@@ -15,6 +17,7 @@ import os
 import socket
 import ssl
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import urllib3
@@ -40,11 +43,14 @@ def normalise(fp: str) -> str:
 def probe_fingerprint(base_url: str, timeout: float) -> str:
     """The fingerprint of the certificate the gateway presents: a handshake only, nothing is sent."""
     parts = urlsplit(base_url)
-    host, port = parts.hostname, parts.port or 443
+    host, port = parts.hostname or "", parts.port or 443
     context = _lenient_context()
     with socket.create_connection((host, port), timeout=timeout) as raw:
         with context.wrap_socket(raw, server_hostname=host) as tls:
-            return fingerprint(tls.getpeercert(binary_form=True))
+            der = tls.getpeercert(binary_form=True)
+            if der is None:
+                raise ssl.SSLError("the gateway presented no certificate")
+            return fingerprint(der)
 
 
 def pin_path(state_dir: Path) -> Path:
@@ -100,28 +106,30 @@ def _lenient_context() -> ssl.SSLContext:
     return context
 
 
-def pool_for(tls: str, base_url: str, state_dir: Path, timeout: float) -> urllib3.HTTPConnectionPool:
-    """The keep-alive connection pool for the gateway (one connection: requests go one at a time),
-    pinning on first use. Requests through it follow no redirect and retry nothing (the caller does)."""
+def pool_for(tls: str, base_url: str, state_dir: Path, timeout: float) -> tuple[urllib3.HTTPConnectionPool, str | None]:
+    """The keep-alive connection pool for the gateway (one connection: requests go one at a time), and
+    the fingerprint seen on first use (to be pinned once the host proved a gateway), else None. Requests
+    through the pool follow no redirect and retry nothing (the caller does)."""
     parts = urlsplit(base_url)
-    common = dict(host=parts.hostname, port=parts.port, maxsize=1, retries=False)
+    common: dict[str, Any] = dict(host=parts.hostname, port=parts.port, maxsize=1, retries=False)
     if parts.scheme != "https":
-        return urllib3.HTTPConnectionPool(**common)
+        return urllib3.HTTPConnectionPool(**common), None
     if tls == "insecure":
         # The user chose no check: say it once in the log, not four urllib3 warnings per run.
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         log.debug("ENVOY_TLS=insecure: the gateway's certificate is not checked")
-        return urllib3.HTTPSConnectionPool(
+        pool = urllib3.HTTPSConnectionPool(
             **common, cert_reqs="CERT_NONE", assert_hostname=False, ssl_context=_lenient_context()
         )
+        return pool, None
     if tls != "pin":  # a CA bundle file: normal verification against it, host name included
-        return urllib3.HTTPSConnectionPool(**common, cert_reqs="CERT_REQUIRED", ca_certs=tls)
+        return urllib3.HTTPSConnectionPool(**common, cert_reqs="CERT_REQUIRED", ca_certs=tls), None
     fp = read_pin(state_dir)
+    fresh = None
     if fp is None:
-        fp = probe_fingerprint(base_url, timeout)  # OSError: the caller retries like any request
-        write_pin(state_dir, fp)
-        log.warning("pinned the gateway certificate %s in %s (trust on first use)", fp, pin_path(state_dir))
+        fp = fresh = probe_fingerprint(base_url, timeout)  # OSError: the caller retries like any request
     # urllib3 compares the fingerprint right after the handshake, before the request is written.
-    return urllib3.HTTPSConnectionPool(
+    pool = urllib3.HTTPSConnectionPool(
         **common, cert_reqs="CERT_NONE", assert_hostname=False, assert_fingerprint=fp, ssl_context=_lenient_context()
     )
+    return pool, fresh

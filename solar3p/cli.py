@@ -15,6 +15,7 @@ import logging
 import sys
 from pathlib import Path
 
+from homepower.cli import Parser as BaseParser
 from homepower.errors import ConfigError, UsageError
 from homepower.settings import ARRAYS_EXAMPLE, ORIENTATIONS, Plane, load, parse_arrays, parse_horizon, parse_orientation
 
@@ -22,8 +23,8 @@ FORMATS = ("table", "csv", "json")
 COLUMNS = ("hour_start", "kwh", "gr_w", "tc", "temp")
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse that raises UsageError (exit 64) instead of exiting 2."""
+class Parser(BaseParser):
+    """homepower.cli's Parser (blank values are bad usage) that raises UsageError (exit 64)."""
 
     def error(self, message):
         raise UsageError(f"{self.prog}: {message} (see --help)")

@@ -32,33 +32,18 @@ EXPECTED = {
 
 
 def read_folder(folder):
-    """The reading a gateway answering with this folder gives, through the pure functions only."""
+    """The reading a gateway answering with this folder gives, through the pure rule only (what the
+    poller does, without the network): a path with no recorded file answers 404."""
     info = parse.parse_info((folder / "info").read_text())
 
-    def get(name):
-        path = folder / name
+    def answer(endpoint):
+        path = folder / endpoint.name
         if not path.exists():
-            return None
-        text = path.read_text()
-        if parse.is_missing(200, text, info.firmware) or parse.embedded_status(text):
-            return None
-        return {
-            "production.json": parse.parse_production_json,
-            "api_v1_production": parse.parse_api_v1_production,
-            "ivp_pdm_energy": parse.parse_pdm_energy,
-            "production": parse.parse_production_html,
-        }[name](text)
+            return parse.Answer(404, "", info.firmware)
+        return parse.Answer(200, path.read_text(), info.firmware, token_accepted=info.needs_token)
 
-    source, values = parse.choose_source(info, get)
-    exported = None
-    meters = folder / "ivp_meters"
-    if meters.exists():
-        text = meters.read_text()
-        if not parse.is_missing(200, text, info.firmware) and not parse.embedded_status(text):
-            eid = parse.parse_meters(text)
-            if eid is not None:
-                exported = parse.parse_meter_readings((folder / "ivp_meters_readings").read_text(), eid)
-    return info, source, values, exported
+    found = parse.read(info, answer)
+    return info, found.source, found.values, found.grid.exported
 
 
 @pytest.mark.parametrize("name", FOLDERS or ["(no ../shared)"])
@@ -122,21 +107,23 @@ def v1(lifetime):
     return json.dumps({"wattHoursToday": 10, "wattHoursSevenDays": 70, "wattHoursLifetime": lifetime, "wattsNow": 90})
 
 
-def choose(gateway, bodies):
-    parsers = {
-        "production.json": parse.parse_production_json,
-        "api_v1_production": parse.parse_api_v1_production,
-        "ivp_pdm_energy": parse.parse_pdm_energy,
-        "production": parse.parse_production_html,
-    }
+def choose(gateway, bodies, token_accepted=False):
+    """The source the rule picks from ``bodies`` (endpoint name -> body, or (status, body)) and the
+    endpoints it asked, in order."""
     asked = []
 
-    def get(name):
-        asked.append(name)
-        return parsers[name](bodies[name]) if name in bodies else None
+    def answer(endpoint):
+        asked.append(endpoint.name)
+        body = bodies.get(endpoint.name, (404, ""))
+        status, text = body if isinstance(body, tuple) else (200, body)
+        return parse.Answer(status, text, gateway.firmware, token_accepted)
 
-    chosen = parse.choose_source(gateway, get)
-    return (chosen[0] if chosen else None), asked
+    try:
+        found = parse.read(gateway, answer)
+    except parse.NoReading:
+        return None, asked
+    asked = [a for a in asked if not a.startswith("ivp_meters")]
+    return found.source, asked
 
 
 def test_info_gives_serial_firmware_and_meter():
@@ -231,37 +218,103 @@ def test_a_negative_lifetime_is_a_data_error_but_negative_power_is_night():
 
 def test_html_where_json_belongs_is_missing_only_on_firmware_3():
     page = "<!DOCTYPE html><html><body><h2>Page Not Found</h2></body></html>"
-    assert parse.is_missing(200, page, (3, 9, 36))
-    assert not parse.is_missing(200, page, (7, 6, 175))
-    assert parse.is_missing(404, "", (8, 1, 41))
-    assert parse.is_missing(200, '{ "error" : "404 - Not Found" }', (5, 0, 62))
+    v1_endpoint = parse.API_V1
+
+    def interpret(status, text, firmware, accepted=False):
+        return v1_endpoint.interpret(parse.Answer(status, text, firmware, accepted))
+
+    assert interpret(200, page, (3, 9, 36)) == parse.ABSENT
+    with pytest.raises(DataError):
+        interpret(200, page, (7, 6, 175))
+    assert interpret(404, "", (8, 1, 41)) == parse.ABSENT
+    assert interpret(200, '{ "error" : "404 - Not Found" }', (5, 0, 62)) == parse.ABSENT
+
+
+def test_a_401_after_an_accepted_token_is_absent_not_refused():
+    """Firmware 7.0.88 without meters: /production.json answers 401 although check_jwt took the token
+    (pyenphase PR #304): the rule goes on to v1. Without a token check (firmware < 7) it is a refusal."""
+    bodies = {"production.json": (401, fakes_html_401()), "api_v1_production": v1(9)}
+    assert choose(info("D7.0.88", False), bodies, token_accepted=True)[0] == "v1"
+    endpoint = parse.PRODUCTION_JSON
+    assert endpoint.interpret(parse.Answer(401, "", (7, 0, 88), True)) == parse.ABSENT
+    assert endpoint.interpret(parse.Answer(401, "", (5, 0, 62), False)) == parse.REFUSED
+    assert endpoint.interpret(parse.Answer(200, "Error: 401", (3, 8, 10), False)) == parse.REFUSED
+
+
+def fakes_html_401():
+    return "<html><head><title>401 Authorization Required</title></head></html>"
 
 
 def test_401_pages_are_recognised():
-    assert parse.embedded_status("Error: 401\n") == 401  # firmware 3.x, status 200
-    assert parse.embedded_status("<html><head><title>401 Authorization Required</title></head></html>") == 401
-    assert parse.embedded_status('{"wattHoursLifetime": 1}') is None
+    def refused(text):
+        return parse.unauthorized(parse.Answer(200, text, (8,)))
+
+    assert refused("Error: 401\n")  # firmware 3.x, status 200
+    assert refused(fakes_html_401())
+    assert not refused('{"wattHoursLifetime": 1}')
 
 
-def test_export_comes_from_the_enabled_net_consumption_meter_only():
+def test_grid_and_house_come_from_the_enabled_consumption_meters():
     meters = json.dumps(
         [
             {"eid": 1, "state": "enabled", "measurementType": "production"},
             {"eid": 2, "state": "enabled", "measurementType": "net-consumption"},
+            {"eid": 3, "state": "enabled", "measurementType": "total-consumption"},
         ]
     )
     readings = json.dumps(
         [
             {"eid": 1, "actEnergyDlvd": 5.0, "actEnergyRcvd": 0.1},
             {"eid": 2, "actEnergyDlvd": 7.0, "actEnergyRcvd": 1234.5},
+            {"eid": 3, "actEnergyDlvd": 9000.25, "actEnergyRcvd": 3.0},
         ]
     )
-    eid = parse.parse_meters(meters)
-    assert parse.parse_meter_readings(readings, eid) == 1234.5
+    found = parse.parse_meters(meters)
+    assert found == parse.Meters(net=2, total=3)
+    assert parse.parse_meter_readings(readings, found) == parse.Grid(1234.5, 7.0, 9000.25)
     disabled = meters.replace('"enabled", "measurementType": "net', '"disabled", "measurementType": "net')
-    assert parse.parse_meters(disabled) is None
-    total = meters.replace("net-consumption", "total-consumption")
-    assert parse.parse_meters(total) is None
+    assert parse.parse_meter_readings(readings, parse.parse_meters(disabled)) == parse.Grid(None, None, 9000.25)
+
+
+@pytest.mark.parametrize(
+    "name,grid",
+    [
+        ("7.6.175_with_cts", (1776768.769, 3738205.282, None)),
+        ("8.2.4345_with_device_data", (883899.646, 648203.353, None)),
+        ("8.3.5433_tot_is_net_cons", (None, None, 20055053.325)),  # only a total-consumption meter
+        ("7.6.175_total", (None, None, None)),  # both meters disabled
+    ],
+)
+def test_recorded_meters_give_export_import_and_consumption(name, grid):
+    folder = shared_fixture("envoy", name)
+    inf = parse.parse_info((folder / "info").read_text())
+
+    def answer(endpoint):
+        path = folder / endpoint.name
+        text = path.read_text() if path.exists() else ""
+        return parse.Answer(200 if path.exists() else 404, text, inf.firmware, True)
+
+    assert tuple(parse.read(inf, answer).grid) == tuple(pytest.approx(g) if g else g for g in grid)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["1e20", "1e300", "123456789012345678901234567890", "NaN", "Infinity", "-Infinity", "1e400", "100000000001"],
+)
+def test_values_no_column_can_hold_are_not_understood(value):
+    body = '{"wattHoursToday": 1, "wattHoursSevenDays": 2, "wattHoursLifetime": %s, "wattsNow": 3}' % value
+    with pytest.raises(DataError):
+        parse.parse_api_v1_production(body)
+    watts = '{"wattHoursLifetime": 5, "wattsNow": %s}' % value
+    with pytest.raises(DataError):
+        parse.parse_api_v1_production(watts)
+
+
+def test_json_nested_too_deep_is_not_understood():
+    deep = "[" * 100_000 + "]" * 100_000
+    for endpoint in (parse.PRODUCTION_JSON, parse.API_V1, parse.PDM_ENERGY, parse.METERS):
+        with pytest.raises(DataError, match="nested too deep"):
+            endpoint.interpret(parse.Answer(200, deep, (8, 2, 4345), True))
 
 
 def test_body_kinds_are_told_apart_by_shape():

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import shared_fixture
 from fakes.harness import poller_env, run_poller
-from homepower.gateway.parse import Values
+from homepower.gateway.parse import Grid, Values
 from homepower.reading import Reading
 
 TZ = ZoneInfo("Europe/Amsterdam")
@@ -36,7 +36,19 @@ def stored(db_config):
     with Store.connect(db_config, TZ) as store:
         return store.fetch(
             "enphase_production",
-            ["ts_utc", "year", "month", "day", "hour", "minute", "wattHoursLifetime", "whExportedLifetime", "source"],
+            [
+                "ts_utc",
+                "year",
+                "month",
+                "day",
+                "hour",
+                "minute",
+                "wattHoursLifetime",
+                "whExportedLifetime",
+                "whImportedLifetime",
+                "whConsumedLifetime",
+                "source",
+            ],
         )
 
 
@@ -46,7 +58,9 @@ def write_lines(path, records):
 
 
 def test_json_lines_of_every_body_kind(tmp_path, db_url, db_config):
-    spooled = Reading.of(datetime(2025, 3, 5, 11, 0, 3, tzinfo=timezone.utc), "eim", Values(1, 2, 8000, 3), 42.0)
+    spooled = Reading.of(
+        datetime(2025, 3, 5, 11, 0, 3, tzinfo=timezone.utc), "eim", Values(1, 2, 8000, 3), Grid(42.0, 7.5, 100.25)
+    )
     path = write_lines(
         tmp_path / "r.jsonl",
         [
@@ -67,7 +81,12 @@ def test_json_lines_of_every_body_kind(tmp_path, db_url, db_config):
         (datetime(2025, 3, 5, 11, 0, 3), "eim", 8000),
     ]
     assert (rows[0]["year"], rows[0]["hour"], rows[0]["minute"]) == (2025, 9, 0)  # local
-    assert rows[3]["whExportedLifetime"] == 42.0
+    assert (rows[3]["whExportedLifetime"], rows[3]["whImportedLifetime"], rows[3]["whConsumedLifetime"]) == (
+        42.0,
+        7.5,
+        100.25,
+    )
+    assert rows[0]["whImportedLifetime"] is None and rows[0]["whConsumedLifetime"] is None
     again = run_poller(poller_env(tmp_path / "state", DATABASE_URL=db_url), "--replay", str(path))
     assert again.code == 0 and len(stored(db_config)) == 4  # replaying twice is idempotent
 

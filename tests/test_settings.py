@@ -13,7 +13,7 @@ def test_defaults_match_the_contract(tmp_path):
     assert s.enlighten_url == "https://enlighten.enphaseenergy.com"
     assert s.entrez_url == "https://entrez.enphaseenergy.com"
     assert s.envoy_tls == "pin"
-    assert (s.envoy_timeout, s.envoy_retry_s) == (10.0, 240.0)
+    assert (s.envoy_timeout, s.envoy_retry_s) == (45.0, 240.0)
     assert s.database.kind == "sqlite"
     assert s.database.path == tmp_path / "state" / "homepower.db"
     assert s.pv == settings.PVSettings(51.92, 4.48, 12, 405.0, 135.0, 35.0, 14.0)

@@ -14,7 +14,7 @@ from fakes.gateway import FakeGateway, info_xml
 from fakes.harness import PYTHON, SCRIPT, poller_env, run_poller
 from homepower import lock, spool
 from homepower.errors import LockTimeout
-from homepower.gateway.parse import Values
+from homepower.gateway.parse import Grid, Values
 from homepower.reading import Reading
 
 SERIAL = "122233445566"
@@ -24,7 +24,7 @@ DB_DOWN = "mysql://root@127.0.0.1:1/test"  # nothing listens on port 1
 
 def reading(second: int, lifetime: float = 1000.0) -> Reading:
     ts = datetime(2025, 3, 5, 12, 0, second, 250000, tzinfo=timezone.utc)
-    return Reading.of(ts, "eim", Values(1.0, 2.0, lifetime, 3.0), exported=9.5)
+    return Reading.of(ts, "eim", Values(1.0, 2.0, lifetime, 3.0), Grid(exported=9.5, imported=4.25))
 
 
 @pytest.fixture
@@ -51,6 +51,7 @@ def test_append_and_read_back_round_trip(tmp_path):
     got, bad = spool.read(tmp_path)
     assert bad == [] and got == [reading(1), reading(2, 2000.0)]
     assert got[0].ts_utc.microsecond == 0 and got[0].whExportedLifetime == 9.5
+    assert (got[0].whImportedLifetime, got[0].whConsumedLifetime) == (4.25, None)
     assert (tmp_path / "spool.jsonl").stat().st_mode & 0o777 == 0o600
 
 

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import ssl
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable, Iterator, NoReturn
 from urllib.parse import urlsplit
 
 import urllib3
@@ -25,7 +29,7 @@ from urllib3.exceptions import (
 
 from homepower import tls
 from homepower.errors import ConfigError, DataError, PinMismatch, UnreachableError
-from homepower.gateway.parse import embedded_status
+from homepower.gateway import parse
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,9 @@ PLAIN_HTTP_SIGNS = (
 BACKOFF_FIRST_S = 1.0
 MIN_ATTEMPT_S = 1.0  # the last attempt before the retry deadline still gets this long to answer
 BACKOFF_MAX_S = 10.0  # a LAN device: a try every 10 s is no load, and the outage ends sooner for us
+DEFAULT_CAP = 64 * 1024
+CHUNK = 64 * 1024
+NAME_UNKNOWN = ("name or service not known", "temporary failure in name resolution")
 DEFAULT_HEADERS = {
     "User-Agent": "homepower-poller",
     "Accept": "application/json, text/html, */*",
@@ -55,53 +62,92 @@ class Answer:
     path: str
 
 
-class Unauthorized(Exception):
-    """The gateway answered 401/403 (as a status, or as an HTML/text page that says so)."""
+class _Expired(BaseException):
+    """The run's deadline for the gateway passed (raised by SIGALRM; a BaseException so that no library's
+    ``except Exception`` takes it for a network error and retries)."""
 
-    def __init__(self, answer: Answer):
-        super().__init__(f"gateway {answer.path} answered {answer.status}")
-        self.answer = answer
+
+def _ring(signum: int, frame: object) -> None:
+    raise _Expired()
+
+
+@contextmanager
+def _alarm(seconds: float) -> Iterator[None]:
+    """Interrupt whatever blocks (a connect, a TLS handshake, headers or a body trickling in) once
+    ``seconds`` have passed. Only the main thread gets signals: elsewhere the per-read timeouts alone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, _ring)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class GatewayClient:
-    """One keep-alive session with the gateway for one run."""
+    """One keep-alive session with the gateway for one run, within one deadline: the whole conversation
+    (every request, every retry) lasts at most ENVOY_RETRY_S + ENVOY_TIMEOUT of wall time, time spent
+    on Enlighten (``paused``) not counted."""
 
     def __init__(
         self,
         base_url: str,
         tls_mode: str,
-        state_dir,
+        state_dir: Path | str,
         timeout: float,
         retry_s: float,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         http_fallback: bool = False,
+        progress: Callable[[str], None] | None = None,
+        unset_hint: str | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.http_fallback = http_fallback  # ENVOY_HOST gave no scheme: see _plain_http
         self.tls_mode = tls_mode
-        self.state_dir = state_dir
+        self.state_dir = Path(state_dir)
         self.timeout = timeout
         self.retry_s = retry_s
+        self.limit_s = retry_s + timeout
         self._sleep = sleep
         self._clock = clock
-        self._deadline: float | None = None  # set at the first connection failure of the run
+        self._progress = progress  # retry progress for a person at a terminal
+        self._unset_hint = unset_hint  # ENVOY_HOST is the default and no .env was found: say so
+        self._begun: float | None = None  # the first request of the run
+        self._paused = 0.0  # seconds spent outside the conversation (Enlighten)
+        self._first_failure: float | None = None
+        self._deadline: float | None = None  # end of the retry window, set at the first connection failure
         self._token: str | None = None
         self._cookies: dict[str, str] = {}  # the gateway's session cookie (one host: no domain/path rules)
         self._digest: tuple[str, str] | None = None  # (user, password) once the firmware wants digest
         self._challenge: dict[str, str] | None = None  # the last digest challenge, reused pre-emptively
         self._nonce_count = 0
         self.pool: urllib3.HTTPConnectionPool | None = None
+        self.pending_pin: str | None = None  # seen on first use; written once /info proved a gateway
 
     # -- connection ------------------------------------------------------------------------------
-    def _open(self) -> urllib3.HTTPConnectionPool:
+    def _open(self, timeout: float) -> urllib3.HTTPConnectionPool:
         """urllib3 directly, not requests: a LAN device needs no proxy, netrc or environment CA bundle,
-        and requests' own imports (cookiejar, charset guessing, idna) cost ~20 ms of a ~140 ms poll."""
+        and requests' own imports (cookiejar, charset guessing, idna) cost a sixth of a poll."""
         if self.pool is None:
-            self.pool = tls.pool_for(
-                self.tls_mode, self.base_url, self.state_dir, self._attempt_timeout(self._clock())
-            )  # the pin probe
+            self.pool, fresh = tls.pool_for(self.tls_mode, self.base_url, self.state_dir, timeout)
+            self.pending_pin = self.pending_pin or fresh
         return self.pool
+
+    def confirm_gateway(self) -> None:
+        """/info showed an IQ Gateway: pin the certificate seen on first use (a router or another web
+        server at a wrong ENVOY_HOST never gets pinned)."""
+        if self.pending_pin is not None:
+            tls.write_pin(self.state_dir, self.pending_pin)
+            log.warning(
+                "pinned the gateway certificate %s in %s (trust on first use)",
+                self.pending_pin,
+                tls.pin_path(self.state_dir),
+            )
+            self.pending_pin = None
 
     def close(self) -> None:
         if self.pool is not None:
@@ -115,17 +161,31 @@ class GatewayClient:
         """Firmware below 7: installer-less digest auth, user ``envoy``, password = serial's last 6 digits."""
         self._digest = ("envoy", serial[-6:])
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Time spent in the block (asking Enlighten for a token) does not count against the deadline."""
+        started = self._clock()
+        try:
+            yield
+        finally:
+            self._paused += self._clock() - started
+
+    def elapsed(self) -> float:
+        """Seconds spent on the gateway so far in this run."""
+        if self._begun is None:
+            return 0.0
+        return self._clock() - self._begun - self._paused
+
     # -- requests --------------------------------------------------------------------------------
-    def get(self, path: str, auth: bool = True) -> Answer:
-        """GET ``path``; retries connection failures with backoff for ENVOY_RETRY_S (then exit 69).
-        Raises ``Unauthorized`` on 401/403 and ``UnreachableError`` on a 5xx."""
+    def get(self, path: str, auth: bool = True, cap: int = DEFAULT_CAP) -> Answer:
+        """GET ``path``; retries connection failures with backoff for ENVOY_RETRY_S (then exit 69), never
+        past the run's deadline. A 5xx is ``UnreachableError``; a body beyond ``cap`` bytes ``DataError``."""
+        if self._begun is None:
+            self._begun = self._clock()
         headers = {}
         if auth and self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        answer = self._request(path, headers, digest_ok=auth)
-        status = embedded_status(answer.text) if answer.status == 200 else None
-        if answer.status in (401, 403) or status in (401, 403):
-            raise Unauthorized(Answer(status or answer.status, answer.text, path))
+        answer = self._request(path, headers, digest_ok=auth, cap=cap)
         if answer.status >= 500:
             raise UnreachableError(
                 f"gateway {self.base_url}{path} answered HTTP {answer.status} (a server "
@@ -133,16 +193,16 @@ class GatewayClient:
             )
         return answer
 
-    def _request(self, path: str, headers: dict, digest_ok: bool) -> Answer:
+    def _request(self, path: str, headers: dict, digest_ok: bool, cap: int) -> Answer:
         """One answer to GET ``path``: the retry loop, then (where the gateway asks) digest once more."""
         authorization = self._digest_header(path) if digest_ok else None
-        answer, challenge = self._send(path, headers, authorization)
+        answer, challenge = self._send(path, headers, authorization, cap)
         if answer.status == 401 and challenge and digest_ok and self._digest:
             # As requests' HTTPDigestAuth: answer a (new or stale) challenge once; a second 401 stands.
             self._challenge, self._nonce_count = challenge, 0
             authorization = self._digest_header(path)
             if authorization:
-                answer, _ = self._send(path, headers, authorization)
+                answer, _ = self._send(path, headers, authorization, cap)
         return answer
 
     def _digest_header(self, path: str) -> str | None:
@@ -154,47 +214,34 @@ class GatewayClient:
         uri = urlsplit(self.base_url).path + path
         return digest.authorization(self._challenge, *self._digest, "GET", uri, self._nonce_count, os.urandom(8).hex())
 
-    def _send(self, path: str, headers: dict, authorization: str | None) -> tuple[Answer, dict | None]:
+    def _remaining(self) -> float:
+        assert self._begun is not None
+        return self._begun + self._paused + self.limit_s - self._clock()
+
+    def _over(self, path: str) -> UnreachableError:
+        return UnreachableError(
+            f"gateway {self.base_url} had not finished answering {path} after {self.elapsed():.1f} s, the "
+            f"limit of a run (ENVOY_RETRY_S + ENVOY_TIMEOUT = {self.limit_s:g} s): it is too slow or "
+            f"stalled; nothing stored, the next run tries again"
+        )
+
+    def _send(self, path: str, headers: dict, authorization: str | None, cap: int) -> tuple[Answer, dict | None]:
         """The answer and the digest challenge it carries (if any), retrying connection failures with
-        backoff for ENVOY_RETRY_S."""
+        backoff for ENVOY_RETRY_S, all within the run's deadline."""
         delay = BACKOFF_FIRST_S
         while True:
-            url = self.base_url + path
-            sent = {**DEFAULT_HEADERS, **headers}
-            if authorization:
-                sent["Authorization"] = authorization
-            if self._cookies:
-                sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self._cookies.items())
             started = self._clock()
+            remaining = self._remaining()
+            if remaining <= 0:
+                raise self._over(path)
             try:
-                pool = self._open()
-                timeout = self._attempt_timeout(started)
-                response = pool.urlopen(
-                    "GET",
-                    urlsplit(self.base_url).path + path,
-                    headers=sent,
-                    timeout=urllib3.Timeout(connect=timeout, read=timeout),
-                    retries=False,
-                    redirect=False,
-                    preload_content=False,
-                )
-                try:
-                    content = response.read()
-                except (ProtocolError, DecodeError) as exc:  # the connection dropped mid-body, or bad gzip
-                    raise DataError(
-                        f"gateway {url} answer was cut off or garbled ({_reason(exc)}); nothing stored"
-                    ) from None
-                finally:
-                    response.release_conn()
-                log.debug("GET %s -> %s (%d bytes)", path, response.status, len(content))
-                self._keep_cookies(response.headers.getlist("Set-Cookie"))
-                challenge = None
-                if response.status == 401 and self._digest:  # firmware below 7 only
-                    from homepower.gateway import digest
-
-                    challenge = digest.parse_challenge(", ".join(response.headers.getlist("WWW-Authenticate")))
-                # Decode ourselves: gateways rarely name a charset, and guessing one is slow and can differ.
-                return Answer(response.status, content.decode("utf-8", errors="replace"), path), challenge
+                with _alarm(remaining):
+                    return self._attempt(
+                        path, headers, authorization, cap, min(self._attempt_timeout(started), remaining)
+                    )
+            except _Expired:
+                self.close()
+                raise self._over(path) from None
             except SSLError as exc:
                 if self._plain_http(exc):
                     continue
@@ -205,7 +252,48 @@ class GatewayClient:
                 self._wait_or_give_up(started, _reason(exc), delay)
                 delay = min(delay * 2, BACKOFF_MAX_S)
             except HTTPError as exc:  # anything else urllib3 can raise
-                raise UnreachableError(f"gateway {url} request failed ({_reason(exc)}); nothing stored") from None
+                raise UnreachableError(
+                    f"gateway {self.base_url}{path} request failed ({_reason(exc)}); nothing stored"
+                ) from None
+
+    def _attempt(
+        self, path: str, headers: dict, authorization: str | None, cap: int, timeout: float
+    ) -> tuple[Answer, dict | None]:
+        url = self.base_url + path
+        sent = {**DEFAULT_HEADERS, **headers}
+        if authorization:
+            sent["Authorization"] = authorization
+        if self._cookies:
+            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self._cookies.items())
+        pool = self._open(timeout)
+        response = pool.urlopen(
+            "GET",
+            urlsplit(self.base_url).path + path,
+            headers=sent,
+            timeout=urllib3.Timeout(connect=timeout, read=timeout),
+            retries=False,
+            redirect=False,
+            preload_content=False,
+        )
+        complete = False
+        try:
+            content = _read_capped(response, cap, url)
+            complete = True
+        except (ProtocolError, DecodeError) as exc:  # the connection dropped mid-body, or bad gzip
+            raise DataError(f"gateway {url} answer was cut off or garbled ({_reason(exc)}); nothing stored") from None
+        finally:
+            if not complete:
+                response.close()  # the rest is never read: this connection cannot be reused
+            response.release_conn()
+        log.debug("GET %s -> %s (%d bytes)", path, response.status, len(content))
+        self._keep_cookies(response.headers.getlist("Set-Cookie"))
+        challenge = None
+        if response.status == 401 and self._digest:  # firmware below 7 only
+            from homepower.gateway import digest
+
+            challenge = digest.parse_challenge(", ".join(response.headers.getlist("WWW-Authenticate")))
+        # Decode ourselves: gateways rarely name a charset, and guessing one is slow and can differ.
+        return Answer(response.status, content.decode("utf-8", errors="replace"), path), challenge
 
     def _wait_or_give_up(self, started: float, reason: str, delay: float) -> None:
         """After a connection failure: sleep ``delay`` (less near the deadline) before the next attempt, or
@@ -213,16 +301,30 @@ class GatewayClient:
         if self._deadline is None:
             # From the start of the failed attempt: a gateway that hangs for ENVOY_TIMEOUT does not add that
             # to ENVOY_RETRY_S.
+            self._first_failure = started
             self._deadline = started + self.retry_s
-        remaining = self._deadline - self._clock()
-        if remaining <= 0:
+        now = self._clock()
+        remaining = min(self._deadline - now, self._remaining() - MIN_ATTEMPT_S)
+        hint = f"; {self._unset_hint}" if self._unset_hint else ""
+        if remaining <= 0 or (self._unset_hint and reason in NAME_UNKNOWN):
+            tried = now - (started if self._first_failure is None else self._first_failure)
+            if tried >= 1:
+                retried = f" after retrying for {tried:.0f} s (ENVOY_RETRY_S={self.retry_s:g})"
+            elif remaining > 0:  # the default host's name does not resolve: nothing to wait for
+                retried = ""
+            else:
+                retried = f" (not retried: ENVOY_RETRY_S={self.retry_s:g})"
             raise UnreachableError(
-                f"gateway {self.base_url} cannot be reached ({reason}) after retrying for "
-                f"{self.retry_s:g} s (ENVOY_RETRY_S): check ENVOY_HOST and the gateway's "
-                f"network; nothing stored"
+                f"gateway {self.base_url} cannot be reached ({reason}){retried}: check ENVOY_HOST and the "
+                f"gateway's network; nothing stored{hint}"
             ) from None
         wait = min(delay, remaining)
         log.info("gateway %s unreachable (%s); retrying in %.1f s", self.base_url, reason, wait)
+        if self._progress is not None:
+            self._progress(
+                f"gateway {self.base_url} unreachable ({reason}); retrying in {wait:.0f} s, "
+                f"{self._deadline - now:.0f} s of ENVOY_RETRY_S={self.retry_s:g} left"
+            )
         self._sleep(wait)
 
     def _keep_cookies(self, set_cookies: list[str]) -> None:
@@ -277,12 +379,17 @@ class GatewayClient:
             return self.timeout
         return min(self.timeout, max(MIN_ATTEMPT_S, self._deadline - now))
 
-    def _tls_failure(self, exc: Exception):
+    def check_jwt(self) -> Answer:
+        """Firmware 7+: the gateway validates the token here and answers a session cookie that later
+        requests carry (some 7.x firmware wants the cookie, not only the bearer header)."""
+        return self.get(parse.CHECK_JWT.path, cap=parse.CHECK_JWT.cap)
+
+    def _tls_failure(self, exc: Exception) -> NoReturn:
         text = str(exc)
         if "Fingerprints did not match" in text:
             expected = tls.read_pin(self.state_dir) or "?"
             try:
-                got = tls.probe_fingerprint(self.base_url, self.timeout)
+                got = tls.probe_fingerprint(self.base_url, min(self.timeout, max(self._remaining(), 0.1)))
             except OSError:
                 got = None
             raise tls.mismatch_error(self.base_url, self.state_dir, expected, got) from None
@@ -294,11 +401,25 @@ class GatewayClient:
             ) from None
         raise UnreachableError(f"gateway {self.base_url} TLS handshake failed: {_reason(exc)}") from None
 
-    # -- token session ---------------------------------------------------------------------------
-    def check_jwt(self) -> None:
-        """Firmware 7+: the gateway validates the token here and answers a session cookie that later
-        requests carry (some 7.x firmware wants the cookie, not only the bearer header)."""
-        self.get("/auth/check_jwt")
+
+def _read_capped(response: Any, cap: int, url: str) -> bytes:
+    """The body, or DataError as soon as it is known to exceed ``cap`` (from Content-Length, or while
+    reading): the rest is never read, so memory stays bounded whatever the gateway sends."""
+    length = response.headers.get("Content-Length") or ""
+    if length.strip().isdigit() and int(length) > cap:
+        raise DataError(_too_big(url, cap, f"{int(length):,} bytes announced"))
+    body = bytearray()
+    while True:
+        chunk = response.read(CHUNK)
+        if not chunk:
+            return bytes(body)
+        body += chunk
+        if len(body) > cap:
+            raise DataError(_too_big(url, cap, "more sent"))
+
+
+def _too_big(url: str, cap: int, what: str) -> str:
+    return f"gateway {url} answered more than {cap // 1024} KiB ({what}), more than this endpoint gives; nothing stored"
 
 
 def _reason(exc: Exception) -> str:

@@ -70,7 +70,30 @@ HTML_PAGE = (
     "<!DOCTYPE html>\n<html><head><title>Envoy</title></head><body><h1>IQ Gateway</h1>"
     "<p>System maintenance in progress.</p></body></html>\n"
 )
-FAULTS = ("401", "403", "500", "502", "503", "truncated", "cutoff", "html200", "wrongtype", "nulls", "negative", "hang")
+FAULTS = (
+    "401",
+    "403",
+    "500",
+    "502",
+    "503",
+    "truncated",
+    "cutoff",
+    "html200",
+    "wrongtype",
+    "nulls",
+    "negative",
+    "hang",
+    # hostile: a body far beyond any real one, a chunked stream without end, one byte per second (body or
+    # status line and headers), JSON nested 100,000 deep, a lifetime no column can hold
+    "huge",
+    "endless",
+    "trickle",
+    "trickle_headers",
+    "deep",
+    "overflow",
+)
+HUGE_BYTES = 200 * 1024 * 1024
+DEEP = 100_000
 DIGEST_REALM = "enphaseenergy.com"
 
 
@@ -183,6 +206,9 @@ class FakeGateway:
         token_required: bool | None = None,
         require_cookie: bool = False,
         digest_paths: tuple[str, ...] = (),
+        delay: float = 0.0,
+        refuse_despite_token: tuple[str, ...] = (),
+        trickle_s: float = 1.0,
     ):
         self.firmware_dir = Path(firmware_dir) if firmware_dir else None
         self.bodies = dict(bodies or {})  # path -> body text, or (status, body text)
@@ -194,6 +220,12 @@ class FakeGateway:
         self.port = port
         self.require_cookie = require_cookie
         self.digest_paths = set(digest_paths)
+        # Firmware 7.x+ takes 20-30 s to answer (Home Assistant core #156189: 27.3 s): every answer waits this.
+        self.delay = delay
+        # Firmware 7.0.88 without meters answers 401 to /production.json although the token is good
+        # (pyenphase PR #304): these paths do that.
+        self.refuse_despite_token = set(refuse_despite_token)
+        self.trickle_s = trickle_s  # seconds between bytes of the trickle faults
         info = self._body("/info")
         info_text = info[1] if info else ""
         self.firmware = _firmware(info_text)
@@ -278,7 +310,9 @@ class FakeGateway:
         """Answer ``path`` ("*" = every path but /info) with a fault: 401 (HTML page), 403, 500, 502, 503,
         truncated (half the JSON), cutoff (the connection drops halfway through the body), html200 (an
         HTML page, status 200), wrongtype (numbers as strings), nulls / negative (lifetimes null / negative),
-        hang (answer after 30 s).
+        hang (answer after 30 s); hostile: huge (200 MB announced and sent), endless (chunked, forever),
+        trickle (the body one byte per ``trickle_s``), trickle_headers (the status line and headers so),
+        deep (JSON nested 100,000 deep), overflow (lifetimes of 1e20).
         ``times``: only that many answers, then normal again. ``kind=None`` clears."""
         if kind is None:
             self._faults.pop(path, None)
@@ -356,9 +390,46 @@ class FakeGateway:
             expected = hashlib.md5(f"{ha1}:{fields.get('nonce')}:{ha2}".encode()).hexdigest()
         return fields.get("username") == "envoy" and fields.get("response") == expected
 
+    def _alive(self) -> bool:
+        return self._server is not None
+
+    def _huge(self, handler: _Handler, endless: bool) -> None:
+        """Send far more than any gateway body until the client hangs up (or the fake stops)."""
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        if endless:
+            handler.send_header("Transfer-Encoding", "chunked")
+        else:
+            handler.send_header("Content-Length", str(HUGE_BYTES))
+        handler.end_headers()
+        block = b"[" * 65536
+        sent = 0
+        handler.close_connection = True
+        while self._alive() and (endless or sent < HUGE_BYTES):
+            data = b"%x\r\n%s\r\n" % (len(block), block) if endless else block
+            handler.wfile.write(data)  # OSError once the client hung up: the handler ends quietly
+            sent += len(block)
+
+    def _trickle(self, handler: _Handler, status: int, body: str, headers_too: bool) -> None:
+        data = body.encode()
+        head = f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+        handler.close_connection = True
+        if not headers_too:
+            handler.wfile.write(head.encode())
+            handler.wfile.flush()
+            head = ""
+        for byte in head.encode() + data:
+            if not self._alive():
+                return
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+            time.sleep(self.trickle_s)
+
     def _serve(self, handler: _Handler) -> None:
         path = urlsplit(handler.path).path
         self.requests.append({"method": handler.command, "path": path, "headers": dict(handler.headers)})
+        if self.delay:
+            time.sleep(self.delay)
         fault = self._take_fault(path)
         if fault in ("401", "403"):
             return handler.send(int(fault), HTML_401, "text/html")
@@ -384,6 +455,12 @@ class FakeGateway:
             cookie_ok = self._cookie(handler) in self.sessions
             if self._token_ok(handler) is None or (self.require_cookie and not cookie_ok):
                 return handler.send(401, HTML_401, "text/html")
+            if path in self.refuse_despite_token:
+                return handler.send(401, HTML_401, "text/html")
+        if fault in ("huge", "endless"):
+            return self._huge(handler, fault == "endless")
+        if fault == "deep":
+            return handler.send(200, "[" * DEEP + "]" * DEEP)
         if path in self.digest_paths and not self.token_required and not self._digest_ok(handler, path):
             nonce = secrets.token_hex(8)
             return handler.send(
@@ -419,6 +496,10 @@ class FakeGateway:
             body = re.sub(r'"(whLifetime|wattHoursLifetime)"\s*:\s*([-\d.]+)', r'"\1": null', body)
         elif fault == "negative":
             body = re.sub(r'"(whLifetime|wattHoursLifetime)"\s*:\s*([\d.]+)', r'"\1": -\2', body)
+        elif fault == "overflow":
+            body = re.sub(r'"(whLifetime|wattHoursLifetime|actEnergyDlvd)"\s*:\s*([\d.]+)', r'"\1": 1e20', body)
+        elif fault in ("trickle", "trickle_headers"):
+            return self._trickle(handler, status, body, fault == "trickle_headers")
         stripped = body.lstrip()
         kind = (
             "text/xml"

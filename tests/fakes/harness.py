@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -55,3 +56,37 @@ def run_poller(env: dict, *args: str, timeout: float = 120) -> Run:
         [PYTHON, str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=str(ROOT)
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_poller_measured(env: dict, *args: str, timeout: float = 120) -> tuple[Run, int]:
+    """``run_poller`` that also returns the child's peak resident memory in bytes (its own rusage, from
+    wait4: not the maximum over every child the test process ever had)."""
+    import signal
+    import threading
+
+    proc = subprocess.Popen(
+        [PYTHON, str(SCRIPT), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=str(ROOT),
+    )
+    out: dict[str, str] = {}
+
+    def drain(name: str, stream) -> None:
+        out[name] = stream.read()
+
+    readers = [threading.Thread(target=drain, args=(n, s)) for n, s in (("out", proc.stdout), ("err", proc.stderr))]
+    for reader in readers:
+        reader.start()
+    killer = threading.Timer(timeout, lambda: os.kill(proc.pid, signal.SIGKILL))
+    killer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        killer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    for reader in readers:
+        reader.join()
+    return Run(proc.returncode, out.get("out", ""), out.get("err", "")), usage.ru_maxrss * 1024
