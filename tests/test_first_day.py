@@ -348,8 +348,9 @@ def readme_setup_sql() -> str:
 
 
 def test_the_readme_mysql_setup_is_all_the_product_needs(tmp_path):
+    import json
     import uuid
-    from datetime import date
+    from datetime import date, datetime, timezone
 
     from conftest import _admin_store, require_mysql
     from homepower import synth
@@ -377,11 +378,15 @@ def test_the_readme_mysql_setup_is_all_the_product_needs(tmp_path):
         day = synth.generate(date(2025, 3, 5), 1, "Europe/Amsterdam", seed=3)
         replay = tmp_path / "replay.jsonl"
         day.write_replay(replay)
+        # The sample, stamped as a download of the evening before (unstamped it counts as issued now: late).
+        forecast = json.loads((ROOT / SAMPLE).read_text())
+        forecast["issued"] = str(int(datetime(2025, 3, 4, 18, tzinfo=timezone.utc).timestamp()))
+        (tmp_path / "forecast.json").write_text(json.dumps(forecast))
         env = settings_mod.isolated_environ(
             DATABASE_URL=url,
             STATE_DIR=str(tmp_path / "state"),
             SITE_TIMEZONE="Europe/Amsterdam",
-            METEO_FILE=str(ROOT / SAMPLE),
+            METEO_FILE=str(tmp_path / "forecast.json"),
             ENVOY_HOST="https://127.0.0.1:9",
             ENVOY_RETRY_S="0",
         )
