@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1)
 STATE_NAME = "forecast-archive.json"  # which METEO_FILE content each database has archived
 CACHE_NAME = "solar3p-cache.json"  # solar3p's kWh per forecast value, for the PV settings in its head
-CACHE_MAX = 200_000  # entries kept (years of hours); beyond it the oldest hours are dropped
+CACHE_MAX = 40_000  # entries kept (~4 years of hours, ~2 MB read per run); then the oldest half goes
 VALUE_COLS = ("gr_w", "tc", "temp", "gr", "sd", "lc", "mc", "hc", "vis", "prec", "elev", "az")
 
 
