@@ -61,7 +61,7 @@ def main(argv=None) -> int:
 
             return status.run_status(conf, now)
         span = report.period(args.start, args.end, report.local_today(now, conf.timezone))
-        with Store.connect(conf.database, conf.timezone) as store:
+        with Store.connect(conf.database, conf.timezone, existing=True) as store:
             report.run_report(store, span, conf.timezone, args.format, args.out)
         return 0
 

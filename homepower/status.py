@@ -195,7 +195,7 @@ def run_status(conf: Settings, now: datetime, out: TextIO | None = None, err: Te
     files.add("token", token_text(conf, now))
     files.add("certificate pin", pin_text(conf))
     try:
-        with Store.connect(conf.database, conf.timezone) as store:
+        with Store.connect(conf.database, conf.timezone, existing=True) as store:
             database_part(status, store, conf, now)
     except StoreUnavailable:
         out.write(f"status at {utc(now)} (database {conf.database.describe()} not answering)\n" + files.render())

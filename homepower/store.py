@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from homepower import schema
 from homepower.dialects import Dialect, for_kind, parse_utc
-from homepower.errors import StoreRejected, StoreUnavailable
+from homepower.errors import ConfigError, StoreRejected, StoreUnavailable
 from homepower.settings import DatabaseConfig
 
 if TYPE_CHECKING:
@@ -79,9 +79,12 @@ class Store:
 
     # -- lifecycle -----------------------------------------------------------------------------
     @classmethod
-    def connect(cls, config: DatabaseConfig, timezone: ZoneInfo | None = None, create: bool = True) -> "Store":
-        """Open the database, create missing tables and upgrade the original layout in place."""
-        conn = _open_sqlite(config) if config.kind == "sqlite" else _open_mysql(config)
+    def connect(
+        cls, config: DatabaseConfig, timezone: ZoneInfo | None = None, create: bool = True, existing: bool = False
+    ) -> "Store":
+        """Open the database, create missing tables and upgrade the original layout in place. ``existing``
+        (readers such as the report): a SQLite file that does not exist is a ConfigError, never created."""
+        conn = _open_sqlite(config, existing) if config.kind == "sqlite" else _open_mysql(config)
         store = cls(conn, for_kind(config.kind), config)
         if create:
             store.ensure_schema(timezone or ZoneInfo("UTC"))
@@ -467,10 +470,15 @@ class Store:
         raise exc
 
 
-def _open_sqlite(config: DatabaseConfig):
+def _open_sqlite(config: DatabaseConfig, existing: bool = False):
     import sqlite3  # imported here: a MySQL poll need not load it
 
     assert config.path is not None  # a sqlite DatabaseConfig always has its file
+    if existing and not config.path.is_file():
+        raise ConfigError(
+            f"database file {config.path} does not exist: check DATABASE_URL (the poller and the collector "
+            f"create it on their first run)"
+        )
     try:
         config.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(config.path), timeout=30)

@@ -264,18 +264,46 @@ def fetch_parser(settings) -> Parser:
     return parser
 
 
+PROGRAM_FOLDERS = (".git", ".ci", "solar3p", "homepower", "tests", "sql", "demo", "bench")
+
+
+def _tracked(checkout: Path, relative: Path) -> bool:
+    """Whether git tracks ``relative`` in ``checkout`` (False where git or the repository is absent)."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(checkout), "ls-files", "--error-unmatch", "--", str(relative)],
+            capture_output=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
 def _target(path: Path, origin: str) -> Path:
-    """Refuse a target inside the program's own folders: a download never overwrites a shipped file
-    (the sample forecast serves the demo and the tests)."""
+    """Refuse a target in the checkout's own files: its program folders, its top level (the scripts cron
+    runs, README, Makefile) and any file git tracks. A download never overwrites a shipped file (the sample
+    forecast serves the demo and the tests); var/ and the owner's own untracked folders stay allowed."""
     from homepower.settings import PROJECT_DIR
 
     resolved = path.expanduser().resolve()
-    for folder in ("solar3p", "homepower", "tests", "sql", "demo", "bench"):
-        if resolved.is_relative_to(PROJECT_DIR / folder):
-            message = f"{origin} {path} is inside the program's folder {folder}/: write forecasts elsewhere"
-            if origin == "METEO_FILE":
-                raise ConfigError(message + " (the default is STATE_DIR/forecast.json)")
-            raise UsageError(message)
+    checkout = PROJECT_DIR.resolve()
+    problem = None
+    if resolved.is_relative_to(checkout) and resolved != checkout:
+        relative = resolved.relative_to(checkout)
+        if relative.parts[0] in PROGRAM_FOLDERS:
+            problem = f"is inside the checkout's program folder {relative.parts[0]}/"
+        elif len(relative.parts) == 1:
+            problem = f"is at the top level of the checkout {checkout}, beside the scripts"
+        elif _tracked(checkout, relative):
+            problem = "is a file the checkout tracks (git)"
+    if problem:
+        message = f"{origin} {path} {problem}: write forecasts elsewhere, e.g. in STATE_DIR"
+        if origin == "METEO_FILE":
+            raise ConfigError(message + " (the default is STATE_DIR/forecast.json)")
+        raise UsageError(message)
     if resolved.is_dir():
         raise UsageError(f"{origin} {path} is a folder, not a file")
     return path
@@ -383,7 +411,7 @@ def run_fetch(argv, settings) -> int:
         out = _target(settings.meteo_file.parent / location_file_name(args.location), "--location")
     else:
         out = _target(settings.meteo_file, "METEO_FILE")
-    hours = fetch(
+    fetched = fetch(
         source,
         out,
         location=location,
@@ -393,7 +421,7 @@ def run_fetch(argv, settings) -> int:
         tz=settings.timezone,
         timeout=args.timeout,
     )
-    print(f"wrote {hours} forecast hours from {source} to {out}")
+    print(f"wrote {fetched.summary()} from {source} to {out}")
     return 0
 
 

@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from homepower.errors import DataError
 
+SHOWN_CHARS = 60  # of a bad value in a message: enough to recognise it, never a log-filling line
+
+
+def shown(value: object, limit: int = SHOWN_CHARS) -> str:
+    """``repr(value)`` for a message, cut to ``limit`` characters, saying how long the whole was."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} characters as text"
+    return f"{text[:limit]}... ({size})"
+
 
 class MeteoFileError(DataError):
     """A forecast file is missing, truncated or lacks a field (exit 65). The message names the file
@@ -12,6 +23,7 @@ class MeteoFileError(DataError):
     def __init__(self, path: object, problem: str | None = None, field: str | None = None) -> None:
         self.path = str(path) if problem is not None else None
         self.field = field
+        self.problem = problem
         if problem is None:
             super().__init__(str(path))
             return

@@ -33,7 +33,8 @@ from homepower.settings import http_url, read_environment
 from solar3p import download
 from solar3p.download import Deadline, ServiceError
 from solar3p.files import DUTCH, dump_lines, write_forecast
-from solar3p.meteo import parse_meteo
+from solar3p.errors import MeteoFileError, shown
+from solar3p.meteo import MeteoRow, parse_meteo, parse_row
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ METEOSERVER_PAUSES_S = (1.0, 2.0, 4.0)  # before each retry of an answer without
 FORECAST_DAYS = 5
 HISTORY_CHUNK_DAYS = 31  # ~70 KB an answer with our 9 variables, far below the body cap
 MAX_HISTORY_DAYS = 5 * 366  # one run's file stays a few MB; run again for more years
+# open-meteo.com/en/docs/historical-forecast-api: "Past weather forecasts from 2022 onwards are available."
+HISTORY_FIRST_DAY = date(2022, 1, 1)
 # The historical forecast series is stitched from the first hours of each model run (runs every 1-3 h for
 # the Central-European models Best Match uses here, 6 h for the global ones): an hour's value was computed
 # by a run initialised at most a few hours before it. Rows are stamped issued = hour start - 3 h.
@@ -65,6 +68,19 @@ OPEN_METEO_HOURLY = (
     "sunshine_duration",
 )
 OPEN_METEO_REQUIRED = ("shortwave_radiation", "temperature_2m", "cloud_cover")
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What a fetch wrote: ``hours`` rows; ``repeated`` entries left out because the service sent their
+    hour more than once (the last of each is kept)."""
+
+    hours: int
+    repeated: int = 0
+
+    def summary(self) -> str:
+        extra = f" ({self.repeated} repeated hour(s) left out: the last of each kept)" if self.repeated else ""
+        return f"{self.hours} forecast hours{extra}"
 
 
 @dataclass(frozen=True)
@@ -104,7 +120,7 @@ def local_midnight(day: date, tz: ZoneInfo) -> int:
 
 
 def _fmt(value, digits: int = 1) -> str:
-    return "" if value is None else f"{float(value):.{digits}f}"
+    return "-" if value is None else f"{float(value):.{digits}f}"  # "-": Meteoserver's "no value"
 
 
 def _series(hourly: dict, name: str, n: int) -> list[float | None]:
@@ -122,8 +138,8 @@ def _series(hourly: dict, name: str, n: int) -> list[float | None]:
         elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             out.append(float(value))
         else:
-            shown = repr(value)[:40] if isinstance(value, (str, int, float)) else f"a {type(value).__name__}"
-            raise DataError(f"Open-Meteo hourly {name} has {shown}, not a number")
+            what = shown(value) if isinstance(value, (str, int, float)) else f"a {type(value).__name__}"
+            raise DataError(f"Open-Meteo hourly {name} has {what}, not a number")
     return out
 
 
@@ -133,7 +149,8 @@ def open_meteo_rows(document: object, latitude: float, longitude: float) -> list
     Open-Meteo stamps ``shortwave_radiation`` (and precipitation, sunshine) at the END of the hour it
     averages; Meteoserver stamps an hour at its start. So the row for the hour starting at T takes the
     radiation stamped T+1h; temperature and clouds, instantaneous, are the mean of T and T+1h (the hour's
-    middle). An hour without radiation (not yet computed, or outside the archive) has no row."""
+    middle). An hour that lacks a value (not yet computed, or outside the archive) keeps its row with ``-``
+    there, as Meteoserver writes it; an hour with none of radiation, temperature and cloud cover has no row."""
     hourly = document.get("hourly") if isinstance(document, dict) else None
     if not isinstance(hourly, dict) or not isinstance(hourly.get("time"), list):
         raise DataError("Open-Meteo answer has no hourly times: cannot make a forecast file")
@@ -143,13 +160,20 @@ def open_meteo_rows(document: object, latitude: float, longitude: float) -> list
     if any(b - a != 3600 for a, b in zip(times, times[1:], strict=False)):
         raise DataError("Open-Meteo hourly times are not consecutive hours")
     series = {name: _series(hourly, name, len(times)) for name in OPEN_METEO_HOURLY}
-    starts = [i for i in range(len(times) - 1) if series["shortwave_radiation"][i + 1] is not None]
-    if not starts:
-        return []
 
     def mid(name: str, i: int) -> float | None:
         known = [v for v in series[name][i : i + 2] if v is not None]
         return sum(known) / len(known) if known else None
+
+    # An hour stays when any of the weather the collector stores is known; "-" for what is not.
+    def known(i: int) -> bool:
+        return series["shortwave_radiation"][i + 1] is not None or any(
+            mid(name, i) is not None for name in ("temperature_2m", "cloud_cover")
+        )
+
+    starts = [i for i in range(len(times) - 1) if known(i)]
+    if not starts:
+        return []
 
     import pandas as pd
     import pvlib
@@ -160,7 +184,6 @@ def open_meteo_rows(document: object, latitude: float, longitude: float) -> list
     for k, i in enumerate(starts):
         start = times[i]
         ghi = series["shortwave_radiation"][i + 1]
-        assert ghi is not None
         sunshine = series["sunshine_duration"][i + 1]
         rows.append(
             {
@@ -169,8 +192,8 @@ def open_meteo_rows(document: object, latitude: float, longitude: float) -> list
                 "elev": f"{sun['apparent_elevation'].iloc[k]:.1f}",
                 "az": f"{sun['azimuth'].iloc[k]:.0f}",
                 "temp": _fmt(mid("temperature_2m", i)),
-                "gr": f"{ghi * 0.36:.0f}",  # W/m² over an hour -> J/cm²
-                "gr_w": f"{ghi:.0f}",
+                "gr": _fmt(None if ghi is None else ghi * 0.36, 0),  # W/m² over an hour -> J/cm²
+                "gr_w": _fmt(ghi, 0),
                 "sd": _fmt(None if sunshine is None else sunshine / 60, 0),  # s -> minutes
                 "tc": _fmt(mid("cloud_cover", i), 0),
                 "lc": _fmt(mid("cloud_cover_low", i), 0),
@@ -181,6 +204,26 @@ def open_meteo_rows(document: object, latitude: float, longitude: float) -> list
             }
         )
     return rows
+
+
+def _checked(document: dict, service: str, url: str) -> list[MeteoRow]:
+    """The rows of a downloaded document; one that is not a forecast of the layout is the service's bad
+    answer (65), named by its URL, never written (a bad forecast never replaces a good file)."""
+    try:
+        return parse_meteo(document, url)
+    except MeteoFileError as exc:
+        where = f" (field {exc.field!r})" if exc.field else ""
+        problem = exc.problem or str(exc)
+        raise ServiceError(
+            f"{service} {url} sent an answer{where} that is no forecast: {problem}", service, url, 200, problem
+        ) from exc
+
+
+def one_row_per_hour(items: list) -> tuple[list, int]:
+    """Checked forecast entries sorted by time, one per hour: of an hour sent more than once the last
+    entry is kept (as the file reader does). Returns them and how many repeats were dropped."""
+    last = {parse_row(Path("<answer>"), i, item).time: item for i, item in enumerate(items)}
+    return [last[t] for t in sorted(last)], len(items) - len(last)
 
 
 def _head(place: str, issued: int, provider: str) -> dict:
@@ -216,8 +259,8 @@ def fetch(
     environ=None,
     tz: ZoneInfo | None = None,
     timeout: float | None = None,
-) -> int:
-    """Download the latest forecast to ``out`` (atomically); returns the number of hours written.
+) -> Fetched:
+    """Download the latest forecast to ``out`` (atomically); returns what it wrote.
     Nothing is written on any error."""
     if source not in SOURCES:
         raise ConfigError(f"unknown forecast source {source!r}: use {' or '.join(SOURCES)}")
@@ -225,9 +268,10 @@ def fetch(
     lon = 4.48 if lon is None else lon
     site = Site(lat=lat, lon=lon, tz=tz or ZoneInfo("UTC"), place=location or f"{lat:.4f},{lon:.4f}")
     deadline = Deadline(timeout or DEADLINE_S)
+    repeated = 0
     try:
         if source == "meteoserver":
-            document = _meteoserver(key, location, lat, lon, environ, deadline)
+            document, repeated = _meteoserver(key, location, lat, lon, environ, deadline)
         else:
             document = _open_meteo(site, environ, deadline)
     except HomepowerError as err:
@@ -236,11 +280,10 @@ def fetch(
     except RecursionError as exc:  # a structure deeper than any forecast, past the JSON decoder
         raise _kept(DataError(f"{source} answered a structure nested too deep to be a forecast"), out) from exc
     _write(out, document)
-    log.info("wrote %d forecast hours from %s to %s", len(document["forecast"]), source, out)
-    return len(document["forecast"])
+    return Fetched(len(document["forecast"]), repeated)  # the caller says it, once
 
 
-def _meteoserver(key, location, lat, lon, environ, deadline: Deadline) -> dict:
+def _meteoserver(key, location, lat, lon, environ, deadline: Deadline) -> tuple[dict, int]:
     if not key:
         raise ConfigError(
             "METEOSERVER_KEY is not set: get a key at meteoserver.nl, or use --source open-meteo (no key)"
@@ -273,10 +316,11 @@ def _meteoserver(key, location, lat, lon, environ, deadline: Deadline) -> dict:
                 )
             log.info("%s answered without a forecast list%s; retrying in %g s", service, said, pauses[0])
             pauses.pop(0)
-    parse_meteo(document, url)  # a bad forecast never replaces a good file
+    _checked(document, service, url)
+    document["forecast"], repeated = one_row_per_hour(document["forecast"])
     document["issued"] = str(issued)
     document["provider"] = "meteoserver"
-    return document
+    return document, repeated
 
 
 def _open_meteo(site: Site, environ, deadline: Deadline) -> dict:
@@ -297,7 +341,7 @@ def _open_meteo(site: Site, environ, deadline: Deadline) -> dict:
     if not rows:
         raise ServiceError(f"{service} {url} answered no forecast hour from today on", service, url)
     document = dict(_head(site.place, issued, "open-meteo"), forecast=rows)
-    parse_meteo(document, url)
+    _checked(document, service, url)
     return document
 
 
@@ -329,6 +373,17 @@ def fetch_history(
     days = (end - first).days
     if days < 1:
         raise UsageError(f"--to {end} must be after --from {first} (the range is [from, to), local days)")
+    if first < HISTORY_FIRST_DAY:
+        raise UsageError(
+            f"--from {first} is before {HISTORY_FIRST_DAY}: Open-Meteo's historical forecast service has past "
+            f"forecasts from {HISTORY_FIRST_DAY} on"
+        )
+    today = datetime.now(tz).date()
+    if end > today:
+        raise UsageError(
+            f"--to {end} is in the future (today is {today}, {tz.key}): past forecasts cover whole local days up to "
+            f"today (--to {today} at the latest); for today's forecast, fetch without --from/--to"
+        )
     if days > MAX_HISTORY_DAYS:
         raise UsageError(
             f"{days} days is more than {MAX_HISTORY_DAYS} in one run: split the range (one file per run, "
@@ -342,13 +397,15 @@ def fetch_history(
     try:
         with deadline.enforced(service, url):
             for lo, hi, start_date, end_date in chunks:
+                # East of Greenwich the first local day begins on the GMT day before: never ask before the first.
+                start_date = max(start_date, HISTORY_FIRST_DAY)
                 params = dict(open_meteo_query(lat, lon), start_date=str(start_date), end_date=str(end_date))
                 raw = download.decode_json(download.get(service, url, params, deadline), service, url)
                 rows = [row for row in open_meteo_rows(raw, lat, lon) if lo <= int(row["time"]) < hi]
                 for row in rows:
                     row["issued"] = str(int(row["time"]) - HISTORY_LEAD_S)
                 if rows:
-                    parse_meteo({"forecast": rows}, url)
+                    _checked({"forecast": rows}, service, url)
                 lines.extend(json.dumps(row, separators=(",", ":")) for row in rows)
                 log.info("%s: %d hours from %s to %s", service, len(rows), start_date, end_date)
         if not lines:
@@ -364,5 +421,4 @@ def fetch_history(
         raise _kept(DataError(f"{service} answered a structure nested too deep to be a forecast"), out) from exc
     head = _head(place or f"{lat:.4f},{lon:.4f}", int(time.time()), "open-meteo")
     _write(out, dump_lines(head, lines))
-    log.info("wrote %d past forecast hours to %s", len(lines), out)
-    return len(lines)
+    return len(lines)  # the caller says it, once

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from solar3p.errors import MeteoFileError
+from solar3p.errors import MeteoFileError, shown
 
 NUMERIC_FIELDS = ("elev", "az", "temp", "gr", "gr_w", "sd", "tc", "lc", "mc", "hc", "vis", "prec")
 # The fields the collector stores: a file where no row has any of them is not a forecast of the contract's
@@ -72,13 +72,13 @@ def _number(path: Path, where: str, name: str, raw: object) -> float | None:
     if _missing(raw):
         return None
     if isinstance(raw, bool):
-        raise MeteoFileError(path, f"{where} has {raw!r}, not a number", name)
+        raise MeteoFileError(path, f"{where} has {shown(raw)}, not a number", name)
     try:
         value = float(raw)  # type: ignore[arg-type]  # a string or number; anything else is caught below
     except (TypeError, ValueError):
-        raise MeteoFileError(path, f"{where} has {raw!r}, not a number", name) from None
+        raise MeteoFileError(path, f"{where} has {shown(raw)}, not a number", name) from None
     if not math.isfinite(value):
-        raise MeteoFileError(path, f"{where} has {raw!r}, not a finite number", name)
+        raise MeteoFileError(path, f"{where} has {shown(raw)}, not a finite number", name)
     return value
 
 
@@ -88,7 +88,7 @@ def _unix(path: Path, where: str, name: str, raw: object) -> int | None:
         return None
     # Whole seconds between 1970 and 2200: a millisecond stamp or a stray number is not a time.
     if value != int(value) or not 0 <= value < 7_258_118_400:
-        raise MeteoFileError(path, f"{where} has {raw!r}, not a whole unix time in seconds", name)
+        raise MeteoFileError(path, f"{where} has {shown(raw)}, not a whole unix time in seconds", name)
     return int(value)
 
 
@@ -111,7 +111,7 @@ def _provider(path: Path, raw: object) -> str | None:
         return None
     text = str(raw).strip().lower() if isinstance(raw, str) else ""
     if not PROVIDER.match(text):
-        raise MeteoFileError(path, f"has provider {raw!r}, not a service name such as meteoserver", "provider")
+        raise MeteoFileError(path, f"has provider {shown(raw)}, not a service name such as meteoserver", "provider")
     return text
 
 

@@ -133,6 +133,18 @@ def test_every_setting_the_product_documents_or_reads_is_kept_out_of_the_suite()
     assert missing == [], f"add {missing} to homepower.settings.SETTING_NAMES"
 
 
+def test_env_example_lists_every_setting_and_loads_as_it_is(tmp_path):
+    text = (ROOT / ".env.example").read_text()
+    listed = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", text, re.M))
+    missing = sorted(set(settings_mod.SETTING_NAMES) - listed - {settings_mod.ENV_FILE})
+    assert missing == [], f"add {missing} to .env.example"
+    (tmp_path / "state").mkdir()
+    copied = text.replace("STATE_DIR=\n", f"STATE_DIR={tmp_path / 'state'}\n")
+    (tmp_path / ".env").write_text(copied)
+    loaded = settings_mod.load(base_dir=tmp_path, environ={settings_mod.ENV_FILE: ""})
+    assert loaded.pv.arrays is None and loaded.forecast_provider is None and loaded.forecast_min_lead_h == 0
+
+
 # -- the demo -------------------------------------------------------------------------------------------
 def _demo(clone: Path, env: dict) -> list[str]:
     done = subprocess.run(

@@ -293,6 +293,7 @@ def test_status_with_a_database_that_does_not_answer_exits_75(tmp_path):
 def test_an_out_dir_that_cannot_be_written_exits_64_before_any_work(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
+    (tmp_path / "h.db").touch()  # an empty file is an empty SQLite database: it exists
     done = run(
         tmp_path,
         f"sqlite:///{tmp_path / 'h.db'}",
@@ -329,3 +330,13 @@ def test_status_shows_a_pasted_token_expired_without_printing_it(store, db_url, 
     assert "ENVOY_TOKEN EXPIRED at 2025-06-07 12:00 UTC" in done.stdout
     assert pasted not in done.stdout + done.stderr
     assert "ENVOY_TLS=insecure" in done.stdout
+
+
+@pytest.mark.parametrize("args", [["--from", "2025-05-01", "--to", "2025-05-03"], ["--status"]])
+def test_a_sqlite_file_that_does_not_exist_is_not_created(tmp_path, args):
+    missing = tmp_path / "nonexistent" / "dir" / "h.db"
+    done = run(tmp_path, f"sqlite:///{missing}", *args)
+    assert done.returncode == 78, done.stdout + done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert "does not exist" in done.stderr and str(missing) in done.stderr and "DATABASE_URL" in done.stderr
+    assert not (tmp_path / "nonexistent").exists()

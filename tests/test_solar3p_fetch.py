@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -190,7 +190,8 @@ def test_the_open_meteo_quota_exits_69_with_its_reason(env, fake, history):
 
 
 def test_open_meteo_400_names_the_services_reason(env, fake):
-    result = fetch(env, "--source", "open-meteo", "--from", "2019-01-01", "--to", "2019-01-05")
+    fake.history_from = date(2023, 1, 1)  # the service's archive starts later than its documentation says
+    result = fetch(env, "--source", "open-meteo", "--from", "2022-06-01", "--to", "2022-06-05")
     assert result.returncode == 65, result.stderr
     one_line(result)
     assert "HTTP 400" in result.stderr and "Parameter 'start_date' is out of allowed range" in result.stderr
@@ -407,3 +408,169 @@ def test_errors_carry_their_fields_and_cause(fake):
     with pytest.raises(ServiceUnreachable) as down:
         get("Open-Meteo", f"http://127.0.0.1:{closed_port()}/v1/forecast", {}, Deadline(10))
     assert isinstance(down.value.__cause__, requests.ConnectionError) and down.value.status is None
+
+
+# -- found by the acceptance review (/work/notes/review-report-fetch.md) ---------------------------------
+def _checkout(tmp_path) -> Path:
+    """A throw-away checkout (git index included) to aim ``--out`` at: the real one is never put at risk."""
+    import shutil
+
+    clone = tmp_path / "checkout"
+    clone.mkdir()
+    for name in (
+        "homepower",
+        "solar3p",
+        "tests",
+        "log.py",
+        "README.md",
+        "Makefile",
+        "history_collector.py",
+        ".gitignore",
+    ):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, clone / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, clone / name)
+    (clone / "docs").mkdir()
+    (clone / "docs" / "guide.md").write_text("a tracked file outside the program's folders\n")
+    (clone / "notes").mkdir()  # the owner's own folder in the checkout, not tracked
+    done = subprocess.run(["git", "init", "-q"], cwd=clone, capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"git cannot make a checkout here: {done.stderr.strip()}")
+    subprocess.run(["git", "add", "homepower", "solar3p", "tests", "log.py", "README.md", "Makefile"], cwd=clone)
+    subprocess.run(["git", "add", "history_collector.py", "docs", ".gitignore"], cwd=clone, check=True)
+    return clone
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "README.md",
+        "history_collector.py",
+        "Makefile",
+        "log.py",
+        "forecast.json",  # a new file at the top level, beside the scripts cron runs
+        "docs/guide.md",  # tracked, outside the program's folders
+        "solar3p/data/data.rotterdam",
+        "homepower/new.json",
+        ".git/forecast.json",
+    ],
+)
+def test_out_never_writes_into_the_checkout(env, fake, tmp_path, target):
+    clone = _checkout(tmp_path)
+    path = clone / target
+    before = path.read_bytes() if path.exists() else None
+    for argv in (["--source", "open-meteo"], ["--source", "open-meteo", "--from", "2024-06-01", "--to", "2024-06-02"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "solar3p", "fetch", *argv, "--out", target],
+            cwd=clone,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        assert result.returncode == 64, result.stdout + result.stderr
+        one_line(result)
+        assert "checkout" in result.stderr and fake.requests == []
+        assert (path.read_bytes() if path.exists() else None) == before
+    changed = subprocess.run(["git", "diff", "--name-only"], cwd=clone, capture_output=True, text=True)
+    added = subprocess.run(["git", "ls-files", "-o", "--exclude-standard"], cwd=clone, capture_output=True, text=True)
+    assert changed.stdout + added.stdout == ""
+
+
+def test_out_may_go_to_an_untracked_folder_of_the_checkout(env, fake, tmp_path):
+    clone = _checkout(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "solar3p", "fetch", "--source", "open-meteo", "--out", "notes/today.json"],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert result.returncode == 0, result.stderr
+    assert read_meteo(clone / "notes" / "today.json")
+
+
+def test_a_bad_value_in_an_answer_is_cut_and_the_url_shown_right(env, fake):
+    digits = "1" * 100_000
+    body = {"forecast": [{"time": digits, "gr_w": "1", "tc": "1", "temp": "1"}]}
+    fake.status = (200, json.dumps(body).encode())
+    result = fetch(env, "--source", "meteoserver")
+    assert result.returncode == 65, result.stderr
+    one_line(result)
+    line = result.stderr.strip()
+    assert len(line) < 600, len(line)
+    assert f"{fake.url}/api/solar.php" in line  # http://127.0.0.1:port, not http:/127.0.0.1
+    assert "answer" in line and "forecast file" not in line and "'time'" in line
+    assert "100000 characters" in line  # says how long the value it cut was
+
+
+def test_open_meteo_hours_without_radiation_keep_their_weather(env, fake):
+    # Every variable unknown at 30 and 31; only the radiation at 40 (it belongs to the hour starting at 39).
+    fake.nulls = {30: None, 31: None, 40: ("shortwave_radiation",)}
+    out = Path(env["STATE_DIR"]) / "nulls.json"
+    result = fetch(env, "--source", "open-meteo", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    raw = {int(r["time"]): r for r in document["forecast"]}
+    rows = {r.time: r for r in read_meteo(out)}
+    start = int(datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()) - 86400
+    hour = lambda i: start + 3600 * i  # noqa: E731
+    # The hour starting at 39: radiation unknown, its temperature and clouds known: kept, "-" for the rest.
+    assert raw[hour(39)]["gr_w"] == "-" and raw[hour(39)]["gr"] == "-"
+    assert rows[hour(39)].gr_w is None and rows[hour(39)].temp is not None and rows[hour(39)].tc is not None
+    # 29 has its own temperature (its radiation, stamped 30, is unknown); 30 knows nothing at all: no row.
+    assert rows[hour(29)].gr_w is None and rows[hour(29)].temp is not None
+    assert hour(30) not in rows
+    assert rows[hour(31)].gr_w is not None  # its radiation (stamped 32) is known
+    first = min(rows)
+    assert sorted(rows) == [t for t in range(first, max(rows) + 1, 3600) if t != hour(30)]
+    assert f"wrote {len(rows)} forecast hours" in result.stdout
+
+
+def test_meteoserver_duplicate_and_unsorted_hours_are_one_row_each(env, fake):
+    fake.shuffle = True  # 48 hours in reverse order, two of them twice (the repeat last, with other values)
+    result = fetch(env, "--source", "meteoserver")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(Path(env["METEO_FILE"]).read_text())
+    times = [int(r["time"]) for r in document["forecast"]]
+    assert times == sorted(set(times)) and len(times) == 48
+    assert "wrote 48 forecast hours" in result.stdout and "2 repeated" in result.stdout
+    repeated = [r for r in document["forecast"] if r["temp"] == "99.0"]
+    assert len(repeated) == 2  # the last of each repeated hour is the one kept
+
+
+@pytest.mark.parametrize(
+    "first,end,says",
+    [
+        ("2015-01-01", "2015-01-03", "2022-01-01"),
+        ("2021-12-31", "2022-01-02", "2022-01-01"),
+        ("2030-01-01", "2030-01-03", "future"),
+        ("today", "tomorrow", "future"),
+    ],
+)
+def test_past_forecasts_outside_the_services_archive_are_bad_usage(env, fake, first, end, says):
+    today = datetime.now(SITE).date()
+    days = {"today": str(today), "tomorrow": str(today + timedelta(days=1))}
+    result = fetch(env, "--source", "open-meteo", "--from", days.get(first, first), "--to", days.get(end, end))
+    assert result.returncode == 64, result.stderr
+    one_line(result)
+    assert says in result.stderr and fake.requests == []
+
+
+def test_past_forecasts_up_to_today_and_from_the_first_day_are_fetched(env, fake):
+    today = datetime.now(SITE).date()
+    for first, end in (("2022-01-01", "2022-01-02"), (str(today - timedelta(days=1)), str(today))):
+        out = Path(env["STATE_DIR"]) / f"{first}.json"
+        result = fetch(env, "--source", "open-meteo", "--from", first, "--to", end, "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        assert len(read_meteo(out)) in (23, 24, 25)
+
+
+def test_a_successful_fetch_says_what_it_wrote_once(env, fake):
+    result = fetch(env, "--source", "meteoserver")
+    assert result.returncode == 0, result.stderr
+    said = (result.stdout + result.stderr).count("wrote 96 forecast hours")
+    assert said == 1, result.stdout + result.stderr

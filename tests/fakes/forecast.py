@@ -18,7 +18,8 @@ Open-Meteo's errors are JSON ``{"error": true, "reason": "..."}`` with HTTP 400;
 
 Hostile modes for any path (``hostile``): ``huge`` (a Content-Length far beyond any cap), ``endless`` (a
 chunked body that never ends), ``slow_body`` / ``slow_headers`` (one byte per second), ``deep`` (JSON
-nested 100,000 deep). ``status`` forces an answer ``(code, body)`` on every path.
+nested 100,000 deep). ``status`` forces an answer ``(code, body)`` on every path. ``nulls`` makes Open-Meteo
+values null at given indexes; ``shuffle`` sends Meteoserver hours out of order and repeated.
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ class FakeForecastServices:
         self.hostile: str | None = None
         self.status: tuple[int, bytes] | None = None
         self.fail_history_after: int | None = None  # history requests after this many answer 500
+        # Open-Meteo: {index: None (every variable null there) or the names null there}
+        self.nulls: dict[int, tuple[str, ...] | None] = {}
+        self.shuffle = False  # Meteoserver: the first 48 hours in reverse order, two of them repeated last
         self._lock = threading.Lock()
         fake = self
 
@@ -161,6 +165,8 @@ class FakeForecastServices:
             if self.dash and i % self.dash_every == 1:
                 row.update({name: "-" for name in self.dash})
             rows.append(row)
+        if self.shuffle:
+            rows = rows[:48][::-1] + [dict(rows[5], temp="99.0"), dict(rows[20], temp="99.0")]
         self._json(handler, 200, dict(head, forecast=rows))
 
     def _open_meteo(self, query: dict, history: bool) -> dict:
@@ -214,6 +220,10 @@ class FakeForecastServices:
             "direct_radiation": [0.0] * hours,
             "diffuse_radiation": [0.0] * hours,
         }
+        for index, nulled in self.nulls.items():
+            for name in series if nulled is None else nulled:
+                if index < hours:
+                    series[name][index] = None
         unix = query.get("timeformat") == "unixtime"
         stamp = times if unix else [datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M") for t in times]
         return {
