@@ -449,3 +449,39 @@ def test_a_populated_database_of_the_previous_layout_gains_the_archive_and_keeps
         rows = store.fetch("pvhistory", ["ts_utc", "kwh_pv", "forecast_issued"])
     assert rows[0] == {"ts_utc": datetime(2025, 5, 1, 10), "kwh_pv": 1.25, "forecast_issued": None}
     assert len(rows) == 25 and all(r["forecast_issued"] == datetime(2025, 5, 31) for r in rows[1:])
+
+
+MEASURE = """
+import resource, sys
+sys.path.insert(0, sys.argv[1])
+import sqlite3, history_collector, homepower.store, homepower.forecast, solar3p.meteo
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+code = history_collector.main(["--archive", sys.argv[2]])
+print(code, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024)
+"""
+
+
+def test_archiving_five_years_of_hours_stays_in_bounded_memory(tmp_path):
+    """The largest file `fetch --from --to` writes in one run (5 years): within 64 MiB above the imports."""
+    item = (
+        '{"time":"%d","issued":"%d","cet":"01-01-2020 00:00","elev":"10.1","az":"180.2","temp":"12.3","gr":"100",'
+        '"gr_w":"300.5","sd":"30","tc":"50","lc":"10","mc":"20","hc":"30","vis":"20000","prec":"0.1"}'
+    )
+    t0 = 1_577_836_800
+    rows = ",\n".join(item % (t0 + 3600 * i, t0 + 3600 * i - 86400) for i in range(5 * 8784))
+    path = tmp_path / "five-years.json"
+    path.write_text('{"issued":"%d","provider":"open-meteo","forecast":[\n%s\n]}\n' % (t0, rows))
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'h.db'}",
+        "STATE_DIR": str(tmp_path / "state"),
+        "SITE_TIMEZONE": "Europe/Amsterdam",
+        "LOG_LEVEL": "WARNING",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(ROOT), str(path)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    code, growth_mib = done.stdout.split()[-2:]
+    assert code == "0" and "43920 new" in done.stdout
+    assert int(growth_mib) < 64, growth_mib
