@@ -392,6 +392,7 @@ def parse_meter_readings(text: str | list, meters: Meters) -> Grid:
 
 # -- the endpoints ----------------------------------------------------------------------------------
 
+
 class Endpoint(NamedTuple):
     """One gateway path: what it is called in the recorded fixtures, the most it may send (a body beyond
     ``cap`` bytes is refused unread, exit 65), its parser and its quirks (first verdict wins)."""
