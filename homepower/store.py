@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 # 1698 for a unix-socket user), to the database (1044), unknown database (1049), an account that is locked
 # (3118) or whose password expired (1820, 1862).
 REJECTED_ERRNOS = (1044, 1045, 1049, 1698, 1820, 1862, 3118)
+# A statement the user may not run (a GRANT without CREATE, ALTER or DROP): also a setting to fix (78).
+PRIVILEGE_ERRNOS = (1044, 1142, 1143, 1227, 1370)
 BATCH = 2000  # rows per executemany: large enough to amortise round trips, small enough for max_allowed_packet
 
 
@@ -463,6 +465,11 @@ class Store:
                 raise StoreUnavailable(f"database {self.config.describe()} is unavailable: {msg}") from None
         else:
             errors = _mysql_errors()
+            if getattr(exc, "errno", None) in PRIVILEGE_ERRNOS:
+                raise StoreRejected(
+                    f"database {self.config.describe()} refuses a statement: {_safe(exc, self.config)}; grant "
+                    f"the user the privileges the README's set-up lists"
+                ) from None
             if isinstance(exc, (errors.InterfaceError, errors.OperationalError)):
                 raise StoreUnavailable(
                     f"database {self.config.describe()} is unavailable: {_safe(exc, self.config)}"

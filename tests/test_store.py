@@ -149,3 +149,25 @@ def test_forecast_rows_are_keyed_on_hour_issue_and_provider(store):
     store.upsert("forecast", [dict(rows[1], gr_w=250.0)])  # the same forecast again replaces, never adds
     got = store.execute("SELECT `provider`, `gr_w` FROM `forecast` ORDER BY `issued_utc`, `provider`", fetch=True)
     assert [(p, float(g)) for p, g in got] == [("meteoserver", 100.0), ("meteoserver", 250.0), ("open-meteo", 300.0)]
+
+
+def test_a_user_without_the_create_privilege_is_a_setting_to_fix_not_a_bug(mysql_database):
+    """Found in review: a GRANT lacking CREATE ended the poller with 70 (ProgrammingError 1142)."""
+    import uuid
+    from dataclasses import replace
+
+    from conftest import _admin_store
+    from homepower.errors import StoreRejected
+
+    user, password = f"hp_ro_{uuid.uuid4().hex[:8]}", "ro-pw-123"
+    admin = _admin_store()
+    try:
+        admin.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
+        admin.execute(f"GRANT SELECT, INSERT ON `{mysql_database.database}`.* TO '{user}'@'%'")
+        limited = replace(mysql_database, user=user, password=password)
+        with pytest.raises(StoreRejected) as err:
+            Store.connect(limited, ZoneInfo("UTC"))
+        assert err.value.exit_code == 78 and "privileges" in str(err.value) and password not in str(err.value)
+    finally:
+        admin.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+        admin.close()
