@@ -445,10 +445,11 @@ def attempt_path(state_dir: Path) -> Path:
 def secure(path: Path) -> None:
     """A file holding a secret found readable or writable by others is set back to 0600, with a warning."""
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
+        st = os.stat(path)
     except OSError:
         return
-    if mode & 0o077:
+    mode = stat.S_IMODE(st.st_mode)
+    if stat.S_ISREG(st.st_mode) and mode & 0o077:
         try:
             os.chmod(path, 0o600)
         except OSError as exc:
@@ -465,6 +466,9 @@ def _read_json(path: Path) -> dict[str, Any]:
             raw = handle.read(STATE_CAP + 1)
     except FileNotFoundError:
         return {}
+    except IsADirectoryError:  # a directory in its place: writing it will say so, once
+        log.debug("%s is a directory; ignored", path)
+        return {}
     except OSError as exc:
         log.warning("%s cannot be read (%s); ignored", path, exc.strerror or exc.__class__.__name__)
         return {}
@@ -476,6 +480,14 @@ def _read_json(path: Path) -> dict[str, Any]:
         log.warning("%s is not understood; ignored and replaced when next written", path)
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _cause(exc: BaseException) -> str:
+    """The OS's reason behind a failed write (``No space left on device``), for a one-line message."""
+    cause = exc.__cause__
+    if isinstance(cause, OSError):
+        return cause.strerror or cause.__class__.__name__
+    return str(exc)
 
 
 def _write_private(path: Path, record: dict[str, Any], what: str) -> None:
@@ -528,6 +540,8 @@ def drop_cache(state_dir: Path) -> None:
         cache_path(state_dir).unlink()
     except FileNotFoundError:
         pass
+    except OSError as exc:  # not removable: the renewal goes on, and writing the new one will say why
+        log.debug("the token cache cannot be removed (%s)", exc.strerror or exc.__class__.__name__)
 
 
 def fingerprint(creds: Credentials, serial: str, salt: str) -> str:
@@ -708,8 +722,17 @@ class TokenSource:
                 "firmware 7 and later need a token: set ENVOY_USER and ENVOY_PASSWORD "
                 "(Enlighten account) or ENVOY_TOKEN"
             )
-        log.info("obtaining a gateway token from Enlighten for gateway %s", serial)
         at = self._now()
+        # Recorded before the login: a run that cannot remember having asked must not ask, or a full or
+        # read-only STATE_DIR would cost a login per poll and void the hourly guard on rejected credentials.
+        try:
+            write_attempt(self.state_dir, self.creds, serial, at, policy.FAILED)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"STATE_DIR {self.state_dir} cannot hold the Enlighten attempt record ({_cause(exc)}): "
+                f"Enlighten was not asked for a token; make STATE_DIR writable (or set ENVOY_TOKEN)"
+            ) from exc
+        log.info("obtaining a gateway token from Enlighten for gateway %s", serial)
         try:
             token = self._fetch(self.creds, serial)
         except CredentialsRejected as exc:
@@ -719,7 +742,15 @@ class TokenSource:
         except HomepowerError:
             self._record(serial, at, policy.FAILED)
             raise
-        write_cache(self.state_dir, serial, token, rejected or rejected_pasted(self.state_dir), obtained=at)
+        try:
+            write_cache(self.state_dir, serial, token, rejected or rejected_pasted(self.state_dir), obtained=at)
+        except ConfigError as exc:  # the token is good for this run: the reading is not lost for a cache
+            log.warning(
+                "the gateway token could not be cached in STATE_DIR %s (%s): it is used for this run only, "
+                "and the next run logs in to Enlighten again; make STATE_DIR writable",
+                self.state_dir,
+                _cause(exc),
+            )
         self._record(serial, at, policy.OK)
         self.obtained = True
         claims = Claims.from_token(token)

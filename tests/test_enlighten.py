@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 
 import pytest
@@ -46,6 +47,11 @@ def env(tmp_path, gw, en, **extra):
 
 def state(tmp_path):
     return tmp_path / "state"
+
+
+def stored_rows(tmp_path) -> int:
+    with sqlite3.connect(str(state(tmp_path) / "homepower.db")) as conn:
+        return conn.execute("SELECT COUNT(*) FROM enphase_production").fetchone()[0]
 
 
 def cached(tmp_path) -> str:
@@ -433,12 +439,28 @@ def test_enlighten_over_https_is_verified_normally(tmp_path, gateway):
         assert https_enlighten.logins == 1
 
 
-def test_a_token_cache_that_cannot_be_written_is_a_configuration_error(tmp_path, gateway, enlighten):
+def test_a_token_that_cannot_be_cached_is_used_for_the_run_and_the_reading_stored(tmp_path, gateway, enlighten):
     (state(tmp_path) / "envoy-token.json").mkdir(parents=True)  # unwritable, for root too
     run = run_poller(env(tmp_path, gateway, enlighten))
-    assert run.code == 78, run.output
-    assert "token cache" in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    assert run.code == 0, run.output
+    assert enlighten.logins == 1 and any(r["path"] == "/api/v1/production" for r in gateway.requests)
+    warned = [line for line in run.stderr.splitlines() if "could not be cached" in line]
+    assert len(warned) == 1 and "STATE_DIR" in warned[0], run.stderr
+    assert enlighten.tokens[0] not in run.output
     assert not [p for p in state(tmp_path).iterdir() if p.name.startswith(".")]  # no temp file left
+    assert stored_rows(tmp_path) == 1
+
+
+def test_no_login_when_the_attempt_record_cannot_be_written(tmp_path, gateway, enlighten):
+    (state(tmp_path) / "enlighten-attempt.json").mkdir(parents=True)  # unwritable, for root too
+    for _ in range(3):
+        run = run_poller(env(tmp_path, gateway, enlighten))
+        assert run.code == 78, run.output
+        assert "STATE_DIR" in run.stderr and "attempt record" in run.stderr
+        assert len(run.stderr.strip().splitlines()) == 1
+    assert enlighten.login_attempts == 0  # a login that cannot be remembered is not made
+    wrong = env(tmp_path, gateway, enlighten, ENVOY_PASSWORD="wrong-pw")  # nor a wrong password, ever
+    assert run_poller(wrong).code == 78 and enlighten.login_attempts == 0
 
 
 # -- the token source without processes ----------------------------------------------------------
