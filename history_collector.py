@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 import log
-from homepower.cli import Parser, run
+from homepower.cli import Parser, held_logs, run
 from homepower.errors import UsageError
 
 
@@ -43,7 +43,6 @@ def parse_args(argv):
     parser.add_argument(
         "--archive",
         nargs="+",
-        type=Path,
         metavar="FILE",
         help="store these forecast files (old downloads) in the archive, print how many rows were new, exit",
     )
@@ -56,14 +55,16 @@ def make_request(args):
     from homepower import hours
     from homepower.collect import Request
 
-    if args.calibrate and (args.hour or args.dry_run):
+    # "Given" is "not None": an empty value (--hour '', --hour=) is a malformed time, not "no option".
+    hour, start, end = args.hour, args.start, args.end
+    if args.calibrate and (hour is not None or args.dry_run):
         raise UsageError("--calibrate takes no --hour or --dry-run: alone, or with --from A --to B (backtest)")
-    if args.hour and (args.start or args.end):
+    if hour is not None and (start is not None or end is not None):
         raise UsageError("use either --hour or --from/--to, not both")
-    if args.hour:
-        return Request("hour", hour=hours.parse_local(args.hour, "--hour", need_hour=True), dry_run=args.dry_run)
-    if args.start or args.end:
-        if not (args.start and args.end):
+    if hour is not None:
+        return Request("hour", hour=hours.parse_local(hour, "--hour", need_hour=True), dry_run=args.dry_run)
+    if start is not None or end is not None:
+        if start is None or end is None:
             raise UsageError("--from and --to go together: --from A --to B collects every hour in [A, B)")
         start, end = hours.parse_local(args.start, "--from"), hours.parse_local(args.end, "--to")
         if not start < end:
@@ -89,6 +90,12 @@ def archive(conf, paths) -> None:
         raise DataError(f"{errors[0]}; nothing stored from it{others}") from errors[0]
 
 
+def print_table(rows) -> None:
+    from homepower.hourtable import format_table
+
+    sys.stdout.write(format_table(rows))
+
+
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
 
@@ -97,14 +104,21 @@ def main(argv=None) -> int:
 
         conf = settings.load()
         log.setup(conf.log_level)
-        if args.archive:
-            if args.hour or args.start or args.end or args.dry_run:
+        with held_logs():  # a failed run is its one line (below DEBUG); a good one logs as usual
+            return work(conf)
+
+    def work(conf):
+        if args.archive is not None:
+            if any(v is not None for v in (args.hour, args.start, args.end)) or args.dry_run or args.calibrate:
                 raise UsageError(
-                    "--archive stores forecast files and exits: use it without --hour, --from/--to, --dry-run"
+                    "--archive stores forecast files and exits: use it without --hour, --from/--to, --dry-run, "
+                    "--calibrate"
                 )
-            return archive(conf, args.archive)
+            if any(not name.strip() for name in args.archive):
+                raise UsageError("--archive has an empty file name: give the forecast files to store")
+            return archive(conf, [Path(name) for name in args.archive])
         request = make_request(args)
-        from homepower.collect import collect
+        from homepower.collect import ForecastFileRefused, collect
         from homepower.dialects import parse_utc
         from homepower.store import Store
 
@@ -123,11 +137,14 @@ def main(argv=None) -> int:
                 else:
                     calibration.calibrate(conf, store, now_utc=now)
                 return
-            rows = collect(conf, request, store, now_utc=now)
+            try:
+                rows = collect(conf, request, store, now_utc=now)
+            except ForecastFileRefused as refused:  # the hours were done all the same: shown, then 65
+                if request.dry_run:
+                    print_table(refused.rows)
+                raise
         if request.dry_run:
-            from homepower.hourtable import format_table
-
-            sys.stdout.write(format_table(rows))
+            print_table(rows)
 
     return run(body, "history_collector")
 

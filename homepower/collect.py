@@ -17,9 +17,11 @@ from zoneinfo import ZoneInfo
 from homepower import forecast as F
 from homepower import hours as H
 from homepower.calibration import kwh_fc_for, load_calibrations
+from homepower.errors import DataError
 from homepower.forecast_join import ArchivedForecast, Joined
 from homepower.hours import Energy, Hour, Series
 from homepower.settings import PVSettings, Settings
+from solar3p.errors import MeteoFileError
 
 if TYPE_CHECKING:
     from homepower.store import Sample, Store
@@ -251,16 +253,46 @@ def collect(settings: Settings, request: Request, store: Store, now_utc: datetim
     """Archive METEO_FILE, compute the requested hours and store them (not with ``dry_run``); returns
     the rows (the caller prints them)."""
     now_utc = now_utc or utc_now()
+    hour_list = select_hours(request, settings.timezone, now_utc)  # a bad --hour fails before any file is read
     extra: list[ArchivedForecast] = []
-    if request.dry_run:  # writes nothing: METEO_FILE joins from memory
-        if settings.meteo_file.exists():
-            extra = F.as_archived(F.read_archive_file(settings.meteo_file).rows())
-    else:
-        F.archive_meteo_file(store, settings)
-    hour_list = select_hours(request, settings.timezone, now_utc)
+    refused: MeteoFileError | None = None
+    try:
+        if request.dry_run:  # writes nothing: METEO_FILE joins from memory (the hours asked for only)
+            if settings.meteo_file.exists() and hour_list:
+                extra = F.read_meteo_hours(settings, hour_list[0].start, hour_list[-1].start)
+        else:
+            F.archive_meteo_file(store, settings)
+    except MeteoFileError as exc:
+        # A damaged download must not cost the hour its energy: the rows are built from what the archive
+        # holds, and the run fails at the end (65) so that cron reports the file.
+        refused = exc
     if not hour_list:
         log.info("no completed hour to collect")
-        return []
+        rows: list[HourRow] = []
+    else:
+        rows = _collect_hours(settings, request, store, hour_list, now_utc, extra)
+    if refused is not None:
+        raise ForecastFileRefused(rows, refused) from refused
+    return rows
+
+
+class ForecastFileRefused(DataError):
+    """METEO_FILE was not understood: nothing archived from it, the hours collected (and stored) from the
+    archive all the same; ``rows`` are those hours (a dry run prints them)."""
+
+    def __init__(self, rows: list[HourRow], cause: MeteoFileError) -> None:
+        super().__init__(f"{cause}; nothing stored from it (the hours were collected from the archive)")
+        self.rows = rows
+
+
+def _collect_hours(
+    settings: Settings,
+    request: Request,
+    store: Store,
+    hour_list: list[Hour],
+    now_utc: datetime,
+    extra: list[ArchivedForecast],
+) -> list[HourRow]:
     updated = now_utc.replace(microsecond=0)
     calibrations = load_calibrations(store)
     rows: list[HourRow] = []

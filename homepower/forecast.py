@@ -22,7 +22,7 @@ from homepower.settings import PVSettings, Settings
 
 if TYPE_CHECKING:
     from homepower.store import Store
-    from solar3p.meteo import MeteoFile
+    from solar3p.meteostream import MeteoStream
 
 log = logging.getLogger(__name__)
 
@@ -39,45 +39,41 @@ def utc(unix: float) -> datetime:
     return EPOCH + timedelta(seconds=int(unix))
 
 
-def iter_archive_rows(meteo: MeteoFile, mtime: float) -> Iterator[dict]:
-    """The ``forecast`` table rows of a read forecast file, one at a time. A row's own ``issued`` wins
-    over the file's; a file with neither counts as issued at its modification time ``mtime`` (unix
-    seconds); a file that names no provider is provider ``file``."""
-    issued_file = meteo.issued if meteo.issued is not None else int(mtime)
-    provider = meteo.provider or FILE_PROVIDER
-    for r in meteo.rows:
-        row: dict = {
-            "ts_utc": utc(r.time),
-            "issued_utc": utc(r.issued if r.issued is not None else issued_file),
-            "provider": provider,
-        }
-        row.update({c: getattr(r, c) for c in VALUE_COLS})
-        yield row
+class _Counted:
+    """Archive rows of an open forecast file, counted as they go by (the file's row count)."""
 
+    def __init__(self, stream: MeteoStream) -> None:
+        from homepower.settings import FORECAST_PROVIDERS
 
-@dataclass(frozen=True)
-class ForecastFile:
-    """A read forecast file and its modification time (its issue time when it carries none)."""
+        path = stream.path
+        self.issued_file = stream.issued if stream.issued is not None else int(stream.mtime)
+        self.provider = stream.provider or FILE_PROVIDER
+        if self.provider not in FORECAST_PROVIDERS:  # no FORECAST_PROVIDER could ever select it
+            from solar3p.errors import MeteoFileError
 
-    meteo: MeteoFile
-    mtime: float
+            raise MeteoFileError(
+                path, f"has provider {stream.provider!r}, not one of {', '.join(FORECAST_PROVIDERS)}", "provider"
+            )
+        self.stream, self.rows = stream, 0
 
-    def rows(self) -> Iterator[dict]:
-        return iter_archive_rows(self.meteo, self.mtime)
-
-
-def read_archive_file(path: Path) -> ForecastFile:
-    """A forecast file, ready to archive; MeteoFileError (65, naming the file) when it is not one."""
-    from solar3p.meteo import read_meteo_file
-
-    meteo = read_meteo_file(path)
-    try:
-        mtime = Path(path).stat().st_mtime
-    except OSError as exc:  # gone between the read and the stat
+    def __iter__(self) -> Iterator[dict]:
         from solar3p.errors import MeteoFileError
 
-        raise MeteoFileError(path, f"cannot be read: {exc.__class__.__name__}") from exc
-    return ForecastFile(meteo, mtime)
+        for index, r in self.stream.rows():
+            if r.time % 3600:  # the join looks for hour starts: such a row would be stored and never used
+                raise MeteoFileError(
+                    self.stream.path,
+                    f"forecast row {index} has time {r.time} ({utc(r.time)} UTC), not the start of an hour",
+                    "time",
+                )
+            self.rows += 1
+            row: dict = {
+                "ts_utc": utc(r.time),
+                "issued_utc": utc(r.issued if r.issued is not None else self.issued_file),
+                "provider": self.provider,
+            }
+            row.update({c: getattr(r, c) for c in VALUE_COLS})
+            yield row
 
 
 @dataclass(frozen=True)
@@ -89,6 +85,32 @@ class Archived:
     new: int
 
 
+def archive_file(store: Store, path: Path) -> Archived:
+    """Store one forecast file's rows, streamed (memory bounded by a batch, not by the file). A row's own
+    ``issued`` wins over the file's; a file with neither counts as issued at its modification time; one
+    that names no provider is provider ``file``. Every row is a forecast of its own: rows of one hour
+    with different ``issued`` are all kept. A bad file raises MeteoFileError (65) and stores nothing."""
+    from solar3p.meteostream import open_meteo_stream
+
+    with open_meteo_stream(path) as stream:
+        rows = _Counted(stream)
+        new = store.store_forecasts(rows)
+    return Archived(Path(path), rows.rows, new)
+
+
+def read_meteo_hours(settings: Settings, first: datetime, last: datetime) -> list[ArchivedForecast]:
+    """METEO_FILE's forecasts of the hours starting in [first, last] (naive UTC), as a dry run joins
+    them without storing; checked like a file being archived."""
+    from solar3p.meteostream import open_meteo_stream
+
+    with open_meteo_stream(settings.meteo_file) as stream:
+        return [
+            ArchivedForecast(r["ts_utc"], r["issued_utc"], r["provider"], r["gr_w"], r["tc"], r["temp"])
+            for r in _Counted(stream)
+            if first <= r["ts_utc"] <= last
+        ]
+
+
 def archive_files(store: Store, paths: Sequence[Path]) -> tuple[list[Archived], list[Exception]]:
     """Store each file's rows (``--archive``). A bad file stores nothing and is returned among the
     errors; the good ones are stored all the same."""
@@ -98,11 +120,9 @@ def archive_files(store: Store, paths: Sequence[Path]) -> tuple[list[Archived], 
     errors: list[Exception] = []
     for path in paths:
         try:
-            read = read_archive_file(Path(path))
+            done.append(archive_file(store, Path(path)))
         except MeteoFileError as exc:
             errors.append(exc)
-            continue
-        done.append(Archived(Path(path), len(read.meteo.rows), store.store_forecasts(read.rows())))
     return done, errors
 
 
@@ -113,6 +133,19 @@ def _file_stamp(path: Path) -> dict | None:
     except OSError:
         return None
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _content_hash(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        if not path.is_file():  # a FIFO would block: archive_file refuses it
+            return None
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def _read_json(path: Path) -> dict:
@@ -145,15 +178,12 @@ def archive_meteo_file(store: Store, settings: Settings) -> int | None:
     if known is not None and stamp is not None and all(known.get(k) == v for k, v in stamp.items()):
         log.debug("forecast file %s is archived already (same size and time)", path)
         return 0
-    try:
-        content = hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        content = None  # read_archive_file below names the problem
+    content = _content_hash(path)  # None: archive_file below names the problem
     new = 0
     if known is None or content is None or known.get("sha256") != content:
-        read = read_archive_file(path)
-        new = store.store_forecasts(read.rows())
-        log.info("archived forecast file %s: %d new row(s) of %d", path, new, len(read.meteo.rows))
+        done = archive_file(store, path)
+        new = done.new
+        log.info("archived forecast file %s: %d new row(s) of %d", path, new, done.rows)
     if stamp is not None and content is not None:
         entries[ident] = dict(stamp, sha256=content)
         try:
@@ -180,11 +210,6 @@ def join(
     candidates = store.read_forecasts(starts[0], starts[-1] + timedelta(hours=1), provider)
     candidates.extend(extra)
     return choose_all(candidates, starts, settings.forecast_min_lead_h, provider)
-
-
-def as_archived(rows: Iterable[dict]) -> list[ArchivedForecast]:
-    """Archive rows (dicts) as the join reads them back."""
-    return [ArchivedForecast(r["ts_utc"], r["issued_utc"], r["provider"], r["gr_w"], r["tc"], r["temp"]) for r in rows]
 
 
 # -- solar3p's kWh ----------------------------------------------------------------------------------

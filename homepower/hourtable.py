@@ -10,6 +10,7 @@ COLUMNS = (
     ("ts_utc", 19),
     ("kwh_pv", 9),
     ("kwh_s3p", 9),
+    ("kwh_fc", 9),
     ("kwh_return", 10),
     ("kwh_import", 10),
     ("kwh_consumed", 12),
@@ -17,6 +18,7 @@ COLUMNS = (
     ("tc", 5),
     ("temp", 6),
     ("forecast_issued", 19),
+    ("forecast_provider", 17),
     ("source", 9),
     ("flags", 0),
 )

@@ -7,6 +7,7 @@ goes away raise ``StoreUnavailable`` (exit 75); the caller decides what that mea
 
 from __future__ import annotations
 
+import itertools
 import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple, Sequence
@@ -353,48 +354,44 @@ class Store:
         return sorted(out, key=lambda s: s.t)
 
     # -- the forecast archive ------------------------------------------------------------------
-    def store_forecasts(self, rows: Iterable[Mapping], commit: bool = True) -> int:
-        """Insert the archive rows (dicts of ``forecast`` columns, best in time order) not stored yet;
-        returns how many were new. A row whose key (ts_utc, issued_utc, provider) is stored already is left
-        as it was: the archive never rewrites what a forecast said. Done a batch at a time (the stored keys
-        of the batch's hours looked up, the new rows inserted), so years of rows need little memory."""
-        batch: list[Mapping] = []
-        new = 0
-        for row in rows:
-            batch.append(row)
-            if len(batch) >= BATCH:
-                new += self._store_forecast_batch(batch)
+    def store_forecasts(self, rows: Iterable[Mapping]) -> int:
+        """Insert the archive rows (dicts of ``forecast`` columns, any number: taken a batch at a time)
+        not stored yet, in one transaction; returns how many the insert added. A row whose key (ts_utc,
+        issued_utc, provider) is stored already is left as it was: the archive never rewrites what a
+        forecast said. If ``rows`` raises (a bad file found half way), nothing of it is stored."""
+        to_db = self.dialect.to_db
+        sql: str | None = None
+        cols: list[str] = []
+        mysql = self.dialect.kind == "mysql"
+        # The count is what this insert did, also while another run archives the same file: SQLite counts
+        # each row it inserted (rowcount; writers take turns); on MariaDB the transaction's snapshot sees
+        # its own rows and none that another run committed meanwhile, so the difference is exact.
+        before = self._forecast_rows() if mysql else 0
+        added = 0
+        try:
+            batch: list[Mapping] = []
+            for row in itertools.chain(rows, [None]):  # None: flush the last batch
+                if row is not None:
+                    batch.append(row)
+                    if len(batch) < BATCH:
+                        continue
+                if not batch:
+                    continue
+                if sql is None:
+                    cols = list(batch[0].keys())
+                    sql = self.dialect.insert_new_sql("forecast", cols, schema.key("forecast"))
+                added += self._run(sql, [tuple(to_db(r[c]) for c in cols) for r in batch], many=True, count=True)
                 batch = []
-        if batch:
-            new += self._store_forecast_batch(batch)
-        if commit:
+            if mysql:
+                added = self._forecast_rows() - before
             self.commit()
-        return new
+        except BaseException:
+            self.rollback()
+            raise
+        return added
 
-    def _store_forecast_batch(self, rows: list[Mapping]) -> int:
-        lo = min(r["ts_utc"] for r in rows)
-        hi = max(r["ts_utc"] for r in rows)
-        q, p = self.q, self.dialect.placeholder
-        sql = (
-            f"SELECT {q('ts_utc')}, {q('issued_utc')}, {q('provider')} FROM {q('forecast')} "
-            f"WHERE {q('ts_utc')} >= {p} AND {q('ts_utc')} <= {p}"
-        )
-        have = {
-            (parse_utc(ts), parse_utc(issued), provider)
-            for ts, issued, provider in self._run(sql, (self.dialect.to_db(lo), self.dialect.to_db(hi)), fetch=True)
-        }
-        new: dict[tuple, Mapping] = {}
-        for r in rows:
-            key = (r["ts_utc"], r["issued_utc"], r["provider"])
-            if key not in have:
-                new.setdefault(key, r)
-        if new:
-            items = list(new.values())
-            cols = list(items[0].keys())
-            sql = self.dialect.insert_new_sql("forecast", cols, schema.key("forecast"))
-            to_db = self.dialect.to_db
-            self._run(sql, [tuple(to_db(r[c]) for c in cols) for r in items], many=True)
-        return len(new)
+    def _forecast_rows(self) -> int:
+        return int(self._run(f"SELECT COUNT(*) FROM {self.q('forecast')}", fetch=True)[0][0] or 0)
 
     def forecast_count(self) -> tuple[int, int]:
         """(rows, distinct issue times) of the archive."""
@@ -435,7 +432,8 @@ class Store:
         return self._run(sql, params, fetch=fetch)
 
     # -- internals -----------------------------------------------------------------------------
-    def _run(self, sql: str, params: Sequence = (), fetch: bool = False, many: bool = False):
+    def _run(self, sql: str, params: Sequence = (), fetch: bool = False, many: bool = False, count: bool = False):
+        """``fetch``: the rows; ``count``: the rows the statement changed (rowcount)."""
         cursor = None
         try:
             cursor = self.conn.cursor()
@@ -443,6 +441,8 @@ class Store:
                 cursor.executemany(sql, params)
             else:
                 cursor.execute(sql, tuple(params))
+            if count:
+                return max(cursor.rowcount or 0, 0)
             return cursor.fetchall() if fetch else None
         except Exception as exc:
             self._raise_unavailable(exc)
