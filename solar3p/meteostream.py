@@ -3,9 +3,10 @@
 ``solar3p.meteo.read_meteo_file`` gives the model its rows in memory, sorted and one per hour; the
 archive needs every row (several issues of one hour are several forecasts) and none of them held: here
 the file is read in chunks and each ``forecast`` row (and each element of the other top-level lists) is
-decoded on its own and let go. The same cap on a file's size holds for both. The top-level ``issued``/``provider`` may come after the rows (a
-Meteoserver download gets them appended): then a first pass over the file finds them, and a second
-streams the rows. The checks are those of ``solar3p.meteo`` (the same messages, exit 65).
+decoded on its own and let go. The same cap on a file's size holds for both. The top-level
+``issued``/``provider`` may come after the rows (a Meteoserver download gets them appended): then a
+first pass over the file finds them, and a second streams the rows. The checks are those of
+``solar3p.meteo`` (the same messages, exit 65).
 """
 
 from __future__ import annotations
