@@ -239,7 +239,8 @@ def test_a_malformed_forecast_file_is_a_data_error_naming_the_file(store, db_url
     with pytest.raises(DataError) as err:
         collect(settings_for(tmp_path, db_url, bad), day_range(date(2025, 6, 1), 1), store, now_utc=LATER)
     assert err.value.exit_code == 65 and str(bad) in str(err.value)
-    assert stored(store) == []
+    rows = stored(store)  # the energy is stored all the same, without a forecast
+    assert len(rows) == 24 and all(r["kwh_pv"] is not None and r["gr_w"] is None for r in rows)
 
 
 def test_one_hour_alone_equals_the_range_run_and_reruns_replace(store, db_url, tmp_path):
