@@ -164,9 +164,10 @@ def calibrate(settings: Settings, store, now_utc: datetime | None = None, out: T
     except OSError as exc:
         raise DataError(f"cannot write {path}: {exc}") from exc
     store.upsert("calibration", [row])
-    first, last = _utc(cal.trained_from), _utc(cal.trained_to)
+    first, last = _utc(cal.trained_from), _utc(cal.trained_to)  # trained_to is exclusive: say "until"
     out.write(
-        f"calibrated on {cal.hours} hours of {cal.days} local days ({first:%Y-%m-%d} to {last:%Y-%m-%d} UTC"
+        f"calibrated on {cal.hours} hours of {cal.days} local days (hours from {first:%Y-%m-%d %H:%M} "
+        f"until {last:%Y-%m-%d %H:%M} UTC"
         f"{f'; {cal.dropped_days} day(s) left out: snow, outage or missing hours' if cal.dropped_days else ''})\n"
         f"learned: {cal.describe()}\n"
         f"in-sample hourly nMAE {_pct(cal.nmae_pct)} (solar3p with your settings: {_pct(cal.nmae_pct_physics)})\n"

@@ -68,7 +68,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 VERSION = 1
-MIN_DAYS = 3  # local days with usable hours needed to fit at all
+MIN_DAYS = 3  # local days with usable daylight hours needed to fit at all
 MAX_HISTORY_DAYS = 730  # a fit uses the hours of at most this many days before its last one
 DAY_RATIO_LIMIT = 2.0  # a day measuring more than this many times off the median ratio is not used
 LEVEL_HALF_LIFE_D = 30.0  # recency weight of the level, days
@@ -434,7 +434,7 @@ def fit(
     """Fit on hours with features ``feat``, measured ``kwh`` and a local-day number ``day`` each (any
     integers, one per local date). ``local_hour``/``month`` only word the shading found. ``start``: an
     orientation to search from (a previous fit) instead of the coarse grid. CalibrationError when fewer
-    than MIN_DAYS days have usable hours."""
+    than MIN_DAYS local days have usable daylight hours."""
     kwh = np.asarray(kwh, dtype=float)
     day = np.asarray(day, dtype="int64")
     if not (len(feat) == kwh.size == day.size):
@@ -442,13 +442,15 @@ def fit(
     usable = np.isfinite(kwh) & (kwh >= 0) & np.isfinite(feat.ghi)
     if usable.any():  # two years hold every sun position twice; older hours add time, not knowledge
         usable &= day > day[usable].max() - MAX_HISTORY_DAYS
-    days = np.unique(day[usable])
+    # Days are counted on the daylight hours the fit uses: a night hour alone does not make a day.
+    light = usable & (feat.sunlit > 0) & ((feat.ghi > MIN_SKY_GHI) | (kwh > 0))
+    days = np.unique(day[light])
     if days.size < MIN_DAYS:
         raise CalibrationError(
-            f"{days.size} local day(s) ({int(usable.sum())} hours) of pvhistory with kwh_pv and forecast weather; "
+            f"{days.size} local day(s) with daylight hours ({int(light.sum())} daylight hours of "
+            f"{int(usable.sum())}) of pvhistory with kwh_pv and forecast weather; "
             f"calibration needs at least {MIN_DAYS} days"
         )
-    light = usable & (feat.sunlit > 0) & ((feat.ghi > MIN_SKY_GHI) | (kwh > 0))
     f = feat.take(light)
     m, d = kwh[light], day[light]
     rating_kwh = given.rating_w / 1000.0

@@ -106,6 +106,16 @@ def test_under_three_days_is_refused_saying_how_much_there_is():
         C.fit(h.feat, h.kwh, h.day, S.given(180.0, 35.0))
 
 
+def test_a_night_hour_of_a_third_local_date_does_not_make_two_days_three():
+    # 48 UTC-aligned hours from 23:00 local: two days of daylight plus one night hour of the day before.
+    h = S.generate(date(2025, 4, 30), 3, seed=9)
+    t0 = int(datetime(2025, 4, 30, 21, tzinfo=timezone.utc).timestamp())
+    h = h.mask((h.start >= t0) & (h.start < t0 + 48 * 3600))
+    assert np.unique(h.day).size == 3
+    with pytest.raises(C.CalibrationError, match=r"2 local day\(s\) with daylight.*at least 3 days"):
+        C.fit(h.feat, h.kwh, h.day, S.given(180.0, 35.0))
+
+
 def test_bad_values_are_left_out_and_mismatched_arrays_refused():
     h = S.generate(date(2025, 5, 1), 10, seed=10)
     kwh = h.kwh.copy()
@@ -185,6 +195,8 @@ def test_calibrate_stores_the_row_and_file_prints_words_and_changes_no_kwh_fc(st
     assert done.returncode == 0, done.stderr
     assert "azimuth 18" in done.stdout or "azimuth 17" in done.stdout, done.stdout
     assert "you said 135 deg" in done.stdout and "nMAE" in done.stdout
+    # History from local May 1 00:00 through May 14 23:00 (CEST): the printed range ends where it ends.
+    assert "hours from 2025-04-30 22:00 until 2025-05-14 22:00 UTC" in done.stdout, done.stdout
     store.commit()
     stored = store.calibrations()
     assert len(stored) == 1 and stored[0]["fitted_utc"] == datetime(2025, 6, 1)
@@ -196,8 +208,12 @@ def test_calibrate_stores_the_row_and_file_prints_words_and_changes_no_kwh_fc(st
     assert set(kwh_fc_of(store).values()) == {0.5}
 
 
-def test_too_little_history_exits_65_in_one_line_and_writes_nothing(store, db_url, tmp_path):
-    h = S.generate(date(2025, 5, 1), 2, seed=14)
+@pytest.mark.parametrize("first_utc", [None, datetime(2025, 4, 30, 21), datetime(2025, 5, 1, 0)])
+def test_too_little_history_exits_65_in_one_line_and_writes_nothing(store, db_url, tmp_path, first_utc):
+    # Two local days, or 48 UTC-aligned hours that touch a third local date only at night.
+    h = S.generate(date(2025, 4, 30) if first_utc else date(2025, 5, 1), 4 if first_utc else 2, seed=14)
+    if first_utc is not None:
+        h.rows = [r for r in h.rows if first_utc <= r["ts_utc"] < first_utc + timedelta(hours=48)]
     put_history(store, h)
     done = collector(tmp_path, db_url, "--calibrate", "--now", "2025-06-01T00:00:00")
     assert done.returncode == 65
