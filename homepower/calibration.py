@@ -67,21 +67,27 @@ def range_start_utc(start_local: datetime, tz) -> datetime:
 
 
 def plant(settings: Settings):
-    from solar3p.calibrate import Face, Plant
+    from solar3p.calibrate import plant_of
 
-    pv = settings.pv
-    faces = tuple(Face(p.rating_w, p.azimuth, p.tilt) for p in pv.planes)
-    first = faces[0]
-    return Plant(
-        pv.latitude,
-        pv.longitude,
-        sum(f.rating_w for f in faces),
-        pv.losses_pct,
-        first.azimuth,
-        first.tilt,
-        planes=faces if len(faces) > 1 else (),
-        horizon=None if pv.horizon is None else tuple(pv.horizon),
-    )
+    return plant_of(settings.pv)
+
+
+def warn_if_fitted_for_other_settings(calibrations: list, settings: Settings) -> None:
+    """One warning line when the newest calibration was fitted under other PV_* settings than those in
+    force (it is still applied, as fitted: see the README's calibration part)."""
+    if not calibrations:
+        return
+    from solar3p.calibrate import settings_changed
+
+    fitted, cal = max(calibrations, key=lambda pair: pair[0])
+    changed = settings_changed(cal, plant(settings))
+    if changed:
+        log.warning(
+            "the calibration fitted %s UTC was fitted under other PV_* settings (%s changed since); kwh_fc "
+            "still uses it as fitted: run history_collector.py --calibrate again",
+            _utc(fitted),
+            ", ".join(changed),
+        )
 
 
 class _Arrays:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from homepower import forecast as F
 from homepower import hours as H
-from homepower.calibration import kwh_fc_for, load_calibrations
+from homepower.calibration import kwh_fc_for, load_calibrations, warn_if_fitted_for_other_settings
 from homepower.errors import DataError
 from homepower.forecast_join import ArchivedForecast, Joined
 from homepower.hours import Energy, Hour, Series
@@ -295,6 +295,7 @@ def _collect_hours(
 ) -> list[HourRow]:
     updated = now_utc.replace(microsecond=0)
     calibrations = load_calibrations(store)
+    warn_if_fitted_for_other_settings(calibrations, settings)
     rows: list[HourRow] = []
     # A year at a time keeps memory bounded for decade-long backfills; every hour's answer depends
     # only on the readings and forecasts of that hour, so chunking changes nothing in the result.

@@ -22,8 +22,9 @@ The calibrated forecast of an hour is
    days, not hours; on short history the prior toward PV_ORIENTATION/PV_TILT dominates, and it never
    runs unregularised. A coarse grid then a pattern search; a backtest starts each day from the last fit.
    A roof of several planes (PV_ARRAYS) fits each plane's azimuth and tilt, each pulled toward its own
-   given values (a pattern search from them, no grid), with one level for the roof; PV_HORIZON is part
-   of the physics as in ``solar3p.model`` (the sun table then learns only what it leaves out).
+   given values (a pattern search from them, no grid), with one level for the roof; planes given the
+   same azimuth and tilt are fitted as one plane (a roof split into halves learns what the whole does);
+   PV_HORIZON is part of the physics as in ``solar3p.model`` (the sun table then learns only what it leaves out).
 4. **Residual tables** (``_tables``): two tables fitted by two rounds of backfitting, each cell pulled
    toward 1 by ``CELL_PRIOR_HOURS`` (sun) or ``SKY_PRIOR_HOURS`` (sky) hours, so a cell learns only what
    enough hours show. ``sun`` by sun
@@ -456,12 +457,17 @@ def fit(
     rating_kwh = given.rating_w / 1000.0
     p_given = roof_power(f, given, given.orientations)[0] / 1000.0
     keep = _keep_days(p_given, m, d)
+    # Planes given the same way (a roof described in parts) are fitted as one: the split is no evidence.
+    joined, group = _grouped(given)
     begin = _start(start, given)
-    found = _fit_orientation(f, m, d, keep, given, begin)
-    p = roof_power(f, given, found)[0] / 1000.0
+    if begin is not None:
+        begin = tuple(begin[group.index(g)] for g in range(len(joined.faces)))
+    found_joined = _fit_orientation(f, m, d, keep, joined, begin)
+    p = roof_power(f, joined, found_joined)[0] / 1000.0
     keep = _keep_days(p, m, d)  # again with the orientation found: a wrong one bends the ratios
-    if begin is None or found != begin:
-        found = _fit_orientation(f, m, d, keep, given, found)
+    if begin is None or found_joined != begin:
+        found_joined = _fit_orientation(f, m, d, keep, joined, found_joined)
+    found = tuple(found_joined[g] for g in group)
     p, share = roof_power(f, given, found)
     p = p / 1000.0
     level = _level(p, m, d, keep)
@@ -530,6 +536,24 @@ def _level(p: np.ndarray, m: np.ndarray, day: np.ndarray, keep: np.ndarray) -> f
     per_day = float(np.sum(p * p)) / max(np.unique(d).size, 1)
     prior = LEVEL_PRIOR_DAYS * per_day
     return float((np.sum(w * m * p) + prior) / (np.sum(w * p * p) + prior))
+
+
+def _grouped(plant: Plant) -> tuple[Plant, tuple[int, ...]]:
+    """``plant`` with its planes of the same azimuth and tilt joined into one (ratings summed: the physics
+    is the same), and for each of its planes the index of the joined plane it went into."""
+    ways: list[Orientation] = []
+    ratings: list[float] = []
+    group: list[int] = []
+    for face in plant.faces:
+        way = (face.azimuth % 360.0, face.tilt)
+        if way not in ways:
+            ways.append(way)
+            ratings.append(0.0)
+        group.append(ways.index(way))
+        ratings[group[-1]] += face.rating_w
+    faces = tuple(Face(r, az, t) for r, (az, t) in zip(ratings, ways, strict=True))
+    joined = replace(plant, azimuth=faces[0].azimuth, tilt=faces[0].tilt, planes=faces if len(faces) > 1 else ())
+    return joined, tuple(group)
 
 
 def _start(start, given: Plant) -> tuple[Orientation, ...] | None:
@@ -739,6 +763,43 @@ def newest_before(calibrations, hour_start: int):
             if best is None or fitted > best[0]:
                 best = (fitted, cal)
     return None if best is None else best[1]
+
+
+def plant_of(pv) -> Plant:
+    """The installation that PV settings (``homepower.settings.PVSettings``: site, planes, losses,
+    horizon) describe."""
+    faces = tuple(Face(p.rating_w, p.azimuth, p.tilt) for p in pv.planes)
+    return Plant(
+        pv.latitude,
+        pv.longitude,
+        sum(f.rating_w for f in faces),
+        pv.losses_pct,
+        faces[0].azimuth,
+        faces[0].tilt,
+        planes=faces if len(faces) > 1 else (),
+        horizon=None if pv.horizon is None else tuple(float(h) for h in pv.horizon),
+    )
+
+
+def settings_changed(cal: Calibration, now: Plant) -> list[str]:
+    """The PV_* settings that differ between the installation ``cal`` was fitted for and ``now`` (empty:
+    the same; a plane split into identical parts counts as the same plane)."""
+    was, new = _grouped(cal.given)[0], _grouped(now)[0]
+    changed = []
+    if not (
+        math.isclose(was.latitude, new.latitude, abs_tol=1e-6)
+        and math.isclose(was.longitude, new.longitude, abs_tol=1e-6)
+    ):
+        changed.append("PV_LATITUDE/PV_LONGITUDE")
+    if [(round(f.rating_w, 3), round(f.azimuth % 360.0, 3), round(f.tilt, 3)) for f in was.faces] != [
+        (round(f.rating_w, 3), round(f.azimuth % 360.0, 3), round(f.tilt, 3)) for f in new.faces
+    ]:
+        changed.append("the panels (PV_ARRAYS or PV_PANELS/PV_PANEL_WP/PV_ORIENTATION/PV_TILT)")
+    if not math.isclose(was.losses_pct, new.losses_pct, abs_tol=1e-6):
+        changed.append("PV_LOSSES_PCT")
+    if (was.horizon or None) != (new.horizon or None):
+        changed.append("PV_HORIZON")
+    return changed
 
 
 def with_given(cal: Calibration, **changes) -> Calibration:

@@ -358,6 +358,17 @@ def run_forecast(argv, settings) -> int:
         if settings.pv_calibration != default or default.exists():
             path = settings.pv_calibration
     calibration = read_calibration(path) if path is not None else None
+    if calibration is not None:
+        from solar3p.calibrate import plant_of, settings_changed
+
+        changed = settings_changed(calibration, plant_of(pv))
+        if changed:
+            logging.getLogger(__name__).warning(
+                "calibration file %s was fitted under other PV_* settings (%s changed since); kwh_fc still "
+                "uses it as fitted: run history_collector.py --calibrate again",
+                path,
+                ", ".join(changed),
+            )
     rows = read_meteo(resolve_file(args.file, settings.meteo_file))
     lines = hourly(rows, pv, settings.timezone)
     if calibration is not None:

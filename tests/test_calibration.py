@@ -288,6 +288,18 @@ def test_solar3p_calibration_adds_kwh_fc_to_every_row(tmp_path):
     assert json.loads(solar3p(tmp_path, "--format", "json").stdout) == rows
 
 
+def test_solar3p_warns_in_one_line_when_the_calibration_was_fitted_under_other_settings(tmp_path):
+    path, _ = a_calibration_file(tmp_path)  # fitted for the defaults: 12 x 405 W, SE, 35 deg, no horizon
+    same = solar3p(tmp_path, "--calibration", str(path), "--format", "json", PV_ARRAYS="6x405@SE/35;6x405@SE/35")
+    assert same.returncode == 0 and same.stderr.strip() == "", same.stderr
+    other = solar3p(tmp_path, "--calibration", str(path), "--format", "json", PV_HORIZON="0,0,20,10,0,0,0,0")
+    assert other.returncode == 0, other.stderr
+    lines = other.stderr.strip().splitlines()
+    assert len(lines) == 1 and "PV_HORIZON" in lines[0] and "--calibrate again" in lines[0], other.stderr
+    # Still applied, as fitted: the same kwh_fc (kwh is the physics of the settings in force).
+    assert [r["kwh_fc"] for r in json.loads(other.stdout)] == [r["kwh_fc"] for r in json.loads(same.stdout)]
+
+
 @pytest.mark.parametrize("content", ["", "{", "[]", '{"version": 1}'])
 def test_solar3p_with_a_bad_calibration_file_exits_65_in_one_line(tmp_path, content):
     path = tmp_path / "cal.json"
@@ -343,6 +355,16 @@ def test_each_plane_of_a_roof_is_found_and_pulled_toward_its_own_values():
     assert back.orientations == tuple((round(a, 2), round(t, 2)) for a, t in cal.orientations)
 
 
+def test_a_plane_split_into_identical_halves_learns_what_the_whole_learns():
+    h = S.generate(date(2025, 5, 1), 7, azimuth=225.0, tilt=35.0, seed=22)
+    whole = C.fit(h.feat, h.kwh, h.day, S.given(135.0, 35.0))
+    half = C.Face(S.RATING_W / 2, 135.0, 35.0)
+    split = C.Plant(S.LAT, S.LON, S.RATING_W, S.LOSSES, 135.0, 35.0, planes=(half, half))
+    halves = C.fit(h.feat, h.kwh, h.day, split)
+    assert halves.orientations == whole.orientations * 2, (halves.orientations, whole.orientations)
+    assert halves.level == pytest.approx(whole.level)
+
+
 def test_the_collector_fills_kwh_fc_only_from_a_calibration_fitted_before_the_hour(store, db_url, tmp_path):
     from homepower import synth
 
@@ -388,3 +410,12 @@ def test_the_collector_fills_kwh_fc_only_from_a_calibration_fitted_before_the_ho
         for r in json.loads(shown.stdout)
     }
     assert all(abs(by_hour[t] - v) < 1e-5 for t, v in after.items())
+    assert "--calibrate again" not in again.stderr
+    # Settings changed since the fit: one warning line, kwh_fc still from the calibration as fitted.
+    moved = collector(
+        tmp_path, db_url, "--from", "2025-06-06", "--to", "2025-06-07", *later, METEO_FILE=str(meteo), PV_TILT="20"
+    )
+    assert moved.returncode == 0, moved.stderr
+    warned = [line for line in moved.stderr.splitlines() if "--calibrate again" in line]
+    assert len(warned) == 1 and "PV_TILT" in warned[0], moved.stderr
+    assert kwh_fc_of(store) == fc
