@@ -23,6 +23,7 @@ from urllib3.exceptions import (
     HTTPError,
     NewConnectionError,
     ProtocolError,
+    ReadTimeoutError,
     SSLError,
     TimeoutError as Urllib3Timeout,
 )
@@ -249,7 +250,9 @@ class GatewayClient:
             except (NewConnectionError, Urllib3Timeout, ProtocolError, OSError) as exc:
                 if isinstance(exc, ssl.SSLError) and self._plain_http(exc):  # the pin's first handshake
                     continue
-                self._wait_or_give_up(started, _reason(exc), delay)
+                # A read timeout: TCP (and TLS) succeeded, the gateway was reached and did not answer.
+                silent = path if isinstance(exc, ReadTimeoutError) else None
+                self._wait_or_give_up(started, _reason(exc), delay, silent)
                 delay = min(delay * 2, BACKOFF_MAX_S)
             except HTTPError as exc:  # anything else urllib3 can raise
                 raise UnreachableError(
@@ -295,7 +298,7 @@ class GatewayClient:
         # Decode ourselves: gateways rarely name a charset, and guessing one is slow and can differ.
         return Answer(response.status, content.decode("utf-8", errors="replace"), path), challenge
 
-    def _wait_or_give_up(self, started: float, reason: str, delay: float) -> None:
+    def _wait_or_give_up(self, started: float, reason: str, delay: float, silent: str | None = None) -> None:
         """After a connection failure: sleep ``delay`` (less near the deadline) before the next attempt, or
         UnreachableError once ENVOY_RETRY_S has passed since the run's first failed attempt."""
         if self._deadline is None:
@@ -308,6 +311,12 @@ class GatewayClient:
         hint = f"; {self._unset_hint}" if self._unset_hint else ""
         if remaining <= 0 or (self._unset_hint and reason in NAME_UNKNOWN):
             tried = now - (started if self._first_failure is None else self._first_failure)
+            if silent is not None:
+                raise UnreachableError(
+                    f"gateway {self.base_url} accepted the connection but did not answer {silent} within "
+                    f"{tried:.1f} s (ENVOY_TIMEOUT={self.timeout:g}, ENVOY_RETRY_S={self.retry_s:g}): it is busy "
+                    f"or stalled (restart it if this persists); nothing stored, the next run tries again"
+                ) from None
             if tried >= 1:
                 retried = f" after retrying for {tried:.0f} s (ENVOY_RETRY_S={self.retry_s:g})"
             elif remaining > 0:  # the default host's name does not resolve: nothing to wait for
