@@ -496,6 +496,9 @@ def _open_sqlite(config: DatabaseConfig, existing: bool = False):
     return conn
 
 
+MYSQL_CONNECT_TIMEOUT_S = 10  # the handshake, whole; a silent server must not hold the poll
+
+
 def _open_mysql(config: DatabaseConfig):
     import mysql.connector
     from mysql.connector.constants import ClientFlag
@@ -507,7 +510,7 @@ def _open_mysql(config: DatabaseConfig):
             user=config.user,
             password=config.password,
             database=config.database,
-            connection_timeout=10,
+            connection_timeout=MYSQL_CONNECT_TIMEOUT_S,
             autocommit=False,
             charset="utf8mb4",
             collation="utf8mb4_general_ci",
@@ -523,9 +526,18 @@ def _open_mysql(config: DatabaseConfig):
                 f"password or database name in DATABASE_URL (or create them: see the README)"
             ) from None
         raise StoreUnavailable(
-            f"database {config.describe()} is unavailable: {_safe(exc, config)}; "
+            f"database {config.describe()} is unavailable: {_connect_reason(exc, config)}; "
             f"check that the server runs and DATABASE_URL is right"
         ) from None
+
+
+def _connect_reason(exc: Exception, config: DatabaseConfig) -> str:
+    """The driver's reason, or what happened when it has none: a server that accepts TCP and never sends
+    its handshake gives an empty 3024 (the driver's read timeout)."""
+    msg = getattr(exc, "msg", None)
+    if getattr(exc, "errno", None) == 3024 or (isinstance(msg, str) and not msg.strip()):
+        return f"no answer from the server within {MYSQL_CONNECT_TIMEOUT_S:g} s (it accepted the connection)"
+    return _safe(exc, config)
 
 
 def _safe(exc: Exception, config: DatabaseConfig) -> str:

@@ -1,11 +1,13 @@
 """The store on both backends: schema creation, upserts keyed on ts_utc, batches, failures."""
 
+import socket
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from homepower import schema
+from homepower import store as store_module
 from homepower.errors import StoreUnavailable
 from homepower.settings import DatabaseConfig
 from homepower.store import Store
@@ -115,6 +117,20 @@ def test_unreachable_mysql_is_store_unavailable_without_password():
     assert err.value.exit_code == 75
     assert "s3cret-pw" not in str(err.value)
     assert "127.0.0.1:1" in str(err.value)
+
+
+def test_a_mysql_server_that_never_speaks_is_named_as_silent(monkeypatch):
+    monkeypatch.setattr(store_module, "MYSQL_CONNECT_TIMEOUT_S", 1)  # not 10 s of the suite
+    with socket.socket() as blackhole:
+        blackhole.bind(("127.0.0.1", 0))
+        blackhole.listen(1)  # accepts TCP (the kernel does), never writes a handshake
+        port = blackhole.getsockname()[1]
+        cfg = DatabaseConfig(kind="mysql", host="127.0.0.1", port=port, user="u", password="pw", database="x")
+        with pytest.raises(StoreUnavailable) as err:
+            Store.connect(cfg)
+    assert err.value.exit_code == 75
+    assert "no answer from the server within 1 s" in str(err.value), str(err.value)
+    assert "3024: ;" not in str(err.value)
 
 
 def test_unopenable_sqlite_is_store_unavailable(tmp_path):
