@@ -645,7 +645,7 @@ class TokenSource:
                 )
             return str(cached)
         if decision.do is Do.BLOCKED:
-            raise self._not_asked(decision, last)
+            raise self._not_asked(decision, last, pasted_refused=bool(known_bad))
         if decision.do is Do.RENEW_OR_USE:
             assert cached is not None and claims is not None
             try:
@@ -673,7 +673,7 @@ class TokenSource:
         last = read_attempt(self.state_dir, self.creds, serial)
         decision = policy.may_renew_after_refusal(self._now(), last, self.obtained)
         if decision.do is Do.BLOCKED:
-            raise self._not_asked(decision, last)
+            raise self._not_asked(decision, last, pasted_refused=self.gave_pasted)
         self.rejected = True
         rejected = token_id(self.pasted) if self.gave_pasted and self.pasted else rejected_pasted(self.state_dir)
         self.gave_pasted = False
@@ -692,10 +692,21 @@ class TokenSource:
             f"the gateway and the account owns it (no new token is asked for within the hour)"
         )
 
-    def _not_asked(self, decision: policy.Decision, last: LastAttempt | None) -> NotAskedAgain:
+    def _not_asked(
+        self, decision: policy.Decision, last: LastAttempt | None, pasted_refused: bool = False
+    ) -> NotAskedAgain:
         until = decision.retry_after or self._now()
         outcome = last.outcome if last else ""
-        if outcome == policy.TWO_FACTOR:
+        if pasted_refused and outcome == policy.TWO_FACTOR:
+            # The user did what the two-factor message asks: say that the token given is what failed.
+            jwt = bool(self.pasted) and Claims.from_token(self.pasted or "").exp is not None
+            bad = "was rejected by the gateway" if jwt else "is not a valid token (not a JWT; the gateway rejected it)"
+            text = (
+                f"the ENVOY_TOKEN given {bad}, and ENVOY_USER={self.creds.user} logs in with two "
+                f"factors so no token can be obtained automatically: paste a fresh token from "
+                f"{ENTREZ_TOKENS_PAGE} into ENVOY_TOKEN, whole"
+            )
+        elif outcome == policy.TWO_FACTOR:
             text = (
                 f"Enlighten answered the login of ENVOY_USER={self.creds.user} without a session (two-factor "
                 f"login): automatic tokens cannot work; get a token at {ENTREZ_TOKENS_PAGE} and set ENVOY_TOKEN"

@@ -205,6 +205,16 @@ def test_a_two_factor_account_exits_77_saying_envoy_token_is_the_way(tmp_path, g
     assert enlighten.codes_sent == 1
 
 
+def test_a_malformed_envoy_token_on_a_two_factor_account_is_named(tmp_path, gateway, enlighten):
+    enlighten.two_factor = True
+    assert run_poller(env(tmp_path, gateway, enlighten)).code == 77
+    run = run_poller(env(tmp_path, gateway, enlighten, ENVOY_TOKEN="garbage.not.jwt"))
+    assert run.code == 77, run.output
+    assert "ENVOY_TOKEN given is not a valid token" in run.stderr, run.stderr
+    assert "garbage.not.jwt" not in run.output and len(run.stderr.strip().splitlines()) == 1
+    assert enlighten.codes_sent == 1
+
+
 def test_a_blocked_account_is_named(tmp_path, gateway, enlighten):
     enlighten.locked = True
     run = run_poller(env(tmp_path, gateway, enlighten))
