@@ -7,6 +7,7 @@ import argparse
 import logging
 import sys
 from contextlib import contextmanager
+from logging.handlers import MemoryHandler
 from typing import Any, Callable, Iterator, NoReturn
 
 from homepower.errors import EX_USAGE, HomepowerError
@@ -51,13 +52,7 @@ def run(body: Callable[[], int | None], name: str) -> int:
         return EX_SOFTWARE
 
 
-class _Held(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.NOTSET)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+HELD_LINES = 10_000  # a run that logs more than this writes the oldest out early: memory stays bounded
 
 
 @contextmanager
@@ -70,20 +65,20 @@ def held_logs() -> Iterator[None]:
         yield
         return
     live = list(root.handlers)
-    held = _Held()
-    for handler in live:
-        root.removeHandler(handler)
-    root.addHandler(held)
+    # One MemoryHandler per live handler, at its level; no level flushes early (above CRITICAL).
+    held = [MemoryHandler(HELD_LINES, logging.CRITICAL + 1, target, flushOnClose=False) for target in live]
+    for target, memory in zip(live, held, strict=True):
+        memory.setLevel(target.level)
+        root.removeHandler(target)
+        root.addHandler(memory)
     ok = False
     try:
         yield
         ok = True
     finally:
-        root.removeHandler(held)
-        for handler in live:
-            root.addHandler(handler)
-        if ok:
-            for record in held.records:
-                for handler in live:
-                    if record.levelno >= handler.level:
-                        handler.handle(record)
+        for target, memory in zip(live, held, strict=True):
+            root.removeHandler(memory)
+            root.addHandler(target)
+            if ok:
+                memory.flush()
+            memory.close()
