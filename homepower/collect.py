@@ -258,7 +258,7 @@ def collect(settings: Settings, request: Request, store: Store, now_utc: datetim
     refused: MeteoFileError | None = None
     try:
         if request.dry_run:  # writes nothing: METEO_FILE joins from memory (the hours asked for only)
-            if settings.meteo_file.exists() and hour_list:
+            if settings.forecast.meteo_file.exists() and hour_list:
                 extra = F.read_meteo_hours(settings, hour_list[0].start, hour_list[-1].start)
         else:
             F.archive_meteo_file(store, settings)

@@ -103,7 +103,7 @@ def read_meteo_hours(settings: Settings, first: datetime, last: datetime) -> lis
     them without storing; checked like a file being archived."""
     from solar3p.meteostream import open_meteo_stream
 
-    with open_meteo_stream(settings.meteo_file) as stream:
+    with open_meteo_stream(settings.forecast.meteo_file) as stream:
         return [
             ArchivedForecast(r["ts_utc"], r["issued_utc"], r["provider"], r["gr_w"], r["tc"], r["temp"])
             for r in _Counted(stream)
@@ -160,7 +160,7 @@ def archive_meteo_file(store: Store, settings: Settings) -> int | None:
     """Store ``METEO_FILE``'s rows in the archive unless this database has them already; returns the
     count of new rows (0 for an unchanged file), None when there is no file (a warning says so).
     A file that is not a forecast raises MeteoFileError (65)."""
-    path = Path(settings.meteo_file)
+    path = Path(settings.forecast.meteo_file)
     if not path.exists():  # a directory or an unreadable file is a bad file (65), not a missing one
         log.warning(
             "forecast file %s does not exist: hours the archive has no forecast for get NULL gr_w, tc, temp "
@@ -206,10 +206,10 @@ def join(
     ``extra`` (a dry run's unstored METEO_FILE)."""
     if not starts:
         return {}
-    provider = settings.forecast_provider
+    provider = settings.forecast.provider
     candidates = store.read_forecasts(starts[0], starts[-1] + timedelta(hours=1), provider)
     candidates.extend(extra)
-    return choose_all(candidates, starts, settings.forecast_min_lead_h, provider)
+    return choose_all(candidates, starts, settings.forecast.min_lead_h, provider)
 
 
 # -- solar3p's kWh ----------------------------------------------------------------------------------

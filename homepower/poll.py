@@ -40,19 +40,24 @@ class GatewayReader:
     def __init__(self, settings: Settings, client: GatewayClient | None = None, tokens: TokenSource | None = None):
         self.settings = settings
         self.client = client or GatewayClient(
-            settings.envoy_url,
-            settings.envoy_tls,
+            settings.gateway.url,
+            settings.gateway.tls,
             settings.state_dir,
-            settings.envoy_timeout,
-            settings.envoy_retry_s,
-            http_fallback=not settings.envoy_scheme_given,
+            settings.gateway.timeout,
+            settings.gateway.retry_s,
+            http_fallback=not settings.gateway.scheme_given,
             progress=_to_terminal if sys.stderr.isatty() else None,
-            unset_hint=UNSET_HINT if settings.envoy_host_unset else None,
+            unset_hint=UNSET_HINT if settings.gateway.host_unset else None,
         )
         self.tokens = tokens or TokenSource(
-            Credentials(settings.envoy_user, settings.envoy_password, settings.enlighten_url, settings.entrez_url),
+            Credentials(
+                settings.gateway.user,
+                settings.gateway.password,
+                settings.gateway.enlighten_url,
+                settings.gateway.entrez_url,
+            ),
             settings.state_dir,
-            pasted=settings.envoy_token,
+            pasted=settings.gateway.token,
         )
         self.info: parse.GatewayInfo | None = None
         self.serial: str | None = None
@@ -89,12 +94,12 @@ class GatewayReader:
 
     def _read(self) -> Reading:
         info = self.info = self._info()
-        serial = self.serial = self.settings.envoy_serial or info.serial
-        if self.settings.envoy_serial and self.settings.envoy_serial != info.serial:
+        serial = self.serial = self.settings.gateway.serial or info.serial
+        if self.settings.gateway.serial and self.settings.gateway.serial != info.serial:
             log.warning(
                 "ENVOY_SERIAL=%s but the gateway at ENVOY_HOST reports serial %s; a token (or the "
                 "digest password) is for ENVOY_SERIAL",
-                self.settings.envoy_serial,
+                self.settings.gateway.serial,
                 info.serial,
             )
         log.debug("gateway serial %s firmware %s metered %s", info.serial, info.firmware_text, info.imeter)
@@ -201,7 +206,7 @@ UNSET_HINT = (
 
 
 def read_gateway(settings: Settings) -> Reading:
-    if settings.envoy_host_unset and sys.stderr.isatty():
+    if settings.gateway.host_unset and sys.stderr.isatty():
         _to_terminal(f"note: {UNSET_HINT}")
     return GatewayReader(settings).read()
 

@@ -77,6 +77,11 @@ class DatabaseConfig:
         auth = quote(self.user, safe="") + (f":{quote(self.password, safe='')}" if self.password else "")
         return f"mysql://{auth}@{self.host}:{self.port}/{self.database}"
 
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], base_dir: Path, state_dir: Path) -> DatabaseConfig:
+        """DATABASE_URL, else the SQLite file homepower.db in STATE_DIR."""
+        return parse_database_url(_text(env, "DATABASE_URL") or f"sqlite:///{state_dir / 'homepower.db'}", base_dir)
+
 
 def parse_database_url(url: str, base_dir: Path = PROJECT_DIR, name: str = "DATABASE_URL") -> DatabaseConfig:
     """``sqlite:///relative/or/absolute.db`` (relative to ``base_dir``) or
@@ -216,6 +221,24 @@ class PVSettings:
         """The whole installation's watt-peak."""
         return sum(plane.rating_w for plane in self.planes)
 
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> PVSettings:
+        pv = cls(
+            latitude=_number(env, "PV_LATITUDE", 51.92, -90, 90),
+            longitude=_number(env, "PV_LONGITUDE", 4.48, -180, 180),
+            panels=int(_number(env, "PV_PANELS", 12, 1, 100000, integer=True)),
+            panel_wp=_number(env, "PV_PANEL_WP", 405.0, 1, 100000),
+            azimuth=parse_orientation(_text(env, "PV_ORIENTATION") or "SE"),
+            tilt=_number(env, "PV_TILT", 35.0, 0, 90),
+            losses_pct=_number(env, "PV_LOSSES_PCT", 14.0, 0, 99),
+        )
+        arrays, horizon = _text(env, "PV_ARRAYS"), _text(env, "PV_HORIZON")
+        if arrays:  # replaces PV_PANELS, PV_PANEL_WP, PV_ORIENTATION, PV_TILT
+            pv = pv.with_planes(parse_arrays(arrays))
+        if horizon:
+            pv = replace(pv, horizon=parse_horizon(horizon))
+        return pv
+
     def with_planes(self, planes: Sequence[Plane]) -> PVSettings:
         """This installation with the roof ``planes``; one plane is stored the old way (``arrays`` None),
         so it models exactly as PV_PANELS/PV_PANEL_WP/PV_ORIENTATION/PV_TILT would."""
@@ -324,28 +347,81 @@ def parse_horizon(value: str, name: str = "PV_HORIZON") -> tuple[float, ...] | N
 
 
 @dataclass(frozen=True)
-class Settings:
-    envoy_url: str
-    envoy_user: str | None
-    envoy_password: str | None = field(repr=False)
-    envoy_serial: str | None
-    envoy_token: str | None = field(repr=False)
+class GatewaySettings:
+    """How to reach the gateway and, for its token, Enlighten/Entrez (ENVOY_*, ENLIGHTEN_URL, ENTREZ_URL)."""
+
+    url: str
+    user: str | None
+    password: str | None = field(repr=False)
+    serial: str | None
+    token: str | None = field(repr=False)
     enlighten_url: str
     entrez_url: str
-    envoy_tls: str  # "pin", "insecure" or a CA bundle path
-    envoy_timeout: float
-    envoy_retry_s: float
-    state_dir: Path
-    database: DatabaseConfig
-    timezone: ZoneInfo
+    tls: str  # "pin", "insecure" or a CA bundle path
+    timeout: float
+    retry_s: float
+    scheme_given: bool = True  # ENVOY_HOST named http:// or https:// (else the poller may fall back to http)
+    host_unset: bool = False  # no .env beside the scripts and no ENVOY_HOST: the default is a guess
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], base_dir: Path, dotenv_found: bool) -> GatewaySettings:
+        host = _text(env, "ENVOY_HOST")
+        tls = _text(env, "ENVOY_TLS") or "pin"
+        if tls.lower() in ("pin", "insecure"):
+            tls = tls.lower()
+        elif not _path(base_dir, tls).is_file():
+            raise ConfigError(f"ENVOY_TLS={tls!r} is not pin, insecure or an existing CA bundle file")
+        else:
+            tls = str(_path(base_dir, tls))
+        token = env.get("ENVOY_TOKEN")
+        return cls(
+            url=parse_envoy_host(host or "envoy.local"),
+            user=_text(env, "ENVOY_USER"),
+            password=env.get("ENVOY_PASSWORD") or None,
+            serial=_text(env, "ENVOY_SERIAL"),
+            token="".join(token.split()) if token and token.strip() else None,
+            enlighten_url=http_url(env, "ENLIGHTEN_URL", "https://enlighten.enphaseenergy.com"),
+            entrez_url=http_url(env, "ENTREZ_URL", "https://entrez.enphaseenergy.com"),
+            tls=tls,
+            timeout=_number(env, "ENVOY_TIMEOUT", 45.0, 0.1, 600),
+            retry_s=_number(env, "ENVOY_RETRY_S", 240.0, 0, 3600),
+            scheme_given="://" in (host or ""),
+            host_unset=not host and not dotenv_found,
+        )
+
+
+@dataclass(frozen=True)
+class ForecastSettings:
+    """Where the forecast file is and which archived forecast an hour joins (METEO*, FORECAST_*)."""
+
     meteo_file: Path
-    pv: PVSettings
     meteoserver_key: str | None = field(repr=False)
+    min_lead_h: float = 0.0  # pvhistory joins the last forecast issued at least this long before the hour
+    provider: str | None = None  # join only this provider's forecasts (None: any)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], base_dir: Path, state_dir: Path) -> ForecastSettings:
+        provider = (_text(env, "FORECAST_PROVIDER") or "any").lower()
+        if provider not in FORECAST_PROVIDERS + ("any",):
+            raise ConfigError(f"FORECAST_PROVIDER={provider!r} is not one of any, {', '.join(FORECAST_PROVIDERS)}")
+        meteo = _text(env, "METEO_FILE")
+        return cls(
+            meteo_file=_path(base_dir, meteo) if meteo else state_dir / METEO_NAME,
+            meteoserver_key=_text(env, "METEOSERVER_KEY"),
+            min_lead_h=_number(env, "FORECAST_MIN_LEAD_H", 0.0, 0, 24 * 30),
+            provider=None if provider == "any" else provider,
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    gateway: GatewaySettings
+    database: DatabaseConfig
+    pv: PVSettings
+    forecast: ForecastSettings
+    state_dir: Path
+    timezone: ZoneInfo
     log_level: str
-    envoy_scheme_given: bool = True  # ENVOY_HOST named http:// or https:// (else the poller may fall back to http)
-    envoy_host_unset: bool = False  # no .env beside the scripts and no ENVOY_HOST: the default is a guess
-    forecast_min_lead_h: float = 0.0  # pvhistory joins the last forecast issued at least this long before the hour
-    forecast_provider: str | None = None  # join only this provider's forecasts (None: any)
     # solar3p's calibration: PV_CALIBRATION, else STATE_DIR/solar3p-calibration.json (read when it exists)
     pv_calibration: Path | None = None
 
@@ -441,6 +517,11 @@ def http_url(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    return value.strip() if value and value.strip() else None
+
+
 def _path(base_dir: Path, raw: str) -> Path:
     path = Path(raw).expanduser()
     return path if path.is_absolute() else base_dir / path
@@ -455,63 +536,19 @@ def load(
     env = read_environment(base_dir, environ)
     env.update({k: str(v) for k, v in (overrides or {}).items() if v is not None})
 
-    def text(name: str) -> str | None:
-        value = env.get(name)
-        return value.strip() if value and value.strip() else None
-
-    state_dir = _path(base_dir, text("STATE_DIR") or "var")
-    database = parse_database_url(text("DATABASE_URL") or f"sqlite:///{state_dir / 'homepower.db'}", base_dir)
-    tls = text("ENVOY_TLS") or "pin"
-    if tls.lower() in ("pin", "insecure"):
-        tls = tls.lower()
-    elif not _path(base_dir, tls).is_file():
-        raise ConfigError(f"ENVOY_TLS={tls!r} is not pin, insecure or an existing CA bundle file")
-    else:
-        tls = str(_path(base_dir, tls))
-    level = (text("LOG_LEVEL") or "INFO").upper()
+    state_dir = _path(base_dir, _text(env, "STATE_DIR") or "var")
+    level = (_text(env, "LOG_LEVEL") or "INFO").upper()
     if level not in LOG_LEVELS:
         raise ConfigError(f"LOG_LEVEL={level!r} is not one of {', '.join(LOG_LEVELS)}")
-    pv = PVSettings(
-        latitude=_number(env, "PV_LATITUDE", 51.92, -90, 90),
-        longitude=_number(env, "PV_LONGITUDE", 4.48, -180, 180),
-        panels=int(_number(env, "PV_PANELS", 12, 1, 100000, integer=True)),
-        panel_wp=_number(env, "PV_PANEL_WP", 405.0, 1, 100000),
-        azimuth=parse_orientation(text("PV_ORIENTATION") or "SE"),
-        tilt=_number(env, "PV_TILT", 35.0, 0, 90),
-        losses_pct=_number(env, "PV_LOSSES_PCT", 14.0, 0, 99),
-    )
-    if text("PV_ARRAYS"):  # replaces PV_PANELS, PV_PANEL_WP, PV_ORIENTATION, PV_TILT
-        pv = pv.with_planes(parse_arrays(text("PV_ARRAYS") or ""))
-    if text("PV_HORIZON"):
-        pv = replace(pv, horizon=parse_horizon(text("PV_HORIZON") or ""))
-    token = env.get("ENVOY_TOKEN")
-    provider = (text("FORECAST_PROVIDER") or "any").lower()
-    if provider not in FORECAST_PROVIDERS + ("any",):
-        raise ConfigError(f"FORECAST_PROVIDER={provider!r} is not one of any, {', '.join(FORECAST_PROVIDERS)}")
-    calibration = text("PV_CALIBRATION")
-    meteo = text("METEO_FILE")
+    calibration = _text(env, "PV_CALIBRATION")
     return Settings(
-        envoy_url=parse_envoy_host(text("ENVOY_HOST") or "envoy.local"),
-        envoy_user=text("ENVOY_USER"),
-        envoy_password=env.get("ENVOY_PASSWORD") or None,
-        envoy_serial=text("ENVOY_SERIAL"),
-        envoy_token="".join(token.split()) if token and token.strip() else None,
-        enlighten_url=http_url(env, "ENLIGHTEN_URL", "https://enlighten.enphaseenergy.com"),
-        entrez_url=http_url(env, "ENTREZ_URL", "https://entrez.enphaseenergy.com"),
-        envoy_tls=tls,
-        envoy_timeout=_number(env, "ENVOY_TIMEOUT", 45.0, 0.1, 600),
-        envoy_retry_s=_number(env, "ENVOY_RETRY_S", 240.0, 0, 3600),
+        gateway=GatewaySettings.from_env(env, base_dir, _env_file_exists(base_dir, environ)),
+        database=DatabaseConfig.from_env(env, base_dir, state_dir),
+        pv=PVSettings.from_env(env),
+        forecast=ForecastSettings.from_env(env, base_dir, state_dir),
         state_dir=state_dir,
-        database=database,
-        timezone=_timezone(text("SITE_TIMEZONE")),
-        meteo_file=_path(base_dir, meteo) if meteo else state_dir / METEO_NAME,
-        pv=pv,
-        meteoserver_key=text("METEOSERVER_KEY"),
+        timezone=_timezone(_text(env, "SITE_TIMEZONE")),
         log_level=level,
-        envoy_scheme_given="://" in (text("ENVOY_HOST") or ""),
-        envoy_host_unset=not text("ENVOY_HOST") and not _env_file_exists(base_dir, environ),
-        forecast_min_lead_h=_number(env, "FORECAST_MIN_LEAD_H", 0.0, 0, 24 * 30),
-        forecast_provider=None if provider == "any" else provider,
         # Unset: the default file, used only when it exists (see the calibration's readers).
         pv_calibration=_path(base_dir, calibration) if calibration else state_dir / CALIBRATION_NAME,
     )

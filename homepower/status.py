@@ -80,8 +80,8 @@ def token_text(conf: Settings, now: datetime) -> str:
     from homepower.enlighten import cache_path, jwt_exp
 
     parts = []
-    if conf.envoy_token:
-        parts.append("ENVOY_TOKEN " + _expiry(jwt_exp(conf.envoy_token), now))
+    if conf.gateway.token:
+        parts.append("ENVOY_TOKEN " + _expiry(jwt_exp(conf.gateway.token), now))
     path = cache_path(conf.state_dir)
     try:
         data = json.loads(path.read_text())
@@ -111,10 +111,10 @@ def _expiry(exp: float | None, now: datetime) -> str:
 def pin_text(conf: Settings) -> str:
     from homepower.tls import pin_path, read_pin
 
-    if conf.envoy_tls == "insecure":
+    if conf.gateway.tls == "insecure":
         return "none: ENVOY_TLS=insecure (the certificate is not checked)"
-    if conf.envoy_tls != "pin":
-        return f"none: verified against the CA bundle {conf.envoy_tls}"
+    if conf.gateway.tls != "pin":
+        return f"none: verified against the CA bundle {conf.gateway.tls}"
     try:
         pin = read_pin(conf.state_dir)
     except HomepowerError as err:

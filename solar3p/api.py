@@ -232,7 +232,7 @@ def asdict(period="day", wp=None, pans=None, lay=None, gran="hour", file=None, *
         pv = pv.with_planes([plane])
     tz = settings.timezone
     keep = _period_filter(period, tz)
-    hours = hourly(read_meteo(resolve_file(file, settings.meteo_file)), pv, tz)
+    hours = hourly(read_meteo(resolve_file(file, settings.forecast.meteo_file)), pv, tz)
     if keep is not None:
         hours = [h for h in hours if h.start.date() in keep]
     if granularity == "day":

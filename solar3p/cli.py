@@ -94,7 +94,7 @@ def forecast_parser(settings) -> Parser:
         "--file",
         default=None,
         help=f"forecast file: a path, or a location name meaning data.<name> in the folder "
-        f"of METEO_FILE, else a shipped sample (rotterdam) (default: METEO_FILE = {settings.meteo_file})",
+        f"of METEO_FILE, else a shipped sample (rotterdam) (default: METEO_FILE = {settings.forecast.meteo_file})",
     )
     roof = "the roof of PV_ARRAYS as one plane: " if pv.arrays else ""
     parser.add_argument(
@@ -252,7 +252,7 @@ def fetch_parser(settings) -> Parser:
         type=_text("path"),
         default=None,
         help=f"file to write (default: data.<location> beside METEO_FILE with --location, else METEO_FILE = "
-        f"{settings.meteo_file}; with --from/--to: forecast-history-FROM-TO.json in STATE_DIR)",
+        f"{settings.forecast.meteo_file}; with --from/--to: forecast-history-FROM-TO.json in STATE_DIR)",
     )
     parser.add_argument(
         "--timeout",
@@ -369,7 +369,7 @@ def run_forecast(argv, settings) -> int:
                 path,
                 ", ".join(changed),
             )
-    rows = read_meteo(resolve_file(args.file, settings.meteo_file))
+    rows = read_meteo(resolve_file(args.file, settings.forecast.meteo_file))
     lines = hourly(rows, pv, settings.timezone)
     if calibration is not None:
         lines = calibrated(lines, rows, calibration)
@@ -389,7 +389,7 @@ def run_fetch(argv, settings) -> int:
     history = args.first is not None or args.end is not None
     if history and (args.first is None or args.end is None):
         raise UsageError("give both --from and --to (local days [FROM, TO)), or neither")
-    source = args.source or ("meteoserver" if settings.meteoserver_key and not history else "open-meteo")
+    source = args.source or ("meteoserver" if settings.forecast.meteoserver_key and not history else "open-meteo")
     if history and source != "open-meteo":
         raise UsageError("past forecasts (--from/--to) come from Open-Meteo only: use --source open-meteo")
     if source == "meteoserver" and args.location and args.lat is not None:
@@ -414,21 +414,21 @@ def run_fetch(argv, settings) -> int:
     location = args.location
     if source == "meteoserver" and not location and args.lat is None:
         # METEO_FILE named data.<place> says where the user gets forecasts for.
-        name = settings.meteo_file.name
+        name = settings.forecast.meteo_file.name
         location = name[len("data.") :] if name.startswith("data.") else None
     if args.out:
         out = _target(Path(args.out), "--out")
     elif args.location:
-        out = _target(settings.meteo_file.parent / location_file_name(args.location), "--location")
+        out = _target(settings.forecast.meteo_file.parent / location_file_name(args.location), "--location")
     else:
-        out = _target(settings.meteo_file, "METEO_FILE")
+        out = _target(settings.forecast.meteo_file, "METEO_FILE")
     fetched = fetch(
         source,
         out,
         location=location,
         lat=lat,
         lon=lon,
-        key=settings.meteoserver_key,
+        key=settings.forecast.meteoserver_key,
         tz=settings.timezone,
         timeout=args.timeout,
     )

@@ -81,11 +81,11 @@ def test_a_dotenv_beside_the_scripts_does_not_reach_the_suites_settings(tmp_path
     (tmp_path / ".env").write_text(OWNER_DOTENV)
     # What the scripts read by default (the environment this suite gives every process): not the .env.
     suite = settings_mod.load(base_dir=tmp_path)
-    assert (suite.pv.panels, suite.envoy_url, suite.log_level) == (12, "https://envoy.local", "INFO")
-    assert suite.envoy_user is None and suite.forecast_provider is None
+    assert (suite.pv.panels, suite.gateway.url, suite.log_level) == (12, "https://envoy.local", "INFO")
+    assert suite.gateway.user is None and suite.forecast.provider is None
     # The same .env is read where nobody switched it off: the check above is not vacuous.
     owner = settings_mod.load(base_dir=tmp_path, environ={})
-    assert (owner.pv.panels, owner.envoy_url, owner.log_level) == (30, "https://192.0.2.50", "DEBUG")
+    assert (owner.pv.panels, owner.gateway.url, owner.log_level) == (30, "https://192.0.2.50", "DEBUG")
     # HOMEPOWER_ENV_FILE may name another file.
     other = tmp_path / "elsewhere.env"
     other.write_text("PV_PANELS=7\n")
@@ -126,7 +126,10 @@ def test_every_setting_the_product_documents_or_reads_is_kept_out_of_the_suite()
     documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
     source = (ROOT / "homepower" / "settings.py").read_text() + (ROOT / "solar3p" / "fetch.py").read_text()
     read = set(
-        re.findall(r"""(?:text|env\.get|_number\(env,|http_url\(env,|base_url)\(\s*["']([A-Z][A-Z0-9_]+)["']""", source)
+        re.findall(
+            r"""(?:_text\(env,|env\.get\(|_number\(env,|http_url\(env,|base_url\()\s*["']([A-Z][A-Z0-9_]+)["']""",
+            source,
+        )
     )
     assert documented and read
     missing = sorted(name for name in documented | read if not settings_mod.is_setting(name))
@@ -168,8 +171,10 @@ def test_the_demo_ignores_the_owners_dotenv_and_shell_and_says_what_to_do_next(t
 
 # -- METEO_FILE and the shipped sample ---------------------------------------------------------------
 def test_meteo_file_defaults_to_forecast_json_in_the_state_dir(tmp_path):
-    assert load_settings(tmp_path).meteo_file == tmp_path / "state" / "forecast.json"
-    assert load_settings(tmp_path, STATE_DIR="elsewhere").meteo_file == tmp_path / "elsewhere" / "forecast.json"
+    assert load_settings(tmp_path).forecast.meteo_file == tmp_path / "state" / "forecast.json"
+    assert (
+        load_settings(tmp_path, STATE_DIR="elsewhere").forecast.meteo_file == tmp_path / "elsewhere" / "forecast.json"
+    )
 
 
 @pytest.fixture
@@ -217,7 +222,7 @@ def test_the_shipped_sample_is_still_found_by_its_location_name(clean_env):
     from solar3p.cli import main
 
     settings = load_settings(clean_env)  # METEO_FILE: STATE_DIR/forecast.json, which does not exist
-    assert not settings.meteo_file.exists()
+    assert not settings.forecast.meteo_file.exists()
     hours = solar3p.asdict("day", 405, 12, "SE", "hour", "rotterdam")  # settings from clean_env
     assert len(hours) == 5 * 24 and max(hours.values()) > 0
     assert main(["--file", "rotterdam", "--format", "csv"]) == 0
@@ -365,7 +370,7 @@ def test_the_readme_mysql_setup_is_all_the_product_needs(tmp_path):
     from datetime import date, datetime, timezone
 
     from conftest import _admin_store, require_mysql
-    from homepower import synth
+    from tests import synth
     from test_upgrade import make_original_tables
 
     require_mysql()

@@ -9,15 +9,15 @@ from conftest import load_settings
 
 def test_defaults_match_the_contract(tmp_path):
     s = load_settings(tmp_path)
-    assert s.envoy_url == "https://envoy.local"
-    assert s.enlighten_url == "https://enlighten.enphaseenergy.com"
-    assert s.entrez_url == "https://entrez.enphaseenergy.com"
-    assert s.envoy_tls == "pin"
-    assert (s.envoy_timeout, s.envoy_retry_s) == (45.0, 240.0)
+    assert s.gateway.url == "https://envoy.local"
+    assert s.gateway.enlighten_url == "https://enlighten.enphaseenergy.com"
+    assert s.gateway.entrez_url == "https://entrez.enphaseenergy.com"
+    assert s.gateway.tls == "pin"
+    assert (s.gateway.timeout, s.gateway.retry_s) == (45.0, 240.0)
     assert s.database.kind == "sqlite"
     assert s.database.path == tmp_path / "state" / "homepower.db"
     assert s.pv == settings.PVSettings(51.92, 4.48, 12, 405.0, 135.0, 35.0, 14.0)
-    assert s.meteo_file == tmp_path / "state" / "forecast.json"
+    assert s.forecast.meteo_file == tmp_path / "state" / "forecast.json"
     assert s.log_level == "INFO"
 
 
@@ -28,7 +28,7 @@ def test_environment_wins_over_dotenv_and_cli_wins_over_both(tmp_path):
     )
     assert s.pv.panels == 20  # only in .env
     assert s.pv.tilt == 20.0  # environment beats .env
-    assert s.envoy_url == "https://192.0.2.7:8443"  # CLI beats both
+    assert s.gateway.url == "https://192.0.2.7:8443"  # CLI beats both
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ def test_environment_wins_over_dotenv_and_cli_wins_over_both(tmp_path):
     ],
 )
 def test_envoy_host_forms(tmp_path, value, url):
-    assert load_settings(tmp_path, ENVOY_HOST=value).envoy_url == url
+    assert load_settings(tmp_path, ENVOY_HOST=value).gateway.url == url
 
 
 @pytest.mark.parametrize(
@@ -124,7 +124,7 @@ def test_a_database_config_gives_back_the_url_it_was_read_from(url):
 
 def test_secrets_are_not_in_repr(tmp_path):
     s = load_settings(tmp_path, ENVOY_PASSWORD="hunter2", ENVOY_TOKEN=" eyJ.abc.def \n", METEOSERVER_KEY="k3y")
-    assert s.envoy_token == "eyJ.abc.def"  # white space stripped
+    assert s.gateway.token == "eyJ.abc.def"  # white space stripped
     text = repr(s)
     assert "hunter2" not in text and "eyJ.abc.def" not in text and "k3y" not in text
 
@@ -138,7 +138,7 @@ def test_relative_paths_are_beside_the_scripts(tmp_path):
 def test_ca_bundle_path_is_accepted(tmp_path):
     bundle = tmp_path / "ca.pem"
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")
-    assert load_settings(tmp_path, ENVOY_TLS=str(bundle)).envoy_tls == str(bundle)
+    assert load_settings(tmp_path, ENVOY_TLS=str(bundle)).gateway.tls == str(bundle)
 
 
 def test_system_timezone_is_used_when_unset(tmp_path):
