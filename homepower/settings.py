@@ -132,7 +132,9 @@ def parse_envoy_host(value: str, name: str = "ENVOY_HOST") -> str:
     return text
 
 
-def _number(env: Mapping[str, str], name: str, default: float, lo: float, hi: float, integer: bool = False) -> float:
+def _setting_number(
+    env: Mapping[str, str], name: str, default: float, lo: float, hi: float, integer: bool = False
+) -> float:
     raw = env.get(name)
     if raw is None or str(raw).strip() == "":
         return int(default) if integer else default
@@ -224,13 +226,13 @@ class PVSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PVSettings:
         pv = cls(
-            latitude=_number(env, "PV_LATITUDE", 51.92, -90, 90),
-            longitude=_number(env, "PV_LONGITUDE", 4.48, -180, 180),
-            panels=int(_number(env, "PV_PANELS", 12, 1, 100000, integer=True)),
-            panel_wp=_number(env, "PV_PANEL_WP", 405.0, 1, 100000),
+            latitude=_setting_number(env, "PV_LATITUDE", 51.92, -90, 90),
+            longitude=_setting_number(env, "PV_LONGITUDE", 4.48, -180, 180),
+            panels=int(_setting_number(env, "PV_PANELS", 12, 1, 100000, integer=True)),
+            panel_wp=_setting_number(env, "PV_PANEL_WP", 405.0, 1, 100000),
             azimuth=parse_orientation(_text(env, "PV_ORIENTATION") or "SE"),
-            tilt=_number(env, "PV_TILT", 35.0, 0, 90),
-            losses_pct=_number(env, "PV_LOSSES_PCT", 14.0, 0, 99),
+            tilt=_setting_number(env, "PV_TILT", 35.0, 0, 90),
+            losses_pct=_setting_number(env, "PV_LOSSES_PCT", 14.0, 0, 99),
         )
         arrays, horizon = _text(env, "PV_ARRAYS"), _text(env, "PV_HORIZON")
         if arrays:  # replaces PV_PANELS, PV_PANEL_WP, PV_ORIENTATION, PV_TILT
@@ -383,8 +385,8 @@ class GatewaySettings:
             enlighten_url=http_url(env, "ENLIGHTEN_URL", "https://enlighten.enphaseenergy.com"),
             entrez_url=http_url(env, "ENTREZ_URL", "https://entrez.enphaseenergy.com"),
             tls=tls,
-            timeout=_number(env, "ENVOY_TIMEOUT", 45.0, 0.1, 600),
-            retry_s=_number(env, "ENVOY_RETRY_S", 240.0, 0, 3600),
+            timeout=_setting_number(env, "ENVOY_TIMEOUT", 45.0, 0.1, 600),
+            retry_s=_setting_number(env, "ENVOY_RETRY_S", 240.0, 0, 3600),
             scheme_given="://" in (host or ""),
             host_unset=not host and not dotenv_found,
         )
@@ -408,7 +410,7 @@ class ForecastSettings:
         return cls(
             meteo_file=_path(base_dir, meteo) if meteo else state_dir / METEO_NAME,
             meteoserver_key=_text(env, "METEOSERVER_KEY"),
-            min_lead_h=_number(env, "FORECAST_MIN_LEAD_H", 0.0, 0, 24 * 30),
+            min_lead_h=_setting_number(env, "FORECAST_MIN_LEAD_H", 0.0, 0, 24 * 30),
             provider=None if provider == "any" else provider,
         )
 

@@ -189,7 +189,7 @@ def _period_filter(period, tz: ZoneInfo, today: date | None = None):
     )
 
 
-def _number(name: str, value, default: float, integer: bool = False) -> float:
+def _positive_number(name: str, value, default: float, integer: bool = False) -> float:
     if value is None or str(value).strip() == "":
         return default
     try:
@@ -224,8 +224,8 @@ def asdict(period="day", wp=None, pans=None, lay=None, gran="hour", file=None, *
     if any(value is not None and str(value).strip() != "" for value in (wp, pans, lay)):
         # The original's arguments describe one plane (PV_ARRAYS' roof as one plane fills the others in).
         plane = Plane(
-            int(_number("pans", pans, pv.panels, integer=True)),
-            _number("wp", wp, pv.panel_wp),
+            int(_positive_number("pans", pans, pv.panels, integer=True)),
+            _positive_number("wp", wp, pv.panel_wp),
             pv.azimuth if lay is None or str(lay).strip() == "" else _orientation(lay),
             pv.tilt,
         )

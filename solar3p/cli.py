@@ -309,7 +309,8 @@ def _target(path: Path, origin: str) -> Path:
     return path
 
 
-def _number(value, digits):
+def _fixed(value, digits):
+    """A table cell: ``value`` with ``digits`` decimals, empty for None."""
     return "" if value is None else f"{value:.{digits}f}"
 
 
@@ -333,8 +334,8 @@ def render(lines, fmt: str, gran: str) -> str:
     for line in lines:
         when = line.start.strftime("%Y-%m-%d" if gran == "day" else "%Y-%m-%d %H:%M %z")
         out.append(
-            f"{when:<25} {_number(line.kwh, 3):>8} {_number(line.gr_w, 0):>10} {_number(line.tc, 0):>6} "
-            f"{_number(line.temp, 1):>8}" + (f" {_number(line.kwh_fc, 3):>8}" if fc else "")
+            f"{when:<25} {_fixed(line.kwh, 3):>8} {_fixed(line.gr_w, 0):>10} {_fixed(line.tc, 0):>6} "
+            f"{_fixed(line.temp, 1):>8}" + (f" {_fixed(line.kwh_fc, 3):>8}" if fc else "")
         )
     out.append("-" * len(head))
     total = f"{'total':<25} {sum(line.kwh or 0.0 for line in lines):>8.3f}"

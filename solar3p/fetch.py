@@ -38,7 +38,7 @@ from solar3p.meteo import MeteoRow, parse_meteo, parse_row
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("meteoserver", "open-meteo")
+PROVIDERS = ("meteoserver", "open-meteo")  # what --source names (the archive's forecast_provider)
 DEFAULT_URLS = {
     "METEOSERVER_URL": "https://data.meteoserver.nl/api",
     "OPEN_METEO_URL": "https://api.open-meteo.com",
@@ -262,8 +262,8 @@ def fetch(
 ) -> Fetched:
     """Download the latest forecast to ``out`` (atomically); returns what it wrote.
     Nothing is written on any error."""
-    if source not in SOURCES:
-        raise ConfigError(f"unknown forecast source {source!r}: use {' or '.join(SOURCES)}")
+    if source not in PROVIDERS:
+        raise ConfigError(f"unknown forecast source {source!r}: use {' or '.join(PROVIDERS)}")
     lat = 51.92 if lat is None else lat
     lon = 4.48 if lon is None else lon
     site = Site(lat=lat, lon=lon, tz=tz or ZoneInfo("UTC"), place=location or f"{lat:.4f},{lon:.4f}")

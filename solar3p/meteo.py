@@ -68,7 +68,7 @@ def _missing(raw: object) -> bool:
     return raw is None or (isinstance(raw, str) and raw.strip().lower() in MISSING)
 
 
-def _number(path: Path, where: str, name: str, raw: object) -> float | None:
+def _field_number(path: Path, where: str, name: str, raw: object) -> float | None:
     if _missing(raw):
         return None
     if isinstance(raw, bool):
@@ -83,7 +83,7 @@ def _number(path: Path, where: str, name: str, raw: object) -> float | None:
 
 
 def _unix(path: Path, where: str, name: str, raw: object) -> int | None:
-    value = _number(path, where, name, raw)
+    value = _field_number(path, where, name, raw)
     if value is None:
         return None
     # Whole seconds between 1970 and 2200: a millisecond stamp or a stray number is not a time.
@@ -101,7 +101,7 @@ def parse_row(path: Path, index: int, item: object) -> MeteoRow:
         raise MeteoFileError(path, f"{where} has no value", "time")
     time = _unix(path, where, "time", item["time"])
     assert time is not None  # checked just above
-    values = {name: _number(path, where, name, item.get(name)) for name in NUMERIC_FIELDS}
+    values = {name: _field_number(path, where, name, item.get(name)) for name in NUMERIC_FIELDS}
     issued = _unix(path, where, "issued", item.get("issued"))
     return MeteoRow(time=time, cet=str(item.get("cet") or ""), issued=issued, **values)
 

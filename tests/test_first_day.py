@@ -127,7 +127,7 @@ def test_every_setting_the_product_documents_or_reads_is_kept_out_of_the_suite()
     source = (ROOT / "homepower" / "settings.py").read_text() + (ROOT / "solar3p" / "fetch.py").read_text()
     read = set(
         re.findall(
-            r"""(?:_text\(env,|env\.get\(|_number\(env,|http_url\(env,|base_url\()\s*["']([A-Z][A-Z0-9_]+)["']""",
+            r"""(?:_text\(env,|env\.get\(|_setting_number\(env,|http_url\(env,|base_url\()\s*["']([A-Z][A-Z0-9_]+)["']""",
             source,
         )
     )
