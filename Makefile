@@ -14,13 +14,13 @@ $(STAMP): requirements.txt requirements-test.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) demo/demo.py
+	$(PY) -m demo.demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q -rs tests
 
 bench: $(STAMP)
-	$(PY) bench/bench.py
+	$(PY) -m bench.bench
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -10,7 +10,7 @@ factor (the one that minimises the MAE, i.e. the rating is unknown), as % of the
 Model choices were compared on 2011-2012 ("tune"); 2013 is reported separately as unseen ("test").
 SERF East files are reserved for acceptance and never read here.
 
-``measure() -> dict`` gives the figures; ``python bench/accuracy.py`` prints them. pvanalytics (and pyarrow
+``measure() -> dict`` gives the figures; ``python -m bench.accuracy`` prints them. pvanalytics (and pyarrow
 for its parquet files) are installed into the running interpreter on first use if missing.
 """
 
@@ -24,8 +24,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 SITE = {"latitude": 39.7406, "longitude": -105.1775, "azimuth": 158.0, "tilt": 45.0}
 LOCAL_ZONE = "America/Denver"  # the AC stamps are local clock time (DST) although labelled -07:00

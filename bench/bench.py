@@ -2,12 +2,12 @@
 
 Everything runs on loopback: a fresh MariaDB database (``hp_bench_<pid>``, dropped at the end) on the
 server of TEST_DATABASE_URL, the project's fake HTTPS gateway and Enlighten (tests/fakes) in this
-process, and data made on the fly by the seeded generator homepower.synth. Each part has its own time
+process, and data made on the fly by the seeded generator tests.synth. Each part has its own time
 limit inside a five-minute budget; a part that fails prints "n/a" with the reason and the others go
 on. The bench reports; it does not judge (the last column only says whether a figure is within the
 issue's goal).
 
-    .venv/bin/python bench/bench.py [--runs N] [--firmware NAME|own] [--keep]
+    make bench, or .venv/bin/python -m bench.bench [--runs N] [--firmware NAME|own] [--keep]
 """
 
 from __future__ import annotations
@@ -26,13 +26,11 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-ROOT = Path(__file__).resolve().parent.parent
-if not __package__:  # run as a script, sys.path[0] is bench/ and "bench" would name this file
-    sys.path[0] = str(ROOT)
+from bench import mariadb, proc
+from bench.stats import Row, at_most, fmt_mib, fmt_s, fmt_spread, na, ratio, render, summarize
+from homepower.settings import isolated_environ
 
-from bench import mariadb, proc  # noqa: E402
-from bench.stats import Row, at_most, fmt_mib, fmt_s, fmt_spread, na, ratio, render, summarize  # noqa: E402
-from homepower.settings import isolated_environ  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 BUDGET_S = 290.0  # the whole bench, first use of .venv-bench excepted
 WORK = ROOT / "bench" / ".work"
@@ -275,9 +273,9 @@ def bench_poll(ctx: Context, firmware: str | None = None) -> list[Row]:
 
 # -- a year of samples: replay, then the collector ---------------------------------------------------
 def make_year(ctx: Context) -> None:
-    """The replay file and the year's forecast file, from homepower.synth (the collector's seeded
+    """The replay file and the year's forecast file, from tests.synth (the collector's seeded
     generator: /production.json bodies with an eim meter, the nightly outage, and the per-hour truth)."""
-    from homepower import synth
+    from tests import synth
 
     ctx.replay_file = ctx.work / f"replay-{YEAR}.jsonl"
     ctx.meteo_year = ctx.work / f"data.bench{YEAR}"
@@ -289,7 +287,7 @@ def make_year(ctx: Context) -> None:
     ctx.samples_stored = len(history.samples)
     ctx.notes.append(
         f"data: {ctx.samples_stored:,} five-minute samples of {YEAR} and a "
-        f"{len(history.hours):,}-hour forecast file, seeded (homepower.synth), made on the fly"
+        f"{len(history.hours):,}-hour forecast file, seeded (tests.synth), made on the fly"
     )
 
 
@@ -547,8 +545,7 @@ def bench_accuracy(ctx: Context) -> list[Row]:
     what = "solar3p accuracy on unseen measured data (bench/accuracy.py)"
     say("accuracy: bench.accuracy.measure()")
     code = (
-        "import json, sys; sys.path.insert(0, %r); from bench.accuracy import measure; "
-        "print('BENCH-RESULT ' + json.dumps(measure(), default=str))" % str(ROOT)
+        "import json; from bench.accuracy import measure; print('BENCH-RESULT ' + json.dumps(measure(), default=str))"
     )
     run = proc.run([sys.executable, "-c", code], env=ctx.env(), cwd=str(ROOT), timeout=ctx.limit(150))
     lines = [ln for ln in run.stdout.splitlines() if ln.startswith("BENCH-RESULT ")]
@@ -595,8 +592,8 @@ def accuracy_rows(what: str, result: object) -> list[Row]:
 def bench_calibration(ctx: Context) -> list[Row]:
     say("calibration: bench.calibration.measure(quick=True)")
     code = (
-        "import json, sys; sys.path.insert(0, %r); from bench.calibration import measure; "
-        "print('BENCH-RESULT ' + json.dumps(measure(quick=True), default=str))" % str(ROOT)
+        "import json; from bench.calibration import measure; "
+        "print('BENCH-RESULT ' + json.dumps(measure(quick=True), default=str))"
     )
     run = proc.run([sys.executable, "-c", code], env=ctx.env(), cwd=str(ROOT), timeout=ctx.limit(120))
     lines = [ln for ln in run.stdout.splitlines() if ln.startswith("BENCH-RESULT ")]

@@ -1,4 +1,4 @@
-"""What calibration buys on real data it never saw (``make bench``; ``python bench/calibration.py``).
+"""What calibration buys on real data it never saw (``make bench``; ``python -m bench.calibration``).
 
 Data: ``bench/accuracy.py``'s hours of PVDAQ system 50 (measured AC) with NSRDB PSM3 GHI and temperature
 as the "forecast". History starts 2011-04; the test is 2013, walked forward a day at a time: each day's
@@ -21,8 +21,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 TEST_YEAR = 2013
 RATING_W = 3000.0  # the owner's rating: a plausible nameplate; the level learns the rest

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""`make demo`: the whole pipeline on a simulated day, no network, no gateway, no database server.
+"""`make demo` (``python -m demo.demo``): the whole pipeline on a simulated day, no network, no gateway,
+no database server.
 
-1. simulate a day of five-minute gateway readings (homepower.synth: daylight shaped by the forecast's
+1. simulate a day of five-minute gateway readings (tests.synth: daylight shaped by the forecast's
    irradiance, jitter, the nightly outage after 23:00) and write them as a --replay file;
 2. store them through the REAL poll path: ``get_enphase_hour_measure.py --replay``;
 3. build the hours with the REAL ``history_collector.py`` (forecast archive, join and solar3p included);
@@ -25,13 +26,12 @@ import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from homepower.hourtable import format_table
+from homepower.settings import DatabaseConfig, PVSettings, isolated_environ
+from homepower.store import Store
+from tests import synth
 
-from homepower import synth  # noqa: E402
-from homepower.hourtable import format_table  # noqa: E402
-from homepower.settings import DatabaseConfig, PVSettings, isolated_environ  # noqa: E402
-from homepower.store import Store  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 DEMO_DIR = ROOT / "var" / "demo"
 FORECAST = ROOT / "solar3p" / "data" / "data.rotterdam"  # a real Meteoserver file, 2025-03-04..08

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from homepower import settings as settings_mod
+from homepower.settings import DatabaseConfig, parse_database_url
 
-from homepower import settings as settings_mod  # noqa: E402
-from homepower.settings import DatabaseConfig, parse_database_url  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 SHARED = ROOT.parent / "shared"
 ENVOY_FIXTURES = SHARED / "fixtures" / "envoy"

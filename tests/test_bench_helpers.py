@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ROOT  # noqa: F401  (puts the project on sys.path)
 from bench import stats
 from bench.bench import accuracy_rows, heavy_imports
 

@@ -15,7 +15,7 @@ from conftest import ROOT, load_settings
 from homepower import schema
 from homepower import settings as settings_mod
 from homepower import hours as H
-from homepower import synth
+from tests import synth
 from homepower.collect import Request, collect
 from homepower.errors import DataError
 

@@ -25,6 +25,7 @@ COPIED = (
     "homepower",
     "solar3p",
     "demo",
+    "tests",  # the demo simulates its day with tests.synth
     "get_enphase_hour_measure.py",
     "history_collector.py",
     "pv_report.py",
@@ -151,7 +152,7 @@ def test_env_example_lists_every_setting_and_loads_as_it_is(tmp_path):
 # -- the demo -------------------------------------------------------------------------------------------
 def _demo(clone: Path, env: dict) -> list[str]:
     done = subprocess.run(
-        [sys.executable, "demo/demo.py"], cwd=clone, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "demo.demo"], cwd=clone, env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout.splitlines()

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import ROOT, load_settings
 from homepower import hours as H
-from homepower import synth
+from tests import synth
 from homepower.collect import Request, collect
 from homepower.errors import DataError
 from homepower.forecast_join import ArchivedForecast, choose

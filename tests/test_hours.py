@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import ROOT  # noqa: F401  (puts the project on sys.path)
 from homepower import hours as H
 from homepower.errors import UsageError
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pvlib
 import pytest
 
-from conftest import ROOT  # noqa: F401  (puts the project on sys.path)
+from conftest import ROOT
 from homepower.settings import ORIENTATIONS, PVSettings
 from solar3p.model import GAMMA_PDC, INVERTER_EFFICIENCY, DC_AC_RATIO, hourly_kwh
 from test_solar3p_support import as_rows, clear_hours, peak_hour, row, unix

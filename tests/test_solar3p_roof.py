@@ -296,7 +296,7 @@ def test_bad_settings_exit_78_with_one_line(meteo, capsys, monkeypatch, name, va
 
 def test_the_collector_forecasts_the_roof_and_horizon_of_the_settings(store, db_url, tmp_path):
     from homepower import hours as H
-    from homepower import synth
+    from tests import synth
     from homepower.collect import Request, collect
     from solar3p.meteo import read_meteo
 

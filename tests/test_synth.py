@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta
 
-from conftest import ROOT  # noqa: F401
 from homepower import hours as H
-from homepower import synth
+from tests import synth
 
 
 def test_same_seed_same_history_other_seed_other_weather():
@@ -81,3 +80,10 @@ def test_a_year_is_about_105000_samples():
     s = synth.generate(date(2024, 1, 1), 366, seed=2)
     assert len(s.truth) == 8784
     assert 100_000 <= len(s.samples) <= 106_000
+
+
+def test_the_forecast_file_sees_the_sun_of_the_site_asked_for():
+    s = synth.generate(date(2025, 6, 1), 1, tz="Australia/Sydney", lat=-33.87, lon=151.21)
+    elev = {int(r["time"]): float(r["elev"]) for r in s.meteo_rows}
+    sunny = [h for h in s.hours if (s.truth[h.start].kwh_pv or 0.0) > 0.1]
+    assert sunny and all(elev[h.unix] > 0 for h in sunny)

@@ -37,13 +37,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
-    from tests.fakes import serve_until_interrupted  # noqa: E402
-    from tests.fakes.certs import cert_fingerprint, make_cert  # noqa: E402
-else:
-    from . import serve_until_interrupted
-    from .certs import cert_fingerprint, make_cert
+from . import serve_until_interrupted
+from .certs import cert_fingerprint, make_cert
 
 # Fixture file name for each path the gateway serves.
 FILES = {

@@ -298,7 +298,7 @@ def generate(
         kwh_return = (curve.exported(b) - curve.exported(a)) / 1000.0 if meter else None
         truth[hour.start] = HourTruth(kwh_pv, kwh_return, frozenset(flags))
 
-    meteo_rows = [_meteo_row(curve, hr, zone, rng, peak_w) for hr in hours]
+    meteo_rows = [_meteo_row(curve, hr, rng, peak_w, lat, lon) for hr in hours]
     return Synthetic(zone, hours, samples, truth, source, meteo_rows)
 
 
@@ -321,11 +321,12 @@ def _straddles(times: list[float], a: float, b: float, event: float) -> bool:
     return lo < event <= hi
 
 
-def _meteo_row(curve: _Curve, hour: Hour, zone: ZoneInfo, rng: random.Random, peak_w: float) -> dict:
+def _meteo_row(curve: _Curve, hour: Hour, rng: random.Random, peak_w: float, lat: float, lon: float) -> dict:
     a = hour.start_s
     mean_w = (curve.energy(a + 3600.0) - curve.energy(a)) / 1.0  # Wh over an hour = mean W
     k, _ = curve._at(a + 1800.0)
-    sin_el = sun_sin_elevation(a, 51.92, 4.48)
+    sin_el = sun_sin_elevation(a, lat, lon)
+    # Meteoserver is Dutch: its "cet" column is Dutch clock time wherever the site is.
     dutch = hour.start.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Amsterdam"))
     gr_w = max(0.0, mean_w / peak_w * 1000.0 / 0.85) if mean_w > 0 else 0.0
     temp = 12.0 + 6.0 * math.sin(2 * math.pi * ((a / 3600.0) % 24 - 9) / 24) + rng.uniform(-1, 1)
