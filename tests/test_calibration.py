@@ -366,7 +366,7 @@ def test_a_plane_split_into_identical_halves_learns_what_the_whole_learns():
 
 
 def test_the_collector_fills_kwh_fc_only_from_a_calibration_fitted_before_the_hour(store, db_url, tmp_path):
-    from homepower import synth
+    from tests import synth
 
     first = date(2025, 6, 1)
     syn = synth.generate(first, 6, seed=31, peak_w=4000.0)
