@@ -288,7 +288,7 @@ def generate(
     for hour in hours:
         a, b = hour.start_s, hour.start_s + 3600.0
         flags = set()
-        kwh_pv = (curve.energy(b) - curve.energy(a)) / 1000.0
+        kwh_pv: float | None = (curve.energy(b) - curve.energy(a)) / 1000.0
         if t_reset is not None and _straddles(times, a, b, t_reset):
             kwh_pv, flags = None, {RESET}
         if wrap_at is not None and _straddles(times, a, b, local_s(wrap_at)):

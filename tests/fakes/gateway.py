@@ -250,6 +250,8 @@ class FakeGateway:
 
     @property
     def fingerprint(self) -> str:
+        if self.cert is None:
+            raise RuntimeError("a plain-HTTP fake gateway has no certificate")
         return cert_fingerprint(self.cert)
 
     def start(self) -> "FakeGateway":
