@@ -37,8 +37,7 @@ def run(body: Callable[[], int | None], name: str) -> int:
     try:
         return body() or 0
     except HomepowerError as err:
-        text = str(err).splitlines()[0] if str(err) else type(err).__name__
-        print(text, file=sys.stderr)
+        print(one_line(err), file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -50,6 +49,12 @@ def run(body: Callable[[], int | None], name: str) -> int:
             file=sys.stderr,
         )
         return EX_SOFTWARE
+
+
+def one_line(err: HomepowerError) -> str:
+    """The error's message and, after " - ", what its handlers added to it (``add_note``): one line."""
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return " - ".join([text, *(note.splitlines()[0] for note in getattr(err, "__notes__", ()) if note)])
 
 
 HELD_LINES = 10_000  # a run that logs more than this writes the oldest out early: memory stays bounded

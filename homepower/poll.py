@@ -277,11 +277,13 @@ def _spool_instead(state_dir: Path, reading: Reading, store_error: StoreUnavaila
     try:
         path = spool.append(state_dir, [reading])
     except HomepowerError as exc:
-        raise type(exc)(f"{store_error} - and the reading could not be spooled: {exc}") from None
-    raise type(store_error)(
-        f"{store_error} - the reading of {reading.ts_utc:%Y-%m-%d %H:%M:%S} UTC "
-        f"was spooled in {path} and will be stored by the next run"
+        exc.add_note(f"the reading was not stored either: {store_error}")
+        raise exc from store_error
+    store_error.add_note(
+        f"the reading of {reading.ts_utc:%Y-%m-%d %H:%M:%S} UTC was spooled in {path} "
+        "and will be stored by the next run"
     )
+    raise store_error
 
 
 # -- replay ----------------------------------------------------------------------------------------
@@ -450,6 +452,7 @@ def replay(settings: Settings, path: Path | str, start: str | None = None, step:
                 store.commit()
                 spool.clear(settings.state_dir, bad)
         except StoreUnavailable as exc:  # one transaction: none of the file went in
-            raise type(exc)(f"{exc} - nothing stored from {path}; replay it again later") from None
+            exc.add_note(f"nothing stored from {path}; replay it again later")
+            raise
     log.info("replayed %d reading(s) from %s", count, path)
     return count

@@ -1,4 +1,5 @@
-"""homepower.cli.held_logs: a failed run shows only its one error line; a run that succeeds shows its log."""
+"""homepower.cli at the scripts' edge: a failed run shows only its one error line (with what its handlers
+added to it), a run that succeeds shows its log."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import logging
 
 import pytest
 
-from homepower.cli import held_logs
+from homepower.cli import held_logs, run
+from homepower.errors import StoreUnavailable
 
 
 @pytest.fixture
@@ -47,3 +49,16 @@ def test_at_debug_lines_stream_live(stderr):
     with held_logs():
         logging.getLogger("x").info("now")
         assert stderr.getvalue() == "now\n"
+
+
+def test_what_a_handler_adds_to_an_error_is_on_its_one_line_with_its_exit_code(capsys):
+    def body():
+        try:
+            raise StoreUnavailable("database x is unavailable: refused\nsecond line")
+        except StoreUnavailable as exc:
+            exc.add_note("the reading was spooled in var/spool.jsonl")
+            raise
+
+    assert run(body, "poll") == 75
+    err = capsys.readouterr().err
+    assert err == "database x is unavailable: refused - the reading was spooled in var/spool.jsonl\n"
