@@ -455,10 +455,9 @@ def test_a_populated_database_of_the_previous_layout_gains_the_archive_and_keeps
 
 MEASURE = """
 import resource, sys
-sys.path.insert(0, sys.argv[1])
 import sqlite3, history_collector, homepower.store, homepower.forecast, solar3p.meteo
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-code = history_collector.main(["--archive", sys.argv[2]])
+code = history_collector.main(["--archive", sys.argv[1]])
 print(code, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024)
 """
 
@@ -481,7 +480,7 @@ def test_archiving_five_years_of_hours_stays_in_bounded_memory(tmp_path):
         "LOG_LEVEL": "WARNING",
     }
     done = subprocess.run(
-        [sys.executable, "-c", MEASURE, str(ROOT), str(path)], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", MEASURE, str(path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
     code, growth_mib = done.stdout.split()[-2:]

@@ -207,7 +207,7 @@ class FakeForecastServices:
             today = datetime.now(timezone.utc).date()
             start, hours = _utc_midnight(today) - 86400 * past, 24 * (past + days)
         times = [start + 3600 * i for i in range(hours)]
-        series = {
+        series: dict[str, list[float | None]] = {
             "shortwave_radiation": [_ghi(t - 1800) for t in times],  # the mean of the hour before t
             "temperature_2m": [round(8 + 6 * math.sin(math.pi * ((t % 86400) / 3600 - 9) / 12), 1) for t in times],
             "cloud_cover": [float((t // 3600) % 100) for t in times],
