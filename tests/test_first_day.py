@@ -146,7 +146,7 @@ def test_env_example_lists_every_setting_and_loads_as_it_is(tmp_path):
     copied = text.replace("STATE_DIR=\n", f"STATE_DIR={tmp_path / 'state'}\n")
     (tmp_path / ".env").write_text(copied)
     loaded = settings_mod.load(base_dir=tmp_path, environ={settings_mod.ENV_FILE: ""})
-    assert loaded.pv.arrays is None and loaded.forecast_provider is None and loaded.forecast_min_lead_h == 0
+    assert loaded.pv.arrays is None and loaded.forecast.provider is None and loaded.forecast.min_lead_h == 0
 
 
 # -- the demo -------------------------------------------------------------------------------------------
