@@ -35,12 +35,9 @@ from homepower.gateway import parse
 log = logging.getLogger(__name__)
 
 # What OpenSSL says when the other end of a TLS handshake is a plain HTTP server.
-PLAIN_HTTP_SIGNS = (
-    "wrong version number",
-    "http request",
-    "record layer failure",
-    "unknown protocol",
-    "packet length too long",
+# OpenSSL's reasons (ssl.SSLError.reason) when a TLS handshake meets a plain HTTP server.
+PLAIN_HTTP_REASONS = frozenset(
+    {"WRONG_VERSION_NUMBER", "HTTP_REQUEST", "RECORD_LAYER_FAILURE", "UNKNOWN_PROTOCOL", "PACKET_LENGTH_TOO_LONG"}
 )
 BACKOFF_FIRST_S = 1.0
 MIN_ATTEMPT_S = 1.0  # the last attempt before the retry deadline still gets this long to answer
@@ -355,8 +352,7 @@ class GatewayClient:
         handshake meets a plain HTTP server, switch this run to http:// - but never once a certificate
         is pinned (that gateway spoke TLS before: a plain answer now is not to be trusted with a token)
         nor with a CA bundle (the user asked for verified TLS)."""
-        text = str(exc).lower()
-        if not (self.base_url.startswith("https://") and any(m in text for m in PLAIN_HTTP_SIGNS)):
+        if not (self.base_url.startswith("https://") and _ssl_reasons(exc) & PLAIN_HTTP_REASONS):
             return False
         plain = "http://" + self.base_url[len("https://") :]
         pin = tls.read_pin(self.state_dir) if self.tls_mode == "pin" else None
@@ -394,14 +390,16 @@ class GatewayClient:
         return self.get(parse.CHECK_JWT.path, cap=parse.CHECK_JWT.cap)
 
     def _tls_failure(self, exc: Exception) -> NoReturn:
-        text = str(exc)
-        if "Fingerprints did not match" in text:
-            expected = tls.read_pin(self.state_dir) or "?"
+        expected = tls.read_pin(self.state_dir) if self.tls_mode == "pin" else None
+        if expected is not None and not _ssl_reasons(exc):
+            # OpenSSL found nothing wrong (the pin's handshake verifies no chain): urllib3 refused the
+            # certificate for not being the pinned one.
             try:
                 got = tls.probe_fingerprint(self.base_url, min(self.timeout, max(self._remaining(), 0.1)))
             except OSError:
                 got = None
-            raise tls.mismatch_error(self.base_url, self.state_dir, expected, got) from None
+            if got is not None and got != expected:  # a handshake cut short is no new certificate
+                raise tls.mismatch_error(self.base_url, self.state_dir, expected, got) from None
         if self.tls_mode not in ("pin", "insecure"):
             raise PinMismatch(
                 f"gateway {self.base_url} certificate is not trusted by the CA bundle "
@@ -429,6 +427,24 @@ def _read_capped(response: Any, cap: int, url: str) -> bytes:
 
 def _too_big(url: str, cap: int, what: str) -> str:
     return f"gateway {url} answered more than {cap // 1024} KiB ({what}), more than this endpoint gives; nothing stored"
+
+
+def _ssl_reasons(exc: BaseException) -> set[str]:
+    """OpenSSL's reason codes anywhere in what urllib3 wrapped (causes, contexts, MaxRetryError.reason,
+    exceptions passed as arguments)."""
+    reasons: set[str] = set()
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        err = todo.pop()
+        if id(err) in seen:
+            continue
+        seen.add(id(err))
+        if isinstance(err, ssl.SSLError) and isinstance(err.reason, str):
+            reasons.add(err.reason)
+        linked = (err.__cause__, err.__context__, getattr(err, "reason", None), *err.args)
+        todo.extend(e for e in linked if isinstance(e, BaseException))
+    return reasons
 
 
 def _reason(exc: Exception) -> str:
