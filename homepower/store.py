@@ -516,7 +516,7 @@ def _open_mysql(config: DatabaseConfig):
             collation="utf8mb4_general_ci",
             time_zone="+00:00",
             # No connection attributes: collecting them runs `lsb_release` in a subprocess on
-            # every connect (8 ms here, far more on a Raspberry Pi), for nothing we use.
+            # every connect, for nothing we use.
             client_flags=[-ClientFlag.CONNECT_ARGS],
         )
     except mysql.connector.Error as exc:

@@ -2,7 +2,7 @@
 some paths (user ``envoy``, password = the serial's last 6 digits).
 
 Written here rather than borrowed from requests: urllib3 has no digest, and importing requests for it
-would put ~15 ms of imports back on every old gateway's poll. Pure functions; the client keeps the
+would put its imports back on every old gateway's poll. Pure functions; the client keeps the
 challenge and the nonce count.
 """
 
