@@ -458,11 +458,20 @@ class Store:
         if self.dialect.kind == "sqlite":
             import sqlite3
 
-            msg = str(exc)
-            if isinstance(exc, sqlite3.OperationalError) and any(
-                word in msg for word in ("locked", "unable to open", "disk", "readonly")
-            ):
-                raise StoreUnavailable(f"database {self.config.describe()} is unavailable: {msg}") from None
+            # SQLite's primary result codes for a file that is busy, locked, unopenable, read-only, failing
+            # or damaged (extended codes carry the primary one in their low byte).
+            unavailable = {
+                sqlite3.SQLITE_CORRUPT,
+                sqlite3.SQLITE_BUSY,
+                sqlite3.SQLITE_LOCKED,
+                sqlite3.SQLITE_CANTOPEN,
+                sqlite3.SQLITE_READONLY,
+                sqlite3.SQLITE_IOERR,
+                sqlite3.SQLITE_FULL,
+            }
+            code = getattr(exc, "sqlite_errorcode", None)
+            if isinstance(exc, sqlite3.OperationalError) and code is not None and (code & 0xFF) in unavailable:
+                raise StoreUnavailable(f"database {self.config.describe()} is unavailable: {exc}") from None
         else:
             errors = _mysql_errors()
             if getattr(exc, "errno", None) in PRIVILEGE_ERRNOS:
