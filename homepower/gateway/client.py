@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import logging
 import os
+import errno
 import signal
+import socket
 import ssl
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.client import RemoteDisconnected
 from pathlib import Path
 from typing import Any, Callable, Iterator, NoReturn
 from urllib.parse import urlsplit
@@ -35,6 +38,7 @@ from homepower.gateway import parse
 log = logging.getLogger(__name__)
 
 # What OpenSSL says when the other end of a TLS handshake is a plain HTTP server.
+UNREACHABLE_ERRNOS = {errno.EHOSTUNREACH: "no route to host", errno.ENETUNREACH: "network is unreachable"}
 # OpenSSL's reasons (ssl.SSLError.reason) when a TLS handshake meets a plain HTTP server.
 PLAIN_HTTP_REASONS = frozenset(
     {"WRONG_VERSION_NUMBER", "HTTP_REQUEST", "RECORD_LAYER_FAILURE", "UNKNOWN_PROTOCOL", "PACKET_LENGTH_TOO_LONG"}
@@ -429,38 +433,44 @@ def _too_big(url: str, cap: int, what: str) -> str:
     return f"gateway {url} answered more than {cap // 1024} KiB ({what}), more than this endpoint gives; nothing stored"
 
 
-def _ssl_reasons(exc: BaseException) -> set[str]:
-    """OpenSSL's reason codes anywhere in what urllib3 wrapped (causes, contexts, MaxRetryError.reason,
-    exceptions passed as arguments)."""
-    reasons: set[str] = set()
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps, outermost first: causes, contexts, MaxRetryError.reason and exceptions
+    passed as arguments (urllib3's ProtocolError carries the socket's error that way)."""
     seen: set[int] = set()
     todo: list[BaseException] = [exc]
     while todo:
-        err = todo.pop()
+        err = todo.pop(0)
         if id(err) in seen:
             continue
         seen.add(id(err))
-        if isinstance(err, ssl.SSLError) and isinstance(err.reason, str):
-            reasons.add(err.reason)
-        linked = (err.__cause__, err.__context__, getattr(err, "reason", None), *err.args)
+        yield err
+        linked = (getattr(err, "reason", None), *err.args, err.__cause__, err.__context__)
         todo.extend(e for e in linked if isinstance(e, BaseException))
-    return reasons
+
+
+def _ssl_reasons(exc: BaseException) -> set[str]:
+    """OpenSSL's reason codes (``ssl.SSLError.reason``) anywhere in what urllib3 wrapped."""
+    return {e.reason for e in _chain(exc) if isinstance(e, ssl.SSLError) and isinstance(e.reason, str)}
 
 
 def _reason(exc: Exception) -> str:
-    """A short cause without URLs or headers (never the token)."""
-    text = str(exc)
-    for marker in (
-        "Connection refused",
-        "timed out",
-        "Name or service not known",
-        "No route to host",
-        "Connection reset",
-        "Remote end closed",
-        "certificate verify failed",
-        "Temporary failure in name resolution",
-        "Network is unreachable",
-    ):
-        if marker.lower() in text.lower():
-            return marker.lower()
+    """A short cause without URLs or headers (never the token), from the error's type and errno."""
+    for err in _chain(exc):
+        if isinstance(err, ConnectionRefusedError):
+            return "connection refused"
+        # socket.timeout is TimeoutError; urllib3 counts NewConnectionError as a timeout, its cause says
+        if isinstance(err, TimeoutError) or isinstance(err, Urllib3Timeout) and not isinstance(err, NewConnectionError):
+            return "timed out"
+        if isinstance(err, socket.gaierror):
+            return (
+                "temporary failure in name resolution" if err.errno == socket.EAI_AGAIN else "name or service not known"
+            )
+        if isinstance(err, RemoteDisconnected):  # a ConnectionResetError too: look first
+            return "remote end closed"
+        if isinstance(err, ConnectionResetError):
+            return "connection reset"
+        if isinstance(err, ssl.SSLCertVerificationError):
+            return "certificate verify failed"
+        if isinstance(err, OSError) and err.errno in UNREACHABLE_ERRNOS:
+            return UNREACHABLE_ERRNOS[err.errno]
     return exc.__class__.__name__
