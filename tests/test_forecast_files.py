@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from conftest import ROOT
-from homepower import synth
+from tests import synth
 from test_forecast_archive import DAY, NOON, archive_count, meteo_doc, run_script, stored, unix, write
 
 HOUR_ARGS = ("--hour", "2025-06-01T12", "--now", "2025-06-02T00:00:00")  # 12:00 local = NOON UTC
