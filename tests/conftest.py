@@ -136,3 +136,8 @@ def load_settings(tmp_path: Path, **env) -> settings_mod.Settings:
     base = {"STATE_DIR": str(tmp_path / "state"), "SITE_TIMEZONE": "Europe/Amsterdam"}
     base.update({k: str(v) for k, v in env.items()})
     return settings_mod.load(base_dir=tmp_path, environ=base)
+
+
+# The poller tests' fixtures (`enlighten`, `gateway`: the fake services), shared by test_poll_script and
+# test_poll_hostile; a module that defines its own fixture of the same name keeps it.
+from poll_support import enlighten, gateway  # noqa: E402, F401

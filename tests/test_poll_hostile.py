@@ -7,56 +7,16 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from fakes.enlighten import FakeEnlighten
 from fakes.gateway import FakeGateway, info_xml
 from fakes.harness import PYTHON, ROOT, poller_env, run_poller, run_poller_measured
-from test_poll_script import METERS, PRODUCTION, READINGS, SERIAL, V1, own_bodies
+from poll_support import METERS, PRODUCTION, READINGS, SERIAL, V1, env_for, own_bodies, rows
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-def enlighten():
-    with FakeEnlighten(serials=None) as fake:
-        yield fake
-
-
-@pytest.fixture
-def gateway(tmp_path):
-    started = []
-
-    def make(**kwargs):
-        kwargs.setdefault("workdir", tmp_path / "certs")
-        if "firmware_dir" not in kwargs:
-            kwargs.setdefault("bodies", own_bodies())
-        gw = FakeGateway(**kwargs).start()
-        started.append(gw)
-        return gw
-
-    yield make
-    for gw in started:
-        gw.stop()
-
-
-def rows(db: Path) -> list[dict]:
-    conn = sqlite3.connect(str(db))
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute("SELECT * FROM enphase_production ORDER BY ts_utc")]
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        conn.close()
-
-
-def env_for(tmp_path, gw, enlighten, **extra):
-    return poller_env(tmp_path / "state", gw, enlighten, **extra)
 
 
 def one_line(run) -> str:
