@@ -26,6 +26,7 @@ import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+from homepower import schema
 from homepower.hourtable import format_table
 from homepower.settings import DatabaseConfig, PVSettings, isolated_environ
 from homepower.store import Store
@@ -38,25 +39,7 @@ FORECAST = ROOT / "solar3p" / "data" / "data.rotterdam"  # a real Meteoserver fi
 DAY = date(2025, 3, 5)
 ISSUED = datetime(2025, 3, 4, 17, 0, tzinfo=timezone.utc)  # the forecast's download: the evening before
 NEWER = datetime(2025, 3, 6, 6, 0, tzinfo=timezone.utc)  # a later download, once the day is over
-COLUMNS = [
-    "ts_utc",
-    "year",
-    "month",
-    "day",
-    "hour",
-    "gr_w",
-    "tc",
-    "temp",
-    "kwh_pv",
-    "kwh_s3p",
-    "kwh_return",
-    "kwh_import",
-    "kwh_consumed",
-    "forecast_issued",
-    "forecast_provider",
-    "source",
-    "flags",
-]
+COLUMNS = schema.value_columns("pvhistory")
 ZONE = "Europe/Amsterdam"
 PV = PVSettings()  # the contract's defaults: 12 x 405 Wp, SE, 35 degrees, near Rotterdam
 

@@ -94,6 +94,12 @@ def columns(table: str) -> list[str]:
     return [name for name, _ in TABLES[table]]
 
 
+def value_columns(table: str) -> list[str]:
+    """The columns that say what a row holds: all but the bookkeeping times (``created``, ``updated``),
+    which a rerun may change while the row itself stays the same."""
+    return [name for name in columns(table) if name not in ("created", "updated")]
+
+
 def create_sql(table: str, kind: str) -> str:
     """CREATE TABLE IF NOT EXISTS for ``kind`` ("mysql" or "sqlite")."""
     lines = [f"  `{name}` {sqltype}" for name, sqltype in TABLES[table]]

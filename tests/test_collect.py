@@ -21,21 +21,7 @@ from homepower.errors import DataError
 
 TOL_KWH = 0.003  # linear interpolation between 5-minute samples of a smooth curve: well under 3 Wh
 LATER = datetime(2030, 1, 1)  # "now" for runs over past days
-COLS = [
-    "ts_utc",
-    "year",
-    "month",
-    "day",
-    "hour",
-    "gr_w",
-    "tc",
-    "temp",
-    "kwh_pv",
-    "kwh_s3p",
-    "kwh_return",
-    "source",
-    "flags",
-]
+COLS = schema.value_columns("pvhistory")
 
 
 def settings_for(tmp_path, db_url, meteo=None, **env):

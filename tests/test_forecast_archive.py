@@ -14,6 +14,7 @@ import pytest
 
 from conftest import ROOT, load_settings
 from homepower import hours as H
+from homepower import schema
 from tests import synth
 from homepower.collect import Request, collect
 from homepower.errors import DataError
@@ -22,25 +23,7 @@ from homepower.forecast_join import ArchivedForecast, choose
 LATER = datetime(2030, 1, 1)
 DAY = date(2025, 6, 1)
 NOON = datetime(2025, 6, 1, 10)  # 12:00 local (Europe/Amsterdam, summer), UTC
-COLS = [
-    "ts_utc",
-    "year",
-    "month",
-    "day",
-    "hour",
-    "gr_w",
-    "tc",
-    "temp",
-    "kwh_pv",
-    "kwh_s3p",
-    "kwh_return",
-    "kwh_import",
-    "kwh_consumed",
-    "forecast_issued",
-    "forecast_provider",
-    "source",
-    "flags",
-]
+COLS = schema.value_columns("pvhistory")
 
 
 def unix(t: datetime) -> int:
