@@ -46,6 +46,8 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("kwh_consumed", "DECIMAL(10,5) NULL"),  # the house's use in the hour
         ("forecast_issued", "DATETIME NULL"),  # UTC issue time of the forecast joined with the hour
         ("forecast_provider", "VARCHAR(16) NULL"),  # meteoserver, open-meteo or file
+        ("kwh_fc_p10", "DECIMAL(10,5) NULL"),  # calibrated forecast's 10 % quantile
+        ("kwh_fc_p90", "DECIMAL(10,5) NULL"),  # calibrated forecast's 90 % quantile
     ],
     "forecast": [
         ("ts_utc", "DATETIME NOT NULL"),  # start of the hour forecast, UTC
@@ -74,6 +76,30 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("nmae_pct", "DOUBLE NULL"),  # in-sample hourly nMAE, %
         ("created", "TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP"),
     ],
+    "pv_forecast": [
+        ("ts_utc", "DATETIME NOT NULL"),  # start of the hour forecast, UTC
+        ("issued_utc", "DATETIME NOT NULL"),  # when the service's forecast was downloaded, UTC
+        ("provider", "VARCHAR(16) NOT NULL"),  # forecast.solar, solcast
+        ("kwh", "DOUBLE NULL"),  # the service's expected energy in the hour
+        ("kwh_p10", "DOUBLE NULL"),  # its 10 % quantile (NULL where the service gives none)
+        ("kwh_p90", "DOUBLE NULL"),  # its 90 % quantile
+        ("created", "TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP"),
+    ],
+    "inverter_reading": [
+        ("serial", "VARCHAR(20) NOT NULL"),  # micro-inverter serial number
+        ("report_utc", "DATETIME NOT NULL"),  # the inverter's own report time, UTC
+        ("watts", "DOUBLE NULL"),  # power at that report
+        ("max_watts", "DOUBLE NULL"),  # highest power it has reported
+        ("ts_utc", "DATETIME NULL"),  # the poll that first saw the report, UTC
+        ("created", "TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP"),
+    ],
+    "inverter_energy": [
+        ("serial", "VARCHAR(20) NOT NULL"),  # micro-inverter serial number
+        ("end_utc", "DATETIME NOT NULL"),  # end of the reported interval, UTC
+        ("seconds", "INT NULL"),  # the interval's length
+        ("wh", "DOUBLE NULL"),  # energy produced in the interval
+        ("created", "TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP"),
+    ],
 }
 
 # Primary key of each table. ``KEY`` is the one of the two original tables (and the default).
@@ -83,6 +109,9 @@ KEYS: dict[str, tuple[str, ...]] = {
     "pvhistory": (KEY,),
     "forecast": ("ts_utc", "issued_utc", "provider"),
     "calibration": ("fitted_utc",),
+    "pv_forecast": ("ts_utc", "issued_utc", "provider"),
+    "inverter_reading": ("serial", "report_utc"),
+    "inverter_energy": ("serial", "end_utc"),
 }
 
 

@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS `pvhistory` (
   `kwh_consumed` DECIMAL(10,5) NULL,
   `forecast_issued` DATETIME NULL,
   `forecast_provider` VARCHAR(16) NULL,
+  `kwh_fc_p10` DECIMAL(10,5) NULL,
+  `kwh_fc_p90` DECIMAL(10,5) NULL,
   PRIMARY KEY (`ts_utc`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
@@ -71,4 +73,34 @@ CREATE TABLE IF NOT EXISTS `calibration` (
   `nmae_pct` DOUBLE NULL,
   `created` TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
   PRIMARY KEY (`fitted_utc`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE IF NOT EXISTS `pv_forecast` (
+  `ts_utc` DATETIME NOT NULL,
+  `issued_utc` DATETIME NOT NULL,
+  `provider` VARCHAR(16) NOT NULL,
+  `kwh` DOUBLE NULL,
+  `kwh_p10` DOUBLE NULL,
+  `kwh_p90` DOUBLE NULL,
+  `created` TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
+  PRIMARY KEY (`ts_utc`, `issued_utc`, `provider`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE IF NOT EXISTS `inverter_reading` (
+  `serial` VARCHAR(20) NOT NULL,
+  `report_utc` DATETIME NOT NULL,
+  `watts` DOUBLE NULL,
+  `max_watts` DOUBLE NULL,
+  `ts_utc` DATETIME NULL,
+  `created` TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
+  PRIMARY KEY (`serial`, `report_utc`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE IF NOT EXISTS `inverter_energy` (
+  `serial` VARCHAR(20) NOT NULL,
+  `end_utc` DATETIME NOT NULL,
+  `seconds` INT NULL,
+  `wh` DOUBLE NULL,
+  `created` TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
+  PRIMARY KEY (`serial`, `end_utc`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
