@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import traceback
 from contextlib import contextmanager
+from pathlib import Path
 from logging.handlers import MemoryHandler
 from typing import Any, Callable, Iterator, NoReturn
 
-from homepower.errors import EX_USAGE, HomepowerError
+from homepower.errors import EX_CONFIG, EX_USAGE, HomepowerError
 
 EX_SOFTWARE = 70  # a bug of ours, not the user's
 
@@ -42,13 +45,38 @@ def run(body: Callable[[], int | None], name: str) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as exc:  # an installation to fix (78), not a bug of ours
+        _traceback_when_debugging(name)
+        print(missing_module(name, exc), file=sys.stderr)
+        return EX_CONFIG
     except Exception as exc:
-        logging.getLogger(name).debug("unexpected error", exc_info=True)
+        _traceback_when_debugging(name)
         print(
             f"{name}: unexpected error ({type(exc).__name__}); run with LOG_LEVEL=DEBUG for details and report it",
             file=sys.stderr,
         )
         return EX_SOFTWARE
+
+
+def missing_module(name: str, exc: ModuleNotFoundError) -> str:
+    """One line naming the module and the fix: most often the system Python instead of the checkout's."""
+    module = (exc.name or str(exc)).partition(".")[0]
+    venv = Path(__file__).resolve().parent.parent / ".venv"
+    if Path(sys.prefix).resolve() == venv.resolve():  # the checkout's own .venv, with a requirement missing
+        fix = "run `make install` to install the requirements into .venv"
+    else:
+        fix = "run the scripts with .venv/bin/python (`make install` creates it)"
+    return f"{name}: the Python module {module!r} is not installed for {sys.executable}: {fix}"
+
+
+def _traceback_when_debugging(name: str) -> None:
+    """At DEBUG, the traceback of what the one line sums up. The failure may come before logging is set up
+    (an import of the settings), so LOG_LEVEL is also read from the environment here."""
+    root = logging.getLogger()
+    if root.handlers and root.getEffectiveLevel() <= logging.DEBUG:
+        logging.getLogger(name).debug("unexpected error", exc_info=True)
+    elif os.environ.get("LOG_LEVEL", "").strip().upper() == "DEBUG":
+        traceback.print_exc(file=sys.stderr)
 
 
 def one_line(err: HomepowerError) -> str:

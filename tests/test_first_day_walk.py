@@ -1,0 +1,63 @@
+"""The first day walked again (issue 25): each trap a new owner fell into, over the real scripts, so that
+none comes back. The wrong Python, the silent wait for a wrong ENVOY_HOST, the nightly calibration mail,
+SQLite URLs, day one's report and status."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from homepower import cli
+
+SCRIPTS = ("get_enphase_hour_measure.py", "history_collector.py", "pv_report.py")
+
+
+def script(name: str, *args: str, env: dict[str, str] | None = None, python: tuple[str, ...] = (sys.executable,)):
+    return subprocess.run(
+        [*python, str(ROOT / name), *args],
+        cwd=ROOT,
+        env=os.environ.copy() if env is None else env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+# -- the wrong Python ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_a_python_without_the_requirements_names_the_module_and_the_fix(name):
+    # -S: no site-packages, as the system Python of a fresh Raspberry Pi (no dotenv, urllib3, ...)
+    done = script(name, python=(sys.executable, "-S"))
+    assert done.returncode == 78, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert "is not installed for" in line and ".venv/bin/python" in line and "make install" in line, line
+    assert "unexpected" not in line and "Traceback" not in done.stderr
+
+
+def test_log_level_debug_shows_the_traceback_of_a_missing_module():
+    done = script("pv_report.py", env=dict(os.environ, LOG_LEVEL="DEBUG"), python=(sys.executable, "-S"))
+    assert done.returncode == 78
+    assert "Traceback (most recent call last)" in done.stderr and "No module named" in done.stderr
+    assert done.stderr.splitlines()[-1].startswith("pv_report: the Python module")
+
+
+def test_log_level_debug_shows_the_traceback_of_an_unexpected_error(monkeypatch, capsys):
+    def broken() -> int:
+        raise RuntimeError("a bug of ours")
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])  # before log.setup, as when the settings fail to import
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    assert cli.run(broken, "pv_report") == 70
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "RuntimeError: a bug of ours" in err
+    monkeypatch.setenv("LOG_LEVEL", "INFO")
+    assert cli.run(broken, "pv_report") == 70
+    assert capsys.readouterr().err.splitlines() == [
+        "pv_report: unexpected error (RuntimeError); run with LOG_LEVEL=DEBUG for details and report it"
+    ]
