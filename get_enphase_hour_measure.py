@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""One poll of the Enphase IQ Gateway into enphase_production (see README, section "poller").
+"""One poll of the Enphase IQ Gateway into enphase_production (see docs/poller.md).
 
 Exit codes: 0 done, 64 bad usage, 65 an answer or file not understood (nothing stored), 69 gateway or
 Enlighten unreachable or a server error, 75 database unavailable (reading spooled) or lock held too long,

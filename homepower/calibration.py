@@ -74,7 +74,7 @@ def plant(settings: Settings):
 
 def warn_if_fitted_for_other_settings(calibrations: list, settings: Settings) -> None:
     """One warning line when the newest calibration was fitted under other PV_* settings than those in
-    force (it is still applied, as fitted: see the README's calibration part)."""
+    force (it is still applied, as fitted: see docs/calibration.md)."""
     if not calibrations:
         return
     from solar3p.calibrate import settings_changed

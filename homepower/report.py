@@ -169,7 +169,7 @@ def format_summary(result: M.Report, span: Period, tz_name: str) -> str:
         worst = ", ".join(f"{d.day} {d.forecast - d.measured:+.1f} kWh" for d in j.worst_days(3))
         out.append(f"  {'worst days, ' + NAMES[name]:<30}{worst}")
     out.append("  (worst days: forecast - measured. nMAE: mean absolute error / mean measured. skill above 0:")
-    out.append("  better than 'the same as 24 h before'. Counting hours only; see the README.)")
+    out.append("  better than 'the same as 24 h before'. Counting hours only; see docs/report.md.)")
     return "\n".join(out) + "\n"
 
 

@@ -35,7 +35,7 @@ The calibrated forecast of an hour is
    ones high) and clipping; each cell the weighted median ratio (the factor of least absolute error).
 
 Measured on real data (``bench/calibration.py``, in ``make bench``): the figures, and those of the
-choices made here, are in the README's calibration section.
+choices made here, are in docs/benchmarks.md.
 
 """
 

@@ -24,7 +24,7 @@ from homepower.errors import AuthError, DataError, UnreachableError
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 1024 * 1024  # the real answers are 10-70 KB; see the README
+MAX_BODY_BYTES = 1024 * 1024  # the real answers are 10-70 KB; see docs/solar3p.md
 READ_PIECE = 8192  # bytes per read: a compressed piece cannot expand past a few MB
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 30.0

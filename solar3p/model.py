@@ -12,7 +12,7 @@ The chain, each step a small pure function of arrays (no I/O here):
    ahead of Erbs and DIRINT; it needs only GHI, zenith and the date.
 3. **Transposition** to the plane of the panels (``plane_of_array``): Perez (1990) with extraterrestrial
    DNI and relative airmass, ground albedo 0.2; on the same data it beat Hay-Davies and isotropic (the
-   figures: the README's accuracy section).
+   figures: docs/benchmarks.md).
    The beam on the plane is reduced by the incidence-angle modifier of glass (``pvlib.iam.physical``).
 4. **Cell temperature** (``cell_temperature``): Faiman (2008) from air temperature and plane irradiance,
    wind fixed at 1 m/s (the file has no wind); its default coefficients describe free-standing modules,
