@@ -84,7 +84,7 @@ class DatabaseConfig:
 
 
 def parse_database_url(url: str, base_dir: Path = PROJECT_DIR, name: str = "DATABASE_URL") -> DatabaseConfig:
-    """``sqlite:///relative/or/absolute.db`` (relative to ``base_dir``) or
+    """``sqlite:///relative/file.db`` (relative to ``base_dir``), ``sqlite:////absolute/file.db`` or
     ``mysql://user:password@host:port/database``."""
     accepted = "use sqlite:///path/to/file.db or mysql://user:password@host:port/database"
     if url.startswith("sqlite:///"):
@@ -93,8 +93,16 @@ def parse_database_url(url: str, base_dir: Path = PROJECT_DIR, name: str = "DATA
             raise ConfigError(f"{name} has no file path: {accepted}")
         path = Path(raw)
         if not path.is_absolute():
+            _refuse_absolute_looking(url, raw, base_dir, name)
             path = base_dir / path
         return DatabaseConfig(kind="sqlite", path=path)
+    if url.lower().startswith("sqlite:"):
+        rest = url[len("sqlite:") :].lstrip("/") or "var/homepower.db"
+        raise ConfigError(
+            f"{name}={url!r} is not a SQLite URL (sqlite://NAME would name a server, and SQLite has none): the "
+            f"file's path follows three slashes, sqlite:///{rest} for a path inside the checkout, or four, "
+            f"sqlite:////{rest} for an absolute path"
+        )
     parts = urlsplit(url)
     if parts.scheme not in ("mysql", "mariadb", "mysql+mysqlconnector"):
         raise ConfigError(f"{name} has an unknown scheme {parts.scheme!r}: {accepted}")
@@ -112,6 +120,25 @@ def parse_database_url(url: str, base_dir: Path = PROJECT_DIR, name: str = "DATA
         user=unquote(parts.username or "root"),
         password=unquote(parts.password or ""),
         database=database,
+    )
+
+
+CHECKOUT_FOLDERS = ("var",)  # STATE_DIR's default: sqlite:///var/... is the checkout's, as on a fresh clone
+
+
+def _refuse_absolute_looking(url: str, raw: str, base_dir: Path, name: str) -> None:
+    """``sqlite:///tmp/x.db`` is ``<checkout>/tmp/x.db``, which is seldom what was meant: a relative path
+    whose first folder is a folder of the machine's root (/tmp, /home, /srv) and not of the checkout is
+    refused with the two spellings that say which one is meant (``./`` keeps a path in the checkout)."""
+    first = Path(raw).parts[0]
+    if raw.startswith(("./", "../")) or first in CHECKOUT_FOLDERS or (base_dir / first).exists():
+        return
+    if not (Path("/") / first).is_dir():
+        return
+    raise ConfigError(
+        f"{name}={url!r} names {base_dir / raw}, inside the checkout (three slashes: a relative path), but /{first} "
+        f"is a folder of this machine: for the absolute path write four slashes, sqlite:////{raw}; to keep it in "
+        f"the checkout write sqlite:///./{raw}"
     )
 
 

@@ -61,3 +61,45 @@ def test_log_level_debug_shows_the_traceback_of_an_unexpected_error(monkeypatch,
     assert capsys.readouterr().err.splitlines() == [
         "pv_report: unexpected error (RuntimeError); run with LOG_LEVEL=DEBUG for details and report it"
     ]
+
+
+# -- SQLite URLs --------------------------------------------------------------------------------------
+def _collect(clone, url: str):
+    env = dict(os.environ, DATABASE_URL=url)
+    return subprocess.run(
+        [sys.executable, "history_collector.py", "--now", "2025-06-02T10:00"],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_sqlite_urls_say_which_path_they_mean(tmp_path):
+    from test_first_day import project_copy
+
+    clone = project_copy(tmp_path)
+    # Three slashes before a folder of the machine's root: <checkout>/tmp/x.db is not what was meant.
+    done = _collect(clone, "sqlite:///tmp/homepower-first-day.db")
+    assert done.returncode == 78, done.stderr
+    assert "sqlite:////tmp/homepower-first-day.db" in done.stderr and len(done.stderr.splitlines()) == 1
+    assert not (clone / "tmp").exists() and not os.path.exists("/tmp/homepower-first-day.db")
+    # Two slashes name a server, which SQLite has not: the two spellings that work.
+    done = _collect(clone, "sqlite://var/hp.db")
+    assert done.returncode == 78 and "sqlite:///var/hp.db" in done.stderr and "sqlite:////var/hp.db" in done.stderr
+    # Four slashes: the absolute path; three before var/ (STATE_DIR's default): the checkout's, fresh or not.
+    absolute = tmp_path / "elsewhere" / "hp.db"
+    absolute.parent.mkdir()
+    assert _collect(clone, f"sqlite:///{absolute}").returncode == 0 and absolute.is_file()
+    assert not (clone / "var").exists()
+    assert _collect(clone, "sqlite:///var/hp.db").returncode == 0 and (clone / "var" / "hp.db").is_file()
+    assert _collect(clone, "sqlite:///./tmp/hp.db").returncode == 0 and (clone / "tmp" / "hp.db").is_file()
+
+
+def test_env_example_sets_each_setting_once():
+    import re
+    from collections import Counter
+
+    names = Counter(re.findall(r"^([A-Z][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.M))
+    assert names and [name for name, count in names.items() if count > 1] == []
