@@ -14,6 +14,7 @@ from logging.handlers import MemoryHandler
 from typing import Any, Callable, Iterator, NoReturn
 
 from homepower.errors import EX_CONFIG, EX_USAGE, HomepowerError
+from netio.errors import NetError
 
 EX_SOFTWARE = 70  # a bug of ours, not the user's
 
@@ -39,7 +40,7 @@ def run(body: Callable[[], int | None], name: str) -> int:
     """Call ``body`` and turn what it raises into one line and an exit code."""
     try:
         return body() or 0
-    except HomepowerError as err:
+    except (HomepowerError, NetError) as err:  # netio's errors carry their exit code as ours do
         print(one_line(err), file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
@@ -79,7 +80,7 @@ def _traceback_when_debugging(name: str) -> None:
         traceback.print_exc(file=sys.stderr)
 
 
-def one_line(err: HomepowerError) -> str:
+def one_line(err: HomepowerError | NetError) -> str:
     """The error's message and, after " - ", what its handlers added to it (``add_note``): one line."""
     text = str(err).splitlines()[0] if str(err) else type(err).__name__
     return " - ".join([text, *(note.splitlines()[0] for note in getattr(err, "__notes__", ()) if note)])
