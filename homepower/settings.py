@@ -443,6 +443,100 @@ class ForecastSettings:
 
 
 @dataclass(frozen=True)
+class MqttBroker:
+    """Where ``pv_report.py --publish`` sends the forecast (MQTT_URL). ``repr`` and ``describe`` never show
+    the password."""
+
+    host: str
+    port: int
+    tls: bool = False  # mqtts://: TLS checked against the system's CAs
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    def describe(self) -> str:
+        """A safe one-line description for messages (no password)."""
+        who = f"{self.user}@" if self.user else ""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'mqtts' if self.tls else 'mqtt'}://{who}{host}:{self.port}"
+
+
+MQTT_URL_EXAMPLE = "mqtt://user:password@homeassistant.local:1883"
+
+
+def _redacted_url(value: str) -> str:
+    """``value`` with everything between ``user:`` and the last ``@`` (the password, whatever it holds)
+    replaced by ``***``, for a message."""
+    text = value.strip()
+    at = text.rfind("@")
+    if at < 0:
+        return text
+    head = text[:at]
+    start = head.find("://") + 3 if "://" in head else 0
+    colon = head.find(":", start)
+    return text if colon < 0 else f"{head[:colon]}:***{text[at:]}"
+
+
+def parse_mqtt_url(value: str, name: str = "MQTT_URL") -> MqttBroker:
+    """``mqtt://[user[:password]@]host[:port]`` (port 1883) or ``mqtts://...`` (port 8883); user and
+    password percent-encoded where they hold ``@ : /``."""
+    shown = _redacted_url(value)
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"{name}={shown!r} is not a URL like {MQTT_URL_EXAMPLE}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("mqtt", "mqtts"):
+        raise ConfigError(f"{name}={shown!r} must start with mqtt:// or mqtts://, e.g. {MQTT_URL_EXAMPLE}")
+    if not parts.hostname:
+        raise ConfigError(f"{name}={shown!r} names no broker host, e.g. {MQTT_URL_EXAMPLE}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(f"{name}={shown!r} has a path or query; give only mqtt[s]://[user:password@]host[:port]")
+    tls = scheme == "mqtts"
+    return MqttBroker(
+        host=parts.hostname,
+        port=port or (8883 if tls else 1883),
+        tls=tls,
+        user=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+    )
+
+
+def _topic_prefix(env: Mapping[str, str], name: str, default: str) -> str | None:
+    """An MQTT topic prefix: no wildcards, no empty levels at the ends; set but empty means none."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().strip("/")
+    if not value:
+        return None
+    if any(c in value for c in "+#\x00") or "//" in value:
+        raise ConfigError(f"{name}={raw!r} is not a topic prefix: no + # or empty levels (e.g. {default})")
+    return value
+
+
+@dataclass(frozen=True)
+class PublishSettings:
+    """Where the forecast is published (MQTT_URL, MQTT_PREFIX, HA_DISCOVERY_PREFIX)."""
+
+    broker: MqttBroker | None = None  # None: MQTT_URL not set
+    prefix: str = "homepower"  # topic prefix of the published states
+    discovery_prefix: str | None = "homeassistant"  # Home Assistant's discovery prefix; None: no discovery
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> PublishSettings:
+        url = _text(env, "MQTT_URL")
+        prefix = _topic_prefix(env, "MQTT_PREFIX", "homepower")
+        if prefix is None:
+            raise ConfigError("MQTT_PREFIX is empty: give the topic prefix of the published states, e.g. homepower")
+        return cls(
+            broker=parse_mqtt_url(url) if url else None,
+            prefix=prefix,
+            discovery_prefix=_topic_prefix(env, "HA_DISCOVERY_PREFIX", "homeassistant"),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     gateway: GatewaySettings
     database: DatabaseConfig
@@ -453,6 +547,7 @@ class Settings:
     log_level: str
     # solar3p's calibration: PV_CALIBRATION, else STATE_DIR/solar3p-calibration.json (read when it exists)
     pv_calibration: Path | None = None
+    publish: PublishSettings = field(default_factory=PublishSettings)
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -498,6 +593,9 @@ SETTING_NAMES = (
     "FORECAST_PROVIDER",
     "LOG_LEVEL",
     ENV_FILE,
+    "MQTT_URL",
+    "MQTT_PREFIX",
+    "HA_DISCOVERY_PREFIX",
 )
 SETTING_PREFIXES = ("ENVOY_", "ENLIGHTEN_", "ENTREZ_", "PV_", "METEO", "OPEN_METEO_", "FORECAST_")
 
@@ -580,4 +678,5 @@ def load(
         log_level=level,
         # Unset: the default file, used only when it exists (see the calibration's readers).
         pv_calibration=_path(base_dir, calibration) if calibration else state_dir / CALIBRATION_NAME,
+        publish=PublishSettings.from_env(env),
     )

@@ -251,3 +251,42 @@ def test_a_malformed_pv_horizon_names_the_value(tmp_path, value, says):
     assert err.value.exit_code == 78
     assert message.startswith("PV_HORIZON") and says in message, message
     assert "0,0,15,30,45,30,15,0" in message and "\n" not in message
+
+
+# -- MQTT (pv_report.py --publish) -------------------------------------------------------------------
+def test_mqtt_defaults_and_url_forms(tmp_path):
+    s = load_settings(tmp_path)
+    assert s.publish.broker is None  # --publish says to set MQTT_URL (78)
+    assert (s.publish.prefix, s.publish.discovery_prefix) == ("homepower", "homeassistant")
+    b = load_settings(tmp_path, MQTT_URL="mqtts://ha%40home:p%3Ass@broker.lan").publish.broker
+    assert (b.host, b.port, b.tls, b.user, b.password) == ("broker.lan", 8883, True, "ha@home", "p:ss")
+    b = load_settings(tmp_path, MQTT_URL="mqtt://[::1]:1884").publish.broker
+    assert (b.host, b.port, b.tls, b.user, b.password) == ("::1", 1884, False, None, None)
+    s = load_settings(tmp_path, MQTT_URL="mqtt://h", MQTT_PREFIX="home/pv/", HA_DISCOVERY_PREFIX="")
+    assert (s.publish.broker.port, s.publish.prefix, s.publish.discovery_prefix) == (1883, "home/pv", None)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"MQTT_URL": "http://me:hunter2@h"},
+        {"MQTT_URL": "mqtt://me:hunter2@h:99999"},
+        {"MQTT_URL": "mqtt://me:hunter2@"},
+        {"MQTT_URL": "mqtt://me:hun@ter2@h/topic"},
+        {"MQTT_URL": "me:hunter2@h"},
+        {"MQTT_PREFIX": "home/#"},
+        {"MQTT_PREFIX": " "},
+        {"HA_DISCOVERY_PREFIX": "home+assistant"},
+    ],
+)
+def test_bad_mqtt_settings_are_78_naming_the_setting_never_the_password(tmp_path, env):
+    with pytest.raises(ConfigError) as err:
+        load_settings(tmp_path, **env)
+    assert list(env)[0] in str(err.value)
+    assert "hunter2" not in str(err.value) and "ter2" not in str(err.value)
+
+
+def test_the_broker_password_never_shows(tmp_path):
+    s = load_settings(tmp_path, MQTT_URL="mqtt://me:hunter2@h")
+    assert "hunter2" not in repr(s) and "hunter2" not in s.publish.broker.describe()
+    assert s.publish.broker.describe() == "mqtt://me@h:1883"
