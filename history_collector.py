@@ -8,6 +8,7 @@
   --dry-run                                 print the rows, write nothing
   history_collector.py --calibrate          fit solar3p's calibration on pvhistory (table calibration and
                                             STATE_DIR/solar3p-calibration.json); changes no kwh_fc
+  history_collector.py --calibrate --if-ready   as cron runs it: too little history yet is one line, exit 0
   history_collector.py --calibrate --from A --to B   backtest: each local day's kwh_fc from a fit on
                                             the hours before that day
 
@@ -41,6 +42,11 @@ def parse_args(argv):
         "from a fit on the hours before it",
     )
     parser.add_argument(
+        "--if-ready",
+        action="store_true",
+        help="with --calibrate (the scheduled run): too little history yet is one 'not yet' line and exit 0, not 65",
+    )
+    parser.add_argument(
         "--archive",
         nargs="+",
         metavar="FILE",
@@ -57,6 +63,8 @@ def make_request(args):
 
     # "Given" is "not None": an empty value (--hour '', --hour=) is a malformed time, not "no option".
     hour, start, end = args.hour, args.start, args.end
+    if args.if_ready and (not args.calibrate or start is not None or end is not None):
+        raise UsageError("--if-ready goes with --calibrate alone (the scheduled fit), not with a backtest")
     if args.calibrate and (hour is not None or args.dry_run):
         raise UsageError("--calibrate takes no --hour or --dry-run: alone, or with --from A --to B (backtest)")
     if hour is not None and (start is not None or end is not None):
@@ -109,7 +117,12 @@ def main(argv=None) -> int:
 
     def work(conf):
         if args.archive is not None:
-            if any(v is not None for v in (args.hour, args.start, args.end)) or args.dry_run or args.calibrate:
+            if (
+                any(v is not None for v in (args.hour, args.start, args.end))
+                or args.dry_run
+                or args.calibrate
+                or args.if_ready
+            ):
                 raise UsageError(
                     "--archive stores forecast files and exits: use it without --hour, --from/--to, --dry-run, "
                     "--calibrate"
@@ -134,8 +147,14 @@ def main(argv=None) -> int:
 
                 if request.kind == "range":
                     calibration.backtest(conf, store, request.start, request.end)
-                else:
+                    return
+                try:
                     calibration.calibrate(conf, store, now_utc=now)
+                except calibration.NotYet as not_yet:
+                    if not args.if_ready:
+                        raise
+                    # the first days: a normal state, one line in the log and nothing for cron to mail
+                    print(f"calibration not yet: {not_yet.detail}; the next scheduled run tries again")
                 return
             try:
                 rows = collect(conf, request, store, now_utc=now)

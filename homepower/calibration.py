@@ -140,9 +140,17 @@ def calibration_row(cal, fitted_utc: datetime, backtest: bool = False) -> dict:
     }
 
 
+class NotYet(DataError):
+    """Too little history to fit: the normal state of the first days (65 by hand, quiet when scheduled)."""
+
+    def __init__(self, detail: str):
+        super().__init__(f"cannot calibrate yet: {detail}")
+        self.detail = detail  # how much history there is and how much it needs
+
+
 def calibrate(settings: Settings, store, now_utc: datetime | None = None, out: TextIO | None = None):
     """``--calibrate``: fit on every usable hour that ended by now, store the row and the JSON file, print
-    what was learned. DataError (65) when there is too little history; nothing is written then."""
+    what was learned. NotYet (a DataError, 65) when there is too little history; nothing is written then."""
     from solar3p.calibrate import CalibrationError
 
     out = out or sys.stdout
@@ -152,15 +160,15 @@ def calibrate(settings: Settings, store, now_utc: datetime | None = None, out: T
     items = [h for h in items if h.kwh_pv is not None]
     given = plant(settings)
     if not items:
-        raise DataError(
-            "calibration needs at least 3 local days of pvhistory hours with kwh_pv and forecast weather; "
-            "there are none yet (let the hourly collector run for a few days)"
+        raise NotYet(
+            "no pvhistory hours with kwh_pv and forecast weather yet; calibration needs at least 3 local days "
+            "of them (let the hourly collector run for a few days)"
         )
     arrays = _Arrays(items, given.latitude, given.longitude, given.horizon)
     try:
         cal = arrays.fit(slice(None), given)
     except CalibrationError as exc:
-        raise DataError(f"cannot calibrate yet: {exc}") from exc
+        raise NotYet(str(exc)) from exc
     row = calibration_row(cal, now_utc)
     path = settings.state_dir / CALIBRATION_NAME
     from homepower.files import write_atomic

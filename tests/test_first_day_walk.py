@@ -103,3 +103,37 @@ def test_env_example_sets_each_setting_once():
 
     names = Counter(re.findall(r"^([A-Z][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.M))
     assert names and [name for name, count in names.items() if count > 1] == []
+
+
+# -- the nightly calibration on the first days ----------------------------------------------------------
+def test_the_scheduled_calibration_waits_quietly_while_a_hand_run_says_65(store, db_url, tmp_path):
+    from datetime import date
+
+    import calib_synth as S
+    from test_calibration import collector, put_history
+
+    put_history(store, S.generate(date(2025, 5, 1), 2, seed=14))  # two days: one short of a fit
+    scheduled = collector(tmp_path, db_url, "--calibrate", "--if-ready", "--now", "2025-06-01T00:00:00")
+    assert scheduled.returncode == 0, scheduled.stderr
+    lines = (scheduled.stdout + scheduled.stderr).strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("calibration not yet") and "at least 3" in lines[0], lines
+    by_hand = collector(tmp_path, db_url, "--calibrate", "--now", "2025-06-01T00:00:00")
+    assert by_hand.returncode == 65 and "2 local day(s)" in by_hand.stderr
+    store.commit()
+    assert store.calibrations() == [] and not (tmp_path / "state" / "solar3p-calibration.json").exists()
+    # --if-ready is the scheduled fit's flag only: nowhere else does it change a failure into success.
+    assert collector(tmp_path, db_url, "--if-ready").returncode == 64
+    assert (
+        collector(
+            tmp_path, db_url, "--calibrate", "--if-ready", "--from", "2025-05-01", "--to", "2025-05-02"
+        ).returncode
+        == 64
+    )
+
+
+def test_the_crontab_and_the_timer_schedule_the_quiet_calibration():
+    cron = [line for line in (ROOT / "crontab.example").read_text().splitlines() if "--calibrate" in line]
+    jobs = [line for line in cron if not line.startswith("#")]
+    assert len(jobs) == 1 and "history_collector.py --calibrate --if-ready >>" in jobs[0]
+    unit = (ROOT / "contrib" / "systemd" / "homepower-calibrate.service").read_text()
+    assert "history_collector.py --calibrate --if-ready\n" in unit
