@@ -65,7 +65,7 @@ class Broker:
         last = [time.monotonic()]
 
         def on_message(c: object, userdata: object, msg: mqtt.MQTTMessage) -> None:
-            got[msg.topic] = msg.payload
+            got[msg.topic] = bytes(msg.payload)
             retained_flags.append(bool(msg.retain))
             last[0] = time.monotonic()
 
