@@ -46,6 +46,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from solar3p.quantiles import Spread, learn
+
 VERSION = 1
 MIN_DAYS = 3  # local days with usable daylight hours needed to fit at all
 MAX_HISTORY_DAYS = 730  # a fit uses the hours of at most this many days before its last one
@@ -124,6 +126,27 @@ class Features:
     f2: np.ndarray
     kt: np.ndarray  # clear-sky index of the forecast (GHI / Haurwitz clear-sky GHI)
     visible: np.ndarray  # share of the sunlit hour with the sun above PV_HORIZON (1 without one)
+    tc: np.ndarray  # forecast total cloud cover, % (NaN: unknown)
+    lead: np.ndarray  # hours from the forecast's issue to the hour's start (NaN: unknown)
+    # The same sky without a cloud (Haurwitz clear-sky GHI, split the same way): the roof's clear-sky
+    # output scales the predictive distribution (solar3p.quantiles).
+    ghi_cs: np.ndarray
+    dni_cs: np.ndarray
+    dhi_cs: np.ndarray
+    f1_cs: np.ndarray
+    f2_cs: np.ndarray
+
+    def clear(self) -> "Features":
+        """These hours under a clear sky (the same sun, temperature and horizon)."""
+        return replace(
+            self,
+            ghi=self.ghi_cs,
+            dni=self.dni_cs,
+            dhi=self.dhi_cs,
+            f1=self.f1_cs,
+            f2=self.f2_cs,
+            kt=np.where(self.ghi_cs > 0, 1.0, 0.0),
+        )
 
     def take(self, index) -> "Features":
         return Features(**{name: getattr(self, name)[index] for name in self.__dataclass_fields__})
@@ -132,31 +155,56 @@ class Features:
         return len(self.start)
 
 
-def features(start, gr_w, temp, latitude: float, longitude: float, horizon=None) -> Features:
+def features(start, gr_w, temp, latitude: float, longitude: float, horizon=None, *, tc=None, issued=None) -> Features:
     """Features of hours starting at ``start`` (unix s) with forecast mean GHI ``gr_w`` (W/m²) and air
-    temperature ``temp`` (°C); None/NaN GHI counts as 0. ``horizon``: as ``Plant.horizon``."""
+    temperature ``temp`` (°C); None/NaN GHI counts as 0. ``horizon``: as ``Plant.horizon``. ``tc``: the
+    forecast's total cloud cover (%), ``issued``: when each hour was forecast (unix s; one number for
+    all); None/NaN where unknown."""
     import pandas as pd
     import pvlib
 
-    from solar3p.model import decompose, sun_position
+    from solar3p.model import sun_position
 
     starts = np.asarray(start, dtype="int64")
     ghi = np.clip(np.nan_to_num(np.asarray(gr_w, dtype=float)), 0.0, None)
     temp = np.asarray(temp, dtype=float)
+    cover = _optional(tc, starts.size)
+    lead = (starts - _optional(issued, starts.size)) / 3600.0
     if starts.size == 0:
-        empty = np.zeros(0)
-        return Features(starts, empty, empty, empty, empty, empty, empty, empty, empty, empty, empty, empty)
+        e = np.zeros(0)
+        return Features(starts, e, e, e, e, e, e, e, e, e, e, e, e, e, e, e, e, e, e)
     sun = sun_position(starts, latitude, longitude, horizon=None if horizon is None else tuple(horizon))
     times = sun.index
     zenith = sun["zenith"].to_numpy()
-    dni, dhi = decompose(ghi, zenith, times)
-    f1, f2 = _perez_coefficients(dni, dhi, zenith, sun["azimuth"].to_numpy(), times)
+    sun_az = sun["azimuth"].to_numpy()
     clear = np.asarray(pvlib.clearsky.haurwitz(pd.Series(np.clip(zenith, 0, 90), index=times))["ghi"], dtype=float)
+    clear = np.where(sun["sunlit"].to_numpy() > 0, np.nan_to_num(clear), 0.0)
+    dni, dhi, f1, f2 = _sky(ghi, zenith, sun_az, times)
+    dni_cs, dhi_cs, f1_cs, f2_cs = _sky(clear, zenith, sun_az, times)
     kt = np.where(clear > 10.0, ghi / np.maximum(clear, 1e-9), 0.0)
     visible = sun["visible"].to_numpy() if horizon is not None else np.ones(starts.size)
     return Features(
-        starts, ghi, dni, dhi, zenith, sun["azimuth"].to_numpy(), sun["sunlit"].to_numpy(), temp, f1, f2, kt, visible
-    )
+        starts, ghi, dni, dhi, zenith, sun_az, sun["sunlit"].to_numpy(), temp, f1, f2, kt, visible, cover, lead,
+        clear, dni_cs, dhi_cs, f1_cs, f2_cs,
+    )  # fmt: skip
+
+
+def _optional(values, n: int) -> np.ndarray:
+    """``values`` (None, one number or one per hour; None inside: unknown) as floats with NaN for unknown."""
+    if values is None:
+        return np.full(n, np.nan)
+    if np.ndim(values) == 0:
+        return np.full(n, np.nan if values is None else float(values))
+    return np.asarray([np.nan if v is None else float(v) for v in values], dtype=float)
+
+
+def _sky(ghi: np.ndarray, zenith: np.ndarray, sun_az: np.ndarray, times) -> tuple[np.ndarray, ...]:
+    """DNI, DHI and the Perez coefficients of a sky with global horizontal ``ghi``."""
+    from solar3p.model import decompose
+
+    dni, dhi = decompose(ghi, zenith, times)
+    f1, f2 = _perez_coefficients(dni, dhi, zenith, sun_az, times)
+    return dni, dhi, f1, f2
 
 
 def _perez_coefficients(dni, dhi, zenith, sun_az, times) -> tuple[np.ndarray, np.ndarray]:
@@ -292,6 +340,7 @@ class Calibration:
     nmae_pct_physics: float | None = None  # the same hours, solar3p's physics with the owner's settings
     shading: list[str] = field(default_factory=list)
     version: int = VERSION
+    spread: Spread | None = None  # the predictive distribution (solar3p.quantiles); None: too little history
 
     @property
     def azimuth(self) -> float:
@@ -327,6 +376,7 @@ class Calibration:
             "nmae_pct": self.nmae_pct,
             "nmae_pct_physics": self.nmae_pct_physics,
             "shading": self.shading,
+            "spread": None if self.spread is None else self.spread.as_json(),
         }
 
     @classmethod
@@ -370,6 +420,7 @@ class Calibration:
                 nmae_pct=doc.get("nmae_pct"),
                 nmae_pct_physics=doc.get("nmae_pct_physics"),
                 shading=[str(s) for s in doc.get("shading") or []],
+                spread=None if doc.get("spread") is None else Spread.from_json(doc["spread"]),
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ValueError(f"not a solar3p calibration: {exc}") from exc
@@ -454,6 +505,9 @@ def fit(
     fc = base * _sun_factor(sun, f, share) * sky.lookup(f.kt, base / rating_kwh)
     counted = keep & ((m > 0) | (fc > 0))
     kept_days = np.unique(d[keep])
+    held_out = _held_out(f, p, share, m, d, keep, rating_kwh)
+    clear = level * roof_power(f.clear(), given, found)[0] / 1000.0
+    spread = learn(held_out, m, clear, f, d, rating_kwh)
     return Calibration(
         given=given,
         orientations=tuple((float(az % 360.0), float(t)) for az, t in found),
@@ -477,7 +531,31 @@ def fit(
             local_hour[light] if local_hour is not None else None,
             month[light] if month is not None else None,
         ),
+        spread=spread,
     )
+
+
+def _held_out(
+    f: Features, p: np.ndarray, share: np.ndarray, m: np.ndarray, d: np.ndarray, keep: np.ndarray, rating_kwh: float
+) -> np.ndarray:
+    """Each hour's forecast by the level and tables fitted without its day's fold (solar3p.quantiles,
+    step 1): folds of interleaved local days. NaN where a fold had too little left to fit on."""
+    from solar3p.quantiles import FOLDS
+
+    days, inv = np.unique(d, return_inverse=True)
+    fold = (np.arange(days.size) % FOLDS)[inv]
+    out = np.full(m.shape, np.nan)
+    for k in range(FOLDS):
+        train = keep & (fold != k)
+        if np.unique(d[train]).size < MIN_DAYS:
+            continue
+        level = _level(p, m, d, train)
+        base = level * p
+        sun, sky = _tables(f, base, share, m, train, rating_kwh)
+        test = fold == k
+        fc = base[test] * _sun_factor(sun, f.take(test), share[test]) * sky.lookup(f.kt[test], base[test] / rating_kwh)
+        out[test] = fc
+    return out
 
 
 def _nmae(pred: np.ndarray, meas: np.ndarray) -> float | None:

@@ -1,0 +1,214 @@
+"""Calibrated quantiles on real day-ahead forecasts (``make bench``; ``python -m bench.quantiles``).
+
+Data: ``../shared/data/aneo2023/`` (its README): three buildings near Trondheim, Meteomatics forecasts issued
+once a day 16-40 h ahead, measured PV, Oct 2022 - Apr 2023 (unit unknown: read as Wh, so kWh = value / 1000;
+only ratios are reported). Also PVDAQ system 50 (``bench/calibration.py``'s data: satellite irradiance as a
+perfect "forecast", no cloud cover, no lead).
+
+Walk-forward: each local day from the 15th on is forecast by a calibration fitted only on the days before it
+(as ``history_collector.py --calibrate --from --to`` does); the spread inside each fit is learned from its
+held-out days. Scored: the hours from the README's split day (2023-01-29) on, counting hours (measured or
+median above 0), like ``pv_report.py``; "clean" leaves the README's ``low_day`` (snow) days out, "all" keeps
+them. The owner is assumed to have said south, 35 deg and a rating of 1.2 x the highest measured hour: the
+calibration must find the rest.
+
+Figures: nMAE of the median and of solar3p's physics x one scale (fitted on the days before the split);
+pinball loss (mean over 0.1/0.5/0.9, and over 0.01..0.99) as % of the mean measured hour, beside the best
+constant-width band around the same median in hindsight (each quantile the median plus the constant that
+minimises its loss on the scored hours); coverage of [P10, P90] and the shares below P10 / above P90, overall,
+by sky regime (the forecast's cloud cover) and by lead bucket.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data" / "aneo2023"
+SITES = {"A": (63.491, 10.378), "B": (63.492, 10.379), "C": (63.453, 10.375)}
+SPLIT = "2023-01-29"
+FIRST_DAYS = 14  # days of history before the walk starts
+ALL_PROBS = tuple(round(0.01 * i, 2) for i in range(1, 100))
+BAND = (0.1, 0.5, 0.9)
+
+
+def _unix(times) -> np.ndarray:
+    import pandas as pd
+
+    return ((times - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).to_numpy(dtype="int64")
+
+
+def load_site(site: str):
+    import pandas as pd
+
+    from solar3p import calibrate as C
+
+    df = pd.read_csv(DATA / f"site_{site}.csv")
+    t = pd.to_datetime(df["hour_start_utc"], utc=True)
+    starts = _unix(t)
+    issued = _unix(pd.to_datetime(df["issued_utc"], utc=True))
+    lat, lon = SITES[site]
+    feat = C.features(
+        starts,
+        df["ghi_wm2"].to_numpy(),
+        df["temp_c"].to_numpy(),
+        lat,
+        lon,
+        tc=df["cloud_pct"].to_numpy(),
+        issued=issued,
+    )
+    local = t.dt.tz_convert("Europe/Oslo")
+    day = np.asarray([d.toordinal() for d in local.dt.date], dtype="int64")
+    kwh = df["kwh_measured"].to_numpy(dtype=float) / 1000.0
+    snow = df["flag"].astype("string").fillna("").str.contains("low_day").to_numpy(dtype=bool)
+    split = int(pd.Timestamp(SPLIT, tz="UTC").timestamp())
+    given = C.Plant(lat, lon, float(np.max(kwh)) * 1200.0, 14.0, 180.0, 35.0)
+    return feat, kwh, day, snow, starts >= split, given
+
+
+def walk(feat, kwh, day, given, first_days: int = FIRST_DAYS):
+    """Median and ALL_PROBS quantiles of each walked day's hours (NaN before), and the seconds taken."""
+    from solar3p import calibrate as C
+    from solar3p.quantiles import quantiles
+
+    q = np.full((kwh.size, len(ALL_PROBS)), np.nan)
+    days = np.unique(day)
+    prev, fits = None, 0
+    started = time.perf_counter()
+    for d in days[first_days:]:
+        past = day < d
+        try:
+            cal = C.fit(feat.take(past), kwh[past], day[past], given, start=prev)
+        except C.CalibrationError:
+            continue
+        prev, fits = cal.orientations, fits + 1
+        today = day == d
+        if cal.spread is not None:
+            q[today] = quantiles(cal, feat.take(today), ALL_PROBS)
+    return q, time.perf_counter() - started, fits
+
+
+def pinball(q: np.ndarray, meas: np.ndarray, probs) -> float:
+    """Mean pinball loss over hours and ``probs`` (columns of ``q``), kWh."""
+    p = np.asarray(probs)[None, :]
+    diff = meas[:, None] - q
+    return float(np.mean(np.maximum(p * diff, (p - 1) * diff)))
+
+
+def constant_band(median: np.ndarray, meas: np.ndarray, probs) -> np.ndarray:
+    """Each quantile the median plus the constant minimising its pinball loss (hindsight), at least 0."""
+    offsets = np.quantile(meas - median, probs)
+    return np.clip(median[:, None] + offsets[None, :], 0.0, None)
+
+
+def coverage(p10: np.ndarray, p90: np.ndarray, meas: np.ndarray) -> dict:
+    n = meas.size
+    if n == 0:
+        return {"hours": 0}
+    below, above = meas < p10, meas > p90
+    return {
+        "hours": int(n),
+        "coverage_pct": round(100 * float(np.mean(~below & ~above)), 1),
+        "below_pct": round(100 * float(np.mean(below)), 1),
+        "above_pct": round(100 * float(np.mean(above)), 1),
+    }
+
+
+def score(q, kwh, feat, scored, physics=None, scale_mask=None) -> dict:
+    from solar3p.quantiles import REGIMES, regime
+
+    i10, i50, i90 = (ALL_PROBS.index(p) for p in BAND)
+    ok = scored & np.isfinite(q[:, i50]) & ((q[:, i50] > 0) | (kwh > 0))
+    m, qq = kwh[ok], q[ok]
+    mean = float(np.mean(m))
+    med = qq[:, i50]
+    band = qq[:, [i10, i50, i90]]
+    const = constant_band(med, m, BAND)
+    const_all = constant_band(med, m, ALL_PROBS)
+    out: dict = {
+        "hours": int(ok.sum()),
+        "nmae_pct": round(100 * float(np.mean(np.abs(med - m))) / mean, 2),
+        "bias_pct": round(100 * float(np.mean(med - m)) / mean, 2),
+        "pinball_pct": round(100 * pinball(band, m, BAND) / mean, 2),
+        "pinball_constant_band_pct": round(100 * pinball(const, m, BAND) / mean, 2),
+        "pinball_99_pct": round(100 * pinball(qq, m, ALL_PROBS) / mean, 2),
+        "pinball_99_constant_band_pct": round(100 * pinball(const_all, m, ALL_PROBS) / mean, 2),
+        **coverage(band[:, 0], band[:, 2], m),
+        "width_pct": round(100 * float(np.mean(band[:, 2] - band[:, 0])) / mean, 1),
+    }
+    if physics is not None:
+        k = float(np.sum(kwh[scale_mask]) / max(np.sum(physics[scale_mask]), 1e-9))
+        out["nmae_physics_one_scale_pct"] = round(100 * float(np.mean(np.abs(k * physics[ok] - m))) / mean, 2)
+    reg = regime(feat.kt[ok], feat.tc[ok])
+    out["by_regime"] = {
+        name: coverage(band[reg == r, 0], band[reg == r, 2], m[reg == r]) for r, name in enumerate(REGIMES)
+    }
+    lead = feat.lead[ok]
+    if np.isfinite(lead).any():
+        out["by_lead"] = {
+            name: coverage(band[sel, 0], band[sel, 2], m[sel])
+            for name, sel in (("6-24", (lead >= 6) & (lead < 24)), ("24-48", (lead >= 24) & (lead < 48)))
+        }
+    return out
+
+
+def measure_site(site: str) -> dict:
+    from solar3p import calibrate as C
+
+    feat, kwh, day, snow, after, given = load_site(site)
+    q, seconds, fits = walk(feat, kwh, day, given)
+    physics = C.power(feat, given.azimuth, given.tilt, given.rating_w, given.losses_pct) / 1000.0
+    before = ~after & ~snow
+    return {
+        "clean": score(q, kwh, feat, after & ~snow, physics, before),
+        "all": score(q, kwh, feat, after, physics, ~after),
+        "walk_s": round(seconds, 1),
+        "fits": fits,
+    }
+
+
+def measure_pvdaq() -> dict:
+    """The same walk on PVDAQ system 50's 2013 (bench/calibration.py's data), owner's orientation right."""
+    from bench.accuracy import SITE
+    from bench.calibration import LOSSES_PCT, RATING_W, TEST_YEAR, load
+    from solar3p import calibrate as C
+
+    _, feat, kwh, day, _, _, year = load()
+    given = C.Plant(SITE["latitude"], SITE["longitude"], RATING_W, LOSSES_PCT, SITE["azimuth"], SITE["tilt"])
+    hist = year < TEST_YEAR
+    first = int(np.unique(day[hist]).size)
+    q, seconds, fits = walk(feat, kwh, day, given, first_days=first)
+    physics = C.power(feat, given.azimuth, given.tilt, given.rating_w, given.losses_pct) / 1000.0
+    k_hist = float(np.sum(kwh[hist]) / np.sum(physics[hist]))
+    days, inv = np.unique(day, return_inverse=True)
+    ratio = np.bincount(inv, kwh) / np.maximum(np.bincount(inv, physics) * k_hist, 1e-9)
+    sane = ratio[inv] >= 0.1  # bench/accuracy.py's outage days
+    test = year == TEST_YEAR
+    return {
+        "clean": score(q, kwh, feat, test & sane, physics, hist),
+        "all": score(q, kwh, feat, test, physics, hist),
+        "walk_s": round(seconds, 1),
+        "fits": fits,
+    }
+
+
+def measure(sites=tuple(SITES), pvdaq: bool = True) -> dict:
+    out: dict = {}
+    if DATA.is_dir():
+        for site in sites:
+            out[f"aneo_{site}"] = measure_site(site)
+    else:
+        out["aneo"] = f"skipped: {DATA} is absent"
+    if pvdaq:
+        out["pvdaq_50"] = measure_pvdaq()
+    return out
+
+
+if __name__ == "__main__":
+    chosen = [a for a in sys.argv[1:] if a in SITES]
+    print(json.dumps(measure(tuple(chosen) or tuple(SITES), pvdaq="--no-pvdaq" not in sys.argv), indent=1))

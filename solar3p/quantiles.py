@@ -1,0 +1,313 @@
+"""The calibrated forecast as a distribution: each hour's quantiles (P10, median, P90, any probability).
+
+Pure numpy (no files, no database). ``solar3p.calibrate.fit`` learns a ``Spread`` from errors its own
+method made on days it did not fit on; ``hour_quantiles`` (rows of a forecast file) and ``quantiles``
+(features) apply it.
+
+How the spread is learned (``learn``):
+
+1. **Held-out errors.** The fit's history is split into ``FOLDS`` sets of interleaved local days; for each,
+   the level and both residual tables are fitted again without those days and forecast them (the
+   orientation, two numbers pulled toward the owner's, is shared). Each hour's error is thus one the
+   method made on a day it did not see, as the next day's will be.
+2. **Normalised.** An error is divided by the roof's clear-sky output of that hour (``clear_kwh``): what
+   the sun could give at most. Low sun and short winter hours then share one scale with noon in June, and
+   an hour with the sun below the horizon has a band of zero width.
+3. **By what makes an hour uncertain.** Per cell of the forecast's own clear-sky index (its forecast over
+   the clear-sky output) × sky regime (``regime``: clear, broken, overcast, from the forecast's cloud
+   cover, else its GHI) × sun elevation, the recency-weighted quantiles of those normalised errors at
+   ``PROBS``; each cell is pulled toward its coarser parent (index × regime, then index, then all) by
+   ``CELL_PRIOR_HOURS`` hours, so a thin cell borrows from its neighbours. The lead time scales the
+   spread around the median per lead bucket (``LEAD_EDGES``), the same way pulled toward 1.
+4. **Days no forecast can know are left out** (``unknowable_days``): a day darker than any sky makes it
+   (measured below ``DARK_DAY_RATIO`` of the clear-sky output while the sun was up: snow on the panels,
+   an outage) or with a flat-lined meter (``STUCK_HOURS`` identical non-zero hours in a row). Days the
+   forecast merely got wrong (overcast forecast, sunny day) stay in: they are the spread.
+
+A quantile at probability p: ``forecast + clear_kwh × q_p(cell) (× lead scale around the median)``, clipped
+to [0, the roof's AC limit]; non-decreasing in p by construction. The median is ``kwh_fc``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from solar3p.calibrate import Calibration, Features
+    from solar3p.meteo import MeteoRow
+
+# Probabilities the spread stores; others are interpolated (below 0.01 / above 0.99: the end values).
+PROBS = (0.01, 0.02, 0.05, *(round(0.1 + 0.05 * i, 2) for i in range(17)), 0.95, 0.98, 0.99)
+FOLDS = 5  # held-out sets of days
+MIN_SPREAD_DAYS = 10  # usable days needed to learn a spread (each fold then still fits on 8)
+INDEX_EDGES = (0.0, 0.15, 0.3, 0.5, 0.7, 0.9, 100.0)  # forecast / clear-sky output of the roof
+ELEVATION_EDGES = (0.0, 10.0, 25.0, 91.0)  # sun elevation at mid-hour, degrees
+REGIMES = ("clear", "broken", "overcast")
+CLEAR_TC, OVERCAST_TC = 30.0, 80.0  # forecast total cloud cover, %: below the first clear, from the second overcast
+CLEAR_KT, OVERCAST_KT = 0.65, 0.3  # without cloud cover: forecast GHI / clear-sky GHI
+LEAD_EDGES = (0.0, 6.0, 24.0, 48.0, math.inf)  # hours, the report's lead buckets
+CELL_PRIOR_HOURS = 30.0  # a cell is pulled toward its parent by this many hours
+LEAD_PRIOR_HOURS = 100.0  # a lead bucket's scale is pulled toward 1 by this many hours
+HALF_LIFE_D = 90.0  # recency weight of an error, days
+DARK_DAY_RATIO = 0.04  # a day measuring below this share of its clear-sky output: snow or outage
+SCALE_FLOOR = 0.01  # the smallest error scale, a share of the rating (kWh per kWp)
+STUCK_HOURS = 3  # this many identical non-zero hours in a row: a flat-lined meter, not weather
+
+
+def regime(kt: np.ndarray, tc: np.ndarray) -> np.ndarray:
+    """0 clear, 1 broken, 2 overcast: from the forecast's total cloud cover ``tc`` (%) where known, else
+    from its clear-sky index ``kt``."""
+    kt = np.asarray(kt, dtype=float)
+    tc = np.asarray(tc, dtype=float)
+    by_tc = np.where(tc < CLEAR_TC, 0, np.where(tc >= OVERCAST_TC, 2, 1))
+    by_kt = np.where(kt >= CLEAR_KT, 0, np.where(kt < OVERCAST_KT, 2, 1))
+    return np.where(np.isfinite(tc), by_tc, by_kt).astype("int64")
+
+
+def _bin(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+    return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2).astype("int64")
+
+
+def lead_bucket(lead: np.ndarray) -> np.ndarray:
+    """Index into LEAD_EDGES per hour; -1 where the lead is unknown."""
+    lead = np.asarray(lead, dtype=float)
+    return np.where(np.isfinite(lead), _bin(np.nan_to_num(lead), LEAD_EDGES), -1)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The learned distribution of normalised errors. ``cells``: [index][regime][elevation][PROBS]."""
+
+    cells: np.ndarray
+    lead_scale: tuple[float, ...]  # per LEAD_EDGES bucket
+    hours: int  # held-out hours learned from
+    days: int
+    left_out_days: int  # snow, outage or flat-lined days not learned from
+
+    def as_json(self) -> dict:
+        return {
+            "probs": list(PROBS),
+            "index_edges": list(INDEX_EDGES),
+            "elevation_edges": list(ELEVATION_EDGES),
+            "regimes": list(REGIMES),
+            "lead_edges": [e if math.isfinite(e) else None for e in LEAD_EDGES],
+            "cells": np.round(self.cells, 4).tolist(),
+            "lead_scale": [round(s, 4) for s in self.lead_scale],
+            "hours": self.hours,
+            "days": self.days,
+            "left_out_days": self.left_out_days,
+        }
+
+    @classmethod
+    def from_json(cls, doc: object) -> "Spread":
+        """ValueError when ``doc`` is not a spread of this layout."""
+        if not isinstance(doc, dict):
+            raise ValueError("its spread is not a JSON object")
+        if [round(float(p), 4) for p in doc.get("probs") or []] != list(PROBS):
+            raise ValueError("its spread has other probabilities")
+        cells = np.asarray(doc["cells"], dtype=float)
+        shape = (len(INDEX_EDGES) - 1, len(REGIMES), len(ELEVATION_EDGES) - 1, len(PROBS))
+        scale = tuple(float(s) for s in doc["lead_scale"])
+        if cells.shape != shape or not np.all(np.isfinite(cells)) or np.any(np.diff(cells, axis=-1) < 0):
+            raise ValueError("its spread's cells do not match its bins or decrease")
+        if len(scale) != len(LEAD_EDGES) - 1 or not all(0 < s < 100 for s in scale):
+            raise ValueError("its spread's lead scales are out of range")
+        return cls(
+            cells, scale, int(doc.get("hours") or 0), int(doc.get("days") or 0), int(doc.get("left_out_days") or 0)
+        )
+
+
+def _weighted_quantiles(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], weights[order]
+    cum = np.cumsum(w)
+    return np.interp(PROBS, (cum - 0.5 * w) / cum[-1], v)
+
+
+def _cell_quantiles(groups: np.ndarray, n_groups: int, e: np.ndarray, w: np.ndarray, parent: np.ndarray) -> np.ndarray:
+    """Per group, the weighted quantiles of ``e`` pulled toward ``parent[group]`` by CELL_PRIOR_HOURS."""
+    out = parent.copy()
+    counts = np.bincount(groups, w, minlength=n_groups)
+    order = np.argsort(groups, kind="stable")
+    bounds = np.searchsorted(groups[order], np.arange(n_groups + 1))
+    for g in range(n_groups):
+        idx = order[bounds[g] : bounds[g + 1]]
+        if idx.size == 0:
+            continue
+        n = counts[g]
+        out[g] = (n * _weighted_quantiles(e[idx], w[idx]) + CELL_PRIOR_HOURS * parent[g]) / (n + CELL_PRIOR_HOURS)
+    return out
+
+
+def unknowable_days(meas: np.ndarray, clear: np.ndarray, day: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Per hour: whether its day is one no weather forecast can know (module docstring, step 4)."""
+    days, inv = np.unique(day, return_inverse=True)
+    m_sum = np.bincount(inv, meas, minlength=days.size)
+    c_sum = np.bincount(inv, clear, minlength=days.size)
+    dark = (c_sum > 0) & (m_sum < DARK_DAY_RATIO * c_sum)
+    stuck = np.zeros(days.size, dtype=bool)
+    order = np.argsort(start, kind="stable")
+    m, s, d = meas[order], start[order], inv[order]
+    run = 1
+    for i in range(1, m.size):
+        same = m[i] > 0 and m[i] == m[i - 1] and s[i] - s[i - 1] == 3600
+        run = run + 1 if same else 1
+        if run >= STUCK_HOURS:
+            stuck[d[i]] = True
+    return (dark | stuck)[inv]
+
+
+def learn(
+    forecast: np.ndarray,
+    meas: np.ndarray,
+    clear: np.ndarray,
+    feat: "Features",
+    day: np.ndarray,
+    rating_kwh: float,
+) -> Spread | None:
+    """The spread from held-out ``forecast``s (kWh) of hours with measured ``meas`` and clear-sky output
+    ``clear`` (kWh), features ``feat`` and local-day numbers ``day``. None with under MIN_SPREAD_DAYS days."""
+    bad = unknowable_days(meas, clear, day, feat.start)
+    use = ~bad & (clear > 0) & np.isfinite(forecast)
+    if np.unique(day[use]).size < MIN_SPREAD_DAYS:
+        return None
+    fc, m, cs, d = forecast[use], meas[use], clear[use], day[use]
+    e = (m - fc) / scale_kwh(fc, cs, rating_kwh)
+    w = np.power(0.5, (d.max() - d) / HALF_LIFE_D)
+    ni, nr, ne = len(INDEX_EDGES) - 1, len(REGIMES), len(ELEVATION_EDGES) - 1
+    index = _bin(fc / cs, INDEX_EDGES)
+    reg = regime(feat.kt[use], feat.tc[use])
+    elev = _bin(90.0 - feat.zenith[use], ELEVATION_EDGES)
+    top = _weighted_quantiles(e, w)[None, :]
+    q1 = _cell_quantiles(index, ni, e, w, np.repeat(top, ni, axis=0))
+    q2 = _cell_quantiles(index * nr + reg, ni * nr, e, w, np.repeat(q1, nr, axis=0))
+    q3 = _cell_quantiles((index * nr + reg) * ne + elev, ni * nr * ne, e, w, np.repeat(q2, ne, axis=0))
+    q3 = np.maximum.accumulate(q3, axis=1)  # interpolation keeps order; rounding must not break it
+    cells = q3.reshape(ni, nr, ne, len(PROBS))
+    # Lead: the spread around each cell's median, per bucket relative to all, pulled toward 1.
+    mid = PROBS.index(0.5)
+    cell = (index * nr + reg) * ne + elev
+    dev = np.abs(e - q3[cell, mid])
+    bucket = lead_bucket(feat.lead[use])
+    overall = float(np.average(dev, weights=w)) if dev.size else 0.0
+    scale = []
+    for b in range(len(LEAD_EDGES) - 1):
+        sel = bucket == b
+        n = float(w[sel].sum())
+        ratio = float(np.average(dev[sel], weights=w[sel])) / overall if n > 0 and overall > 0 else 1.0
+        scale.append((n * ratio + LEAD_PRIOR_HOURS) / (n + LEAD_PRIOR_HOURS))
+    return Spread(cells, tuple(scale), int(use.sum()), int(np.unique(d).size), int(np.unique(day[bad]).size))
+
+
+def scale_kwh(forecast: np.ndarray, clear: np.ndarray, rating_kwh: float) -> np.ndarray:
+    """What an hour's errors are measured in: its clear-sky output, or its forecast where that is more (a
+    clear-sky model undershoots the light of a sun a few degrees up), and never under SCALE_FLOOR of the rating."""
+    return np.maximum(np.maximum(clear, forecast), SCALE_FLOOR * rating_kwh)
+
+
+def clear_kwh(cal: "Calibration", feat: "Features") -> np.ndarray:
+    """The roof's output under a clear sky, kWh per hour of ``feat``, at the calibration's level."""
+    from solar3p.calibrate import roof_power
+
+    return cal.level * roof_power(feat.clear(), cal.given, cal.orientations)[0] / 1000.0
+
+
+def ac_limit_kwh(cal: "Calibration") -> float:
+    """The most the roof can give in an hour: the inverter's AC rating solar3p's physics uses, scaled up
+    when the level shows the roof bigger than given."""
+    from solar3p.model import DC_AC_RATIO
+
+    return cal.given.rating_w / DC_AC_RATIO / 1000.0 * max(1.0, cal.level)
+
+
+def check_probabilities(probs: Sequence[float]) -> tuple[float, ...]:
+    """``probs`` as floats; ValueError unless each is strictly between 0 and 1 (at most 99 of them)."""
+    out = tuple(float(p) for p in probs)
+    if not out or len(out) > 99 or not all(0.0 < p < 1.0 for p in out):
+        raise ValueError("probabilities must be 1 to 99 numbers strictly between 0 and 1")
+    return out
+
+
+def quantiles(cal: "Calibration", feat: "Features", probs: Sequence[float]) -> np.ndarray:
+    """kWh per hour of ``feat`` (rows) at each of ``probs`` (columns), from ``cal``'s point forecast and
+    spread; ValueError when ``cal`` has no spread (fitted on too few days, or by an older version)."""
+    from solar3p.calibrate import predict
+
+    p = check_probabilities(probs)
+    spread = cal.spread
+    if spread is None:
+        raise ValueError(
+            f"the calibration has no learned spread (it needs {MIN_SPREAD_DAYS} days of history): "
+            "run history_collector.py --calibrate again"
+        )
+    n = len(feat)
+    if n == 0:
+        return np.zeros((0, len(p)))
+    fc = predict(cal, feat)
+    cs = clear_kwh(cal, feat)
+    ok = cs > 0
+    ratio = np.where(ok, fc / np.where(ok, cs, 1.0), 0.0)
+    cells = spread.cells[
+        _bin(ratio, INDEX_EDGES), regime(feat.kt, feat.tc), _bin(90.0 - feat.zenith, ELEVATION_EDGES)
+    ]  # hours × PROBS
+    table = np.array([np.interp(p, PROBS, row) for row in cells]) if n else np.zeros((0, len(p)))
+    mid = cells[:, PROBS.index(0.5)][:, None]
+    bucket = lead_bucket(feat.lead)
+    scale = np.where(bucket >= 0, np.asarray(spread.lead_scale)[np.maximum(bucket, 0)], 1.0)[:, None]
+    normalised = mid + scale * (table - mid)
+    out = fc[:, None] + scale_kwh(fc, cs, cal.given.rating_w / 1000.0)[:, None] * normalised
+    out = np.clip(out, 0.0, ac_limit_kwh(cal))
+    out = np.where((ok & (feat.sunlit > 0))[:, None], out, 0.0)
+    return np.maximum.accumulate(out, axis=1) if list(p) == sorted(p) else out
+
+
+@dataclass(frozen=True)
+class HourQuantiles:
+    """One forecast hour's quantiles: ``values[i]`` is the kWh at ``probs[i]``; None where the file gives
+    no irradiance for the hour."""
+
+    start: int  # unix seconds of the hour's start (UTC)
+    probs: tuple[float, ...]
+    values: tuple[float, ...] | None
+
+    def at(self, prob: float) -> float | None:
+        return None if self.values is None else self.values[self.probs.index(prob)]
+
+
+def hour_quantiles(
+    rows: Sequence["MeteoRow"], cal: "Calibration", probs: Sequence[float] = (0.1, 0.5, 0.9), issued: int | None = None
+) -> list[HourQuantiles]:
+    """Each forecast row's quantiles at ``probs`` (kWh, rounded to 5 decimals) from calibration ``cal``.
+    ``issued``: when the file was forecast (its top-level ``issued``), for rows without their own; the
+    lead time widens or narrows the band. ValueError: bad ``probs``, or ``cal`` has no spread."""
+    from solar3p.calibrate import features
+
+    p = check_probabilities(probs)
+    site = cal.given
+    feat = features(
+        [r.time for r in rows],
+        [r.gr_w for r in rows],
+        [r.temp for r in rows],
+        site.latitude,
+        site.longitude,
+        site.horizon,
+        tc=[r.tc for r in rows],
+        issued=[r.issued if r.issued is not None else issued for r in rows],
+    )
+    table = quantiles(cal, feat, p)
+    return [
+        HourQuantiles(r.time, p, None if r.gr_w is None else tuple(round(float(v), 5) for v in values))
+        for r, values in zip(rows, table, strict=True)
+    ]
+
+
+def file_quantiles(path, cal: "Calibration", probs: Sequence[float] = (0.1, 0.5, 0.9)) -> list[HourQuantiles]:
+    """``hour_quantiles`` of every hour of the forecast file at ``path`` (MeteoFileError, 65, if unreadable)."""
+    from solar3p.meteo import read_meteo_file
+
+    document = read_meteo_file(path)
+    return hour_quantiles(document.rows, cal, probs, document.issued)

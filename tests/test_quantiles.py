@@ -1,0 +1,117 @@
+"""The calibrated forecast as quantiles (solar3p.quantiles): learned from held-out days, honest on unseen
+days, well-formed, and not widened by days no forecast can know."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from solar3p import calibrate as C
+from solar3p import quantiles as Q
+from tests import calib_synth as S
+
+SAMPLE = Path(__file__).resolve().parent.parent / "solar3p" / "data" / "data.rotterdam"
+FIRST = date(2024, 4, 1)
+
+
+@pytest.fixture(scope="module")
+def history() -> S.History:
+    return S.generate(FIRST, 70, forecast_noise=0.35, seed=7)
+
+
+@pytest.fixture(scope="module")
+def fitted(history) -> tuple[C.Calibration, S.History]:
+    train = history.day < (FIRST + timedelta(days=50)).toordinal()
+    part = history.mask(train)
+    return C.fit(part.feat, part.kwh, part.day, S.given(180.0, 35.0)), history.mask(~train)
+
+
+def test_band_holds_about_80_pct_of_unseen_hours(fitted):
+    cal, unseen = fitted
+    q = Q.quantiles(cal, unseen.feat, (0.1, 0.5, 0.9))
+    counted = (q[:, 1] > 0) | (unseen.kwh > 0)
+    m, lo, hi = unseen.kwh[counted], q[counted, 0], q[counted, 2]
+    below, above = float(np.mean(m < lo)), float(np.mean(m > hi))
+    assert 0.70 <= 1 - below - above <= 0.90
+    assert 0.03 <= below <= 0.17 and 0.03 <= above <= 0.17
+
+
+def test_quantiles_are_ordered_bounded_and_zero_at_night(fitted):
+    cal, unseen = fitted
+    probs = (0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99)
+    q = Q.quantiles(cal, unseen.feat, probs)
+    assert np.all(np.diff(q, axis=1) >= 0)
+    assert q.min() >= 0 and q.max() <= Q.ac_limit_kwh(cal) + 1e-12
+    night = unseen.feat.sunlit == 0
+    assert night.any() and np.all(q[night] == 0)
+    day = unseen.feat.ghi > 100
+    assert np.all(q[day, -1] > q[day, 0])  # a real band in daylight
+    # Probabilities in any order give the same values per probability.
+    shuffled = Q.quantiles(cal, unseen.feat, (0.9, 0.1, 0.5))
+    assert np.allclose(shuffled, q[:, [5, 1, 3]])
+
+
+def test_clear_hours_narrower_than_broken_ones(fitted):
+    cal, unseen = fitted
+    q = Q.quantiles(cal, unseen.feat, (0.1, 0.9))
+    clear = Q.clear_kwh(cal, unseen.feat)
+    width = (q[:, 1] - q[:, 0]) / np.maximum(clear, 1e-9)
+    sky = Q.regime(unseen.feat.kt, unseen.feat.tc)
+    high = (90 - unseen.feat.zenith) > 25
+    assert np.median(width[high & (sky == 0)]) < np.median(width[high & (sky == 1)])
+
+
+def test_snow_and_outage_days_do_not_widen_the_band():
+    snow = tuple(FIRST + timedelta(days=d) for d in (5, 6, 7, 20, 21, 33, 34, 35, 44))
+    plain = S.generate(FIRST, 50, forecast_noise=0.35, seed=3)
+    snowy = S.generate(FIRST, 50, forecast_noise=0.35, seed=3, zero_days=snow)
+    a = C.fit(plain.feat, plain.kwh, plain.day, S.given(180.0, 35.0))
+    b = C.fit(snowy.feat, snowy.kwh, snowy.day, S.given(180.0, 35.0))
+    assert b.spread is not None and b.spread.left_out_days == len(snow)
+    qa = Q.quantiles(a, plain.feat, (0.1, 0.9))
+    qb = Q.quantiles(b, plain.feat, (0.1, 0.9))
+    day = plain.feat.ghi > 100
+    wa, wb = np.mean(qa[day, 1] - qa[day, 0]), np.mean(qb[day, 1] - qb[day, 0])
+    assert wb == pytest.approx(wa, rel=0.15)
+    assert np.mean(qb[day, 0]) > 0.8 * np.mean(qa[day, 0])  # P10 not dragged toward zero
+
+
+def test_spread_survives_the_json_round_trip_and_old_calibrations_say_what_to_do(fitted):
+    cal, unseen = fitted
+    again = C.Calibration.from_json(json.loads(json.dumps(cal.as_json())))
+    assert again.spread is not None
+    assert np.allclose(
+        Q.quantiles(again, unseen.feat, (0.1, 0.9)), Q.quantiles(cal, unseen.feat, (0.1, 0.9)), atol=1e-3
+    )
+    doc = cal.as_json()
+    doc.pop("spread")
+    old = C.Calibration.from_json(doc)
+    with pytest.raises(ValueError, match="--calibrate"):
+        Q.quantiles(old, unseen.feat, (0.5,))
+    doc["spread"] = {**cal.as_json()["spread"], "cells": [[1.0]]}
+    with pytest.raises(ValueError, match="spread"):
+        C.Calibration.from_json(doc)
+
+
+def test_too_little_history_gives_no_spread():
+    short = S.generate(FIRST, 6)
+    cal = C.fit(short.feat, short.kwh, short.day, S.given(180.0, 35.0))
+    assert cal.spread is None
+
+
+def test_a_forecast_file_gives_each_hour_its_quantiles(fitted):
+    from solar3p.meteo import read_meteo_file
+
+    cal = fitted[0]
+    hours = Q.file_quantiles(SAMPLE, cal, (0.1, 0.5, 0.9))
+    rows = read_meteo_file(SAMPLE).rows
+    assert [h.start for h in hours] == [r.time for r in rows]
+    known = [h for h in hours if h.values is not None]
+    assert known and all(h.values[0] <= h.values[1] <= h.values[2] for h in known)
+    assert any(h.at(0.9) > h.at(0.1) for h in known)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        Q.hour_quantiles(rows, cal, (0.5, 1.0))
