@@ -19,7 +19,11 @@ def main(argv=None) -> int:
         description="Read the Enphase IQ Gateway once and store one row in enphase_production.",
     )
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--dry-run", action="store_true", help="read and print the reading as JSON; store nothing")
+    mode.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="read and print the reading as JSON; store nothing; an unreachable gateway fails at once (no retrying)",
+    )
     mode.add_argument(
         "--replay",
         metavar="FILE",
@@ -48,7 +52,7 @@ def main(argv=None) -> int:
             count = poll.replay(settings, args.replay, args.start, args.step)
             print(f"stored {count} reading(s) from {args.replay}")
         elif args.dry_run:
-            print(json.dumps(poll.read_gateway(settings).to_json()))
+            print(json.dumps(poll.read_gateway(settings, once=True).to_json()))
         else:
             poll.poll_once(settings)
 

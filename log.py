@@ -8,6 +8,9 @@ import os
 import sys
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# ``extra=AT_ONCE``: a line a person waiting needs now (a gateway that cannot be reached yet, while the run
+# retries for minutes); homepower.cli.held_logs writes it at once instead of holding it to the run's end.
+AT_ONCE = {"at_once": True}
 
 
 def setup(level: str | None = None) -> None:

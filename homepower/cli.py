@@ -89,18 +89,29 @@ def one_line(err: HomepowerError | NetError) -> str:
 HELD_LINES = 10_000  # a run that logs more than this writes the oldest out early: memory stays bounded
 
 
+class _Held(MemoryHandler):
+    """Holds lines, except those logged with ``extra=log.AT_ONCE``, which go to the target at once."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "at_once", False) and self.target is not None:
+            self.target.handle(record)
+        else:
+            super().emit(record)
+
+
 @contextmanager
 def held_logs() -> Iterator[None]:
     """Below DEBUG, hold a run's log lines back and write them only if the run succeeds, so that a failure
-    is exactly the one line ``run`` prints (what cron mails, and what a person acts on). At DEBUG the
-    lines stream live, as a person debugging wants them."""
+    is exactly the one line ``run`` prints (what cron mails, and what a person acts on); a line logged
+    with ``extra=log.AT_ONCE`` is written at once all the same. At DEBUG the lines stream live, as a
+    person debugging wants them."""
     root = logging.getLogger()
     if root.getEffectiveLevel() <= logging.DEBUG:
         yield
         return
     live = list(root.handlers)
     # One MemoryHandler per live handler, at its level; no level flushes early (above CRITICAL).
-    held = [MemoryHandler(HELD_LINES, logging.CRITICAL + 1, target, flushOnClose=False) for target in live]
+    held = [_Held(HELD_LINES, logging.CRITICAL + 1, target, flushOnClose=False) for target in live]
     for target, memory in zip(live, held, strict=True):
         memory.setLevel(target.level)
         root.removeHandler(target)

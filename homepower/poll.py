@@ -14,13 +14,16 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, NoReturn, TextIO
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
+
+from log import AT_ONCE
 
 from homepower import lock, spool
 from homepower.enlighten import Credentials, TokenSource
-from homepower.errors import AuthError, DataError, HomepowerError, StoreUnavailable, UsageError
+from homepower.errors import AuthError, DataError, HomepowerError, StoreUnavailable, UnreachableError, UsageError
 from homepower.gateway import parse
-from homepower.gateway.client import Answer, GatewayClient
+from homepower.gateway.client import NAME_UNKNOWN, Answer, GatewayClient
 from homepower.reading import MAX_LINE, TABLE, Reading, from_line, from_record
 from homepower.settings import Settings
 
@@ -37,17 +40,27 @@ def _to_terminal(line: str) -> None:
 class GatewayReader:
     """One run's conversation with the gateway: /info, the token, the source rule, the grid meters."""
 
-    def __init__(self, settings: Settings, client: GatewayClient | None = None, tokens: TokenSource | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        client: GatewayClient | None = None,
+        tokens: TokenSource | None = None,
+        once: bool = False,
+    ):
         self.settings = settings
         self.client = client or GatewayClient(
             settings.gateway.url,
             settings.gateway.tls,
             settings.state_dir,
             settings.gateway.timeout,
-            settings.gateway.retry_s,
+            0.0 if once else settings.gateway.retry_s,  # a person's check (--dry-run) does not wait minutes
             http_fallback=not settings.gateway.scheme_given,
             progress=_to_terminal if sys.stderr.isatty() else None,
             unset_hint=UNSET_HINT if settings.gateway.host_unset else None,
+            first_failure=self._say_unreachable,
+            no_retry=f"--dry-run tries once; the poll retries for ENVOY_RETRY_S={settings.gateway.retry_s:g} s"
+            if once
+            else None,
         )
         self.tokens = tokens or TokenSource(
             Credentials(
@@ -68,8 +81,32 @@ class GatewayReader:
     def read(self) -> Reading:
         try:
             return self._read()
+        except UnreachableError as exc:
+            if urlsplit(self.settings.gateway.url).hostname == EXAMPLE_HOST and not self.settings.gateway.host_unset:
+                exc.add_note(f"ENVOY_HOST is {EXAMPLE_HOST}, the example's value: set it to the gateway's IP address")
+            raise
         finally:
             self.client.close()
+
+    def _say_unreachable(self, reason: str, answered: bool) -> None:
+        """The first failed attempt, in the log at once (not at the end of minutes of retrying): a wrong
+        ENVOY_HOST must not look like a run that hangs."""
+        gateway = self.settings.gateway
+        host = urlsplit(gateway.url).hostname
+        if answered:
+            what = f"gateway {gateway.url} accepted the connection but did not answer within {gateway.timeout:g} s"
+        elif reason in NAME_UNKNOWN:
+            what = f"gateway {gateway.url} cannot be reached: the name {host} does not resolve; check ENVOY_HOST"
+        else:
+            what = f"gateway {gateway.url} cannot be reached ({reason}); check ENVOY_HOST and the gateway's network"
+        if host == EXAMPLE_HOST:
+            what += (
+                f"; ENVOY_HOST is {EXAMPLE_HOST}, the example's value: where the gateway does not answer to that "
+                "name, set ENVOY_HOST to its IP address"
+            )
+        log.warning(
+            "%s; retrying for up to %g s (ENVOY_RETRY_S) before giving up", what, gateway.retry_s, extra=AT_ONCE
+        )
 
     def _info(self) -> parse.GatewayInfo:
         """``/info`` (no authentication): which gateway and firmware, or DataError if ENVOY_HOST is not one."""
@@ -199,16 +236,18 @@ class GatewayReader:
         return parse.Answer(answer.status, answer.text, self.info.firmware, self.token_accepted)
 
 
+EXAMPLE_HOST = "envoy.local"  # ENVOY_HOST's default and .env.example's value
 UNSET_HINT = (
     "no .env was found beside the scripts and ENVOY_HOST is the default envoy.local: copy .env.example "
     "to .env and set ENVOY_HOST to your gateway's address"
 )
 
 
-def read_gateway(settings: Settings) -> Reading:
+def read_gateway(settings: Settings, once: bool = False) -> Reading:
+    """One reading of the gateway; ``once``: no retrying an unreachable gateway (a person's --dry-run)."""
     if settings.gateway.host_unset and sys.stderr.isatty():
         _to_terminal(f"note: {UNSET_HINT}")
-    return GatewayReader(settings).read()
+    return GatewayReader(settings, once=once).read()
 
 
 # -- storing --------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from fakes.forecast import FakeForecastServices
 COPIED = (
     "homepower",
     "solar3p",
+    "netio",  # the one HTTP client: homepower and solar3p both import it
     "demo",
     "tests",  # the demo simulates its day with tests.synth
     "get_enphase_hour_measure.py",

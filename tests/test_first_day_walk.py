@@ -137,3 +137,66 @@ def test_the_crontab_and_the_timer_schedule_the_quiet_calibration():
     assert len(jobs) == 1 and "history_collector.py --calibrate --if-ready >>" in jobs[0]
     unit = (ROOT / "contrib" / "systemd" / "homepower-calibrate.service").read_text()
     assert "history_collector.py --calibrate --if-ready\n" in unit
+
+
+# -- a wrong ENVOY_HOST -------------------------------------------------------------------------------
+def _poller(tmp_path, host: str, *args: str, retry_s: str = "240", dotenv: str | None = None) -> subprocess.Popen:
+    from homepower import settings as settings_mod
+
+    env = settings_mod.isolated_environ(
+        ENVOY_HOST=host, ENVOY_RETRY_S=retry_s, ENVOY_TIMEOUT="5", STATE_DIR=str(tmp_path / "state")
+    )
+    if dotenv is not None:  # an owner's .env, as copied from .env.example
+        (tmp_path / "owner.env").write_text(dotenv)
+        env[settings_mod.ENV_FILE] = str(tmp_path / "owner.env")
+        del env["ENVOY_HOST"]
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "get_enphase_hour_measure.py"), *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _first_line_while_retrying(run: subprocess.Popen) -> str:
+    assert run.stderr is not None
+    line = run.stderr.readline()
+    still_retrying = run.poll() is None
+    run.kill()
+    run.communicate()
+    assert still_retrying, line  # said at the first failure, not at the end of ENVOY_RETRY_S
+    return line
+
+
+def test_an_unreachable_gateway_says_so_at_the_first_failure_then_keeps_retrying(tmp_path):
+    from fakes.forecast import closed_port
+
+    line = _first_line_while_retrying(_poller(tmp_path, f"127.0.0.1:{closed_port()}"))
+    assert "WARNING" in line and "cannot be reached (connection refused)" in line, line
+    assert "check ENVOY_HOST" in line and "retrying for up to 240 s (ENVOY_RETRY_S)" in line, line
+
+
+def test_a_name_that_does_not_resolve_and_the_example_host_are_named_at_once(tmp_path):
+    line = _first_line_while_retrying(_poller(tmp_path, "no-such-gateway.invalid"))
+    assert "the name no-such-gateway.invalid does not resolve; check ENVOY_HOST" in line, line
+    # .env copied from .env.example with ENVOY_HOST untouched (no gateway answers to envoy.local here)
+    example = (ROOT / ".env.example").read_text()
+    assert "\nENVOY_HOST=envoy.local\n" in example
+    line = _first_line_while_retrying(_poller(tmp_path, "", dotenv="ENVOY_HOST=envoy.local\n"))
+    assert "envoy.local, the example's value" in line and "IP address" in line, line
+    # and the line cron mails says it too, when the retrying is over
+    done = _poller(tmp_path, "", retry_s="1", dotenv="ENVOY_HOST=envoy.local\n")
+    _, err = done.communicate(timeout=60)
+    assert done.returncode == 69 and "the example's value" in err.splitlines()[-1], err
+
+
+def test_a_dry_run_does_not_retry_an_unreachable_gateway(tmp_path):
+    from fakes.forecast import closed_port
+
+    run = _poller(tmp_path, f"127.0.0.1:{closed_port()}", "--dry-run")
+    out, err = run.communicate(timeout=60)  # ENVOY_RETRY_S=240: a retrying dry run would not end in time
+    assert run.returncode == 69 and out == "", err
+    (line,) = err.splitlines()
+    assert "cannot be reached (connection refused)" in line and "--dry-run tries once" in line, line

@@ -167,7 +167,7 @@ def test_retry_progress_goes_to_a_terminal(tmp_path):
     main, child = pty.openpty()
     env = poller_env(tmp_path / "state", ENVOY_RETRY_S="2.5")
     proc = subprocess.run(
-        [PYTHON, str(ROOT / "get_enphase_hour_measure.py"), "--dry-run"],
+        [PYTHON, str(ROOT / "get_enphase_hour_measure.py")],  # the poll: --dry-run does not retry
         env=env,
         stdout=subprocess.PIPE,
         stderr=child,

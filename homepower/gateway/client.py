@@ -106,6 +106,8 @@ class GatewayClient:
         http_fallback: bool = False,
         progress: Callable[[str], None] | None = None,
         unset_hint: str | None = None,
+        first_failure: Callable[[str, bool], None] | None = None,
+        no_retry: str | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.http_fallback = http_fallback  # ENVOY_HOST gave no scheme: see _plain_http
@@ -118,6 +120,8 @@ class GatewayClient:
         self._clock = clock
         self._progress = progress  # retry progress for a person at a terminal
         self._unset_hint = unset_hint  # ENVOY_HOST is the default and no .env was found: say so
+        self._first_failure_seen = first_failure  # told (reason, answered) once, as the retrying begins
+        self._no_retry = no_retry or f"ENVOY_RETRY_S={retry_s:g}"  # why a run does not retry (retry_s 0)
         self._begun: float | None = None  # the first request of the run
         self._paused = 0.0  # seconds spent outside the conversation (Enlighten)
         self._first_failure: float | None = None
@@ -302,6 +306,7 @@ class GatewayClient:
     def _wait_or_give_up(self, started: float, reason: str, delay: float, silent: str | None = None) -> None:
         """After a connection failure: sleep ``delay`` (less near the deadline) before the next attempt, or
         UnreachableError once ENVOY_RETRY_S has passed since the run's first failed attempt."""
+        first = self._deadline is None
         if self._deadline is None:
             # From the start of the failed attempt: a gateway that hangs for ENVOY_TIMEOUT does not add that
             # to ENVOY_RETRY_S.
@@ -323,14 +328,16 @@ class GatewayClient:
             elif remaining > 0:  # the default host's name does not resolve: nothing to wait for
                 retried = ""
             else:
-                retried = f" (not retried: ENVOY_RETRY_S={self.retry_s:g})"
+                retried = f" (not retried: {self._no_retry})"
             raise UnreachableError(
                 f"gateway {self.base_url} cannot be reached ({reason}){retried}: check ENVOY_HOST and the "
                 f"gateway's network; nothing stored{hint}"
             ) from None
         wait = min(delay, remaining)
         log.info("gateway %s unreachable (%s); retrying in %.1f s", self.base_url, reason, wait)
-        if self._progress is not None:
+        if first and self._first_failure_seen is not None:
+            self._first_failure_seen(reason, silent is not None)
+        elif self._progress is not None:
             self._progress(
                 f"gateway {self.base_url} unreachable ({reason}); retrying in {wait:.0f} s, "
                 f"{self._deadline - now:.0f} s of ENVOY_RETRY_S={self.retry_s:g} left"
