@@ -56,6 +56,10 @@ class Dialect:
     def params(self, n: int) -> str:
         return ", ".join([self.placeholder] * n)
 
+    def hour_sql(self, column: str) -> str:
+        """An expression giving the hour of a DATETIME ``column`` as the text "YYYY-MM-DD HH"."""
+        raise NotImplementedError
+
 
 class MySQLDialect(Dialect):
     kind = "mysql"
@@ -80,6 +84,10 @@ class MySQLDialect(Dialect):
             "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
             (table,),
         )
+
+    def hour_sql(self, column):
+        # Not DATE_FORMAT: its '%' would meet the driver's parameter markers.
+        return f"LEFT(CAST({column} AS CHAR), 13)"
 
     def rename_sql(self, pairs):
         # One statement: MySQL swaps the names atomically (DDL there commits on its own).
@@ -106,6 +114,10 @@ class SQLiteDialect(Dialect):
 
     def columns_sql(self, table):
         return ("SELECT name FROM pragma_table_info(?)", (table,))
+
+    def hour_sql(self, column):
+        # Our DATETIME text is "YYYY-MM-DD HH:MM:SS": its first 13 characters are the hour.
+        return f"substr({column}, 1, 13)"
 
     def rename_sql(self, pairs):
         # SQLite renames one table a statement.

@@ -78,7 +78,8 @@ class GatewayReader:
         self.renewed = False  # at most one renewal per run
         self.refused_with_token: list[str] = []  # 401s after /auth/check_jwt accepted the token
 
-    def read(self) -> Reading:
+    def read(self, keep_open: bool = False) -> Reading:
+        """The reading; ``keep_open``: the session stays for ``panels`` (then the caller closes it)."""
         try:
             return self._read()
         except UnreachableError as exc:
@@ -86,7 +87,27 @@ class GatewayReader:
                 exc.add_note(f"ENVOY_HOST is {EXAMPLE_HOST}, the example's value: set it to the gateway's IP address")
             raise
         finally:
-            self.client.close()
+            if not keep_open:
+                self.client.close()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def panels(self, store: Any, seen: datetime) -> None:
+        """After the reading is stored: the per-panel endpoints, one try each, within ENVOY_TIMEOUT and what is
+        left of the run's deadline; whatever happens costs at most a warning line."""
+        if self.info is None:
+            return
+        from homepower import panels  # after the reading: its imports cost the reading nothing
+
+        info = self.info
+        self.client.finishing(self.settings.gateway.timeout)
+
+        def ask(endpoint: parse.Endpoint) -> parse.Answer:
+            answer = self.client.get(endpoint.path, cap=endpoint.cap)
+            return parse.Answer(answer.status, answer.text, info.firmware, self.token_accepted)
+
+        panels.poll(ask, info.firmware, store, seen.astimezone(timezone.utc).replace(tzinfo=None))
 
     def _say_unreachable(self, reason: str, answered: bool) -> None:
         """The first failed attempt, in the log at once (not at the end of minutes of retrying): a wrong
@@ -284,19 +305,27 @@ def _poll_into(store: Any, settings: Settings) -> Reading:
     gateway_error: HomepowerError | None = None
     reading: Reading | None = None
     store_error: StoreUnavailable | None = None
+    if settings.gateway.host_unset and sys.stderr.isatty():
+        _to_terminal(f"note: {UNSET_HINT}")
+    reader = GatewayReader(settings)
     try:
-        reading = read_gateway(settings)
-    except HomepowerError as exc:
-        gateway_error = exc
-    batch = spooled + ([reading] if reading else [])
-    if batch or bad:
         try:
-            store_readings(store, batch, settings.timezone)
-            spool.clear(settings.state_dir, bad)
-            if spooled:
-                log.info("stored %d spooled reading(s)", len(spooled))
-        except StoreUnavailable as exc:
-            store_error = exc
+            reading = reader.read(keep_open=settings.gateway.inverters)
+        except HomepowerError as exc:
+            gateway_error = exc
+        batch = spooled + ([reading] if reading else [])
+        if batch or bad:
+            try:
+                store_readings(store, batch, settings.timezone)
+                spool.clear(settings.state_dir, bad)
+                if spooled:
+                    log.info("stored %d spooled reading(s)", len(spooled))
+            except StoreUnavailable as exc:
+                store_error = exc
+        if reading is not None and store_error is None and settings.gateway.inverters:
+            reader.panels(store, reading.ts_utc)  # the reading is stored: nothing here can cost it
+    finally:
+        reader.close()
     if gateway_error is not None:
         raise gateway_error
     assert reading is not None

@@ -391,6 +391,7 @@ class GatewaySettings:
     retry_s: float
     scheme_given: bool = True  # ENVOY_HOST named http:// or https:// (else the poller may fall back to http)
     host_unset: bool = False  # no .env beside the scripts and no ENVOY_HOST: the default is a guess
+    inverters: bool = True  # ENVOY_INVERTERS: read the per-panel endpoints after the reading is stored
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], base_dir: Path, dotenv_found: bool) -> GatewaySettings:
@@ -416,6 +417,7 @@ class GatewaySettings:
             retry_s=_setting_number(env, "ENVOY_RETRY_S", 240.0, 0, 3600),
             scheme_given="://" in (host or ""),
             host_unset=not host and not dotenv_found,
+            inverters=_on_off(env, "ENVOY_INVERTERS", True),
         )
 
 
@@ -571,6 +573,7 @@ SETTING_NAMES = (
     "ENVOY_TLS",
     "ENVOY_TIMEOUT",
     "ENVOY_RETRY_S",
+    "ENVOY_INVERTERS",
     "STATE_DIR",
     "DATABASE_URL",
     "SITE_TIMEZONE",
@@ -642,6 +645,13 @@ def http_url(env: Mapping[str, str], name: str, default: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{name}={value!r} is not an http(s) URL")
     return value
+
+
+def _on_off(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = (_text(env, name) or ("on" if default else "off")).lower()
+    if value not in ("on", "off"):
+        raise ConfigError(f"{name}={value!r} is not on or off")
+    return value == "on"
 
 
 def _text(env: Mapping[str, str], name: str) -> str | None:

@@ -62,6 +62,12 @@ def _epoch(naive_utc: datetime) -> float:
     return (naive_utc - _EPOCH).total_seconds()
 
 
+def _hour(bucket: Any) -> datetime:
+    """An hour bucket of ``Dialect.hour_sql`` ("YYYY-MM-DD HH") as the naive UTC hour start."""
+    text = bucket.decode() if isinstance(bucket, (bytes, bytearray)) else str(bucket)
+    return datetime.strptime(text[:13], "%Y-%m-%d %H")
+
+
 def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -198,13 +204,13 @@ class Store:
                 row["forecast_issued"] = parse_utc(row["forecast_issued"])
         return rows
 
-    def newest(self, table: str, col: str = "ts_utc") -> datetime | None:
-        """The largest ``col`` (a DATETIME) of ``table``, or None when it is empty."""
-        value = self._newest_raw(table, col)
+    def newest(self, table: str, col: str = "ts_utc", oldest: bool = False) -> datetime | None:
+        """The largest (``oldest``: smallest) ``col`` (a DATETIME) of ``table``, or None when it is empty."""
+        value = self._newest_raw(table, col, "MIN" if oldest else "MAX")
         return None if value is None else parse_utc(value)
 
-    def _newest_raw(self, table: str, col: str):
-        rows = self._run(f"SELECT MAX({self.q(col)}) FROM {self.q(table)}", fetch=True)
+    def _newest_raw(self, table: str, col: str, agg: str = "MAX"):
+        rows = self._run(f"SELECT {agg}({self.q(col)}) FROM {self.q(table)}", fetch=True)
         return rows[0][0] if rows else None
 
     def null_hours(self, start: datetime, end: datetime) -> tuple[int, int]:
@@ -413,6 +419,66 @@ class Store:
         out = []
         for ts, issued, prov, gr_w, tc, temp in self._run(sql, tuple(params), fetch=True):
             out.append(ArchivedForecast(parse_utc(ts), parse_utc(issued), prov, _float(gr_w), _float(tc), _float(temp)))
+        return out
+
+    # -- panels (inverter_reading, inverter_energy) ---------------------------------------------
+    def insert_new(self, table: str, rows: Sequence[Mapping]) -> int:
+        """Insert the ``rows`` whose key is not stored yet, in one transaction; a stored row stays as it was
+        (a report seen by several polls keeps the poll that first saw it). Returns how many were new."""
+        if not rows:
+            return 0
+        cols = list(rows[0].keys())
+        sql = self.dialect.insert_new_sql(table, cols, schema.key(table))
+        to_db = self.dialect.to_db
+        try:
+            added = 0
+            for start in range(0, len(rows), BATCH):
+                chunk = [tuple(to_db(r[c]) for c in cols) for r in rows[start : start + BATCH]]
+                added += self._run(sql, chunk, many=True, count=True)
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
+        return added
+
+    def panel_spans(self) -> dict[str, tuple[datetime, datetime]]:
+        """Each micro-inverter's first and last report time (naive UTC), from the primary key's index."""
+        q = self.q
+        sql = (
+            f"SELECT {q('serial')}, MIN({q('report_utc')}), MAX({q('report_utc')}) "
+            f"FROM {q('inverter_reading')} GROUP BY {q('serial')}"
+        )
+        return {str(s): (parse_utc(a), parse_utc(b)) for s, a, b in self._run(sql, fetch=True)}
+
+    def first_panel_poll(self) -> datetime | None:
+        """When the record of the panels began: the first poll that stored a report."""
+        return self.newest("inverter_reading", "ts_utc", oldest=True)
+
+    def panel_hours(
+        self, serials: Sequence[str], start: datetime, end: datetime, energy: bool = False
+    ) -> list[tuple[str, datetime, float, float]]:
+        """Per micro-inverter and UTC hour with ``start <= hour < end``: (serial, hour start, mean reported W,
+        highest reported W) from ``inverter_reading``; with ``energy``, (serial, hour start, Wh, seconds)
+        from ``inverter_energy`` (intervals by their end). Only ``serials`` (the key's index serves each)."""
+        if not serials:
+            return []
+        q, p = self.q, self.dialect.placeholder
+        table, when = ("inverter_energy", "end_utc") if energy else ("inverter_reading", "report_utc")
+        values = f"SUM({q('wh')}), SUM({q('seconds')})" if energy else f"AVG({q('watts')}), MAX({q('watts')})"
+        hour = self.dialect.hour_sql(q(when))
+        out: list[tuple[str, datetime, float, float]] = []
+        for first in range(0, len(serials), 500):  # bound the statement's parameters
+            some = list(serials[first : first + 500])
+            sql = (
+                f"SELECT {q('serial')}, {hour}, {values} FROM {q(table)} "
+                f"WHERE {q('serial')} IN ({self.dialect.params(len(some))}) AND {q(when)} >= {p} AND {q(when)} < {p} "
+                f"GROUP BY {q('serial')}, {hour}"
+            )
+            params = (*some, self.dialect.to_db(start), self.dialect.to_db(end))
+            for serial, bucket, a, b in self._run(sql, params, fetch=True):
+                if a is None:
+                    continue
+                out.append((str(serial), _hour(bucket), float(a), float(b or 0.0)))
         return out
 
     def commit(self) -> None:

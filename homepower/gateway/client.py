@@ -176,6 +176,14 @@ class GatewayClient:
         finally:
             self._paused += self._clock() - started
 
+    def finishing(self, budget_s: float) -> None:
+        """From now on (the reading is stored; what follows is extra): no retry after a failure, and at most
+        ``budget_s`` more seconds, never past the run's deadline."""
+        self.retry_s = 0.0
+        self._deadline = self._first_failure = None  # the reading's retry window is over
+        if self._begun is not None:
+            self.limit_s = min(self.limit_s, self.elapsed() + budget_s)
+
     def elapsed(self) -> float:
         """Seconds spent on the gateway so far in this run."""
         if self._begun is None:

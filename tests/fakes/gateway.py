@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 
 from . import serve_until_interrupted
 from .certs import cert_fingerprint, make_cert
+from .roof import Roof
 
 # Fixture file name for each path the gateway serves.
 FILES = {
@@ -50,7 +51,10 @@ FILES = {
     "/ivp/meters/readings": "ivp_meters_readings",
     "/ivp/pdm/energy": "ivp_pdm_energy",
     "/production": "production",
+    "/api/v1/production/inverters": "api_v1_production_inverters",
+    "/ivp/pdm/device_data": "ivp_pdm_device_data",
 }
+ROOF_PATHS = {"/api/v1/production/inverters": "inverters_body", "/ivp/pdm/device_data": "device_data_body"}
 
 HTML_401 = (
     "<html>\r\n<head><title>401 Authorization Required</title></head>\r\n<body>\r\n"
@@ -204,6 +208,7 @@ class FakeGateway:
         delay: float = 0.0,
         refuse_despite_token: tuple[str, ...] = (),
         trickle_s: float = 1.0,
+        roof: Roof | None = None,
     ):
         self.firmware_dir = Path(firmware_dir) if firmware_dir else None
         self.bodies = dict(bodies or {})  # path -> body text, or (status, body text)
@@ -221,6 +226,7 @@ class FakeGateway:
         # (pyenphase PR #304): these paths do that.
         self.refuse_despite_token = set(refuse_despite_token)
         self.trickle_s = trickle_s  # seconds between bytes of the trickle faults
+        self.roof = roof  # a live roof of micro-inverters answers the per-panel endpoints (tests/fakes/roof.py)
         info = self._body("/info")
         info_text = info[1] if info else ""
         self.firmware = _firmware(info_text)
@@ -330,6 +336,8 @@ class FakeGateway:
 
     # -- answers ---------------------------------------------------------------------------------
     def _body(self, path: str) -> tuple[int, str] | None:
+        if self.roof is not None and path in ROOF_PATHS:
+            return 200, getattr(self.roof, ROOF_PATHS[path])()
         if path in self.bodies:
             body = self.bodies[path]
             return body if isinstance(body, tuple) else (200, body)
