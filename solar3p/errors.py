@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from homepower.errors import DataError
+from homepower.errors import AuthError, ConfigError, DataError, UnreachableError, UsageError
+
+# solar3p's modules take their error kinds from here (one place to change when solar3p stands alone).
+__all__ = [
+    "AuthError",
+    "CalibrationFileError",
+    "ConfigError",
+    "DataError",
+    "MeteoFileError",
+    "UnreachableError",
+    "UsageError",
+    "shown",
+]
 
 SHOWN_CHARS = 60  # of a bad value in a message: enough to recognise it, never a log-filling line
 
