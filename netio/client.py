@@ -319,7 +319,13 @@ class Conversation:
             why += f"; it asked to retry in {_duration(wait)})" if wait is not None else ")"
         if said:
             why += f": {said}"
-        return ServerError(why, retry_after=wait, **self._fields(reply.url, reply.status, said))
+        return ServerError(
+            why,
+            retry_after=wait,
+            body=reply.body,
+            headers=dict(reply.headers),
+            **self._fields(reply.url, reply.status, said),
+        )
 
     def _once(
         self,

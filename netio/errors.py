@@ -75,10 +75,21 @@ class TimedOut(Unreachable):
 
 class ServerError(Unreachable):
     """The server answered a server error (5xx) or 429, and no ``Retry-After`` that fits the deadline.
-    ``retry_after``: the seconds it asked for, when it did."""
+    ``retry_after``: the seconds it asked for, when it did; ``body`` and ``headers``: the answer itself
+    (capped like any body), for a caller that reads the service's own account of a 429 (its limit, when
+    to try again)."""
 
-    def __init__(self, why: str, *, retry_after: float | None = None, **fields: object) -> None:
+    def __init__(
+        self,
+        why: str,
+        *,
+        retry_after: float | None = None,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        **fields: object,
+    ) -> None:
         self.retry_after = retry_after
+        self.body, self.headers = body, dict(headers or {})
         super().__init__(why, **fields)  # type: ignore[arg-type]
 
 

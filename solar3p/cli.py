@@ -17,6 +17,7 @@ from pathlib import Path
 
 from homepower.cli import Parser as BaseParser
 from homepower.errors import ConfigError, UsageError
+from solar3p.providers import PV_PROVIDERS
 from homepower.settings import ARRAYS_EXAMPLE, ORIENTATIONS, Plane, load, parse_arrays, parse_horizon, parse_orientation
 
 FORMATS = ("table", "csv", "json")
@@ -216,9 +217,11 @@ def fetch_parser(settings) -> Parser:
     )
     parser.add_argument(
         "--source",
-        choices=("meteoserver", "open-meteo"),
+        choices=("meteoserver", "open-meteo", "forecast.solar", "solcast"),
         default=None,
-        help="forecast service (default: meteoserver when METEOSERVER_KEY is set and no --from, else open-meteo)",
+        help="forecast service (default: meteoserver when METEOSERVER_KEY is set and no --from, else open-meteo); "
+        "forecast.solar and solcast are PV forecast services, written to STATE_DIR/pv-forecast-<source>.json "
+        "for the collector to archive beside solar3p (FORECAST_SOLAR_URL/KEY; SOLCAST_URL/KEY/SITE)",
     )
     parser.add_argument(
         "--location",
@@ -380,6 +383,26 @@ def run_forecast(argv, settings) -> int:
     return 0
 
 
+def _run_pv_fetch(args, settings, history: bool) -> int:
+    """``fetch --source forecast.solar|solcast``: the roof's forecast from a PV forecast service."""
+    from homepower.settings import read_environment
+    from solar3p.providers.fetch import ServiceSettings, fetch_forecast_solar, fetch_solcast
+
+    if history or args.location:
+        raise UsageError(f"--source {args.source} takes no --from/--to or --location (the roof is PV_* / --lat --lon)")
+    services = ServiceSettings.from_env(read_environment())
+    out = _target(Path(args.out) if args.out else settings.state_dir / f"pv-forecast-{args.source}.json", "--out")
+    pv = settings.pv
+    lat = pv.latitude if args.lat is None else args.lat
+    lon = pv.longitude if args.lon is None else args.lon
+    if args.source == "forecast.solar":
+        written = fetch_forecast_solar(services, pv.planes, lat, lon, pv.horizon, settings.timezone, out, args.timeout)
+    else:
+        written = fetch_solcast(services, settings.timezone, out, args.timeout)
+    print(written.line())
+    return 0
+
+
 def run_fetch(argv, settings) -> int:
     from solar3p.api import location_file_name
     from solar3p.fetch import fetch, fetch_history
@@ -390,6 +413,8 @@ def run_fetch(argv, settings) -> int:
     history = args.first is not None or args.end is not None
     if history and (args.first is None or args.end is None):
         raise UsageError("give both --from and --to (local days [FROM, TO)), or neither")
+    if args.source in PV_PROVIDERS:
+        return _run_pv_fetch(args, settings, history)
     source = args.source or ("meteoserver" if settings.forecast.meteoserver_key and not history else "open-meteo")
     if history and source != "open-meteo":
         raise UsageError("past forecasts (--from/--to) come from Open-Meteo only: use --source open-meteo")
