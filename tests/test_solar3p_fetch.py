@@ -420,6 +420,7 @@ def _checkout(tmp_path) -> Path:
     for name in (
         "homepower",
         "solar3p",
+        "netio",
         "tests",
         "log.py",
         "README.md",
@@ -438,7 +439,9 @@ def _checkout(tmp_path) -> Path:
     done = subprocess.run(["git", "init", "-q"], cwd=clone, capture_output=True, text=True)
     if done.returncode != 0:
         pytest.skip(f"git cannot make a checkout here: {done.stderr.strip()}")
-    subprocess.run(["git", "add", "homepower", "solar3p", "tests", "log.py", "README.md", "Makefile"], cwd=clone)
+    subprocess.run(
+        ["git", "add", "homepower", "solar3p", "netio", "tests", "log.py", "README.md", "Makefile"], cwd=clone
+    )
     subprocess.run(["git", "add", "history_collector.py", "docs", ".gitignore"], cwd=clone, check=True)
     return clone
 
