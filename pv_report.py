@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import log
@@ -53,7 +54,8 @@ def main(argv=None) -> int:
         from homepower import report
 
         if not args.status:
-            report.period(args.start, args.end, now.date())  # a bad date is 64 before any setting is read
+            # a bad date is 64 before any setting is read (a day later: the local date may be ahead of UTC's)
+            report.period(args.start, args.end, now.date() + timedelta(days=1))
         conf = settings.load()
         log.setup(conf.log_level)
         if args.status:

@@ -51,9 +51,13 @@ def parse_date(text: str, option: str) -> date:
 
 
 def period(start_text: str | None, end_text: str | None, today: date) -> Period:
-    """[A, B) from --from/--to; by default the last 30 complete local days (B = today)."""
+    """[A, B) from --from/--to; by default the last 30 complete local days (B = today). ``--from`` today
+    alone is today so far (day one's report)."""
     end = parse_date(end_text, "--to") if end_text else today
     start = parse_date(start_text, "--from") if start_text else end - timedelta(days=DEFAULT_DAYS)
+    if start_text and not end_text and start == today:
+        end = today + timedelta(days=1)
+        return Period(start, end, end.isoformat())
     if not start < end:
         raise UsageError(f"--from {start} is not before --to {end}: the period is [from, to), to exclusive")
     return Period(start, end, end_text.strip() if end_text else end.isoformat())
@@ -81,16 +85,38 @@ def read_rows(store, span: Period, tz: ZoneInfo) -> list[M.HourRow]:
     return rows
 
 
+class NoCountingHour(DataError):
+    """No hour of the period counts for either forecast (65)."""
+
+
 def build(rows: list[M.HourRow], span: Period) -> M.Report:
-    """The report, or DataError (65) when no hour of the period counts for either forecast."""
+    """The report, or NoCountingHour (65) when no hour of the period counts for either forecast."""
     result = M.report(rows, span.start, span.end, span.end_text)
     if result.empty:
         in_period = sum(span.start <= r.local_date < span.end for r in rows)
-        raise DataError(
+        raise NoCountingHour(
             f"no counting hour from {span.start} to {span.end_text} (exclusive): {in_period} pvhistory row(s) "
             f"in the period, none with kwh_pv and a forecast (kwh_s3p or kwh_fc) known, unflagged and not both 0"
         )
     return result
+
+
+def where_the_hours_are(store, span: Period, tz: ZoneInfo) -> str | None:
+    """For a period without counting hours: the local days pvhistory has kwh_pv for, and the command that
+    reports on them (day one: the first day is today, not yet among the default's complete days)."""
+    first, last = store.measured_span()
+    if first is None or last is None:
+        return (
+            "pvhistory has no hour with kwh_pv yet: history_collector.py builds each hour from the readings "
+            "(cron runs it at minute 3), from the first whole hour after the first poll"
+        )
+    day = [moment.replace(tzinfo=timezone.utc).astimezone(tz).date() for moment in (first, last)]
+    if span.start <= day[0] and day[1] < span.end:
+        return None  # the hours are in the period: what they lack (a forecast, a clean flag) is said above
+    return (
+        f"pvhistory has kwh_pv from {day[0]} to {day[1]} (local): "
+        f"pv_report.py --from {day[0]} --to {day[1] + timedelta(days=1)}"
+    )
 
 
 # -- progress ---------------------------------------------------------------------------------------
@@ -226,7 +252,13 @@ def run_report(
         progress.step(f"reading pvhistory {span.start} .. {span.end_text}")
         rows = read_rows(store, span, tz)
         progress.step(f"judging {len(rows)} hour(s)")
-        result = build(rows, span)
+        try:
+            result = build(rows, span)
+        except NoCountingHour as exc:
+            hint = where_the_hours_are(store, span, tz)
+            if hint:
+                exc.add_note(hint)
+            raise
         if out_dir is not None:
             progress.step(f"drawing the charts into {out_dir}")
             page = write_page(out_dir, result, rows, span, tz)

@@ -21,6 +21,7 @@ READING_STALE = timedelta(hours=2)  # polls run every 5 minutes (or hourly); the
 FORECAST_STALE = timedelta(hours=36)  # a forecast fetched at least daily
 HISTORY_BEHIND = timedelta(hours=3)  # the collector runs hourly
 RECENT_HOURS = 48
+COLLECT_GRACE = timedelta(minutes=30)  # the collector runs at minute 3: an hour that just ended is not late yet
 
 
 def age(delta: timedelta) -> str:
@@ -125,6 +126,50 @@ def pin_text(conf: Settings) -> str:
 
 
 # -- the database -----------------------------------------------------------------------------------
+def recent_hours(
+    status: Status, store, conf: Settings, now: datetime, first: datetime, newest: datetime | None
+) -> None:
+    """The last RECENT_HOURS hours without kwh_pv, told apart by why: before the first reading (day one),
+    ones the stored readings could give (the collector is behind: stale), and the rest (gaps, resets)."""
+    rows = {
+        r["ts_utc"]: r
+        for r in store.fetch("pvhistory", ("ts_utc", "kwh_pv", "flags"), first, first + timedelta(hours=RECENT_HOURS))
+    }
+    oldest = store.newest("enphase_production", oldest=True) if newest is not None else None
+    before, could, other = 0, [], 0
+    for k in range(RECENT_HOURS):
+        start = first + timedelta(hours=k)
+        row = rows.get(start)
+        if row is not None and row["kwh_pv"] is not None:
+            continue
+        end = start + timedelta(hours=1)
+        flags = (row or {}).get("flags") or ""
+        if oldest is None or oldest > start:
+            before += 1
+        elif newest is not None and newest >= end and now - end >= COLLECT_GRACE and "reset" not in flags:
+            could.append(start)
+        else:
+            other += 1
+    unknown = before + len(could) + other
+    nulls = sum(1 for r in rows.values() if r["kwh_pv"] is None)
+    parts = [f"{nulls} NULL, {unknown - nulls} without a row"]
+    if before:
+        parts.append(f"{before} before the first reading")
+    if could:
+        parts.append(f"{len(could)} the stored readings could give")
+    if other:
+        parts.append(f"{other} without readings to give it (a gap, a counter reset, or the hour just ended)")
+    detail = f" ({'; '.join(parts)})" if unknown else ""
+    status.add(f"last {RECENT_HOURS} hours", f"{unknown} without kwh_pv{detail}")
+    if could:
+        local = could[0].replace(tzinfo=timezone.utc).astimezone(conf.timezone)
+        status.stale.append(
+            f"pvhistory: {len(could)} of the last {RECENT_HOURS} hours lack kwh_pv the stored readings could give "
+            f"(from hour {local:%Y-%m-%d %H}:00 local): history_collector.py has not built them (run it; its log is "
+            f"var/collector.log under cron)"
+        )
+
+
 def database_part(status: Status, store, conf: Settings, now: datetime) -> None:
     from homepower.collect import last_completed_start
 
@@ -147,12 +192,7 @@ def database_part(status: Status, store, conf: Settings, now: datetime) -> None:
         status.add("last pvhistory row", f"hour {local:%Y-%m-%d %H}:00 local, ended {age(now - ended)} ago{note}")
 
     last = last_completed_start(now, conf.timezone)
-    first = last - timedelta(hours=RECENT_HOURS - 1)
-    rows, nulls = store.null_hours(first, last + timedelta(hours=1))
-    missing = RECENT_HOURS - rows
-    unknown = nulls + max(missing, 0)
-    detail = f" ({nulls} NULL, {max(missing, 0)} without a row)" if unknown else ""
-    status.add(f"last {RECENT_HOURS} hours", f"{unknown} without kwh_pv{detail}")
+    recent_hours(status, store, conf, now, last - timedelta(hours=RECENT_HOURS - 1), reading)
 
     forecast = store.newest_forecast()
     if forecast is None:

@@ -204,6 +204,15 @@ class Store:
                 row["forecast_issued"] = parse_utc(row["forecast_issued"])
         return rows
 
+    def measured_span(self) -> tuple[datetime | None, datetime | None]:
+        """The first and last pvhistory hour (start, UTC) with a known kwh_pv; (None, None) when none."""
+        sql = (
+            f"SELECT MIN({self.q('ts_utc')}), MAX({self.q('ts_utc')}) FROM {self.q('pvhistory')} "
+            f"WHERE {self.q('kwh_pv')} IS NOT NULL"
+        )
+        first, last = self._run(sql, fetch=True)[0]
+        return (None if first is None else parse_utc(first)), (None if last is None else parse_utc(last))
+
     def newest(self, table: str, col: str = "ts_utc", oldest: bool = False) -> datetime | None:
         """The largest (``oldest``: smallest) ``col`` (a DATETIME) of ``table``, or None when it is empty."""
         value = self._newest_raw(table, col, "MIN" if oldest else "MAX")

@@ -200,3 +200,54 @@ def test_a_dry_run_does_not_retry_an_unreachable_gateway(tmp_path):
     assert run.returncode == 69 and out == "", err
     (line,) = err.splitlines()
     assert "cannot be reached (connection refused)" in line and "--dry-run tries once" in line, line
+
+
+# -- day one: status and report ---------------------------------------------------------------------
+def test_day_one_status_and_report_say_what_there_is_and_end_with_a_report(tmp_path):
+    import json
+    from datetime import date, datetime, timezone
+
+    import synth
+    from homepower import settings as settings_mod
+
+    # The owner's first poll was at 09:37 local; it is now 15:40 (14:40 UTC) on 2025-03-05.
+    day = synth.generate(date(2025, 3, 5), 1, "Europe/Amsterdam", seed=25)
+    first_poll = datetime(2025, 3, 5, 8, 37)
+    now_utc = datetime(2025, 3, 5, 14, 40)
+    day.samples = [s for s in day.samples if first_poll <= s["ts_utc"] <= now_utc]
+    day.write_replay(tmp_path / "polls.jsonl")
+    forecast = day.meteoserver()
+    forecast["issued"] = str(int(datetime(2025, 3, 5, 8, 50, tzinfo=timezone.utc).timestamp()))  # the first fetch
+    (tmp_path / "forecast.json").write_text(json.dumps(forecast))
+    env = settings_mod.isolated_environ(
+        STATE_DIR=str(tmp_path / "state"),
+        SITE_TIMEZONE="Europe/Amsterdam",
+        METEO_FILE=str(tmp_path / "forecast.json"),
+    )
+    now = ("--now", now_utc.isoformat())
+    assert script("get_enphase_hour_measure.py", "--replay", str(tmp_path / "polls.jsonl"), env=env).returncode == 0
+
+    # Before the collector ran: not "all fresh", and the report says there is no hour yet and why.
+    status = script("pv_report.py", "--status", *now, env=env)
+    assert status.returncode == 69 and "all fresh" not in status.stdout, status.stdout
+    assert "before the first reading" in status.stdout and "the stored readings could give" in status.stdout
+    assert "pvhistory: 5 of the last 48 hours lack kwh_pv the stored readings could give" in status.stderr
+    assert "(from hour 2025-03-05 10:00 local)" in status.stderr and "history_collector.py" in status.stderr
+    report = script("pv_report.py", *now, env=env)
+    assert report.returncode == 65 and "pvhistory has no hour with kwh_pv yet" in report.stderr, report.stderr
+
+    assert script("history_collector.py", *now, env=env).returncode == 0
+    status = script("pv_report.py", "--status", *now, env=env)
+    assert "pvhistory:" not in status.stderr and "the stored readings could give" not in status.stdout
+
+    # The default period (30 complete days) holds none of today: the line names the day and the command.
+    report = script("pv_report.py", *now, env=env)
+    assert report.returncode == 65
+    (line,) = report.stderr.splitlines()
+    assert "pvhistory has kwh_pv from 2025-03-05 to 2025-03-05 (local)" in line, line
+    assert "pv_report.py --from 2025-03-05 --to 2025-03-06" in line, line
+    # ... and day one ends with a report, today so far.
+    for args in (("--from", "2025-03-05"), ("--from", "2025-03-05", "--to", "2025-03-06")):
+        report = script("pv_report.py", *args, *now, env=env)
+        assert report.returncode == 0, report.stderr
+        assert report.stdout.startswith("PV report 2025-03-05 .. 2025-03-05 (1 local day"), report.stdout

@@ -264,7 +264,7 @@ def test_status_of_a_healthy_installation_exits_0_and_shows_no_secret(store, db_
     assert done.returncode == 0, done.stdout + done.stderr
     text = done.stdout
     assert "all fresh" in text and "4 min ago" in text
-    assert "2 without kwh_pv (2 NULL, 0 without a row)" in text  # 03:00 UTC on both days
+    assert "2 without kwh_pv (2 NULL, 0 without a row; 2 before the first reading)" in text  # 03:00 UTC on both days
     assert "3 reading(s) waiting" in text
     assert "valid until 2025-12-27" in text and token not in text + done.stderr
     assert "AB:AB" in text and "covering until 2025-06-12 04:00 UTC" in text
