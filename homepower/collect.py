@@ -266,6 +266,7 @@ def collect(settings: Settings, request: Request, store: Store, now_utc: datetim
         # A damaged download must not cost the hour its energy: the rows are built from what the archive
         # holds, and the run fails at the end (65) so that cron reports the file.
         refused = exc
+    pv_refused = [] if request.dry_run else F.archive_pv_files(store, settings.state_dir)
     if not hour_list:
         log.info("no completed hour to collect")
         rows: list[HourRow] = []
@@ -273,14 +274,17 @@ def collect(settings: Settings, request: Request, store: Store, now_utc: datetim
         rows = _collect_hours(settings, request, store, hour_list, now_utc, extra)
     if refused is not None:
         raise ForecastFileRefused(rows, refused) from refused
+    if pv_refused:
+        raise ForecastFileRefused(rows, pv_refused[0]) from pv_refused[0]
     return rows
 
 
 class ForecastFileRefused(DataError):
-    """METEO_FILE was not understood: nothing archived from it, the hours collected (and stored) from the
-    archive all the same; ``rows`` are those hours (a dry run prints them)."""
+    """METEO_FILE (or a PV service's forecast file in STATE_DIR) was not understood: nothing archived from
+    it, the hours collected (and stored) from the archive all the same; ``rows`` are those hours (a dry run
+    prints them)."""
 
-    def __init__(self, rows: list[HourRow], cause: MeteoFileError) -> None:
+    def __init__(self, rows: list[HourRow], cause: Exception) -> None:
         super().__init__(f"{cause}; nothing stored from it (the hours were collected from the archive)")
         self.rows = rows
 

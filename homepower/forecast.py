@@ -112,18 +112,71 @@ def read_meteo_hours(settings: Settings, first: datetime, last: datetime) -> lis
 
 
 def archive_files(store: Store, paths: Sequence[Path]) -> tuple[list[Archived], list[Exception]]:
-    """Store each file's rows (``--archive``). A bad file stores nothing and is returned among the
-    errors; the good ones are stored all the same."""
+    """Store each file's rows (``--archive``): a weather forecast file in ``forecast``, a PV service's
+    forecast file (``fetch --source forecast.solar|solcast``) in ``pv_forecast``. A bad file stores
+    nothing and is returned among the errors; the good ones are stored all the same."""
     from solar3p.errors import MeteoFileError
+    from solar3p.providers.pvfile import PVFileError, sniff
 
     done: list[Archived] = []
     errors: list[Exception] = []
     for path in paths:
         try:
-            done.append(archive_file(store, Path(path)))
-        except MeteoFileError as exc:
+            if sniff(Path(path)) is not None:
+                done.append(archive_pv_file(store, Path(path)))
+            else:
+                done.append(archive_file(store, Path(path)))
+        except (MeteoFileError, PVFileError) as exc:
             errors.append(exc)
     return done, errors
+
+
+# -- the PV services' forecasts ---------------------------------------------------------------------
+PV_FILE_PATTERN = "pv-forecast-{provider}.json"  # fetch's default in STATE_DIR, archived by every run
+
+
+def archive_pv_file(store: Store, path: Path) -> Archived:
+    """Store a PV forecast file's hours in ``pv_forecast`` (kWh, P10/P90), each as issued at the file's
+    ``issued``; an hour stored already under the same issue is left as it was. PVFileError (65) for a
+    file that is not one, and nothing stored."""
+    from solar3p.providers.pvfile import read
+
+    forecast = read(path)
+    issued = utc(forecast.issued)
+    rows = [
+        {
+            "ts_utc": utc(h.time),
+            "issued_utc": issued,
+            "provider": forecast.provider,
+            "kwh": h.kwh,
+            "kwh_p10": h.kwh_p10,
+            "kwh_p90": h.kwh_p90,
+        }
+        for h in forecast.hours
+    ]
+    new = store.store_forecasts(rows, table="pv_forecast")
+    return Archived(Path(path), len(rows), new)
+
+
+def archive_pv_files(store: Store, state_dir: Path) -> list[Exception]:
+    """Every collector run: the PV services' files fetch writes by default (those that exist). Returns
+    the errors of bad files (each stored nothing); the others are stored all the same."""
+    from solar3p.providers import PV_PROVIDERS
+    from solar3p.providers.pvfile import PVFileError
+
+    errors: list[Exception] = []
+    for provider in PV_PROVIDERS:
+        path = Path(state_dir) / PV_FILE_PATTERN.format(provider=provider)
+        if not path.exists():
+            continue
+        try:
+            done = archive_pv_file(store, path)
+        except PVFileError as exc:
+            errors.append(exc)
+            continue
+        if done.new:
+            log.info("archived PV forecast file %s: %d new row(s) of %d", path, done.new, done.rows)
+    return errors
 
 
 # -- METEO_FILE, once per content ------------------------------------------------------------------

@@ -369,11 +369,12 @@ class Store:
         return sorted(out, key=lambda s: s.t)
 
     # -- the forecast archive ------------------------------------------------------------------
-    def store_forecasts(self, rows: Iterable[Mapping]) -> int:
-        """Insert the archive rows (dicts of ``forecast`` columns, any number: taken a batch at a time)
-        not stored yet, in one transaction; returns how many the insert added. A row whose key (ts_utc,
-        issued_utc, provider) is stored already is left as it was: the archive never rewrites what a
-        forecast said. If ``rows`` raises (a bad file found half way), nothing of it is stored."""
+    def store_forecasts(self, rows: Iterable[Mapping], table: str = "forecast") -> int:
+        """Insert the archive rows (dicts of ``table``'s columns: ``forecast``, or ``pv_forecast`` for the
+        PV services; any number, taken a batch at a time) not stored yet, in one transaction; returns how
+        many the insert added. A row whose key (ts_utc, issued_utc, provider) is stored already is left as
+        it was: the archive never rewrites what a forecast said. If ``rows`` raises (a bad file found half
+        way), nothing of it is stored."""
         to_db = self.dialect.to_db
         sql: str | None = None
         cols: list[str] = []
@@ -381,7 +382,7 @@ class Store:
         # The count is what this insert did, also while another run archives the same file: SQLite counts
         # each row it inserted (rowcount; writers take turns); on MariaDB the transaction's snapshot sees
         # its own rows and none that another run committed meanwhile, so the difference is exact.
-        before = self._forecast_rows() if mysql else 0
+        before = self._forecast_rows(table) if mysql else 0
         added = 0
         try:
             batch: list[Mapping] = []
@@ -394,19 +395,31 @@ class Store:
                     continue
                 if sql is None:
                     cols = list(batch[0].keys())
-                    sql = self.dialect.insert_new_sql("forecast", cols, schema.key("forecast"))
+                    sql = self.dialect.insert_new_sql(table, cols, schema.key(table))
                 added += self._run(sql, [tuple(to_db(r[c]) for c in cols) for r in batch], many=True, count=True)
                 batch = []
             if mysql:
-                added = self._forecast_rows() - before
+                added = self._forecast_rows(table) - before
             self.commit()
         except BaseException:
             self.rollback()
             raise
         return added
 
-    def _forecast_rows(self) -> int:
-        return int(self._run(f"SELECT COUNT(*) FROM {self.q('forecast')}", fetch=True)[0][0] or 0)
+    def _forecast_rows(self, table: str = "forecast") -> int:
+        return int(self._run(f"SELECT COUNT(*) FROM {self.q(table)}", fetch=True)[0][0] or 0)
+
+    def read_pv_forecasts(self, start: datetime, end: datetime) -> list[tuple[str, datetime, datetime, float]]:
+        """The PV services' archived forecasts of the hours starting in [start, end): (provider, ts_utc,
+        issued_utc, kwh), sorted by provider, hour and issue."""
+        q, p = self.q, self.dialect.placeholder
+        cols = ", ".join(q(c) for c in ("provider", "ts_utc", "issued_utc", "kwh"))
+        sql = (
+            f"SELECT {cols} FROM {q('pv_forecast')} WHERE {q('ts_utc')} >= {p} AND {q('ts_utc')} < {p} "
+            f"AND {q('kwh')} IS NOT NULL ORDER BY {q('provider')}, {q('ts_utc')}, {q('issued_utc')}"
+        )
+        rows = self._run(sql, (self.dialect.to_db(start), self.dialect.to_db(end)), fetch=True)
+        return [(str(prov), parse_utc(ts), parse_utc(issued), float(kwh)) for prov, ts, issued, kwh in rows]
 
     def forecast_count(self) -> tuple[int, int]:
         """(rows, distinct issue times) of the archive."""
