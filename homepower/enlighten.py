@@ -6,37 +6,35 @@ token, as text or as JSON ``{"token": ...}``. The token is cached in ``STATE_DIR
 (0600) and renewed by the rule in ``homepower.token_policy``; what the last attempt gave (and a salted
 hash of the credentials it used, never the password) is in ``STATE_DIR/enlighten-attempt.json`` (0600).
 
-The whole conversation with Enlighten and Entrez has one wall-clock deadline (``DEADLINE_S``), kept while
-connecting, during the TLS handshake and while reading headers and bodies byte by byte; each body is
-read up to a cap and refused beyond it without reading the rest. Enlighten's certificate is verified
-normally. Neither the password nor the token is ever logged or put in a message.
+Both are spoken to through ``netio`` (requests): one wall-clock deadline (``DEADLINE_S``) over the whole
+login and token request, each body read up to a cap, proxies and CA bundle from the environment like any
+cloud service, Enlighten's certificate verified normally. Neither the password nor the token is ever
+logged or put in a message.
 """
 
 from __future__ import annotations
 
 import hashlib
-import http.client
-import io
 import json
 import logging
 import os
 import re
 import secrets
-import socket
-import ssl
 import stat
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
-from urllib.parse import urlencode, urlsplit
+from typing import TYPE_CHECKING, Any, Callable
 
 from homepower import token_policy as policy
-from homepower.errors import AuthError, ConfigError, DataError, HomepowerError, UnreachableError
+from homepower.errors import EX_DATAERR, AuthError, ConfigError, DataError, HomepowerError, UnreachableError
 from homepower.files import write_atomic
 from homepower.token_policy import Claims, Do, LastAttempt
+from netio.errors import Misconfigured, NetError, TLSFailed
+
+if TYPE_CHECKING:
+    from netio.client import Conversation, Reply
 
 log = logging.getLogger(__name__)
 
@@ -110,254 +108,55 @@ class Credentials:
         return f"Credentials(user={self.user!r}, enlighten_url={self.enlighten_url!r}, entrez_url={self.entrez_url!r})"
 
 
-# -- HTTP with a deadline and caps -------------------------------------------------------------------
+# -- HTTP: netio, one deadline over the login and the token request ---------------------------------
 
 
-class _Deadline:
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic):
-        self.seconds, self._clock = seconds, clock
-        self.start = clock()
-
-    def left(self) -> float:
-        return self.seconds - (self._clock() - self.start)
-
-    def elapsed(self) -> float:
-        return self._clock() - self.start
-
-
-class _DeadlineSocket:
-    """A connected socket whose every blocking call may wait only until the deadline: a server that sends
-    one byte per second cannot stretch the conversation (a per-call timeout alone would be reset by each
-    byte)."""
-
-    def __init__(self, sock: socket.socket, deadline: _Deadline):
-        self._sock, self._deadline = sock, deadline
-
-    def _arm(self) -> None:
-        left = self._deadline.left()
-        if left <= 0:
-            raise TimeoutError("deadline passed")
-        self._sock.settimeout(left)
-
-    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
-        self._arm()
-        return self._sock.recv_into(buffer, nbytes, flags)
-
-    def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        self._arm()
-        return self._sock.recv(bufsize, flags)
-
-    def sendall(self, data: Any, flags: int = 0) -> None:
-        self._arm()
-        self._sock.sendall(data, flags)
-
-    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
-        return io.BufferedReader(socket.SocketIO(self, "rb"))  # type: ignore[arg-type]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
-
-
-def _resolve(host: str, port: int, deadline: _Deadline) -> list[Any]:
-    """getaddrinfo within the deadline: it has no timeout of its own, so it runs in a daemon thread that
-    is left behind (to end with the process) if the resolver hangs."""
-    found: list[Any] = []
-    failed: list[OSError] = []
-
-    def look_up() -> None:
-        try:
-            found.extend(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-        except OSError as exc:
-            failed.append(exc)
-
-    worker = threading.Thread(target=look_up, daemon=True)
-    worker.start()
-    worker.join(max(0.0, deadline.left()))
-    if worker.is_alive():
-        raise TimeoutError(f"resolving {host}")
-    if failed:
-        raise failed[0]
-    return found
-
-
-def _connect(url: str, deadline: _Deadline, context: ssl.SSLContext | None) -> _DeadlineSocket:
-    """TCP (each address in turn, within the deadline), then TLS for https, both bounded by it."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    last: OSError = OSError("no address")
-    for family, kind, proto, _, address in _resolve(host, port, deadline):
-        left = deadline.left()
-        if left <= 0:
-            raise TimeoutError("deadline passed")
-        sock = socket.socket(family, kind, proto)
-        try:
-            sock.settimeout(left)
-            sock.connect(address)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if context is not None:
-                sock.settimeout(max(0.001, deadline.left()))  # the handshake as a whole, not per record
-                sock = context.wrap_socket(sock, server_hostname=host)
-            return _DeadlineSocket(sock, deadline)
-        except OSError as exc:
-            sock.close()
-            last = exc
-            if isinstance(exc, (ssl.SSLError, TimeoutError)):
-                raise
-    raise last
-
-
-class _Connection(http.client.HTTPConnection):
-    """http.client over a socket made by ``_connect``, so that the deadline holds for every read."""
-
-    def __init__(self, url: str, deadline: _Deadline, context: ssl.SSLContext | None):
-        parts = urlsplit(url)
-        super().__init__(parts.hostname or "", parts.port)
-        self._url, self._deadline, self._context = url, deadline, context
-
-    def connect(self) -> None:
-        self.sock = _connect(self._url, self._deadline, self._context)
-
-
-@dataclass(frozen=True)
-class _Reply:
-    status: int
-    content_type: str
-    body: bytes
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
-
-
-def _ssl_context() -> ssl.SSLContext:
-    """Enlighten is verified normally: REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE / SSL_CERT_FILE when one is
-    set (as requests and OpenSSL tools honour them), else the system's store and certifi's bundle."""
-    named = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE")
-    if named:
-        return (
-            ssl.create_default_context(cafile=named)
-            if os.path.isfile(named)
-            else ssl.create_default_context(capath=named)
+def _wrapped(exc: NetError) -> HomepowerError:
+    """netio's error as this module's, with the same fields and the cause kept by the caller."""
+    if isinstance(exc, Misconfigured):
+        return ConfigError(str(exc))
+    if exc.exit_code == EX_DATAERR:
+        return ServiceAnswer(exc.service, exc.url, exc.why, exc.status)
+    why = exc.why
+    if isinstance(exc, TLSFailed) and exc.reason == "certificate verify failed":
+        why = (
+            "presented a certificate that is not trusted (TLS verification failed): check the URL, "
+            "or the CA bundle (REQUESTS_CA_BUNDLE or SSL_CERT_FILE)"
         )
-    context = ssl.create_default_context()
+    return ServiceUnreachable(exc.service, exc.url, why, exc.status, exc.elapsed)
+
+
+def _post(talk: Conversation, url: str, cap: int, **body: Any) -> Reply:
     try:
-        import certifi
-
-        context.load_verify_locations(cafile=certifi.where())
-    except (ImportError, OSError):
-        pass
-    return context
+        return talk.post(url, cap=cap, **body)
+    except NetError as exc:
+        raise _wrapped(exc) from exc
 
 
-class _Conversation:
-    """One run's talk with Enlighten and Entrez under one deadline."""
-
-    def __init__(self, deadline_s: float = DEADLINE_S):
-        self.deadline = _Deadline(deadline_s)
-        self._context: ssl.SSLContext | None = None
-
-    def post(self, service: str, base_url: str, path: str, body: bytes, content_type: str, cap: int) -> _Reply:
-        url = f"{base_url}{path}"
-        https = url.startswith("https://")
-        if https and self._context is None:
-            try:
-                self._context = _ssl_context()
-            except (OSError, ssl.SSLError) as exc:
-                raise ConfigError(
-                    f"the CA bundle for {service} cannot be loaded ({exc.__class__.__name__}): "
-                    f"check REQUESTS_CA_BUNDLE or SSL_CERT_FILE"
-                ) from exc
-        conn = _Connection(url, self.deadline, self._context if https else None)
-        received = 0
-        try:
-            target = (urlsplit(url).path or "/") + (f"?{urlsplit(url).query}" if urlsplit(url).query else "")
-            conn.request(
-                "POST",
-                target,
-                body=body,
-                headers={"Content-Type": content_type, "Accept": "application/json, text/plain, */*"},
-            )
-            response = conn.getresponse()
-            length = response.getheader("Content-Length")
-            if length is not None and length.strip().isdigit() and int(length) > cap:
-                raise ServiceAnswer(
-                    service,
-                    url,
-                    f"announced a {int(length)}-byte answer, above the {cap // 1024} KiB cap",
-                    response.status,
-                )
-            chunks = bytearray()
-            while True:
-                chunk = response.read(min(16384, cap + 1 - len(chunks)))
-                if not chunk:
-                    break
-                chunks += chunk
-                received = len(chunks)
-                if received > cap:
-                    raise ServiceAnswer(service, url, f"answered more than the {cap // 1024} KiB cap", response.status)
-            reply = _Reply(response.status, response.getheader("Content-Type") or "", bytes(chunks))
-        except ssl.SSLCertVerificationError as exc:
-            raise ServiceUnreachable(
-                service,
-                url,
-                "presented a certificate that is not trusted (TLS verification failed): check the URL, "
-                "or the CA bundle (REQUESTS_CA_BUNDLE or SSL_CERT_FILE)",
-            ) from exc
-        except TimeoutError as exc:  # also socket.timeout, and the deadline itself
-            raise ServiceUnreachable(
-                service,
-                url,
-                f"did not finish answering within the {self.deadline.seconds:g} s allowed "
-                f"(gave up after {self.deadline.elapsed():.1f} s, {received} bytes of its body read)",
-                elapsed=self.deadline.elapsed(),
-            ) from exc
-        except ConnectionRefusedError as exc:
-            raise ServiceUnreachable(service, url, "cannot be reached (connection refused)") from exc
-        except (http.client.IncompleteRead, ConnectionError) as exc:
-            raise ServiceUnreachable(service, url, f"broke off the answer ({exc.__class__.__name__})") from exc
-        except http.client.HTTPException as exc:  # a status line or headers that are not HTTP, or too many
-            raise ServiceAnswer(
-                service, url, f"answered something that is not HTTP ({exc.__class__.__name__})"
-            ) from exc
-        except OSError as exc:
-            raise ServiceUnreachable(service, url, f"cannot be reached ({exc.__class__.__name__})") from exc
-        finally:
-            conn.close()
-        log.debug(
-            "%s %s: HTTP %s, %d bytes, %.2f s into the conversation",
-            service,
-            url,
-            reply.status,
-            len(reply.body),
-            self.deadline.elapsed(),
-        )
-        if reply.status >= 500:
-            raise ServiceUnreachable(service, url, f"answered HTTP {reply.status}", status=reply.status)
-        if reply.status == 429:
-            raise ServiceUnreachable(service, url, "answered HTTP 429 (too many requests)", status=429)
-        return reply
-
-
-def _json(reply: _Reply, service: str, url: str) -> object:
+def _json(reply: Reply) -> object:
     try:
-        return json.loads(reply.text)
-    except (ValueError, RecursionError) as exc:  # a maintenance or proxy page, or pathological nesting
-        raise ServiceAnswer(
-            service, url, f"answered (HTTP {reply.status}) with a body that is not JSON", reply.status
-        ) from exc
+        return reply.json()
+    except NetError as exc:  # a maintenance or proxy page, or pathological nesting
+        raise _wrapped(exc) from exc.__cause__
 
 
 def request_token(creds: Credentials, serial: str, deadline_s: float = DEADLINE_S) -> str:
     """A fresh token from Enlighten + Entrez, within ``deadline_s`` in all. Raises CredentialsRejected (77)
     when Enlighten or Entrez refuses (two-factor accounts included), ServiceUnreachable (69) when either is
     down, slow or answers 5xx, ServiceAnswer (65) for an answer that is not understood."""
-    talk = _Conversation(deadline_s)
+    from netio.client import Conversation, new_session  # requests: only when a token is needed
+
+    session = new_session()  # proxies and CA bundle from the environment, as for any cloud service
+    enlighten = Conversation("Enlighten", deadline_s, session=session)
+    entrez = Conversation("Entrez", deadline_s, session=session, deadline=enlighten.deadline)
     login_url = f"{creds.enlighten_url}/login/login.json"
-    form = urlencode({"user[email]": creds.user or "", "user[password]": creds.password or ""}).encode()
-    reply = talk.post(
-        "Enlighten", creds.enlighten_url, "/login/login.json", form, "application/x-www-form-urlencoded", LOGIN_CAP
-    )
+    form = {"user[email]": creds.user or "", "user[password]": creds.password or ""}
+    with session:
+        reply = _post(enlighten, login_url, LOGIN_CAP, data=form)
+        return _token_from(reply, creds, serial, entrez, login_url)
+
+
+def _token_from(reply: Reply, creds: Credentials, serial: str, entrez: Conversation, login_url: str) -> str:
     if reply.status in (401, 403):
         raise CredentialsRejected(
             f"Enlighten rejected the login of ENVOY_USER={creds.user} (HTTP {reply.status}): check ENVOY_USER "
@@ -370,7 +169,7 @@ def request_token(creds: Credentials, serial: str, deadline_s: float = DEADLINE_
         raise ServiceAnswer(
             "Enlighten", login_url, f"answered the login with HTTP {reply.status}: check ENLIGHTEN_URL", reply.status
         )
-    body = _json(reply, "Enlighten", login_url)
+    body = _json(reply)
     session_id = body.get("session_id") if isinstance(body, dict) else None
     if not isinstance(body, dict):
         raise ServiceAnswer("Enlighten", login_url, "answered the login with JSON that is not an object", 200)
@@ -391,8 +190,8 @@ def request_token(creds: Credentials, serial: str, deadline_s: float = DEADLINE_
             creds.user,
             200,
         )
-    request = json.dumps({"session_id": session_id, "serial_num": serial, "username": creds.user}).encode()
-    reply = talk.post("Entrez", creds.entrez_url, "/tokens", request, "application/json", TOKEN_CAP)
+    request = {"session_id": session_id, "serial_num": serial, "username": creds.user}
+    reply = _post(entrez, f"{creds.entrez_url}/tokens", TOKEN_CAP, json=request)
     if reply.status in (401, 403):
         raise CredentialsRejected(
             f"Enlighten (Entrez) refused a token for gateway {serial} to ENVOY_USER={creds.user} "
@@ -461,6 +260,9 @@ def secure(path: Path) -> None:
 def _read_json(path: Path) -> dict[str, Any]:
     """A small JSON object we wrote, or {} when it is absent; one not understood is ignored with a warning
     (it is replaced by the next write)."""
+    if path.exists() and not path.is_file():  # a directory, or a FIFO that would block the read
+        log.debug("%s is not a regular file; ignored", path)
+        return {}
     try:
         with open(path, "rb") as handle:
             raw = handle.read(STATE_CAP + 1)
@@ -533,6 +335,30 @@ def write_cache(
     if obtained is not None:
         record["obtained"] = int(obtained)
     _write_private(cache_path(state_dir), record, "token cache")
+
+
+def ensure_cache_writable(state_dir: Path) -> None:
+    """ConfigError naming the token cache when it cannot be written (a directory or another non-file in
+    its place, a file that cannot be replaced): found before any login, since a token that cannot be kept
+    would cost a login on every poll. An existing cache is written back as it is, which is the test."""
+    path = cache_path(state_dir)
+    why = "a directory is in its place" if path.is_dir() else None
+    if why is None and path.exists() and not path.is_file():
+        why = "it is not a regular file"
+    cause: OSError | None = None
+    if why is None and path.exists():
+        try:
+            with open(path, "rb") as handle:
+                raw = handle.read(STATE_CAP + 1)
+            if len(raw) <= STATE_CAP:
+                write_atomic(path, raw.decode("utf-8", errors="replace"))
+        except OSError as exc:
+            why, cause = exc.strerror or exc.__class__.__name__, exc
+    if why is not None:
+        raise ConfigError(
+            f"the token cache {path} cannot be written ({why}): Enlighten was not asked for a token, since one "
+            f"that cannot be kept would cost a login on every poll; remove or fix {path} (or set ENVOY_TOKEN)"
+        ) from cause
 
 
 def drop_cache(state_dir: Path) -> None:
@@ -733,6 +559,7 @@ class TokenSource:
                 "firmware 7 and later need a token: set ENVOY_USER and ENVOY_PASSWORD "
                 "(Enlighten account) or ENVOY_TOKEN"
             )
+        ensure_cache_writable(self.state_dir)
         at = self._now()
         # Recorded before the login: a run that cannot remember having asked must not ask, or a full or
         # read-only STATE_DIR would cost a login per poll and void the hourly guard on rejected credentials.
@@ -755,13 +582,8 @@ class TokenSource:
             raise
         try:
             write_cache(self.state_dir, serial, token, rejected or rejected_pasted(self.state_dir), obtained=at)
-        except ConfigError as exc:  # the token is good for this run: the reading is not lost for a cache
-            log.warning(
-                "the gateway token could not be cached in STATE_DIR %s (%s): it is used for this run only, "
-                "and the next run logs in to Enlighten again; make STATE_DIR writable",
-                self.state_dir,
-                _cause(exc),
-            )
+        except ConfigError as exc:  # it could be written a moment ago: the token still serves this run
+            log.warning("%s; the token is used for this run only", exc)
         self._record(serial, at, policy.OK)
         self.obtained = True
         claims = Claims.from_token(token)

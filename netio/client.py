@@ -15,6 +15,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import os
 import socket
 import ssl
 import time
@@ -71,6 +72,9 @@ def new_session(
     no proxy must see. ``adapter``: mounted for http and https (e.g. ``PinnedAdapter``)."""
     session = requests.Session()
     session.trust_env = trust_env
+    named = os.environ.get("SSL_CERT_FILE")
+    if trust_env and verify is True and named and not _requests_bundle():
+        verify = named  # as OpenSSL's own tools honour it (requests alone would use certifi's bundle)
     session.verify = verify
     session.headers.update({"User-Agent": "homepower", "Accept": "application/json, text/plain, */*"})
     if headers:
@@ -79,6 +83,10 @@ def new_session(
         session.mount("https://", adapter)
         session.mount("http://", adapter)
     return session
+
+
+def _requests_bundle() -> str | None:
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
 
 
 class PinnedAdapter(HTTPAdapter):
@@ -388,7 +396,7 @@ class Conversation:
         declared = response.headers.get("Content-Length", "")
         if declared.strip().isdigit() and int(declared) > cap:
             raise TooLarge(
-                f"announced {int(declared):,} bytes, more than the {_size(cap)} this answer may have",
+                f"announced a {int(declared):,}-byte answer, above the {_size(cap)} cap",
                 cap=cap,
                 **self._fields(shown, response.status_code, "too large"),
             )
@@ -398,7 +406,7 @@ class Conversation:
                 body += piece
                 if len(body) > cap:
                     raise TooLarge(
-                        f"sent more than the {_size(cap)} this answer may have; the rest was not read",
+                        f"answered more than the {_size(cap)} cap; the rest was not read",
                         cap=cap,
                         **self._fields(shown, response.status_code, "too large"),
                     )

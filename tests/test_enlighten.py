@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+import netio
+
 from fakes.enlighten import INSTALLER_LIFETIME_S, FakeEnlighten, make_jwt
 from fakes.gateway import FakeGateway, info_xml
 from fakes.harness import poller_env, run_poller
@@ -318,7 +320,7 @@ def test_a_trickling_service_cannot_stretch_the_deadline(path, enlighten):
     err = caught.value
     assert "within the 1 s allowed" in str(err) and err.elapsed is not None
     assert err.service == ("Enlighten" if path == "/login/login.json" else "Entrez")  # it ended there
-    assert isinstance(err.__cause__, TimeoutError)  # the cause is kept
+    assert isinstance(err.__cause__, netio.TimedOut)  # the cause is kept
 
 
 def test_a_slow_service_within_the_deadline_is_fine(enlighten):
@@ -449,16 +451,21 @@ def test_enlighten_over_https_is_verified_normally(tmp_path, gateway):
         assert https_enlighten.logins == 1
 
 
-def test_a_token_that_cannot_be_cached_is_used_for_the_run_and_the_reading_stored(tmp_path, gateway, enlighten):
-    (state(tmp_path) / "envoy-token.json").mkdir(parents=True)  # unwritable, for root too
-    run = run_poller(env(tmp_path, gateway, enlighten))
-    assert run.code == 0, run.output
-    assert enlighten.logins == 1 and any(r["path"] == "/api/v1/production" for r in gateway.requests)
-    warned = [line for line in run.stderr.splitlines() if "could not be cached" in line]
-    assert len(warned) == 1 and "STATE_DIR" in warned[0], run.stderr
-    assert enlighten.tokens[0] not in run.output
-    assert not [p for p in state(tmp_path).iterdir() if p.name.startswith(".")]  # no temp file left
-    assert stored_rows(tmp_path) == 1
+@pytest.mark.parametrize("blocker", ["directory", "fifo"])
+def test_a_token_cache_that_cannot_be_written_is_found_before_any_login(blocker, tmp_path, gateway, enlighten):
+    """A token that could not be kept would cost a login on every 5-minute poll: the run stops first,
+    naming the file, and Enlighten is never asked."""
+    cache = state(tmp_path) / "envoy-token.json"
+    cache.parent.mkdir(parents=True)
+    cache.mkdir() if blocker == "directory" else os.mkfifo(cache)
+    for _ in range(2):
+        run = run_poller(env(tmp_path, gateway, enlighten))
+        assert run.code == 78, run.output
+        assert str(cache) in run.stderr and "token cache" in run.stderr
+        assert len(run.stderr.strip().splitlines()) == 1
+    assert enlighten.login_attempts == 0 and stored_rows(tmp_path) == 0
+    cache.rmdir() if blocker == "directory" else cache.unlink()
+    assert run_poller(env(tmp_path, gateway, enlighten)).code == 0 and enlighten.logins == 1
 
 
 def test_no_login_when_the_attempt_record_cannot_be_written(tmp_path, gateway, enlighten):

@@ -12,6 +12,7 @@ of the real services (pyenphase's auth code, Home Assistant core #152659 and #15
   (``token_format="text"``), ``{"token": ...}`` (``"json"``) or a quoted JSON string (``"quoted"``).
   ``account="owner"`` tokens live a year, ``"installer"`` 12 hours (``token_lifetime_s`` overrides).
   A serial outside ``serials`` (when given) is 403.
+- ``manner``: how it answers (framing, gzip, busy answers with Retry-After, redirects; ``manners.Manner``).
 - Faults: ``fault`` = an HTTP status for every POST (or only ``fault_path``'s); ``delay_s`` before each
   answer; ``hostile`` = "trickle" (the answer one byte per ``trickle_s``, headers included), "huge"
   (a ``huge_bytes`` body with its Content-Length), "endless" (a chunked body that never ends), "deep"
@@ -34,9 +35,11 @@ import ssl
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
+
+from .manners import Manner, MannerMixin
 
 OWNER_LIFETIME_S = 365 * 86400
 INSTALLER_LIFETIME_S = 12 * 3600
@@ -72,7 +75,7 @@ def make_jwt(
     )
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(MannerMixin):
     protocol_version = "HTTP/1.1"
     server: _Server
 
@@ -94,22 +97,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._huge(status, content_type)
         if hostile == "endless":
             return self._endless(status, content_type)
-        data = body.encode()
-        head = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}", f"Content-Type: {content_type}"]
-        head += [f"{k}: {v}" for k, v in headers]
-        head += [f"Content-Length: {len(data)}", "", ""]
-        raw = "\r\n".join(head).encode() + data
         if hostile == "trickle":
-            try:
-                for i in range(len(raw)):
-                    self.wfile.write(raw[i : i + 1])
-                    self.wfile.flush()
-                    time.sleep(fake.trickle_s)
-            except OSError:
-                pass
-            self.close_connection = True
-            return
-        self.wfile.write(raw)
+            fake.manner.dribble_s = fake.trickle_s
+        self.respond(status, body, content_type, headers)
 
     def _huge(self, status: int, content_type: str):
         fake = self.server.fake
@@ -144,6 +134,8 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server.fake
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length).decode() if length else ""
+        if self.intercepted():  # the manner's busy or redirect answer
+            return
         fake.calls.append(self.path)
         if fake.fault and fake.fault_path in (None, self.path):
             return self._send(fake.fault, json.dumps({"message": "Service unavailable"}))
@@ -250,6 +242,7 @@ class FakeEnlighten:
         self.trickle_s = 1.0
         self.huge_bytes = 64 * 1024 * 1024
         self.deep = 100_000
+        self.manner = Manner()  # how it answers: framing, gzip, busy, redirect (tests/fakes/manners.py)
         self.sessions: set[str] = set()
         self.tokens: list[str] = []
         self.calls: list[str] = []

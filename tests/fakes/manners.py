@@ -44,7 +44,8 @@ class Manner:
 class MannerMixin(BaseHTTPRequestHandler):
     def manner(self) -> Manner:
         manner = getattr(getattr(self.server, "fake", None), "manner", None)
-        return manner if isinstance(manner, Manner) else Manner()
+        # Not isinstance: tests import this module as fakes.manners and as tests.fakes.manners.
+        return manner if manner is not None else Manner()
 
     def intercepted(self) -> bool:
         """The busy or redirect answer this request gets instead of the fake's own, if any."""
