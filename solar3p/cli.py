@@ -267,7 +267,7 @@ def fetch_parser(settings) -> Parser:
     return parser
 
 
-PROGRAM_FOLDERS = (".git", ".ci", "solar3p", "homepower", "tests", "sql", "demo", "bench")
+PROGRAM_FOLDERS = (".git", ".ci", "solar3p", "homepower", "netio", "tests", "sql", "demo", "bench")
 
 
 def _tracked(checkout: Path, relative: Path) -> bool:
