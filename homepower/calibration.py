@@ -13,11 +13,14 @@ import logging
 import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Sequence, TextIO
+from typing import TYPE_CHECKING, Sequence, TextIO
 
 from homepower import hours as H
 from homepower.errors import DataError
 from homepower.settings import CALIBRATION_NAME, Settings
+
+if TYPE_CHECKING:
+    from homepower.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,7 @@ class TrainingHour:
         )
 
 
-def read_hours(store, start: datetime, end: datetime) -> list[TrainingHour]:
+def read_hours(store: Store, start: datetime, end: datetime) -> list[TrainingHour]:
     """pvhistory hours with forecast weather in [start, end), read a month at a time into compact rows
     (a decade's backtest stays within bounded memory)."""
     out: list[TrainingHour] = []
@@ -148,7 +151,7 @@ class NotYet(DataError):
         self.detail = detail  # how much history there is and how much it needs
 
 
-def calibrate(settings: Settings, store, now_utc: datetime | None = None, out: TextIO | None = None):
+def calibrate(settings: Settings, store: Store, now_utc: datetime | None = None, out: TextIO | None = None):
     """``--calibrate``: fit on every usable hour that ended by now, store the row and the JSON file, print
     what was learned. NotYet (a DataError, 65) when there is too little history; nothing is written then."""
     from solar3p.calibrate import CalibrationError
@@ -273,7 +276,7 @@ def backtest(
     return filled
 
 
-def load_calibrations(store) -> list:
+def load_calibrations(store: Store) -> list:
     """Stored calibrations as ``(fitted unix s, Calibration)``; rows that do not parse are skipped with a
     warning (they came from a newer or broken version)."""
     stored = store.calibrations()

@@ -222,7 +222,7 @@ def archive_meteo_file(store: Store, settings: Settings) -> int | None:
         )
         return None
     state_file = settings.state_dir / STATE_NAME
-    ident = hashlib.sha256(f"{store.config.describe()}\0{path.resolve()}".encode()).hexdigest()[:24]
+    ident = hashlib.sha256(f"{store.describe()}\0{path.resolve()}".encode()).hexdigest()[:24]
     state = _read_json(state_file)
     entries = state.get("files") if isinstance(state.get("files"), dict) else {}
     assert isinstance(entries, dict)

@@ -13,7 +13,7 @@ import logging
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, NoReturn, TextIO
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,9 @@ from homepower.gateway import parse
 from homepower.gateway.client import NAME_UNKNOWN, Answer, GatewayClient
 from homepower.reading import MAX_LINE, TABLE, Reading, from_line, from_record
 from homepower.settings import Settings
+
+if TYPE_CHECKING:
+    from homepower.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -274,13 +277,13 @@ def read_gateway(settings: Settings, once: bool = False) -> Reading:
 # -- storing --------------------------------------------------------------------------------------
 
 
-def _connect(settings: Settings) -> Any:
-    from homepower.store import Store  # after argument parsing: keeps --help light
+def _connect(settings: Settings) -> Store:
+    from homepower.store import connect  # after argument parsing: keeps --help light
 
-    return Store.connect(settings.database, settings.timezone)
+    return connect(settings.database, settings.timezone)
 
 
-def store_readings(store: Any, readings: Iterable[Reading], tz: ZoneInfo, commit: bool = True) -> int:
+def store_readings(store: Store, readings: Iterable[Reading], tz: ZoneInfo, commit: bool = True) -> int:
     """Upsert readings (last one wins within a second), committed unless ``commit`` is False."""
     rows: dict[datetime, dict] = {}
     for reading in readings:
@@ -299,7 +302,7 @@ def poll_once(settings: Settings) -> Reading:
             return _poll_into(store, settings)
 
 
-def _poll_into(store: Any, settings: Settings) -> Reading:
+def _poll_into(store: Store, settings: Settings) -> Reading:
     """The spool and a new reading into ``store``; a gateway that fails still lets the spool be stored."""
     spooled, bad = spool.read(settings.state_dir)
     gateway_error: HomepowerError | None = None

@@ -14,12 +14,15 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
 
 from homepower import metrics as M
 from homepower.errors import ConfigError, DataError, UsageError
 from homepower.hours import to_utc
+
+if TYPE_CHECKING:
+    from homepower.store import Store
 
 DEFAULT_DAYS = 30
 # Rows read before the period: persistence needs the hour 24 h earlier and the previous local day.
@@ -67,7 +70,7 @@ def local_today(now_utc: datetime, tz: ZoneInfo) -> date:
     return now_utc.replace(tzinfo=timezone.utc).astimezone(tz).date()
 
 
-def read_rows(store, span: Period, tz: ZoneInfo) -> list[M.HourRow]:
+def read_rows(store: Store, span: Period, tz: ZoneInfo) -> list[M.HourRow]:
     """The period's rows and the two days before it (for persistence)."""
     start = to_utc(datetime.combine(span.start, datetime.min.time()), tz) - LOOK_BACK
     end = to_utc(datetime.combine(span.end, datetime.min.time()), tz) + LOOK_AHEAD

@@ -12,10 +12,13 @@ import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from homepower.errors import EX_UNAVAILABLE, HomepowerError, StoreUnavailable
 from homepower.settings import Settings
+
+if TYPE_CHECKING:
+    from homepower.store import Store
 
 READING_STALE = timedelta(hours=2)  # polls run every 5 minutes (or hourly); the nightly outage lasts minutes
 FORECAST_STALE = timedelta(hours=36)  # a forecast fetched at least daily
@@ -127,7 +130,7 @@ def pin_text(conf: Settings) -> str:
 
 # -- the database -----------------------------------------------------------------------------------
 def recent_hours(
-    status: Status, store, conf: Settings, now: datetime, first: datetime, newest: datetime | None
+    status: Status, store: Store, conf: Settings, now: datetime, first: datetime, newest: datetime | None
 ) -> None:
     """The last RECENT_HOURS hours without kwh_pv, told apart by why: before the first reading (day one),
     ones the stored readings could give (the collector is behind: stale), and the rest (gaps, resets)."""
@@ -170,7 +173,7 @@ def recent_hours(
         )
 
 
-def database_part(status: Status, store, conf: Settings, now: datetime) -> None:
+def database_part(status: Status, store: Store, conf: Settings, now: datetime) -> None:
     from homepower.collect import last_completed_start
 
     reading = store.newest("enphase_production")
@@ -226,7 +229,7 @@ def database_part(status: Status, store, conf: Settings, now: datetime) -> None:
 
 
 def run_status(conf: Settings, now: datetime, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    from homepower.store import Store
+    from homepower.store import connect
 
     out, err = out or sys.stdout, err or sys.stderr
     status = Status()
@@ -235,7 +238,7 @@ def run_status(conf: Settings, now: datetime, out: TextIO | None = None, err: Te
     files.add("token", token_text(conf, now))
     files.add("certificate pin", pin_text(conf))
     try:
-        with Store.connect(conf.database, conf.timezone, existing=True) as store:
+        with connect(conf.database, conf.timezone, existing=True) as store:
             database_part(status, store, conf, now)
     except StoreUnavailable:
         out.write(f"status at {utc(now)} (database {conf.database.describe()} not answering)\n" + files.render())

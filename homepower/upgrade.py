@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from homepower import schema
 from homepower.hours import to_utc
 from homepower.errors import ConfigError
+
+if TYPE_CHECKING:
+    from homepower.store import Database
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +64,7 @@ def convert_row(table: str, row: dict, tz: ZoneInfo) -> dict:
     return out
 
 
-def upgrade_table(store, table: str, existing: list[str], tz: ZoneInfo) -> int:
+def upgrade_table(store: Database, table: str, existing: list[str], tz: ZoneInfo) -> int:
     """Rebuild ``table`` in the new layout with every row converted; returns the number of rows."""
     temp, backup = f"{table}_upgrading", f"{table}_orig"
     if store.table_columns(backup):

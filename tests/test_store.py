@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from homepower import schema
-from homepower import store as store_module
+from homepower.store import core as store_module
 from homepower.errors import StoreUnavailable
 from homepower.settings import DatabaseConfig
 from homepower.store import Store

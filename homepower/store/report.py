@@ -1,0 +1,36 @@
+"""The report's reads (``pv_report.py``): the ``pvhistory`` rows it judges."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from homepower.dialects import parse_utc
+from homepower.store.core import Database
+
+
+class ReportStore(Protocol):
+    def report_rows(self, start: datetime, end: datetime) -> list[dict]: ...
+
+    def measured_span(self) -> tuple[datetime | None, datetime | None]: ...
+
+
+class ReportQueries(Database):
+    REPORT_COLS = ("ts_utc", "year", "month", "day", "hour", "kwh_pv", "kwh_s3p", "kwh_fc", "forecast_issued", "flags")
+
+    def report_rows(self, start: datetime, end: datetime) -> list[dict]:
+        """pvhistory rows with ``start <= ts_utc < end`` as the report reads them, oldest first."""
+        rows = self.fetch("pvhistory", self.REPORT_COLS, start, end)
+        for row in rows:
+            if row["forecast_issued"] is not None:
+                row["forecast_issued"] = parse_utc(row["forecast_issued"])
+        return rows
+
+    def measured_span(self) -> tuple[datetime | None, datetime | None]:
+        """The first and last pvhistory hour (start, UTC) with a known kwh_pv; (None, None) when none."""
+        sql = (
+            f"SELECT MIN({self.q('ts_utc')}), MAX({self.q('ts_utc')}) FROM {self.q('pvhistory')} "
+            f"WHERE {self.q('kwh_pv')} IS NOT NULL"
+        )
+        first, last = self._run(sql, fetch=True)[0]
+        return (None if first is None else parse_utc(first)), (None if last is None else parse_utc(last))
