@@ -202,12 +202,10 @@ def database_part(status: Status, store: Store, conf: Settings, now: datetime) -
         status.add("newest forecast", "none archived yet")
         status.stale.append("forecasts: none archived yet")
     else:
-        issued = forecast["issued_utc"]
-        until = forecast["last"] + timedelta(hours=1) if forecast["last"] else None
+        issued = forecast.issued_utc
+        until = forecast.last + timedelta(hours=1) if forecast.last else None
         cover = f", covering until {utc(until)}" if until else ""
-        status.add(
-            "newest forecast", f"issued {utc(issued)} ({age(now - issued)} ago) by {forecast['provider']}{cover}"
-        )
+        status.add("newest forecast", f"issued {utc(issued)} ({age(now - issued)} ago) by {forecast.provider}{cover}")
         if now - issued > FORECAST_STALE:
             status.stale.append(f"forecasts: the newest was issued {utc(issued)} ({age(now - issued)} ago)")
         elif until is not None and until <= now:
@@ -217,14 +215,12 @@ def database_part(status: Status, store: Store, conf: Settings, now: datetime) -
     if calibration is None:
         status.add("last calibration", "none yet (history_collector.py --calibrate)")
     else:
-        fitted = calibration["fitted_utc"]
-        nmae = calibration.get("nmae_pct")
-        hours = calibration.get("hours")
+        fitted, nmae, hours = calibration.fitted_utc, calibration.nmae_pct, calibration.hours
         what = f"fitted {utc(fitted)} ({age(now - fitted)} ago)"
         if hours is not None:
-            what += f" on {int(hours)} h"
+            what += f" on {hours} h"
         if nmae is not None:
-            what += f", in-sample nMAE {float(nmae):.1f} %"
+            what += f", in-sample nMAE {nmae:.1f} %"
         status.add("last calibration", what)
 
 

@@ -1,35 +1,61 @@
-"""What ``pv_report.py --status`` asks: hours still NULL, the newest forecast issue, the last fit."""
+"""What ``pv_report.py --status`` asks: the newest forecast issue, the last fit."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, Sequence
 
 from homepower.dialects import parse_utc
-from homepower.store.core import Database
+from homepower.store.core import Database, _float
+
+
+def _time(value: Any) -> datetime | None:
+    return None if value is None else parse_utc(value)
+
+
+@dataclass(frozen=True, slots=True)
+class NewestForecast:
+    """The newest archived forecast issue and the hours it covers (hour starts, naive UTC)."""
+
+    issued_utc: datetime
+    provider: str | None
+    first: datetime | None
+    last: datetime | None
+
+    @classmethod
+    def from_row(cls, issued: Any, row: Sequence[Any]) -> NewestForecast:
+        first, last, provider = row
+        return cls(parse_utc(issued), None if provider is None else str(provider), _time(first), _time(last))
+
+
+@dataclass(frozen=True, slots=True)
+class LastCalibration:
+    """The newest row of ``calibration``, its params left out (times naive UTC)."""
+
+    fitted_utc: datetime
+    trained_from: datetime | None
+    trained_to: datetime | None
+    hours: int | None
+    nmae_pct: float | None
+
+    COLUMNS = ("fitted_utc", "trained_from", "trained_to", "hours", "nmae_pct")
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> LastCalibration:
+        fitted, first, last, hours, nmae = row
+        return cls(parse_utc(fitted), _time(first), _time(last), None if hours is None else int(hours), _float(nmae))
 
 
 class StatusStore(Protocol):
-    def null_hours(self, start: datetime, end: datetime) -> tuple[int, int]: ...
+    def newest_forecast(self) -> NewestForecast | None: ...
 
-    def newest_forecast(self) -> dict | None: ...
-
-    def last_calibration(self) -> dict | None: ...
+    def last_calibration(self) -> LastCalibration | None: ...
 
 
 class StatusQueries(Database):
-    def null_hours(self, start: datetime, end: datetime) -> tuple[int, int]:
-        """(rows, rows with NULL kwh_pv) of pvhistory with ``start <= ts_utc < end``."""
-        p = self.dialect.placeholder
-        sql = (
-            f"SELECT COUNT(*), SUM(CASE WHEN {self.q('kwh_pv')} IS NULL THEN 1 ELSE 0 END) "
-            f"FROM {self.q('pvhistory')} WHERE {self.q('ts_utc')} >= {p} AND {self.q('ts_utc')} < {p}"
-        )
-        n, nulls = self._run(sql, (self.dialect.to_db(start), self.dialect.to_db(end)), fetch=True)[0]
-        return int(n or 0), int(nulls or 0)
-
-    def newest_forecast(self) -> dict | None:
-        """The newest archived forecast issue: ``issued_utc``, ``provider``, ``first``/``last`` hour it covers."""
+    def newest_forecast(self) -> NewestForecast | None:
+        """The newest archived forecast issue: when, by whom, the first and last hour it covers."""
         issued = self._newest_raw("forecast", "issued_utc")
         if issued is None:
             return None
@@ -38,30 +64,17 @@ class StatusQueries(Database):
             f"SELECT MIN({self.q('ts_utc')}), MAX({self.q('ts_utc')}), MAX({self.q('provider')}) "
             f"FROM {self.q('forecast')} WHERE {self.q('issued_utc')} = {p}"
         )
-        first, last, provider = self._run(sql, (issued,), fetch=True)[0]
-        return {
-            "issued_utc": parse_utc(issued),
-            "provider": provider,
-            "first": None if first is None else parse_utc(first),
-            "last": None if last is None else parse_utc(last),
-        }
+        return NewestForecast.from_row(issued, self._run(sql, (issued,), fetch=True)[0])
 
-    def last_calibration(self) -> dict | None:
+    def last_calibration(self) -> LastCalibration | None:
         """The newest row of ``calibration`` (params left out), or None."""
         fitted = self._newest_raw("calibration", "fitted_utc")
         if fitted is None:
             return None
-        cols = ("fitted_utc", "trained_from", "trained_to", "hours", "nmae_pct")
         p = self.dialect.placeholder
         sql = (
-            f"SELECT {', '.join(self.q(c) for c in cols)} FROM {self.q('calibration')} "
+            f"SELECT {', '.join(self.q(c) for c in LastCalibration.COLUMNS)} FROM {self.q('calibration')} "
             f"WHERE {self.q('fitted_utc')} = {p}"
         )
         rows = self._run(sql, (fitted,), fetch=True)
-        if not rows:
-            return None
-        item = {c: self.dialect.from_db(v) for c, v in zip(cols, rows[0], strict=True)}
-        for c in ("fitted_utc", "trained_from", "trained_to"):
-            if item[c] is not None:
-                item[c] = parse_utc(item[c])
-        return item
+        return LastCalibration.from_row(rows[0]) if rows else None
