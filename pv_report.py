@@ -6,9 +6,11 @@
   --format json                                  the numbers as JSON (the contract's keys)
   --out DIR                                      also DIR/report.html with PNG charts beside it
   pv_report.py --status                          the installation's health; exit 0 fresh, 69 stale
+  pv_report.py --publish                         the calibrated forecast to MQTT (Home Assistant, Predbat)
 
-Exit codes: 0 done, 64 bad usage, 65 no counting hour in the period, 69 stale (--status),
-75 database unavailable, 78 configuration error.
+Exit codes: 0 done, 64 bad usage, 65 no counting hour in the period, 69 stale (--status) or the MQTT
+broker unreachable (--publish), 75 database unavailable, 77 the broker refused the credentials (--publish),
+78 configuration error (--publish: no MQTT_URL, or no calibration yet).
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ def parse_args(argv):
     parser.add_argument("--format", choices=("table", "json"), default="table", help="summary format")
     parser.add_argument("--out", metavar="DIR", type=Path, help="write DIR/report.html and its PNG charts")
     parser.add_argument("--status", action="store_true", help="the installation's health in a few lines")
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="send the calibrated forecast (today, tomorrow, the day after; median, P10, P90), the last hour's "
+        "energy and the --status verdict as retained MQTT messages to MQTT_URL, with Home Assistant discovery "
+        "under HA_DISCOVERY_PREFIX",
+    )
     parser.add_argument("--now", help=argparse.SUPPRESS)  # tests: pretend it is this UTC time
     return parser.parse_args(argv)
 
@@ -45,6 +54,8 @@ def main(argv=None) -> int:
 
         if args.status and (args.start or args.end or args.out):
             raise UsageError("--status takes no --from, --to or --out")
+        if args.publish and (args.status or args.start or args.end or args.out):
+            raise UsageError("--publish takes no --status, --from, --to or --out")
         now = utc_now()
         if args.now:
             try:
@@ -53,7 +64,7 @@ def main(argv=None) -> int:
                 raise UsageError(f"--now {args.now!r} is not an ISO time (UTC)") from None
         from homepower import report
 
-        if not args.status:
+        if not (args.status or args.publish):
             # a bad date is 64 before any setting is read (a day later: the local date may be ahead of UTC's)
             report.period(args.start, args.end, now.date() + timedelta(days=1))
         conf = settings.load()
@@ -62,6 +73,12 @@ def main(argv=None) -> int:
             from homepower import status
 
             return status.run_status(conf, now)
+        if args.publish:
+            from homepower import publisher
+
+            published = publisher.run_publish(conf, now)
+            print(publisher.summary_line(published, conf.publish.broker.describe() if conf.publish.broker else ""))
+            return 0
         span = report.period(args.start, args.end, report.local_today(now, conf.timezone))
         with Store.connect(conf.database, conf.timezone, existing=True) as store:
             report.run_report(store, span, conf.timezone, args.format, args.out)

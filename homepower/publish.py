@@ -231,31 +231,22 @@ def discovery_messages(prefix: str, discovery_prefix: str, version: str | None =
     return out
 
 
-def state_messages(
-    prefix: str,
-    summaries: Sequence[DaySummary],
-    tz: ZoneInfo,
-    last_hour: LastHour | None,
-    problem: Problem,
-    checked: datetime,
-) -> list[Message]:
-    """The retained states: the day sensors (in DAY_SENSORS order), the last hour's energy, the problem."""
-    out = [
+def day_messages(prefix: str, summaries: Sequence[DaySummary], tz: ZoneInfo) -> list[Message]:
+    """The day sensors' retained states, in DAY_SENSORS order."""
+    return [
         message(state_topic(prefix, key), day_state(summary, tz))
         for key, summary in zip(DAY_SENSORS, summaries, strict=True)
     ]
-    out.append(
-        message(
-            state_topic(prefix, "pv_energy_last_hour"),
-            {
-                "kwh": None if last_hour is None or last_hour.kwh is None else _round(last_hour.kwh),
-                "hour_start": None
-                if last_hour is None
-                else last_hour.start.astimezone(tz).isoformat(timespec="seconds"),
-            },
-        )
-    )
-    out.append(
+
+
+def health_messages(
+    prefix: str, tz: ZoneInfo, last_hour: LastHour | None, problem: Problem, checked: datetime
+) -> list[Message]:
+    """The retained states of the last hour's energy and of the problem sensor."""
+    start = None if last_hour is None else last_hour.start.astimezone(tz).isoformat(timespec="seconds")
+    kwh = None if last_hour is None or last_hour.kwh is None else _round(last_hour.kwh)
+    return [
+        message(state_topic(prefix, "pv_energy_last_hour"), {"kwh": kwh, "hour_start": start}),
         message(
             state_topic(prefix, "problem"),
             {
@@ -264,6 +255,17 @@ def state_messages(
                 "reason": problem.reason,
                 "checked": checked.astimezone(tz).isoformat(timespec="seconds"),
             },
-        )
-    )
-    return out
+        ),
+    ]
+
+
+def state_messages(
+    prefix: str,
+    summaries: Sequence[DaySummary],
+    tz: ZoneInfo,
+    last_hour: LastHour | None,
+    problem: Problem,
+    checked: datetime,
+) -> list[Message]:
+    """Every retained state: the day sensors, the last hour's energy, the problem."""
+    return day_messages(prefix, summaries, tz) + health_messages(prefix, tz, last_hour, problem, checked)

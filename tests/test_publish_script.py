@@ -1,0 +1,262 @@
+"""pv_report.py --publish end to end, as cron runs it: an installation in the database (SQLite and MariaDB),
+a real Mosquitto with a password file, and a subscriber reading back exactly what Home Assistant gets;
+Predbat's reading of the Solcast-shaped sensors replayed on it; the database untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import calib_synth as S
+from homepower import schema
+from homepower.calibration import calibration_row, forecast_kwh_fc
+from solar3p import calibrate as C
+from tests.fakes import mosquitto
+
+pytestmark = pytest.mark.skipif(mosquitto.available() is not None, reason=str(mosquitto.available()))
+
+ROOT = Path(__file__).resolve().parent.parent
+TZ = ZoneInfo("Europe/Amsterdam")
+NOW = datetime(2025, 5, 15, 10, 0)  # naive UTC: 12:00 local on Thursday 15 May
+TODAY_UTC = datetime(2025, 5, 14, 22)  # local midnight of May 15
+NEW_ISSUE = datetime(2025, 5, 15, 9, 0)  # the newest download: from 06:00 UTC on (as Meteoserver starts)
+OLD_ISSUE = datetime(2025, 5, 14, 18, 0)  # yesterday's: covered today's early hours
+FORECAST_END = datetime(2025, 5, 17, 12, 0)  # the newest issue's last hour starts here (14:00 local May 17)
+FITTED = datetime(2025, 5, 15, 2, 30)
+PREDBAT_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+SENSORS = ("pv_forecast_today", "pv_forecast_tomorrow", "pv_forecast_d3")
+
+
+def run(tmp_path, db_url, *args, **more):
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": db_url,
+        "STATE_DIR": str(tmp_path / "state"),
+        "SITE_TIMEZONE": "Europe/Amsterdam",
+        "LOG_LEVEL": "INFO",
+        "HOMEPOWER_ENV_FILE": "none",
+    }
+    env.update(more)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "pv_report.py"), "--publish", "--now", NOW.isoformat(), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+
+
+def forecast_row(r: dict, issued: datetime, provider: str, bump: float = 0.0) -> dict:
+    return {
+        "ts_utc": r["ts_utc"],
+        "issued_utc": issued,
+        "provider": provider,
+        "gr_w": r["gr_w"] + bump,
+        "tc": r["tc"],
+        "temp": r["temp"],
+    }
+
+
+@pytest.fixture
+def installation(store):
+    """14 days of history, a calibration fitted on it last night, two archived forecast issues, a fresh
+    reading. Returns what the forecast should be: {hour start UTC: (gr_w, temp)} of the chosen forecasts,
+    and the calibration."""
+    h = S.generate(date(2025, 5, 1), 18, azimuth=180.0, tilt=35.0, seed=21)
+    past = h.rows[: next(i for i, r in enumerate(h.rows) if r["ts_utc"] >= TODAY_UTC)]
+    store.upsert("pvhistory", past)
+    n = len(past)
+    cal = C.fit(h.feat.take(slice(0, n)), h.kwh[:n], h.day[:n], S.given(135.0, 35.0))
+    store.upsert("calibration", [calibration_row(cal, FITTED)])
+    ahead = [r for r in h.rows if TODAY_UTC - timedelta(hours=4) <= r["ts_utc"] <= FORECAST_END]
+    old = [forecast_row(r, OLD_ISSUE, "open-meteo", bump=40.0) for r in ahead if r["ts_utc"] < NOW]
+    new = [forecast_row(r, NEW_ISSUE, "meteoserver") for r in ahead if r["ts_utc"] >= datetime(2025, 5, 15, 6)]
+    store.store_forecasts(old + new)
+    store.upsert(
+        "enphase_production",
+        [
+            {
+                "ts_utc": NOW - timedelta(minutes=4),
+                "year": 2025,
+                "month": 5,
+                "day": 15,
+                "hour": 11,
+                "minute": 56,
+                "wattHoursLifetime": 1000.0,
+                "source": "eim",
+            }
+        ],
+    )
+    store.commit()
+    chosen = {f["ts_utc"]: (f["gr_w"], f["temp"]) for f in old}
+    chosen.update({f["ts_utc"]: (f["gr_w"], f["temp"]) for f in new})
+    return chosen, cal, past[-1]
+
+
+def snapshot(store, db_config) -> tuple:
+    store.commit()
+    tables = {}
+    for table in schema.TABLES:
+        cols = [c for c, _ in schema.TABLES[table]]
+        rows = store.execute(f"SELECT {', '.join(store.q(c) for c in cols)} FROM {store.q(table)}", fetch=True)
+        tables[table] = sorted(repr(tuple(r)) for r in rows)
+    digest = None
+    if db_config.kind == "sqlite":  # the file itself, once our own writes are checkpointed out of the WAL
+        store.execute("PRAGMA wal_checkpoint(TRUNCATE)", fetch=True)
+        digest = hashlib.sha256(db_config.path.read_bytes()).hexdigest()
+    return tables, digest
+
+
+@pytest.fixture
+def broker(tmp_path):
+    b = mosquitto.start(tmp_path / "broker")
+    yield b
+    b.stop()
+
+
+def predbat_reads(retained: dict[str, bytes], sensors=SENSORS) -> tuple[list[dict], float, int]:
+    """Predbat's fetch of HA-sensor forecasts (solcast.py): each sensor's detailedForecast entries joined,
+    the unit factor from today's sum against today's state, the slot length from the first two entries."""
+    data: list[dict] = []
+    total_data = total_sensor = 0.0
+    for key in sensors:
+        attrs = json.loads(retained[f"homepower/{key}"])
+        entries = attrs["detailedForecast"]
+        data += entries
+        if key == "pv_forecast_today":
+            total_data = round(sum(e["pv_estimate"] for e in entries), 2)
+            total_sensor = round(float(attrs["estimate"]), 2)
+    factor = round(total_data / total_sensor, 1)
+    t0, t1 = (datetime.strptime(e["period_start"], PREDBAT_TIME_FORMAT) for e in data[:2])
+    return data, factor, int((t1 - t0).total_seconds() // 60)
+
+
+def test_publish_gives_home_assistant_the_sensors_and_predbat_a_solcast_forecast(
+    store, db_config, db_url, tmp_path, broker, installation
+):
+    chosen, cal, last_row = installation
+    before = snapshot(store, db_config)
+    done = run(tmp_path, db_url, MQTT_URL=broker.url())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(done.stdout.strip().splitlines()) == 1 and "2025-05-15:" in done.stdout
+    assert broker.users["alice"] not in done.stdout + done.stderr
+    got = broker.retained(expect=10)
+    assert set(got) == {f"homepower/{k}" for k in (*SENSORS, "pv_energy_last_hour", "problem")} | {
+        f"homeassistant/sensor/homepower/{k}/config" for k in (*SENSORS, "pv_energy_last_hour")
+    } | {"homeassistant/binary_sensor/homepower/problem/config"}
+    assert all(len(p) < 16 * 1024 for p in got.values())
+
+    # What the calibration forecasts for each chosen hour, by the collector's own kwh_fc code.
+    starts = sorted(chosen)
+    fitted = int(FITTED.replace(tzinfo=timezone.utc).timestamp())
+    expect = dict(
+        zip(
+            starts,
+            forecast_kwh_fc(
+                [(0, cal)],
+                [int(t.replace(tzinfo=timezone.utc).timestamp()) for t in starts],
+                [chosen[t][0] for t in starts],
+                [chosen[t][1] for t in starts],
+            ),
+            strict=True,
+        )
+    )
+    assert fitted  # the newest calibration is used for every hour published, past hours of today too
+    for key, day, hours in zip(SENSORS, (15, 16, 17), (24, 24, 15), strict=True):
+        attrs = json.loads(got[f"homepower/{key}"])
+        entries = attrs["detailedForecast"]
+        assert attrs["date"] == f"2025-05-{day}" and len(entries) == hours == attrs["hours"]
+        local = [datetime.fromisoformat(e["period_start"]) for e in entries]
+        assert [t.hour for t in local] == list(range(hours)) and all(t.day == day for t in local)
+        for t, e in zip(local, entries, strict=True):
+            assert e["pv_estimate"] == pytest.approx(expect[t.astimezone(timezone.utc).replace(tzinfo=None)], abs=1e-4)
+        assert attrs["estimate"] == pytest.approx(sum(e["pv_estimate"] for e in entries), abs=1e-9)
+    today = json.loads(got["homepower/pv_forecast_today"])["detailedForecast"]
+    assert max(e["pv_estimate"] for e in today) > 1.0  # a May day on a 4.9 kWp roof
+
+    data, factor, period = predbat_reads(got)
+    assert factor == 1.0 and period == 60 and len(data) == 24 + 24 + 15
+
+    config = json.loads(got["homeassistant/sensor/homepower/pv_forecast_today/config"])
+    assert config["state_topic"] == config["json_attributes_topic"] == "homepower/pv_forecast_today"
+    assert config["value_template"] == "{{ value_json.estimate }}" and config["device"]["name"] == "homepower"
+
+    last = json.loads(got["homepower/pv_energy_last_hour"])
+    assert last["kwh"] == pytest.approx(last_row["kwh_pv"], abs=1e-4)
+    assert last["hour_start"] == "2025-05-14T23:00:00+02:00"
+    problem = json.loads(got["homepower/problem"])
+    assert problem["problem"] == "OFF" and problem["exit_code"] == 0, problem
+
+    assert snapshot(store, db_config) == before  # nothing written, not even a table created
+
+
+def test_the_problem_sensor_follows_status(store, db_url, tmp_path, broker, installation):
+    store.execute(f"DELETE FROM {store.q('enphase_production')}")
+    store.commit()
+    status = subprocess.run(
+        [sys.executable, str(ROOT / "pv_report.py"), "--status", "--now", NOW.isoformat()],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DATABASE_URL": db_url,
+            "STATE_DIR": str(tmp_path / "state"),
+            "SITE_TIMEZONE": "Europe/Amsterdam",
+            "HOMEPOWER_ENV_FILE": "none",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    done = run(tmp_path, db_url, MQTT_URL=broker.url())
+    assert done.returncode == 0, done.stderr
+    problem = json.loads(broker.retained(expect=10)["homepower/problem"])
+    assert problem["problem"] == "ON" and problem["exit_code"] == status.returncode == 69
+    assert "readings" in problem["reason"] and problem["reason"] in " ".join(status.stderr.split())
+
+
+def test_without_discovery_prefix_only_the_states_are_sent(store, db_url, tmp_path, broker, installation):
+    done = run(tmp_path, db_url, MQTT_URL=broker.url(), HA_DISCOVERY_PREFIX="", MQTT_PREFIX="house/pv")
+    assert done.returncode == 0, done.stderr
+    got = broker.retained()
+    assert sorted(got) == sorted(f"house/pv/{k}" for k in (*SENSORS, "pv_energy_last_hour", "problem"))
+
+
+def test_without_mqtt_url_it_is_78_saying_what_to_set(store, db_url, tmp_path):
+    done = run(tmp_path, db_url)
+    assert done.returncode == 78 and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1 and "MQTT_URL" in done.stderr and "mqtt://" in done.stderr
+
+
+@pytest.mark.parametrize("case", ["password", "down"])
+def test_broker_faults_are_one_line_without_the_password(store, db_url, tmp_path, broker, installation, case):
+    before = snapshot(store, type("C", (), {"kind": "none"})())
+    if case == "password":
+        done = run(tmp_path, db_url, MQTT_URL=broker.url("alice", "Wr0ng-pass"))
+        assert done.returncode == 77
+    else:
+        broker.stop()
+        done = run(tmp_path, db_url, MQTT_URL=broker.url())
+        assert done.returncode == 69
+    assert len(done.stderr.strip().splitlines()) == 1 and done.stdout == ""
+    for secret in ("Wr0ng-pass", broker.users["alice"]):
+        assert secret not in done.stderr
+    assert snapshot(store, type("C", (), {"kind": "none"})()) == before
+
+
+def test_before_any_calibration_the_forecast_waits_and_the_rest_is_published(
+    store, db_url, tmp_path, broker, installation
+):
+    store.execute(f"DELETE FROM {store.q('calibration')}")
+    store.commit()
+    done = run(tmp_path, db_url, MQTT_URL=broker.url())
+    assert done.returncode == 78 and "history_collector.py --calibrate" in done.stderr
+    got = broker.retained()
+    assert "homepower/problem" in got and "homepower/pv_energy_last_hour" in got
+    assert not any(f"homepower/{k}" in got for k in SENSORS)  # no uncalibrated number dressed as calibrated
