@@ -20,7 +20,7 @@ from homepower.errors import ConfigError, UsageError
 from solar3p.providers import PV_PROVIDERS
 from homepower.settings import ARRAYS_EXAMPLE, ORIENTATIONS, Plane, load, parse_arrays, parse_horizon, parse_orientation
 
-FORMATS = ("table", "csv", "json")
+FORMATS = ("table", "csv", "json", "evcc")
 COLUMNS = ("hour_start", "kwh", "gr_w", "tc", "temp")
 
 
@@ -176,8 +176,10 @@ def forecast_parser(settings) -> Parser:
         choices=FORMATS,
         default="table",
         help="table for people; csv or json (hour_start ISO 8601 with the SITE_TIMEZONE "
-        "offset, kwh, gr_w W/m², tc %%, temp °C) for programs (default: %(default)s)",
+        "offset, kwh, gr_w W/m², tc %%, temp °C) for programs; evcc: the calibrated forecast from the "
+        "current hour on as evcc's custom solar forecast, [{start, end, value W}] (default: %(default)s)",
     )
+    parser.add_argument("--now", help=argparse.SUPPRESS)  # tests: pretend it is this time (ISO 8601, UTC if naive)
     return parser
 
 
@@ -377,6 +379,8 @@ def run_forecast(argv, settings) -> int:
     lines = hourly(rows, pv, settings.timezone)
     if calibration is not None:
         lines = calibrated(lines, rows, calibration)
+    if args.format == "evcc":
+        return write_evcc(lines, calibration, args)
     if args.gran == "day":
         lines = daily(lines)
     sys.stdout.write(render(lines, args.format, args.gran))
@@ -400,6 +404,30 @@ def _run_pv_fetch(args, settings, history: bool) -> int:
     else:
         written = fetch_solcast(services, settings.timezone, out, args.timeout)
     print(written.line())
+    return 0
+
+
+def write_evcc(lines, calibration, args) -> int:
+    """``--format evcc``: the calibrated median per hour from now on, for evcc's custom solar forecast."""
+    from datetime import datetime, timezone
+
+    from solar3p.evcc import evcc_forecast
+
+    if calibration is None:
+        raise ConfigError(
+            "--format evcc gives the calibrated forecast and there is no calibration yet: run "
+            "history_collector.py --calibrate (it needs 3 days of history), or give --calibration PATH"
+        )
+    if args.gran == "day":
+        raise UsageError("--format evcc is hourly: leave out --gran day")
+    now = datetime.now(timezone.utc)
+    if args.now:
+        try:
+            now = datetime.fromisoformat(args.now)
+        except ValueError:
+            raise UsageError(f"--now {args.now!r} is not an ISO 8601 time") from None
+        now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    sys.stdout.write(json.dumps(evcc_forecast(lines, now)) + "\n")
     return 0
 
 
