@@ -53,25 +53,46 @@ def newest_per_hour(forecasts: Sequence[ArchivedForecast]) -> list[ArchivedForec
     return [best[t] for t in sorted(best)]
 
 
+PROBS = (0.1, 0.5, 0.9)
+
+
 def hour_forecasts(rows: Sequence[ArchivedForecast], calibration: Any, tz: ZoneInfo) -> list[P.HourForecast]:
-    """The calibrated forecast of each archived forecast hour that has irradiance and temperature."""
+    """The calibrated forecast (median, P10, P90) of each archived forecast hour that has irradiance and
+    temperature; the lead time of each is its own issue's. A calibration that learned no spread yet (too
+    few days) gives the median alone: the bands are left out, never invented."""
     import numpy as np
 
     from solar3p.calibrate import features, predict
+    from solar3p.quantiles import quantiles
 
     rows = [r for r in rows if r.gr_w is not None and r.temp is not None]
     if not rows:
         return []
-    starts = [int(r.ts_utc.replace(tzinfo=timezone.utc).timestamp()) for r in rows]
+
+    def unix(t: datetime) -> int:
+        return int(t.replace(tzinfo=timezone.utc).timestamp())
+
+    starts = [unix(r.ts_utc) for r in rows]
     site = calibration.given
     feat = features(
-        np.asarray(starts), [r.gr_w for r in rows], [r.temp for r in rows], site.latitude, site.longitude, site.horizon
+        np.asarray(starts),
+        [r.gr_w for r in rows],
+        [r.temp for r in rows],
+        site.latitude,
+        site.longitude,
+        site.horizon,
+        tc=[r.tc for r in rows],
+        issued=[unix(r.issued_utc) for r in rows],
     )
-    median = predict(calibration, feat)
-    return [
-        P.HourForecast(datetime.fromtimestamp(s, timezone.utc).astimezone(tz), float(k))
-        for s, k in zip(starts, median, strict=True)
-    ]
+    local = [datetime.fromtimestamp(s, timezone.utc).astimezone(tz) for s in starts]
+    if calibration.spread is None:
+        log.warning(
+            "the calibration has learned no P10/P90 yet (it needs more days of history): the forecast is "
+            "published without its band until history_collector.py --calibrate has them"
+        )
+        return [P.HourForecast(t, float(k)) for t, k in zip(local, predict(calibration, feat), strict=True)]
+    table = quantiles(calibration, feat, PROBS)
+    return [P.HourForecast(t, float(q[1]), float(q[0]), float(q[2])) for t, q in zip(local, table, strict=True)]
 
 
 def problem_now(conf: Settings, now: datetime) -> P.Problem:

@@ -18,6 +18,8 @@ import calib_synth as S
 from homepower import schema
 from homepower.calibration import calibration_row, forecast_kwh_fc
 from solar3p import calibrate as C
+from solar3p.meteo import MeteoRow
+from solar3p.quantiles import hour_quantiles
 from tests.fakes import mosquitto
 
 pytestmark = pytest.mark.skipif(mosquitto.available() is not None, reason=str(mosquitto.available()))
@@ -68,7 +70,7 @@ def forecast_row(r: dict, issued: datetime, provider: str, bump: float = 0.0) ->
 @pytest.fixture
 def installation(store):
     """14 days of history, a calibration fitted on it last night, two archived forecast issues, a fresh
-    reading. Returns what the forecast should be: {hour start UTC: (gr_w, temp)} of the chosen forecasts,
+    reading. Returns what the forecast should be made of: {hour start UTC: the archived forecast row chosen},
     and the calibration."""
     h = S.generate(date(2025, 5, 1), 18, azimuth=180.0, tilt=35.0, seed=21)
     past = h.rows[: next(i for i, r in enumerate(h.rows) if r["ts_utc"] >= TODAY_UTC)]
@@ -96,8 +98,8 @@ def installation(store):
         ],
     )
     store.commit()
-    chosen = {f["ts_utc"]: (f["gr_w"], f["temp"]) for f in old}
-    chosen.update({f["ts_utc"]: (f["gr_w"], f["temp"]) for f in new})
+    chosen = {f["ts_utc"]: f for f in old}
+    chosen.update({f["ts_utc"]: f for f in new})
     return chosen, cal, past[-1]
 
 
@@ -154,22 +156,37 @@ def test_publish_gives_home_assistant_the_sensors_and_predbat_a_solcast_forecast
     } | {"homeassistant/binary_sensor/homepower/problem/config"}
     assert all(len(p) < 16 * 1024 for p in got.values())
 
-    # What the calibration forecasts for each chosen hour, by the collector's own kwh_fc code.
+    # What the calibration forecasts for each chosen hour, through solar3p's own API (quantiles of rows)...
+    def unix(t: datetime) -> int:
+        return int(t.replace(tzinfo=timezone.utc).timestamp())
+
     starts = sorted(chosen)
-    fitted = int(FITTED.replace(tzinfo=timezone.utc).timestamp())
-    expect = dict(
-        zip(
-            starts,
-            forecast_kwh_fc(
-                [(0, cal)],
-                [int(t.replace(tzinfo=timezone.utc).timestamp()) for t in starts],
-                [chosen[t][0] for t in starts],
-                [chosen[t][1] for t in starts],
-            ),
-            strict=True,
+    rows = [
+        MeteoRow(
+            unix(t),
+            "",
+            None,
+            None,
+            chosen[t]["temp"],
+            None,
+            chosen[t]["gr_w"],
+            None,
+            chosen[t]["tc"],
+            None,
+            None,
+            None,
+            None,
+            None,
+            issued=unix(chosen[t]["issued_utc"]),
         )
+        for t in starts
+    ]
+    expect = {t: q.values for t, q in zip(starts, hour_quantiles(rows, cal, (0.1, 0.5, 0.9)), strict=True)}
+    # ... and the median is kwh_fc as the collector computes it, within the quantile model's rounding at dawn
+    kwh_fc = forecast_kwh_fc(
+        [(0, cal)], [unix(t) for t in starts], [chosen[t]["gr_w"] for t in starts], [chosen[t]["temp"] for t in starts]
     )
-    assert fitted  # the newest calibration is used for every hour published, past hours of today too
+    assert sum(q[1] for q in expect.values()) == pytest.approx(sum(k for k in kwh_fc if k is not None), rel=0.02)
     for key, day, hours in zip(SENSORS, (15, 16, 17), (24, 24, 15), strict=True):
         attrs = json.loads(got[f"homepower/{key}"])
         entries = attrs["detailedForecast"]
@@ -177,8 +194,15 @@ def test_publish_gives_home_assistant_the_sensors_and_predbat_a_solcast_forecast
         local = [datetime.fromisoformat(e["period_start"]) for e in entries]
         assert [t.hour for t in local] == list(range(hours)) and all(t.day == day for t in local)
         for t, e in zip(local, entries, strict=True):
-            assert e["pv_estimate"] == pytest.approx(expect[t.astimezone(timezone.utc).replace(tzinfo=None)], abs=1e-4)
+            p10, p50, p90 = expect[t.astimezone(timezone.utc).replace(tzinfo=None)]
+            assert (e["pv_estimate10"], e["pv_estimate"], e["pv_estimate90"]) == pytest.approx(
+                (p10, p50, p90), abs=5e-4
+            )
         assert attrs["estimate"] == pytest.approx(sum(e["pv_estimate"] for e in entries), abs=1e-9)
+        for band in ("10", "90"):  # Solcast's day bands: the sums of the hourly quantiles
+            assert attrs[f"estimate{band}"] == pytest.approx(sum(e[f"pv_estimate{band}"] for e in entries), abs=1e-9)
+        assert all(e["pv_estimate10"] <= e["pv_estimate"] <= e["pv_estimate90"] for e in entries)
+        assert attrs["estimate10"] < attrs["estimate"] < attrs["estimate90"]
     today = json.loads(got["homepower/pv_forecast_today"])["detailedForecast"]
     assert max(e["pv_estimate"] for e in today) > 1.0  # a May day on a 4.9 kWp roof
 
