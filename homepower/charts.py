@@ -23,8 +23,20 @@ import numpy as np  # noqa: E402
 from homepower import metrics as M  # noqa: E402
 
 DPI = 100
-COLOURS = {"measured": "#f2a900", "kwh_s3p": "#1f77b4", "kwh_fc": "#2ca02c", "persistence": "#888888"}
-LABELS = {"kwh_s3p": "solar3p forecast (kwh_s3p)", "kwh_fc": "calibrated forecast (kwh_fc)"}
+COLOURS = {
+    "measured": "#f2a900",
+    "kwh_s3p": "#1f77b4",
+    "kwh_fc": "#2ca02c",
+    "persistence": "#888888",
+    "forecast.solar": "#9467bd",
+    "solcast": "#d62728",
+}
+LABELS = {
+    "kwh_s3p": "solar3p forecast (kwh_s3p)",
+    "kwh_fc": "calibrated forecast (kwh_fc)",
+    "forecast.solar": "Forecast.Solar",
+    "solcast": "Solcast",
+}
 CHARTS = (
     ("daily.png", "Daily energy: measured and forecast"),
     ("heatmap.png", "Measured energy by hour of day and day"),
@@ -250,7 +262,7 @@ def errors_chart(path: Path, result: M.Report) -> None:
 
 def _table(result: M.Report) -> str:
     """The JSON's numbers as an HTML table (one column per forecast)."""
-    judged = list(result.judged.items())
+    judged = [(n, j) for n, j in result.judged.items() if j is not None or n in M.FORECASTS]
 
     def cell(value) -> str:
         if value is None:
@@ -283,6 +295,31 @@ def _table(result: M.Report) -> str:
     return f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>"
 
 
+def _ranking_table(result: M.Report) -> str:
+    """Which forecast to trust for this roof, per lead time: the page's first table."""
+    if not result.ranking:
+        return "<p>No ranking: no lead time has counting hours where the forecasts can be compared.</p>"
+
+    def number(value: float | None, fmt: str) -> str:
+        return "n/a" if value is None else format(value, fmt)
+
+    rows = []
+    for bucket, entries in result.ranking.items():
+        for place, e in enumerate(entries, start=1):
+            name = LABELS.get(e.forecast, e.forecast)
+            lead = f'<th rowspan="{len(entries)}">{html.escape(bucket)} h</th>' if place == 1 else ""
+            rows.append(
+                f'<tr>{lead}<td>{place}</td><td style="text-align:left">{html.escape(name)}</td>'
+                f"<td>{e.hours}</td><td>{number(e.nmae_pct, '.1f')} %</td><td>{number(e.mbe, '+.3f')}</td>"
+                f"<td>{number(e.skill, '+.2f')}</td></tr>"
+            )
+    head = (
+        "<tr><th>lead time</th><th>rank</th><th>forecast</th><th>common hours</th><th>hourly nMAE</th>"
+        "<th>bias (MBE, kWh)</th><th>skill vs persistence</th></tr>"
+    )
+    return f'<table class="ranking">{head}{"".join(rows)}</table>'
+
+
 def write_report(
     out_dir: Path, result: M.Report, rows: Sequence[M.HourRow], start: date, end: date, tz: str, summary: str
 ) -> Path:
@@ -309,6 +346,10 @@ figure {{ margin: 1.5em 0; }}
 img {{ max-width: 100%; border: 1px solid #eee; }}
 </style></head><body>
 <h1>PV report, {html.escape(_period_text(start, end))} ({html.escape(tz)})</h1>
+<h2>Which forecast to trust for this roof</h2>
+{_ranking_table(result)}
+<p>Each lead time compares the forecasts on the same hours: each one's last forecast issued that long before
+the hour. Lower nMAE is better.</p>
 <pre>{html.escape(summary)}</pre>
 {_table(result)}
 {figures}

@@ -85,3 +85,40 @@ def choose_all(
     for f in candidates:
         by_hour.setdefault(f.ts_utc, []).append(f)
     return {s: choose(by_hour.get(s, ()), s, min_lead_h, provider) for s in hour_starts}
+
+
+# -- the PV services' forecasts (pv_forecast): no late fallback -------------------------------------
+@dataclass(frozen=True)
+class ServicePicks:
+    """One service's forecasts of one hour as the report judges them: ``joined`` by the join rule with
+    FORECAST_MIN_LEAD_H and no late fallback; ``by_bucket`` the last issue made at least lo and less than
+    hi hours before the hour, per lead bucket (name, lo, hi) of the ranking. Each (kWh, issued)."""
+
+    joined: tuple[float, datetime] | None
+    by_bucket: dict[str, tuple[float, datetime]]
+
+
+def service_picks(
+    issues: Sequence[tuple[datetime, float]],
+    hour_start: datetime,
+    min_lead_h: float,
+    buckets: Sequence[tuple[str, float, float | None]],
+) -> ServicePicks:
+    """``issues``: (issued, kWh) of one service's forecasts of the hour starting at ``hour_start``, sorted
+    by issue time (naive UTC)."""
+
+    def last_at_or_before(cutoff: datetime) -> tuple[datetime, float] | None:
+        chosen = None
+        for issued, kwh in issues:
+            if issued > cutoff:
+                break
+            chosen = (issued, kwh)
+        return chosen
+
+    joined = last_at_or_before(hour_start - timedelta(hours=min_lead_h))
+    by_bucket: dict[str, tuple[float, datetime]] = {}
+    for name, lo, hi in buckets:
+        pick = last_at_or_before(hour_start - timedelta(hours=lo))
+        if pick is not None and (hi is None or hour_start - pick[0] < timedelta(hours=hi)):
+            by_bucket[name] = (pick[1], pick[0])
+    return ServicePicks(None if joined is None else (joined[1], joined[0]), by_bucket)

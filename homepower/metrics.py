@@ -23,7 +23,10 @@ from datetime import date, datetime, timedelta
 from typing import Iterable, Mapping, Sequence
 
 FORECASTS = ("kwh_s3p", "kwh_fc")
+SERVICES = ("forecast.solar", "solcast")  # the PV services' forecasts (pv_forecast), joined per hour
 EXCLUDING_FLAGS = frozenset({"reset", "long_gap", "late_forecast"})
+# A service's forecast is joined without a late fallback: the row's late_forecast (its weather) is not its.
+SERVICE_EXCLUDING_FLAGS = frozenset({"reset", "long_gap"})
 # Lead buckets: (name, lower bound inclusive, upper bound exclusive or None), in hours.
 LEAD_BUCKETS: tuple[tuple[str, float, float | None], ...] = (
     ("0-6", 0.0, 6.0),
@@ -49,6 +52,8 @@ class HourRow:
     kwh_fc: float | None = None
     forecast_issued: datetime | None = None
     flags: frozenset[str] = frozenset()
+    # The PV services' forecasts of the hour by the join rule: {provider: (kWh, issued naive UTC)}.
+    services: Mapping[str, tuple[float, datetime]] = field(default_factory=dict)
 
     @classmethod
     def from_row(cls, row: Mapping) -> "HourRow":
@@ -73,7 +78,19 @@ class HourRow:
         return date(self.year, self.month, self.day)
 
     def value(self, forecast: str) -> float | None:
-        return self.kwh_s3p if forecast == "kwh_s3p" else self.kwh_fc
+        if forecast == "kwh_s3p":
+            return self.kwh_s3p
+        if forecast == "kwh_fc":
+            return self.kwh_fc
+        service = self.services.get(forecast)
+        return None if service is None else service[0]
+
+    def lead_of(self, forecast: str) -> float | None:
+        """Hours from ``forecast``'s issue to the hour start (its own issue time for a service)."""
+        if forecast in FORECASTS:
+            return self.lead_h
+        service = self.services.get(forecast)
+        return None if service is None else (self.ts_utc - service[1]).total_seconds() / 3600.0
 
     @property
     def lead_h(self) -> float | None:
@@ -96,7 +113,8 @@ def _num(value) -> float | None:
 def counts(row: HourRow, forecast: str) -> bool:
     """Whether ``row`` is a counting hour for ``forecast``."""
     fc = row.value(forecast)
-    if row.kwh_pv is None or fc is None or row.flags & EXCLUDING_FLAGS:
+    excluding = EXCLUDING_FLAGS if forecast in FORECASTS else SERVICE_EXCLUDING_FLAGS
+    if row.kwh_pv is None or fc is None or row.flags & excluding:
         return False
     return row.kwh_pv > 0 or fc > 0
 
@@ -194,6 +212,7 @@ class Report:
     start: date  # first local day
     end_text: str  # B as given (exclusive)
     judged: dict[str, Judgement | None]
+    ranking: dict[str, list[RankEntry]] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -204,6 +223,7 @@ class Report:
             "from": self.start.isoformat(),
             "to": self.end_text,
             "forecasts": {name: (j.as_dict() if j else None) for name, j in self.judged.items()},
+            "ranking": {bucket: [e.as_dict() for e in entries] for bucket, entries in self.ranking.items()},
         }
 
 
@@ -262,7 +282,7 @@ def judge(rows: Iterable[HourRow], start: date, end: date, forecast: str) -> Jud
     by_lead: dict[str, list[tuple[float, float]]] = {}
     by_month: dict[str, list[tuple[float, float]]] = {}
     for r in counting:
-        bucket = lead_bucket(r.lead_h)
+        bucket = lead_bucket(r.lead_of(forecast))
         if bucket is not None:
             by_lead.setdefault(bucket, []).append(pair(r))
         by_month.setdefault(f"{r.year:04d}-{r.month:02d}", []).append(pair(r))
@@ -291,11 +311,97 @@ def _previous_day_sum(previous: Sequence[HourRow], clock_hours: set[int]) -> flo
     return math.fsum(v for v in values if v is not None)
 
 
-def report(rows: Iterable[HourRow], start: date, end: date, end_text: str | None = None) -> Report:
-    """Both forecasts judged over the local days [start, end)."""
+def report(
+    rows: Iterable[HourRow],
+    start: date,
+    end: date,
+    end_text: str | None = None,
+    by_lead: Mapping[str, Mapping[str, Mapping[datetime, float]]] | None = None,
+) -> Report:
+    """Every forecast judged over the local days [start, end): solar3p's two and, when ``by_lead`` is
+    given (the services' forecasts per lead bucket: {bucket: {provider: {hour: kWh}}}), the PV services,
+    and the ranking of all of them."""
     rows = list(rows)
-    judged = {name: judge(rows, start, end, name) for name in FORECASTS}
-    return Report(start=start, end_text=end_text or end.isoformat(), judged=judged)
+    names = FORECASTS + (SERVICES if by_lead is not None else ())
+    judged = {name: judge(rows, start, end, name) for name in names}
+    ranked = ranking(rows, start, end, by_lead or {}) if by_lead is not None else {}
+    return Report(start=start, end_text=end_text or end.isoformat(), judged=judged, ranking=ranked)
+
+
+# -- the ranking: every forecast at the same lead, on the same hours --------------------------------
+MIN_SHARE = 0.25  # of the best-covered forecast's hours in a bucket, for a forecast to be ranked there
+
+
+@dataclass(frozen=True)
+class RankEntry:
+    forecast: str
+    hours: int
+    nmae_pct: float | None
+    mbe: float | None
+    skill: float | None
+
+    def as_dict(self) -> dict:
+        return {
+            "forecast": self.forecast,
+            "hours": self.hours,
+            "nmae_pct": self.nmae_pct,
+            "mbe": self.mbe,
+            "skill": self.skill,
+        }
+
+
+def ranking(
+    rows: Sequence[HourRow], start: date, end: date, by_lead: Mapping[str, Mapping[str, Mapping[datetime, float]]]
+) -> dict[str, list[RankEntry]]:
+    """Per lead bucket [lo, hi): each forecast's value from its last issue made at least lo and less than
+    hi hours before the hour (solar3p's through the row's ``forecast_issued``; the services' in
+    ``by_lead``), compared on the counting hours where every ranked forecast has one, best hourly nMAE
+    first. A forecast with a value on fewer than MIN_SHARE of the hours the best-covered one has in a
+    bucket is not ranked there (a few stray hours would shrink the common hours to nothing)."""
+    by_ts = {r.ts_utc: r for r in rows}
+    usable = [
+        r
+        for r in rows
+        if start <= r.local_date < end and r.kwh_pv is not None and not r.flags & SERVICE_EXCLUDING_FLAGS
+    ]
+    out: dict[str, list[RankEntry]] = {}
+    for bucket, _, _ in LEAD_BUCKETS:
+        values: dict[str, dict[datetime, float]] = {}
+        for name in FORECASTS:
+            own = {
+                r.ts_utc: v
+                for r in usable
+                if (v := r.value(name)) is not None
+                and "late_forecast" not in r.flags
+                and lead_bucket(r.lead_h) == bucket
+            }
+            if own:
+                values[name] = own
+        for name, series in (by_lead.get(bucket) or {}).items():
+            own = {r.ts_utc: series[r.ts_utc] for r in usable if r.ts_utc in series}
+            if own:
+                values[name] = own
+        if not values:
+            continue
+        most = max(len(v) for v in values.values())
+        ranked = {name: v for name, v in values.items() if len(v) >= MIN_SHARE * most}
+        common = set.intersection(*(set(v) for v in ranked.values()))
+        hours = sorted(t for t in common if (by_ts[t].kwh_pv or 0) > 0 or any(v[t] > 0 for v in ranked.values()))
+        if not hours:
+            continue
+        entries = []
+        for name, series in ranked.items():
+            pairs = [(series[t], by_ts[t].kwh_pv or 0.0) for t in hours]
+            errors = Errors.of(pairs)
+            triples = []
+            for t, (fc, pv) in zip(hours, pairs, strict=True):
+                before = by_ts.get(t - PERSISTENCE_LAG)
+                if before is not None and before.kwh_pv is not None:
+                    triples.append((fc, before.kwh_pv, pv))
+            entries.append(RankEntry(name, len(hours), errors.nmae_pct, errors.mbe, skill(triples)))
+        entries.sort(key=lambda e: (e.nmae_pct is None, e.nmae_pct if e.nmae_pct is not None else 0.0, e.forecast))
+        out[bucket] = entries
+    return out
 
 
 # -- for the charts and the table: plain per-day and per-hour series --------------------------------

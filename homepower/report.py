@@ -11,7 +11,7 @@ import re
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -29,7 +29,7 @@ DEFAULT_DAYS = 30
 LOOK_BACK = timedelta(days=2)
 LOOK_AHEAD = timedelta(days=1)  # local dates vs UTC: read a margin, keep rows by their local date
 READ_CHUNK = timedelta(days=31)
-NAMES = {"kwh_s3p": "solar3p", "kwh_fc": "calibrated"}
+NAMES = {"kwh_s3p": "solar3p", "kwh_fc": "calibrated", "forecast.solar": "Forecast.Solar", "solcast": "Solcast"}
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -92,9 +92,37 @@ class NoCountingHour(DataError):
     """No hour of the period counts for either forecast (65)."""
 
 
-def build(rows: list[M.HourRow], span: Period) -> M.Report:
-    """The report, or NoCountingHour (65) when no hour of the period counts for either forecast."""
-    result = M.report(rows, span.start, span.end, span.end_text)
+def read_services(store, rows: list[M.HourRow], min_lead_h: float) -> tuple[list[M.HourRow], dict]:
+    """The PV services' archived forecasts of the rows' hours: each row with its ``services`` by the join
+    rule (FORECAST_MIN_LEAD_H, no late fallback), and {bucket: {provider: {hour: kWh}}} for the ranking.
+    Read a month at a time and reduced at once to those picks, so a year of hourly downloads never sits in
+    memory."""
+    from homepower.forecast_join import service_picks
+
+    by_lead: dict[str, dict[str, dict[datetime, float]]] = {}
+    if not rows:
+        return rows, by_lead
+    joined: dict[datetime, dict[str, tuple[float, datetime]]] = {}
+    start, end = min(r.ts_utc for r in rows), max(r.ts_utc for r in rows) + timedelta(hours=1)
+    while start < end:
+        stop = min(start + READ_CHUNK, end)
+        issues: dict[tuple[str, datetime], list[tuple[datetime, float]]] = {}
+        for provider, ts, issued, kwh in store.read_pv_forecasts(start, stop):
+            issues.setdefault((provider, ts), []).append((issued, kwh))
+        for (provider, ts), items in issues.items():
+            picks = service_picks(items, ts, min_lead_h, M.LEAD_BUCKETS)
+            if picks.joined is not None:
+                joined.setdefault(ts, {})[provider] = picks.joined
+            for bucket, (kwh, _) in picks.by_bucket.items():
+                by_lead.setdefault(bucket, {}).setdefault(provider, {})[ts] = kwh
+        start = stop
+    rows = [replace(r, services=joined[r.ts_utc]) if r.ts_utc in joined else r for r in rows]
+    return rows, by_lead
+
+
+def build(rows: list[M.HourRow], span: Period, by_lead: dict | None = None) -> M.Report:
+    """The report, or NoCountingHour (65) when no hour of the period counts for any forecast."""
+    result = M.report(rows, span.start, span.end, span.end_text, by_lead)
     if result.empty:
         in_period = sum(span.start <= r.local_date < span.end for r in rows)
         raise NoCountingHour(
@@ -163,7 +191,8 @@ def _f(value: float | None, fmt: str, unit: str = "") -> str:
 
 def format_summary(result: M.Report, span: Period, tz_name: str) -> str:
     """The summary a person reads in ten seconds."""
-    judged = [(name, j) for name, j in result.judged.items()]
+    # the PV services only once they have something to show (most owners have none)
+    judged = [(name, j) for name, j in result.judged.items() if j is not None or name in M.FORECASTS]
     label = [f"{NAMES[n]} ({n})" for n, _ in judged]
     width = max(len(s) for s in label) + 2
 
@@ -197,9 +226,21 @@ def format_summary(result: M.Report, span: Period, tz_name: str) -> str:
             continue
         worst = ", ".join(f"{d.day} {d.forecast - d.measured:+.1f} kWh" for d in j.worst_days(3))
         out.append(f"  {'worst days, ' + NAMES[name]:<30}{worst}")
+    out += ranking_lines(result)
     out.append("  (worst days: forecast - measured. nMAE: mean absolute error / mean measured. skill above 0:")
     out.append("  better than 'the same as 24 h before'. Counting hours only; see docs/report.md.)")
     return "\n".join(out) + "\n"
+
+
+def ranking_lines(result: M.Report) -> list[str]:
+    """Which forecast to trust, per lead time: each bucket's ranking on its common hours."""
+    if not result.ranking:
+        return []
+    out = ["  ranking by lead time (each on the hours every forecast listed has one; best first):"]
+    for bucket, entries in result.ranking.items():
+        ranked = ", ".join(f"{NAMES.get(e.forecast, e.forecast)} {_f(e.nmae_pct, '.1f', ' %')}" for e in entries)
+        out.append(f"    {bucket + ' h':<7} {entries[0].hours:>5} h: {ranked}")
+    return out
 
 
 def as_json(result: M.Report) -> str:
@@ -246,6 +287,7 @@ def run_report(
     out_dir: Path | None = None,
     stdout: TextIO | None = None,
     progress: Progress | None = None,
+    min_lead_h: float = 0.0,
 ) -> M.Report:
     stdout = stdout or sys.stdout
     if out_dir is not None:
@@ -254,9 +296,11 @@ def run_report(
     try:
         progress.step(f"reading pvhistory {span.start} .. {span.end_text}")
         rows = read_rows(store, span, tz)
+        progress.step("reading the PV services' forecasts")
+        rows, by_lead = read_services(store, rows, min_lead_h)
         progress.step(f"judging {len(rows)} hour(s)")
         try:
-            result = build(rows, span)
+            result = build(rows, span, by_lead)
         except NoCountingHour as exc:
             hint = where_the_hours_are(store, span, tz)
             if hint:
