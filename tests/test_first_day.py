@@ -216,6 +216,8 @@ def test_fetch_writes_into_the_state_dir_and_never_into_the_shipped_sample(tmp_p
     done = _fetch(clone, _fetch_env(clone, forecasts))
     assert done.returncode == 0, done.stderr
     assert (clone / "var" / "forecast.json").is_file()
+    assert (clone / "var" / "pv-forecast-solcast.json").is_file()
+    assert (clone / "var" / "pv-forecast-forecast.solar.json").is_file()
     assert (clone / SAMPLE).read_bytes() == sample
 
 
@@ -289,14 +291,19 @@ def test_the_fetch_runs_before_the_collector_within_its_hour():
 def test_crontab_example_runs_on_a_fresh_clone(tmp_path):
     from fakes.forecast import closed_port
 
+    from tests.fakes.pvservices import FakePVServices
+
     server = FakeForecastServices()
+    pv = FakePVServices().start()  # the commented PV service lines run too: never the real services
     try:
         dead = f"127.0.0.1:{closed_port()}"
         clone = project_copy(
             tmp_path,
             f"ENVOY_HOST=https://{dead}\nENVOY_RETRY_S=0\nENVOY_TIMEOUT=2\nENLIGHTEN_URL=http://{dead}\n"
             f"ENTREZ_URL=http://{dead}\nOPEN_METEO_URL={server.url}\nMETEOSERVER_URL={server.url}/api\n"
-            "METEOSERVER_KEY=sekrit-meteo-key-123\nSITE_TIMEZONE=Europe/Amsterdam\n",
+            "METEOSERVER_KEY=sekrit-meteo-key-123\nSITE_TIMEZONE=Europe/Amsterdam\n"
+            f"FORECAST_SOLAR_URL={pv.url}\nSOLCAST_URL={pv.url}\nSOLCAST_KEY={pv.solcast_key}\n"
+            f"SOLCAST_SITE={next(iter(pv.sites))}\n",
         )
         assert not (clone / "var").exists()
         variables, jobs = cron_lines()
@@ -313,6 +320,7 @@ def test_crontab_example_runs_on_a_fresh_clone(tmp_path):
             assert (clone / target).is_file(), command  # the script ran and its log has a home
     finally:
         server.close()
+        pv.stop()
     for command, lines in mailed.items():
         assert not any("No such file" in line or "cannot create" in line for line in lines), (command, lines)
         if command.endswith("|| cat var/status.txt"):

@@ -287,3 +287,45 @@ def test_solcast_dst_day_has_25_local_hours(env, fake):
 def test_pv_sources_take_no_history_range(env, fake):
     result = fetch(env, "--source", "solcast", "--from", "2026-01-01", "--to", "2026-01-02")
     failed(result, 64, "--from/--to")
+
+
+# -- the schedules stay within the quotas ------------------------------------------------------------
+def _runs_per_day(schedule: str) -> tuple[int, int]:
+    """(runs a day, most runs in one hour) of a cron schedule's minute and hour fields (the forms used)."""
+
+    def expand(field: str, top: int) -> list[int]:
+        values: list[int] = []
+        for part in field.split(","):
+            step = 1
+            if "/" in part:
+                part, step_text = part.split("/")
+                step = int(step_text)
+            if part == "*":
+                lo, hi = 0, top
+            elif "-" in part:
+                lo, hi = (int(x) for x in part.split("-"))
+            else:
+                lo = hi = int(part)
+                if step > 1:
+                    hi = top
+            values.extend(range(lo, hi + 1, step))
+        return values
+
+    minute, hour = schedule.split()[:2]
+    return len(expand(minute, 59)) * len(expand(hour, 23)), len(expand(minute, 59))
+
+
+def test_crontab_lines_stay_within_each_services_quota():
+    lines = (ROOT / "crontab.example").read_text().splitlines()
+    fs_line = next(line for line in lines if "--source forecast.solar" in line)
+    sc_line = next(line for line in lines if "--source solcast" in line)
+    assert fs_line.startswith("#") and sc_line.startswith("#")  # ready to uncomment once set up
+    _, per_hour = _runs_per_day(fs_line.lstrip("#"))
+    assert per_hour * 12 <= 12  # one call per plane: 12 planes within the public plan's 12 an hour
+    runs, _ = _runs_per_day(sc_line.lstrip("#"))
+    assert runs * 2 <= 10  # two sites within a hobbyist key's 10 calls a day
+    hour_field = sc_line.lstrip("#").split()[1]
+    lo, hi = (int(x) for x in hour_field.split("/")[0].split("-"))
+    assert 5 <= lo and hi <= 17  # in daylight (winter's too)
+    for line in (fs_line, sc_line):
+        assert int(line.lstrip("#").split()[0]) % 15 != 0  # off the quarter hours (Forecast.Solar asks it)
