@@ -21,6 +21,7 @@ from homepower.settings import CALIBRATION_NAME, Settings
 
 if TYPE_CHECKING:
     from homepower.store import Store
+    from homepower.store.calibration import ForecastHour
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +41,16 @@ class TrainingHour:
     kwh_pv: float | None  # None: not for training (unknown or flagged)
 
     @classmethod
-    def from_row(cls, row: dict) -> "TrainingHour":
-        flags = set(filter(None, (row.get("flags") or "").split(",")))
-        usable = row.get("kwh_pv") is not None and not (flags & EXCLUDED_FLAGS)
+    def from_hour(cls, hour: ForecastHour) -> "TrainingHour":
+        flags = set(filter(None, (hour.flags or "").split(",")))
+        usable = hour.kwh_pv is not None and not (flags & EXCLUDED_FLAGS)
         return cls(
-            ts_utc=row["ts_utc"],
-            local_day=date(int(row["year"]), int(row["month"]), int(row["day"])),
-            local_hour=int(row["hour"]),
-            gr_w=float(row["gr_w"]),
-            temp=float(row["temp"]),
-            kwh_pv=float(row["kwh_pv"]) if usable else None,
+            ts_utc=hour.ts_utc,
+            local_day=date(hour.year, hour.month, hour.day),
+            local_hour=hour.hour,
+            gr_w=hour.gr_w,
+            temp=hour.temp,
+            kwh_pv=hour.kwh_pv if usable else None,
         )
 
 
@@ -60,7 +61,7 @@ def read_hours(store: Store, start: datetime, end: datetime) -> list[TrainingHou
     lo = start
     while lo < end:
         hi = min(lo + timedelta(days=31), end)
-        out.extend(TrainingHour.from_row(r) for r in store.forecast_hours(lo, hi))
+        out.extend(TrainingHour.from_hour(h) for h in store.forecast_hours(lo, hi))
         lo = hi
     return out
 
@@ -287,11 +288,11 @@ def load_calibrations(store: Store) -> list:
     out = []
     for row in stored:
         try:
-            cal = Calibration.from_json(json.loads(row["params"] or ""))
+            cal = Calibration.from_json(json.loads(row.params or ""))
         except ValueError as exc:
-            log.warning("calibration fitted %s is not usable (%s): skipped", row["fitted_utc"], exc)
+            log.warning("calibration fitted %s is not usable (%s): skipped", row.fitted_utc, exc)
             continue
-        out.append((int(H.epoch_s(row["fitted_utc"])), cal))
+        out.append((int(H.epoch_s(row.fitted_utc)), cal))
     return out
 
 

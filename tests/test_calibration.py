@@ -199,8 +199,8 @@ def test_calibrate_stores_the_row_and_file_prints_words_and_changes_no_kwh_fc(st
     assert "hours from 2025-04-30 22:00 until 2025-05-14 22:00 UTC" in done.stdout, done.stdout
     store.commit()
     stored = store.calibrations()
-    assert len(stored) == 1 and stored[0]["fitted_utc"] == datetime(2025, 6, 1)
-    params = json.loads(stored[0]["params"])
+    assert len(stored) == 1 and stored[0].fitted_utc == datetime(2025, 6, 1)
+    params = json.loads(stored[0].params)
     cal = C.Calibration.from_json(params)
     assert cal.hours < len(h.rows) and flagged  # the reset hour and night hours are not trained on
     file = tmp_path / "state" / "solar3p-calibration.json"
@@ -246,7 +246,7 @@ def test_the_backtest_never_looks_ahead(store, db_url, tmp_path):
     assert any(second[t] != first[t] for t in first if t >= datetime(2025, 5, 8, 22))
     store.commit()
     for row in store.calibrations():
-        assert row["trained_to"] <= row["fitted_utc"]
+        assert row.trained_to <= row.fitted_utc
 
 
 # -- solar3p --calibration ------------------------------------------------------------------------------

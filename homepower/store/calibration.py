@@ -2,27 +2,88 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Mapping, Protocol
+from typing import Any, Mapping, Protocol, Sequence
 
 from homepower.dialects import parse_utc
-from homepower.store.core import BATCH, Database
+from homepower.store.core import BATCH, Database, _float
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastHour:
+    """A pvhistory hour that has forecast weather: ``ts_utc`` its start (naive UTC), ``year month day
+    hour`` local; irradiance W/m², cloud cover %, temperature °C; energies kWh; ``flags`` as stored."""
+
+    ts_utc: datetime
+    year: int
+    month: int
+    day: int
+    hour: int
+    gr_w: float
+    tc: float | None
+    temp: float
+    kwh_pv: float | None
+    kwh_fc: float | None
+    flags: str | None
+
+    COLUMNS = ("ts_utc", "year", "month", "day", "hour", "gr_w", "tc", "temp", "kwh_pv", "kwh_fc", "flags")
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> ForecastHour:
+        """From the store's row of ``COLUMNS`` (``gr_w`` and ``temp`` known)."""
+        return cls(
+            ts_utc=row["ts_utc"],
+            year=int(row["year"]),
+            month=int(row["month"]),
+            day=int(row["day"]),
+            hour=int(row["hour"]),
+            gr_w=float(row["gr_w"]),
+            tc=_float(row["tc"]),
+            temp=float(row["temp"]),
+            kwh_pv=_float(row["kwh_pv"]),
+            kwh_fc=_float(row["kwh_fc"]),
+            flags=row["flags"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCalibration:
+    """One row of ``calibration``: when it was fitted, the hours it learned from (naive UTC), and the
+    calibration itself as JSON text (``solar3p.calibrate.Calibration.from_json``)."""
+
+    fitted_utc: datetime
+    trained_from: datetime | None
+    trained_to: datetime | None
+    params: str | None
+
+    COLUMNS = ("fitted_utc", "trained_from", "trained_to", "params")
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> StoredCalibration:
+        fitted, first, last, params = row
+        return cls(
+            fitted_utc=parse_utc(fitted),
+            trained_from=None if first is None else parse_utc(first),
+            trained_to=None if last is None else parse_utc(last),
+            params=None if params is None else str(params),
+        )
 
 
 class CalibrationStore(Protocol):
-    def forecast_hours(self, start: datetime | None = None, end: datetime | None = None) -> list[dict]: ...
+    def forecast_hours(self, start: datetime | None = None, end: datetime | None = None) -> list[ForecastHour]: ...
 
     def set_kwh_fc(self, values: Mapping[datetime, float | None]) -> int: ...
 
-    def calibrations(self) -> list[dict]: ...
+    def calibrations(self) -> list[StoredCalibration]: ...
 
 
 class CalibrationQueries(Database):
-    def forecast_hours(self, start: datetime | None = None, end: datetime | None = None) -> list[dict]:
+    def forecast_hours(self, start: datetime | None = None, end: datetime | None = None) -> list[ForecastHour]:
         """pvhistory hours in [start, end) that have forecast weather (gr_w and temp), oldest first:
         what calibration trains on (with kwh_pv) and what it forecasts."""
-        cols = ("ts_utc", "year", "month", "day", "hour", "gr_w", "tc", "temp", "kwh_pv", "kwh_fc", "flags")
-        return [r for r in self.fetch("pvhistory", cols, start, end) if r["gr_w"] is not None and r["temp"] is not None]
+        rows = self.fetch("pvhistory", ForecastHour.COLUMNS, start, end)
+        return [ForecastHour.from_row(r) for r in rows if r["gr_w"] is not None and r["temp"] is not None]
 
     def set_kwh_fc(self, values: Mapping[datetime, float | None]) -> int:
         """Set ``kwh_fc`` of existing pvhistory hours (keyed by ``ts_utc``); other columns untouched."""
@@ -34,21 +95,11 @@ class CalibrationQueries(Database):
         self.commit()
         return len(items)
 
-    def calibrations(self) -> list[dict]:
-        """Every stored calibration (``fitted_utc``, ``trained_to``, ``params`` JSON text), oldest first."""
+    def calibrations(self) -> list[StoredCalibration]:
+        """Every stored calibration, oldest first."""
         q = self.q
         sql = (
-            f"SELECT {q('fitted_utc')}, {q('trained_from')}, {q('trained_to')}, {q('params')} "
+            f"SELECT {', '.join(q(c) for c in StoredCalibration.COLUMNS)} "
             f"FROM {q('calibration')} ORDER BY {q('fitted_utc')}"
         )
-        out = []
-        for fitted, first, last, params in self._run(sql, (), fetch=True):
-            out.append(
-                {
-                    "fitted_utc": parse_utc(fitted),
-                    "trained_from": None if first is None else parse_utc(first),
-                    "trained_to": None if last is None else parse_utc(last),
-                    "params": params,
-                }
-            )
-        return out
+        return [StoredCalibration.from_row(row) for row in self._run(sql, (), fetch=True)]
