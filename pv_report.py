@@ -75,8 +75,10 @@ def main(argv=None) -> int:
             return status.run_status(conf, now)
         if args.publish:
             from homepower import publisher
+            from homepower.cli import held_logs
 
-            published = publisher.run_publish(conf, now)
+            with held_logs():  # a failure is its one line; what the run logged goes with it
+                published = publisher.run_publish(conf, now)
             print(publisher.summary_line(published, conf.publish.broker.describe() if conf.publish.broker else ""))
             return 0
         span = report.period(args.start, args.end, report.local_today(now, conf.timezone))

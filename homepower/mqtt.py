@@ -160,7 +160,7 @@ def send(broker: MqttBroker, messages: Sequence[Message], deadline_s: float = DE
         client.disconnect()
         if client.socket() is not None:
             client.loop(timeout=0.05)  # sends the DISCONNECT and closes the socket
-    log.info("published %d retained messages to %s in %.1f s", len(messages), where, time.monotonic() - started)
+    log.debug("published %d retained messages to %s in %.1f s", len(messages), where, time.monotonic() - started)
 
 
 def _wait(client: Any, done: Any, left: Any, where: str, missing: str) -> None:

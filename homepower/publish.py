@@ -19,6 +19,9 @@ from zoneinfo import ZoneInfo
 # Home Assistant's recorder drops a state whose attributes exceed 16 KiB; HA adds its own (name, unit, icon,
 # device class) to ours, so ours keep a margin.
 MAX_PAYLOAD_BYTES = 15 * 1024
+# The problem sensor turns unavailable when no run refreshed it for this long (publishing itself stopped):
+# runs come after every forecast fetch (hourly, or every 3 hours with Meteoserver) and the nightly calibration.
+PROBLEM_EXPIRE_S = 6 * 3600
 DAY_SENSORS = ("pv_forecast_today", "pv_forecast_tomorrow", "pv_forecast_d3")
 DEVICE_NAME = "homepower"
 DIGITS = 4  # kWh to 0.1 Wh: the entries and the state agree to the digit
@@ -192,6 +195,7 @@ def entities() -> list[Entity]:
                 "value_template": "{{ value_json.problem }}",
                 "payload_on": ON,
                 "payload_off": OFF,
+                "expire_after": PROBLEM_EXPIRE_S,
             },
         )
     )
@@ -239,24 +243,31 @@ def day_messages(prefix: str, summaries: Sequence[DaySummary], tz: ZoneInfo) -> 
     ]
 
 
+def last_hour_message(prefix: str, tz: ZoneInfo, last_hour: LastHour | None) -> Message:
+    """The retained state of the last hour's energy (the newest pvhistory row)."""
+    start = None if last_hour is None else last_hour.start.astimezone(tz).isoformat(timespec="seconds")
+    kwh = None if last_hour is None or last_hour.kwh is None else _round(last_hour.kwh)
+    return message(state_topic(prefix, "pv_energy_last_hour"), {"kwh": kwh, "hour_start": start})
+
+
+def problem_message(prefix: str, tz: ZoneInfo, problem: Problem, checked: datetime) -> Message:
+    """The retained state of the problem sensor: ON when ``pv_report.py --status`` would exit non-zero."""
+    return message(
+        state_topic(prefix, "problem"),
+        {
+            "problem": ON if problem.on else OFF,
+            "exit_code": problem.exit_code,
+            "reason": problem.reason,
+            "checked": checked.astimezone(tz).isoformat(timespec="seconds"),
+        },
+    )
+
+
 def health_messages(
     prefix: str, tz: ZoneInfo, last_hour: LastHour | None, problem: Problem, checked: datetime
 ) -> list[Message]:
     """The retained states of the last hour's energy and of the problem sensor."""
-    start = None if last_hour is None else last_hour.start.astimezone(tz).isoformat(timespec="seconds")
-    kwh = None if last_hour is None or last_hour.kwh is None else _round(last_hour.kwh)
-    return [
-        message(state_topic(prefix, "pv_energy_last_hour"), {"kwh": kwh, "hour_start": start}),
-        message(
-            state_topic(prefix, "problem"),
-            {
-                "problem": ON if problem.on else OFF,
-                "exit_code": problem.exit_code,
-                "reason": problem.reason,
-                "checked": checked.astimezone(tz).isoformat(timespec="seconds"),
-            },
-        ),
-    ]
+    return [last_hour_message(prefix, tz, last_hour), problem_message(prefix, tz, problem, checked)]
 
 
 def state_messages(

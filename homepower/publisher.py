@@ -108,6 +108,16 @@ def problem_now(conf: Settings, now: datetime) -> P.Problem:
     return P.Problem(code, reason)
 
 
+def last_hour(store: Any, tz: ZoneInfo) -> P.LastHour | None:
+    """The newest pvhistory row's hour and kwh_pv (None before the first row)."""
+    newest = store.newest("pvhistory")
+    if newest is None:
+        return None
+    row = store.fetch("pvhistory", ("ts_utc", "kwh_pv"), newest, newest + timedelta(hours=1))[0]
+    kwh = row["kwh_pv"]
+    return P.LastHour(newest.replace(tzinfo=timezone.utc).astimezone(tz), None if kwh is None else float(kwh))
+
+
 def local_today(now: datetime, tz: ZoneInfo) -> date:
     return now.replace(tzinfo=timezone.utc).astimezone(tz).date()
 
@@ -129,26 +139,28 @@ def run_publish(conf: Settings, now: datetime) -> Published:
     today = local_today(now, tz)
     day_start = datetime(today.year, today.month, today.day, tzinfo=tz).astimezone(timezone.utc).replace(tzinfo=None)
     problem = problem_now(conf, now)
-    with Store.connect(conf.database, tz, create=False, existing=True) as store:
-        forecasts = store.read_forecasts(
-            day_start, day_start + timedelta(days=len(P.DAY_SENSORS) + 1), conf.forecast.provider
-        )
-        calibrations = load_calibrations(store)
-        newest = store.newest("pvhistory")
-        last = None
-        if newest is not None:
-            row = store.fetch("pvhistory", ("ts_utc", "kwh_pv"), newest, newest + timedelta(hours=1))[0]
-            kwh = row["kwh_pv"]
-            last = P.LastHour(newest.replace(tzinfo=timezone.utc).astimezone(tz), None if kwh is None else float(kwh))
-    messages: list[P.Message] = []
-    if pub.discovery_prefix is not None:
-        messages += P.discovery_messages(pub.prefix, pub.discovery_prefix)
+    checked = now.replace(tzinfo=timezone.utc)
+    messages = [] if pub.discovery_prefix is None else P.discovery_messages(pub.prefix, pub.discovery_prefix)
+    try:
+        with Store.connect(conf.database, tz, create=False, existing=True) as store:
+            forecasts = store.read_forecasts(
+                day_start, day_start + timedelta(days=len(P.DAY_SENSORS) + 1), conf.forecast.provider
+            )
+            calibrations = load_calibrations(store)
+            last = last_hour(store, tz)
+    except HomepowerError as exc:
+        # The database is down or refuses: Home Assistant still learns that something is wrong.
+        if not problem.on:
+            problem = P.Problem(exc.exit_code, one_line(exc)[:REASON_CHARS])
+        try:
+            mqtt.send(pub.broker, messages + [P.problem_message(pub.prefix, tz, problem, checked)])
+        except HomepowerError as also:
+            exc.add_note(f"nor could the problem be published: {one_line(also)}")
+        raise
     if not calibrations:
         # The other sensors still go out (Home Assistant shows the problem and the last hour); the forecast
         # sensors are left as they were rather than filled with an uncalibrated number.
-        mqtt.send(
-            pub.broker, messages + P.health_messages(pub.prefix, tz, last, problem, now.replace(tzinfo=timezone.utc))
-        )
+        mqtt.send(pub.broker, messages + P.health_messages(pub.prefix, tz, last, problem, checked))
         raise NoCalibration(
             "no calibration yet, so no forecast was published (the problem and last-hour sensors were): "
             "run history_collector.py --calibrate once there are 3 days of history"
@@ -156,7 +168,7 @@ def run_publish(conf: Settings, now: datetime) -> Published:
     calibration = max(calibrations, key=lambda pair: pair[0])[1]
     hours = hour_forecasts(newest_per_hour(forecasts), calibration, tz)
     days = P.day_summaries(hours, today, tz)
-    messages += P.state_messages(pub.prefix, days, tz, last, problem, now.replace(tzinfo=timezone.utc))
+    messages += P.state_messages(pub.prefix, days, tz, last, problem, checked)
     mqtt.send(pub.broker, messages)
     return Published(days, len(messages))
 

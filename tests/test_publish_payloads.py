@@ -116,6 +116,7 @@ def test_discovery_is_one_device_with_the_contract_sensors_reading_their_state_t
     problem = configs["homeassistant/binary_sensor/homepower/problem/config"]
     assert problem["device_class"] == "problem"
     assert (problem["payload_on"], problem["payload_off"]) == ("ON", "OFF")
+    assert problem["expire_after"] >= 3 * 3600  # unavailable once publishing stops, not before the next run
     assert len({c["unique_id"] for c in configs.values()}) == 5
 
 

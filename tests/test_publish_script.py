@@ -284,3 +284,15 @@ def test_before_any_calibration_the_forecast_waits_and_the_rest_is_published(
     got = broker.retained()
     assert "homepower/problem" in got and "homepower/pv_energy_last_hour" in got
     assert not any(f"homepower/{k}" in got for k in SENSORS)  # no uncalibrated number dressed as calibrated
+
+
+def test_a_database_that_does_not_answer_is_75_and_home_assistant_sees_the_problem(tmp_path, broker):
+    port = mosquitto.free_port()  # nothing listens there: no database server
+    done = run(tmp_path, f"mysql://hp:db-s3cret@127.0.0.1:{port}/homepower", MQTT_URL=broker.url())
+    assert done.returncode == 75, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "db-s3cret" not in done.stderr + done.stdout
+    got = broker.retained()
+    problem = json.loads(got["homepower/problem"])
+    assert problem["problem"] == "ON" and problem["exit_code"] == 75 and "db-s3cret" not in problem["reason"]
+    assert "homeassistant/binary_sensor/homepower/problem/config" in got
+    assert not any(f"homepower/{k}" in got for k in SENSORS)  # the forecasts are left as they were
