@@ -107,6 +107,16 @@ def daily_chart(path: Path, totals: Sequence[M.DayTotal], start: date, end: date
     plt.close(fig)
 
 
+HEAT_TOP_MIN = 0.1  # kWh: the colour bar's top when no hour produced more
+
+
+def heat_top(grid: np.ndarray) -> float:
+    """The colour bar's top: the largest hour, at least HEAT_TOP_MIN (matplotlib widens an empty 0..0 range
+    to -0.1..0.1, which draws 0 kWh mid-scale)."""
+    known = grid[np.isfinite(grid)]
+    return max(float(known.max()) if known.size else 0.0, HEAT_TOP_MIN)
+
+
 def heatmap_chart(path: Path, rows: Sequence[M.HourRow], start: date, end: date, tz: str) -> None:
     days = (end - start).days
     grid = np.full((24, days), np.nan)
@@ -125,7 +135,9 @@ def heatmap_chart(path: Path, rows: Sequence[M.HourRow], start: date, end: date,
         cmap=cmap,
         extent=(-0.5, days - 0.5, 0, 24),
         interpolation="nearest",
-        vmin=0,
+        # From 0 whatever the data: an all-zero day (snow) is drawn at the bar's foot, not mid-scale.
+        vmin=0.0,
+        vmax=heat_top(grid),
     )
     _day_axis(ax, start, end)
     ax.set_xlabel(f"local date ({tz})")
@@ -320,10 +332,28 @@ def _ranking_table(result: M.Report) -> str:
     return f'<table class="ranking">{head}{"".join(rows)}</table>'
 
 
+def _worst_days(result: M.Report) -> str:
+    """Each forecast's three days furthest off (forecast - measured), under the table."""
+    items = []
+    for name, j in result.judged.items():
+        if j is not None and j.day_sums:
+            worst = ", ".join(f"{d.day} {d.forecast - d.measured:+.1f} kWh" for d in j.worst_days(3))
+            items.append(f"<li>{html.escape(LABELS.get(name, name))}: {html.escape(worst)}</li>")
+    return f"<p>Worst days (forecast - measured):</p><ul>{''.join(items)}</ul>" if items else ""
+
+
 def write_report(
-    out_dir: Path, result: M.Report, rows: Sequence[M.HourRow], start: date, end: date, tz: str, summary: str
+    out_dir: Path,
+    result: M.Report,
+    rows: Sequence[M.HourRow],
+    start: date,
+    end: date,
+    tz: str,
+    table: M.Report | None = None,
+    same_note: str | None = None,
 ) -> Path:
     """Write the four PNGs and ``report.html`` into ``out_dir``; returns the page's path."""
+    # The numbers once: ``table`` (solar3p's two on the same hours, ``same_note`` says so; default ``result``).
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     daily_chart(out / "daily.png", M.day_totals(rows, start, end), start, end, tz)
@@ -350,8 +380,9 @@ img {{ max-width: 100%; border: 1px solid #eee; }}
 {_ranking_table(result)}
 <p>Each lead time compares the forecasts on the same hours: each one's last forecast issued that long before
 the hour. Lower nMAE is better.</p>
-<pre>{html.escape(summary)}</pre>
-{_table(result)}
+{f"<p>{html.escape(same_note)}</p>" if same_note else ""}
+{_table(table or result)}
+{_worst_days(table or result)}
 {figures}
 <p>Counting hours: measured and forecast both known, not flagged reset, long_gap or late_forecast, and not
 both zero. nMAE is the mean absolute error over the mean measured energy; skill compares the forecast's RMSE

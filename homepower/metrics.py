@@ -18,9 +18,9 @@ A number that cannot be computed (nothing to average, a zero denominator) is ``N
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 FORECASTS = ("kwh_s3p", "kwh_fc")
 SERVICES = ("forecast.solar", "solcast")  # the PV services' forecasts (pv_forecast), joined per hour
@@ -309,6 +309,17 @@ def _previous_day_sum(previous: Sequence[HourRow], clock_hours: set[int]) -> flo
     if {r.hour for r in previous if r.hour in clock_hours} != clock_hours or any(v is None for v in values):
         return None
     return math.fsum(v for v in values if v is not None)
+
+
+def same_hours(rows: Iterable[HourRow], start: date, end: date, forecasts: Sequence[str]) -> list[HourRow]:
+    """``rows`` with ``forecasts`` (of FORECASTS) blanked in every hour of the local days [start, end) where
+    not all of them count: judged on these, each is judged on the same hours (like for like). Measured
+    energy is kept everywhere (persistence reads it)."""
+    blank: dict[str, Any] = dict.fromkeys(forecasts)
+    return [
+        replace(r, **blank) if start <= r.local_date < end and not all(counts(r, f) for f in forecasts) else r
+        for r in rows
+    ]
 
 
 def report(

@@ -189,8 +189,37 @@ def _f(value: float | None, fmt: str, unit: str = "") -> str:
     return "n/a" if value is None else f"{value:{fmt}}{unit}"
 
 
-def format_summary(result: M.Report, span: Period, tz_name: str) -> str:
-    """The summary a person reads in ten seconds."""
+def like_for_like(rows: list[M.HourRow], span: Period, result: M.Report) -> M.Report | None:
+    """``result`` with solar3p's two forecasts (kwh_s3p, kwh_fc) judged on the same hours, those both
+    count (the PV services keep their own hours: the ranking compares everyone per lead time), or None
+    unless both have counting hours."""
+    names = [name for name in M.FORECASTS if result.judged.get(name) is not None]
+    if len(names) < 2:
+        return None
+    same = M.report(M.same_hours(rows, span.start, span.end, names), span.start, span.end, span.end_text)
+    return replace(result, judged={**result.judged, **{n: same.judged[n] for n in names}})
+
+
+def same_hours_note(result: M.Report, same: M.Report | None) -> str | None:
+    """One line saying on which hours solar3p's forecasts are compared."""
+    if same is None:
+        return None
+    own = ", ".join(f"{NAMES[n]} {j.hours} h" for n in M.FORECASTS if (j := result.judged.get(n)) is not None)
+    common = same.judged.get(M.FORECASTS[0])
+    if common is None:
+        return f"no hour counts for both solar3p forecasts: each is judged on its own hours ({own}), not like for like"
+    return (
+        f"solar3p's forecasts judged on the same {common.hours} hours ({common.days} "
+        f"day{'s' if common.days != 1 else ''}), those both count; on its own counting hours: {own}"
+    )
+
+
+def format_summary(result: M.Report, span: Period, tz_name: str, same: M.Report | None = None) -> str:
+    """The summary a person reads in ten seconds: with ``same`` (``like_for_like``), solar3p's forecasts
+    are compared on the same hours, and it says so."""
+    note = same_hours_note(result, same)
+    if same is not None and same.judged.get(M.FORECASTS[0]) is not None:
+        result = same
     # the PV services only once they have something to show (most owners have none)
     judged = [(name, j) for name, j in result.judged.items() if j is not None or name in M.FORECASTS]
     label = [f"{NAMES[n]} ({n})" for n, _ in judged]
@@ -201,7 +230,10 @@ def format_summary(result: M.Report, span: Period, tz_name: str) -> str:
 
     last = span.end - timedelta(days=1)
     days = f"{span.days} local day" + ("s" if span.days != 1 else "")
-    out = [f"PV report {span.start} .. {last} ({days}, {tz_name})", line("", label)]
+    out = [f"PV report {span.start} .. {last} ({days}, {tz_name})"]
+    if note:
+        out.append(f"  {note}")
+    out.append(line("", label))
 
     def cells(fn) -> list[str]:
         return [fn(j) if j is not None else "no counting hour" for _, j in judged]
@@ -243,8 +275,20 @@ def ranking_lines(result: M.Report) -> list[str]:
     return out
 
 
-def as_json(result: M.Report) -> str:
-    return json.dumps(result.as_dict(), indent=2, allow_nan=False) + "\n"
+def as_json(result: M.Report, same: M.Report | None = None) -> str:
+    """The contract's keys (each forecast on its own counting hours), and ``same_hours``: solar3p's two
+    forecasts on the hours both count (null unless both have counting hours, and some in common)."""
+    doc = result.as_dict()
+    common = None if same is None else same.judged.get(M.FORECASTS[0])
+    doc["same_hours"] = (
+        None
+        if same is None or common is None
+        else {
+            "hours": common.hours,
+            "forecasts": {n: (j.as_dict() if (j := same.judged[n]) else None) for n in M.FORECASTS},
+        }
+    )
+    return json.dumps(doc, indent=2, allow_nan=False) + "\n"
 
 
 def prepare_out(out_dir: Path) -> None:
@@ -260,7 +304,9 @@ def prepare_out(out_dir: Path) -> None:
         ) from exc
 
 
-def write_page(out_dir: Path, result: M.Report, rows: list[M.HourRow], span: Period, tz: ZoneInfo) -> Path:
+def write_page(
+    out_dir: Path, result: M.Report, rows: list[M.HourRow], span: Period, tz: ZoneInfo, same: M.Report | None = None
+) -> Path:
     try:
         from homepower import charts  # matplotlib: only for --out
     except ImportError as exc:
@@ -268,9 +314,11 @@ def write_page(out_dir: Path, result: M.Report, rows: list[M.HourRow], span: Per
             f"--out needs matplotlib, which is not installed ({exc}): run make install, or "
             f".venv/bin/pip install -r requirements.txt"
         ) from exc
-    summary = format_summary(result, span, tz.key)
+    table = same if same is not None and same.judged.get(M.FORECASTS[0]) is not None else result
     try:
-        return charts.write_report(out_dir, result, rows, span.start, span.end, tz.key, summary)
+        return charts.write_report(
+            out_dir, result, rows, span.start, span.end, tz.key, table, same_hours_note(result, same)
+        )
     except OSError as exc:
         raise UsageError(
             f"--out {out_dir}: cannot write the report there ({exc.strerror or exc.__class__.__name__}): "
@@ -306,11 +354,12 @@ def run_report(
             if hint:
                 exc.add_note(hint)
             raise
+        same = like_for_like(rows, span, result)
         if out_dir is not None:
             progress.step(f"drawing the charts into {out_dir}")
-            page = write_page(out_dir, result, rows, span, tz)
+            page = write_page(out_dir, result, rows, span, tz, same)
             progress.step(f"wrote {page}")
-        stdout.write(as_json(result) if fmt == "json" else format_summary(result, span, tz.key))
+        stdout.write(as_json(result, same) if fmt == "json" else format_summary(result, span, tz.key, same))
         if out_dir is not None:  # where the page is; on stderr when stdout is JSON
             print(f"report: {Path(out_dir) / 'report.html'}", file=sys.stderr if fmt == "json" else stdout)
         return result

@@ -251,3 +251,56 @@ def test_day_one_status_and_report_say_what_there_is_and_end_with_a_report(tmp_p
         report = script("pv_report.py", *args, *now, env=env)
         assert report.returncode == 0, report.stderr
         assert report.stdout.startswith("PV report 2025-03-05 .. 2025-03-05 (1 local day"), report.stdout
+
+
+# -- the report: like for like, the heat map, the summary once -------------------------------------
+def test_the_report_compares_the_forecasts_on_the_same_hours_and_says_so(store, db_url, tmp_path):
+    import json
+    from datetime import datetime, timedelta
+
+    from test_report import TZ, hour_row, run
+
+    # Day one has no calibration yet (kwh_fc NULL); day two has both forecasts.
+    rows = []
+    for day in (datetime(2025, 6, 1), datetime(2025, 6, 2)):
+        for h in range(8, 18):
+            fc = 1.0 if day.day == 2 else None
+            rows.append(hour_row(day + timedelta(hours=h), TZ, 1.0, 2.0 if day.day == 1 else 1.5, fc, day))
+    store.upsert("pvhistory", rows)
+    table = run(tmp_path, db_url, "--from", "2025-06-01", "--to", "2025-06-03")
+    assert table.returncode == 0, table.stderr
+    assert "solar3p's forecasts judged on the same 10 hours (1 day), those both count" in table.stdout, table.stdout
+    assert "on its own counting hours: solar3p 20 h, calibrated 10 h" in table.stdout
+    measured = [line for line in table.stdout.splitlines() if "measured energy" in line]
+    assert measured and measured[0].split()[-4:] == ["10.0", "kWh", "10.0", "kWh"], measured  # like for like
+    doc = json.loads(run(tmp_path, db_url, "--from", "2025-06-01", "--to", "2025-06-03", "--format", "json").stdout)
+    assert doc["forecasts"]["kwh_s3p"]["hours"] == 20 and doc["forecasts"]["kwh_fc"]["hours"] == 10  # contract
+    same = doc["same_hours"]
+    assert same["hours"] == 10 and same["forecasts"]["kwh_s3p"]["forecast_kwh"] == 15.0
+    assert same["forecasts"]["kwh_fc"]["hourly"]["mae"] == 0.0
+
+
+def test_the_html_report_has_its_numbers_once_and_draws_an_all_zero_day_from_0(store, db_url, tmp_path):
+    from datetime import datetime, timedelta
+
+    import matplotlib.image
+    import numpy as np
+    from matplotlib import colormaps
+
+    from test_report import TZ, hour_row, run
+
+    # A snow day: the panels gave 0 every hour while the forecast expected sun.
+    day = datetime(2025, 1, 9) - timedelta(hours=1)  # local midnight, UTC+1
+    store.upsert("pvhistory", [hour_row(day + timedelta(hours=h), TZ, 0.0, 0.4, 0.3, day) for h in range(24)])
+    out = tmp_path / "report"
+    done = run(tmp_path, db_url, "--from", "2025-01-09", "--to", "2025-01-10", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    page = (out / "report.html").read_text()
+    # one table of the numbers, not a text block repeating it (its label "counting hours / days")
+    assert page.count("<th>hourly nMAE (%)</th>") == 1 and "counting hours / days" not in page, page
+    pixels = matplotlib.image.imread(out / "heatmap.png")[..., :3]
+    colours, counts = np.unique((pixels * 255).round().reshape(-1, 3), axis=0, return_counts=True)
+    plain = colours.min(axis=1) < 150  # not the white page nor the light grey of unknown hours
+    commonest = colours[plain][counts[plain].argmax()] / 255
+    zero = np.array(colormaps["inferno"](0.0)[:3])
+    assert np.abs(commonest - zero).max() < 0.05, commonest  # 0 kWh at the bar's foot, not mid-scale red
