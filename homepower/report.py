@@ -75,10 +75,10 @@ def read_rows(store: Store, span: Period, tz: ZoneInfo) -> list[M.HourRow]:
     start = to_utc(datetime.combine(span.start, datetime.min.time()), tz) - LOOK_BACK
     end = to_utc(datetime.combine(span.end, datetime.min.time()), tz) + LOOK_AHEAD
     rows: list[M.HourRow] = []
-    while start < end:  # a month per query: the store's dicts never exceed a month of hours
+    while start < end:  # a month per query: the store's rows never exceed a month of hours
         stop = min(start + READ_CHUNK, end)
         try:
-            rows.extend(M.HourRow.from_row(r) for r in store.report_rows(start, stop))
+            rows.extend(store.report_rows(start, stop))
         except (ValueError, TypeError) as exc:  # a row written by hand with text where a number belongs
             raise DataError(
                 f"pvhistory between {start:%Y-%m-%d %H:%M} and {stop:%Y-%m-%d %H:%M} UTC holds a value that is "
@@ -92,7 +92,7 @@ class NoCountingHour(DataError):
     """No hour of the period counts for either forecast (65)."""
 
 
-def read_services(store, rows: list[M.HourRow], min_lead_h: float) -> tuple[list[M.HourRow], dict]:
+def read_services(store: Store, rows: list[M.HourRow], min_lead_h: float) -> tuple[list[M.HourRow], dict]:
     """The PV services' archived forecasts of the rows' hours: each row with its ``services`` by the join
     rule (FORECAST_MIN_LEAD_H, no late fallback), and {bucket: {provider: {hour: kWh}}} for the ranking.
     Read a month at a time and reduced at once to those picks, so a year of hourly downloads never sits in
@@ -132,7 +132,7 @@ def build(rows: list[M.HourRow], span: Period, by_lead: dict | None = None) -> M
     return result
 
 
-def where_the_hours_are(store, span: Period, tz: ZoneInfo) -> str | None:
+def where_the_hours_are(store: Store, span: Period, tz: ZoneInfo) -> str | None:
     """For a period without counting hours: the local days pvhistory has kwh_pv for, and the command that
     reports on them (day one: the first day is today, not yet among the default's complete days)."""
     first, last = store.measured_span()

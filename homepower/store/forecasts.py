@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime
-from typing import TYPE_CHECKING, Iterable, Mapping, Protocol
+from typing import TYPE_CHECKING, Iterable, Mapping, NamedTuple, Protocol
 
 from homepower import schema
 from homepower.dialects import parse_utc
@@ -16,6 +16,16 @@ if TYPE_CHECKING:
 FORECAST_READ_COLS = ("ts_utc", "issued_utc", "provider", "gr_w", "tc", "temp")
 
 
+class PvForecast(NamedTuple):
+    """One archived forecast of a PV service (``pv_forecast``): the hour's energy, kWh, as ``provider``
+    issued it at ``issued_utc`` for the hour starting at ``ts_utc`` (naive UTC)."""
+
+    provider: str
+    ts_utc: datetime
+    issued_utc: datetime
+    kwh: float
+
+
 class ForecastStore(Protocol):
     def store_forecasts(self, rows: Iterable[Mapping], table: str = "forecast") -> int: ...
 
@@ -23,7 +33,7 @@ class ForecastStore(Protocol):
 
     def read_forecasts(self, start: datetime, end: datetime, provider: str | None = None) -> list[ArchivedForecast]: ...
 
-    def read_pv_forecasts(self, start: datetime, end: datetime) -> list[tuple[str, datetime, datetime, float]]: ...
+    def read_pv_forecasts(self, start: datetime, end: datetime) -> list[PvForecast]: ...
 
 
 class ForecastQueries(Database):
@@ -67,9 +77,9 @@ class ForecastQueries(Database):
     def _forecast_rows(self, table: str = "forecast") -> int:
         return int(self._run(f"SELECT COUNT(*) FROM {self.q(table)}", fetch=True)[0][0] or 0)
 
-    def read_pv_forecasts(self, start: datetime, end: datetime) -> list[tuple[str, datetime, datetime, float]]:
-        """The PV services' archived forecasts of the hours starting in [start, end): (provider, ts_utc,
-        issued_utc, kwh), sorted by provider, hour and issue."""
+    def read_pv_forecasts(self, start: datetime, end: datetime) -> list[PvForecast]:
+        """The PV services' archived forecasts of the hours starting in [start, end), sorted by provider,
+        hour and issue."""
         q, p = self.q, self.dialect.placeholder
         cols = ", ".join(q(c) for c in ("provider", "ts_utc", "issued_utc", "kwh"))
         sql = (
@@ -77,7 +87,7 @@ class ForecastQueries(Database):
             f"AND {q('kwh')} IS NOT NULL ORDER BY {q('provider')}, {q('ts_utc')}, {q('issued_utc')}"
         )
         rows = self._run(sql, (self.dialect.to_db(start), self.dialect.to_db(end)), fetch=True)
-        return [(str(prov), parse_utc(ts), parse_utc(issued), float(kwh)) for prov, ts, issued, kwh in rows]
+        return [PvForecast(str(prov), parse_utc(ts), parse_utc(issued), float(kwh)) for prov, ts, issued, kwh in rows]
 
     def forecast_count(self) -> tuple[int, int]:
         """(rows, distinct issue times) of the archive."""

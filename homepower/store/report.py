@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Protocol
 
 from homepower.dialects import parse_utc
+from homepower.metrics import HourRow
 from homepower.store.core import Database
 
 
 class ReportStore(Protocol):
-    def report_rows(self, start: datetime, end: datetime) -> list[dict]: ...
+    def report_rows(self, start: datetime, end: datetime) -> list[HourRow]: ...
 
     def measured_span(self) -> tuple[datetime | None, datetime | None]: ...
 
@@ -18,13 +19,14 @@ class ReportStore(Protocol):
 class ReportQueries(Database):
     REPORT_COLS = ("ts_utc", "year", "month", "day", "hour", "kwh_pv", "kwh_s3p", "kwh_fc", "forecast_issued", "flags")
 
-    def report_rows(self, start: datetime, end: datetime) -> list[dict]:
-        """pvhistory rows with ``start <= ts_utc < end`` as the report reads them, oldest first."""
+    def report_rows(self, start: datetime, end: datetime) -> list[HourRow]:
+        """pvhistory rows with ``start <= ts_utc < end`` as the report reads them, oldest first. A value
+        that is not a number or a time (a row written by hand) raises ValueError or TypeError."""
         rows = self.fetch("pvhistory", self.REPORT_COLS, start, end)
         for row in rows:
             if row["forecast_issued"] is not None:
                 row["forecast_issued"] = parse_utc(row["forecast_issued"])
-        return rows
+        return [HourRow.from_row(row) for row in rows]
 
     def measured_span(self) -> tuple[datetime | None, datetime | None]:
         """The first and last pvhistory hour (start, UTC) with a known kwh_pv; (None, None) when none."""
