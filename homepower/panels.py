@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from homepower.errors import HomepowerError, StoreUnavailable
 from homepower.gateway import device_data, inverters, parse
+
+if TYPE_CHECKING:
+    from homepower.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +76,7 @@ def rows(panels: Panels, seen: datetime) -> tuple[list[dict], list[dict]]:
     return readings, energy
 
 
-def poll(ask: Ask, firmware: tuple[int, ...], store: Any, seen: datetime) -> Panels:
+def poll(ask: Ask, firmware: tuple[int, ...], store: Store, seen: datetime) -> Panels:
     """Read and store the panels; never raises a HomepowerError (one warning line instead)."""
     panels = read(ask, firmware)
     readings, energy = rows(panels, seen)

@@ -96,7 +96,7 @@ class GatewayReader:
     def close(self) -> None:
         self.client.close()
 
-    def panels(self, store: Any, seen: datetime) -> None:
+    def panels(self, store: Store, seen: datetime) -> None:
         """After the reading is stored: the per-panel endpoints, one try each, within ENVOY_TIMEOUT and what is
         left of the run's deadline; whatever happens costs at most a warning line."""
         if self.info is None:

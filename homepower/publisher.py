@@ -11,7 +11,7 @@ import io
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 from zoneinfo import ZoneInfo
 
 from homepower import publish as P
@@ -19,6 +19,9 @@ from homepower.cli import one_line
 from homepower.errors import ConfigError, HomepowerError
 from homepower.forecast_join import ArchivedForecast
 from homepower.settings import MQTT_URL_EXAMPLE, Settings
+
+if TYPE_CHECKING:
+    from homepower.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +111,7 @@ def problem_now(conf: Settings, now: datetime) -> P.Problem:
     return P.Problem(code, reason)
 
 
-def last_hour(store: Any, tz: ZoneInfo) -> P.LastHour | None:
+def last_hour(store: Store, tz: ZoneInfo) -> P.LastHour | None:
     """The newest pvhistory row's hour and kwh_pv (None before the first row)."""
     newest = store.newest("pvhistory")
     if newest is None:
