@@ -319,8 +319,9 @@ def _fixed(value, digits):
     return "" if value is None else f"{value:.{digits}f}"
 
 
-def render(lines, fmt: str, gran: str) -> str:
-    """The forecast in one of FORMATS. ``lines``: solar3p.api.Forecast."""
+def render(lines, fmt: str, gran: str, limit_kwh: float | None = None) -> str:
+    """The forecast in one of FORMATS. ``lines``: solar3p.api.Forecast. ``limit_kwh``: the inverter's
+    AC limit over an hour; the table marks the hours it flattens and says what the flat value is."""
     if fmt == "json":
         return json.dumps([line.as_json() for line in lines], indent=1) + "\n"
     fc = any(line.kwh_fc is not None for line in lines)
@@ -336,17 +337,28 @@ def render(lines, fmt: str, gran: str) -> str:
     label = "day" if gran == "day" else "hour start"
     head = f"{label:<25} {'kWh':>8} {'gr_w W/m²':>10} {'tc %':>6} {'temp °C':>8}" + (f" {'kWh_fc':>8}" if fc else "")
     out = [head, "-" * len(head)]
+    limited = 0
     for line in lines:
         when = line.start.strftime("%Y-%m-%d" if gran == "day" else "%Y-%m-%d %H:%M %z")
+        at_limit = gran == "hour" and limit_kwh is not None and line.kwh is not None and line.kwh >= limit_kwh - 5e-4
+        limited += at_limit
         out.append(
             f"{when:<25} {_fixed(line.kwh, 3):>8} {_fixed(line.gr_w, 0):>10} {_fixed(line.tc, 0):>6} "
-            f"{_fixed(line.temp, 1):>8}" + (f" {_fixed(line.kwh_fc, 3):>8}" if fc else "")
+            f"{_fixed(line.temp, 1):>8}" + (f" {_fixed(line.kwh_fc, 3):>8}" if fc else "") + (" *" if at_limit else "")
         )
     out.append("-" * len(head))
     total = f"{'total':<25} {sum(line.kwh or 0.0 for line in lines):>8.3f}"
     if fc:
         total += " " * 27 + f" {sum(line.kwh_fc or 0.0 for line in lines):>8.3f}"
     out.append(total)
+    if limited and limit_kwh is not None:
+        from solar3p.model import DC_AC_RATIO
+
+        out.append(
+            f"* {limited} hour(s) at the inverter's AC limit, {limit_kwh:.3f} kWh in an hour "
+            f"({limit_kwh * 1000 * DC_AC_RATIO:.0f} Wp / {DC_AC_RATIO:g}, the DC/AC ratio of Enphase "
+            f"micro-inverters): the panels could give more"
+        )
     return "\n".join(out) + "\n"
 
 
@@ -383,7 +395,9 @@ def run_forecast(argv, settings) -> int:
         return write_evcc(lines, calibration, args)
     if args.gran == "day":
         lines = daily(lines)
-    sys.stdout.write(render(lines, args.format, args.gran))
+    from solar3p.model import ac_limit_w
+
+    sys.stdout.write(render(lines, args.format, args.gran, ac_limit_w(pv.rating_w) / 1000.0))
     return 0
 
 

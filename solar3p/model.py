@@ -245,11 +245,16 @@ def dc_power(poa: np.ndarray, temp_cell: np.ndarray, rating_w: float, gamma_pdc:
     return np.clip(np.asarray(pvlib.pvsystem.pvwatts_dc(poa, temp_cell, rating_w, gamma_pdc), dtype=float), 0.0, None)
 
 
+def ac_limit_w(rating_w: float) -> float:
+    """The inverter's AC limit, W, for an array of ``rating_w`` watt-peak: no hour gives more."""
+    return rating_w / DC_AC_RATIO
+
+
 def ac_power(pdc: np.ndarray, rating_w: float, losses_pct: float) -> np.ndarray:
     """AC power, W: DC ``pdc`` (W) after system losses (``losses_pct``, %) through a PVWatts inverter
     sized at ``rating_w`` / DC_AC_RATIO (W AC)."""
     pdc = np.asarray(pdc, dtype=float) * (1.0 - losses_pct / 100.0)
-    pac0 = rating_w / DC_AC_RATIO
+    pac0 = ac_limit_w(rating_w)
     pac = pvlib.inverter.pvwatts(pdc, pac0 / INVERTER_EFFICIENCY, eta_inv_nom=INVERTER_EFFICIENCY)
     return np.clip(np.nan_to_num(np.asarray(pac, dtype=float)), 0.0, pac0)
 

@@ -304,3 +304,28 @@ def test_the_html_report_has_its_numbers_once_and_draws_an_all_zero_day_from_0(s
     commonest = colours[plain][counts[plain].argmax()] / 255
     zero = np.array(colormaps["inferno"](0.0)[:3])
     assert np.abs(commonest - zero).max() < 0.05, commonest  # 0 kWh at the bar's foot, not mid-scale red
+
+
+# -- solar3p: the flat hours are the inverter's limit --------------------------------------------------
+def test_solar3p_names_the_inverter_limit_where_it_flattens_the_forecast(tmp_path):
+    import json
+    from datetime import date, datetime, timezone
+
+    import synth
+
+    doc = synth.generate(date(2025, 6, 21), 1, "Europe/Amsterdam", seed=3).meteoserver()
+    for row in doc["forecast"]:  # a clear midday: more sun than 12 x 405 Wp behind a 4050 W inverter can pass
+        if 10 <= datetime.fromtimestamp(int(row["time"]), timezone.utc).hour <= 13:
+            row["gr_w"], row["tc"] = "950", "0"
+    (tmp_path / "june.json").write_text(json.dumps(doc))
+    args = ("-m", "solar3p", "--file", str(tmp_path / "june.json"), "--losses", "0", "--pans", "12", "--wp", "405")
+    done = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    flat = [line for line in done.stdout.splitlines() if line.endswith(" *")]
+    assert flat and all(" 4.050 " in line for line in flat), done.stdout
+    note = done.stdout.splitlines()[-1]
+    assert note.startswith(f"* {len(flat)} hour(s) at the inverter's AC limit, 4.050 kWh in an hour (4860 Wp / 1.2"), (
+        note
+    )
+    as_json = subprocess.run([sys.executable, *args, "--format", "json"], cwd=ROOT, capture_output=True, text=True)
+    assert max(row["kwh"] for row in json.loads(as_json.stdout)) == 4.05  # the contract's JSON is unchanged
