@@ -602,6 +602,13 @@ def bench_calibration(ctx: Context) -> list[Row]:
     return calibration_rows(json.loads(lines[-1][len("BENCH-RESULT ") :]))
 
 
+def bench_publish(ctx: Context) -> list[Row]:
+    from bench import publish
+
+    say("publish: pv_report.py --publish to a loopback Mosquitto, solar3p --format evcc")
+    return publish.measure(ctx.env, ctx.limit)
+
+
 CALIBRATION_GOALS = {"right": 16.5, "azimuth_30_off": 17.0}  # issue 11, hourly nMAE %
 
 
@@ -750,6 +757,7 @@ def main(argv: list[str] | None = None) -> int:
         part(rows, "solar3p", bench_solar3p, ctx, [Row("solar3p timings", "")])
     part(rows, "accuracy", bench_accuracy, ctx, [Row("solar3p accuracy (bench/accuracy.py)", "")])
     part(rows, "calibration", bench_calibration, ctx, [Row("calibration (bench/calibration.py)", "")])
+    part(rows, "publish", bench_publish, ctx, [Row("pv_report.py --publish (bench/publish.py)", "")])
     total = time.perf_counter() - ctx.started
     print(f"make bench — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {where}")
