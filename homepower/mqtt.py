@@ -3,7 +3,8 @@
 One short conversation per run, as cron wants it: connect, wait for the broker's CONNACK, publish every
 message at QoS 1, wait for every PUBACK, disconnect. The whole of it lasts at most ``deadline_s``,
 whatever the broker does (a broker that accepts the connection and never answers included): paho's loop
-waits in bounded steps and its connect and TLS handshake use ``connect_timeout``.
+waits in bounded steps, its connect and TLS handshake use ``connect_timeout``, and netio's deadline timer
+bounds the rest (the name lookup).
 MQTT 5 because its acknowledgements carry reason codes: a refused publish (the user may not write that
 topic) is reported, where MQTT 3.1.1 brokers drop it silently.
 """
@@ -20,6 +21,7 @@ from typing import Any, Sequence
 from homepower.errors import AuthError, UnreachableError
 from homepower.publish import Message
 from homepower.settings import MqttBroker
+from netio.deadline import Deadline, Expired
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +81,28 @@ def _code(reason: Any) -> int:
 
 
 def send(broker: MqttBroker, messages: Sequence[Message], deadline_s: float = DEADLINE_S) -> None:
-    """Publish ``messages`` (retained as each says, QoS 1) and return once the broker acknowledged them all."""
+    """Publish ``messages`` (retained as each says, QoS 1) and return once the broker acknowledged them all.
+    The whole conversation, resolving the broker's name included, lasts at most ``deadline_s``."""
+    deadline = Deadline(deadline_s)
+    try:
+        with deadline.armed():  # a timer for what paho's own timeouts do not bound (the name lookup)
+            _converse(broker, messages, deadline)
+    except Expired as exc:
+        where = broker.describe()
+        raise BrokerUnreachable(
+            f"MQTT broker {where} did not answer within {deadline_s:g} s; is it an MQTT broker, and is it overloaded?",
+            where,
+            "deadline",
+        ) from exc
+
+
+def _converse(broker: MqttBroker, messages: Sequence[Message], deadline: Deadline) -> None:
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
     where = broker.describe()
     started = time.monotonic()
-
-    def left() -> float:
-        return deadline_s - (time.monotonic() - started)
+    left = deadline.left
 
     seen = _Conversation()
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="", protocol=mqtt.MQTTv5)
