@@ -83,7 +83,9 @@ def main(argv=None) -> int:
             return 0
         span = report.period(args.start, args.end, report.local_today(now, conf.timezone))
         with Store.connect(conf.database, conf.timezone, existing=True) as store:
-            report.run_report(store, span, conf.timezone, args.format, args.out, min_lead_h=conf.forecast.min_lead_h)
+            report.run_report(
+                store, span, conf.timezone, args.format, args.out, min_lead_h=conf.forecast.min_lead_h, pv=conf.pv
+            )
         return 0
 
     return run(body, "pv_report")

@@ -351,8 +351,10 @@ def write_report(
     tz: str,
     table: M.Report | None = None,
     same_note: str | None = None,
+    extra: str = "",
 ) -> Path:
-    """Write the four PNGs and ``report.html`` into ``out_dir``; returns the page's path."""
+    """Write the four PNGs and ``report.html`` into ``out_dir`` (``extra``: HTML after the figures, e.g. the
+    panels' section); returns the page's path."""
     # The numbers once: ``table`` (solar3p's two on the same hours, ``same_note`` says so; default ``result``).
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -384,6 +386,7 @@ the hour. Lower nMAE is better.</p>
 {_table(table or result)}
 {_worst_days(table or result)}
 {figures}
+{extra}
 <p>Counting hours: measured and forecast both known, not flagged reset, long_gap or late_forecast, and not
 both zero. nMAE is the mean absolute error over the mean measured energy; skill compares the forecast's RMSE
 with that of "the same as 24 hours (or the day) before": above 0 the forecast beats it.</p>

@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
 
 from homepower import metrics as M
+from homepower import panel_health
 from homepower.errors import ConfigError, DataError, UsageError
 from homepower.hours import to_utc
+from homepower.settings import PVSettings
 
 if TYPE_CHECKING:
     from homepower.store import Store
@@ -275,7 +277,7 @@ def ranking_lines(result: M.Report) -> list[str]:
     return out
 
 
-def as_json(result: M.Report, same: M.Report | None = None) -> str:
+def as_json(result: M.Report, same: M.Report | None = None, health: panel_health.Health | None = None) -> str:
     """The contract's keys (each forecast on its own counting hours), and ``same_hours``: solar3p's two
     forecasts on the hours both count (null unless both have counting hours, and some in common)."""
     doc = result.as_dict()
@@ -288,7 +290,27 @@ def as_json(result: M.Report, same: M.Report | None = None) -> str:
             "forecasts": {n: (j.as_dict() if (j := same.judged[n]) else None) for n in M.FORECASTS},
         }
     )
+    if health is not None:
+        doc["panels"] = health.as_dict()
     return json.dumps(doc, indent=2, allow_nan=False) + "\n"
+
+
+def read_panels(store, span: Period, tz: ZoneInfo, pv: PVSettings | None) -> panel_health.Health | None:
+    """Panel health at the end of the period (None without a per-panel record): the period and the month
+    before it, so that its first days have sunny days behind them."""
+    from homepower import panel_check
+
+    start = to_utc(datetime.combine(span.start, datetime.min.time()), tz) - panel_check.REPORT_LOOK_BACK
+    end = to_utc(datetime.combine(span.end, datetime.min.time()), tz)
+    return panel_check.read(store, start, end, tz, pv or PVSettings())
+
+
+def with_panels(summary: str, health: panel_health.Health | None) -> str:
+    if health is None:
+        return summary
+    from homepower import panel_check
+
+    return summary + "\n".join(panel_check.summary_lines(health)) + "\n"
 
 
 def prepare_out(out_dir: Path) -> None:
@@ -305,7 +327,13 @@ def prepare_out(out_dir: Path) -> None:
 
 
 def write_page(
-    out_dir: Path, result: M.Report, rows: list[M.HourRow], span: Period, tz: ZoneInfo, same: M.Report | None = None
+    out_dir: Path,
+    result: M.Report,
+    rows: list[M.HourRow],
+    span: Period,
+    tz: ZoneInfo,
+    same: M.Report | None = None,
+    health: panel_health.Health | None = None,
 ) -> Path:
     try:
         from homepower import charts  # matplotlib: only for --out
@@ -316,8 +344,13 @@ def write_page(
         ) from exc
     table = same if same is not None and same.judged.get(M.FORECASTS[0]) is not None else result
     try:
+        extra = ""
+        if health is not None and health.count:
+            from homepower import panel_charts
+
+            extra = panel_charts.write_panels(out_dir, health, span.start, span.end)
         return charts.write_report(
-            out_dir, result, rows, span.start, span.end, tz.key, table, same_hours_note(result, same)
+            out_dir, result, rows, span.start, span.end, tz.key, table, same_hours_note(result, same), extra
         )
     except OSError as exc:
         raise UsageError(
@@ -336,6 +369,7 @@ def run_report(
     stdout: TextIO | None = None,
     progress: Progress | None = None,
     min_lead_h: float = 0.0,
+    pv: PVSettings | None = None,
 ) -> M.Report:
     stdout = stdout or sys.stdout
     if out_dir is not None:
@@ -355,11 +389,17 @@ def run_report(
                 exc.add_note(hint)
             raise
         same = like_for_like(rows, span, result)
+        progress.step("reading the panels' record")
+        health = read_panels(store, span, tz, pv)
         if out_dir is not None:
             progress.step(f"drawing the charts into {out_dir}")
-            page = write_page(out_dir, result, rows, span, tz, same)
+            page = write_page(out_dir, result, rows, span, tz, same, health)
             progress.step(f"wrote {page}")
-        stdout.write(as_json(result, same) if fmt == "json" else format_summary(result, span, tz.key, same))
+        stdout.write(
+            as_json(result, same, health)
+            if fmt == "json"
+            else with_panels(format_summary(result, span, tz.key, same), health)
+        )
         if out_dir is not None:  # where the page is; on stderr when stdout is JSON
             print(f"report: {Path(out_dir) / 'report.html'}", file=sys.stderr if fmt == "json" else stdout)
         return result

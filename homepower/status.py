@@ -49,6 +49,7 @@ def utc(moment: datetime) -> str:
 class Status:
     lines: list[tuple[str, str]] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
+    panels: list[str] = field(default_factory=list)  # a panel silent or low, by name
 
     def add(self, title: str, text: str) -> None:
         self.lines.append((title, text))
@@ -222,6 +223,19 @@ def database_part(status: Status, store: Store, conf: Settings, now: datetime) -
         if nmae is not None:
             what += f", in-sample nMAE {nmae:.1f} %"
         status.add("last calibration", what)
+    panel_part(status, store, conf, now)
+
+
+def panel_part(status: Status, store, conf: Settings, now: datetime) -> None:
+    """The micro-inverters (where the poll records them): each one silent, or low against its group."""
+    from homepower import panel_check
+
+    health = panel_check.read(store, now - timedelta(days=panel_check.STATUS_DAYS), now, conf.timezone, conf.pv)
+    if health is None:
+        return
+    text, problems = panel_check.status_lines(health, now)
+    status.add("panels", text)
+    status.panels += problems
 
 
 def run_status(conf: Settings, now: datetime, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -241,10 +255,11 @@ def run_status(conf: Settings, now: datetime, out: TextIO | None = None, err: Te
         out.flush()
         raise
     status.lines += files.lines
-    verdict = "STALE" if status.stale else "all fresh"
+    verdict = "STALE" if status.stale else "PANEL PROBLEM" if status.panels else "all fresh"
     out.write(f"status at {utc(now)}: {verdict}\n" + status.render())
     out.flush()
     if status.stale:
         print("stale: " + "; ".join(status.stale), file=err)
-        return EX_UNAVAILABLE
-    return 0
+    if status.panels:
+        print("panels: " + "; ".join(status.panels), file=err)
+    return EX_UNAVAILABLE if status.stale or status.panels else 0

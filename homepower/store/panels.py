@@ -10,10 +10,14 @@ from homepower.dialects import parse_utc
 from homepower.store.core import Database
 
 
-def _hour(bucket: Any) -> datetime:
-    """An hour bucket of ``Dialect.hour_sql`` ("YYYY-MM-DD HH") as the naive UTC hour start."""
-    text = bucket.decode() if isinstance(bucket, (bytes, bytearray)) else str(bucket)
-    return datetime.strptime(text[:13], "%Y-%m-%d %H")
+def _hour(bucket: Any, seen: dict[Any, datetime]) -> datetime:
+    """An hour bucket of ``Dialect.hour_sql`` ("YYYY-MM-DD HH") as the naive UTC hour start (``seen``: the
+    buckets met already; every panel repeats them, and strptime is slow)."""
+    found = seen.get(bucket)
+    if found is None:
+        t = bucket.decode() if isinstance(bucket, (bytes, bytearray)) else str(bucket)
+        found = seen[bucket] = datetime(int(t[0:4]), int(t[5:7]), int(t[8:10]), int(t[11:13]))
+    return found
 
 
 class PanelStore(Protocol):
@@ -28,13 +32,15 @@ class PanelStore(Protocol):
 
 class PanelQueries(Database):
     def panel_spans(self) -> dict[str, tuple[datetime, datetime]]:
-        """Each micro-inverter's first and last report time (naive UTC), from the primary key's index."""
+        """Each micro-inverter's first and last report time (naive UTC) in ``inverter_reading`` or (listed only
+        in device_data) ``inverter_energy``, from the primary keys' indexes."""
         q = self.q
-        sql = (
-            f"SELECT {q('serial')}, MIN({q('report_utc')}), MAX({q('report_utc')}) "
-            f"FROM {q('inverter_reading')} GROUP BY {q('serial')}"
-        )
-        return {str(s): (parse_utc(a), parse_utc(b)) for s, a, b in self._run(sql, fetch=True)}
+        spans: dict[str, tuple[datetime, datetime]] = {}
+        for table, col in (("inverter_energy", "end_utc"), ("inverter_reading", "report_utc")):
+            sql = f"SELECT {q('serial')}, MIN({q(col)}), MAX({q(col)}) FROM {q(table)} GROUP BY {q('serial')}"
+            for serial, first, last in self._run(sql, fetch=True):
+                spans[str(serial)] = (parse_utc(first), parse_utc(last))
+        return spans
 
     def first_panel_poll(self) -> datetime | None:
         """When the record of the panels began: the first poll that stored a report."""
@@ -53,6 +59,7 @@ class PanelQueries(Database):
         values = f"SUM({q('wh')}), SUM({q('seconds')})" if energy else f"AVG({q('watts')}), MAX({q('watts')})"
         hour = self.dialect.hour_sql(q(when))
         out: list[tuple[str, datetime, float, float]] = []
+        seen: dict[Any, datetime] = {}
         for first in range(0, len(serials), 500):  # bound the statement's parameters
             some = list(serials[first : first + 500])
             sql = (
@@ -64,5 +71,5 @@ class PanelQueries(Database):
             for serial, bucket, a, b in self._run(sql, params, fetch=True):
                 if a is None:
                     continue
-                out.append((str(serial), _hour(bucket), float(a), float(b or 0.0)))
+                out.append((str(serial), _hour(bucket, seen), float(a), float(b or 0.0)))
         return out

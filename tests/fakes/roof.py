@@ -20,6 +20,8 @@ import json
 import math
 import random
 import time
+
+import numpy as np
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Iterator
@@ -39,33 +41,41 @@ class Panel:
     phase_s: int = 0
 
 
-def sun(t: float, lat: float, lon: float) -> tuple[float, float]:
-    """(elevation, azimuth from north), degrees, at unix time ``t``."""
-    moment = datetime.fromtimestamp(t, timezone.utc)
-    n = moment.timetuple().tm_yday
-    decl = 23.44 * math.sin(2 * math.pi * (n - 81) / 365) * DEG
-    solar_h = moment.hour + moment.minute / 60 + moment.second / 3600 + lon / 15
+def sun_arrays(t: np.ndarray, lat: float, lon: float) -> tuple[np.ndarray, np.ndarray]:
+    """(elevation, azimuth from north), degrees, at the unix times ``t``."""
+    days = np.floor(t / 86400.0)
+    n = (days - np.floor((days + 0.5) / 365.25) * 365.25) % 365.25  # day of year, near enough
+    decl = 23.44 * np.sin(2 * np.pi * (n - 80) / 365) * DEG
+    solar_h = (t % 86400.0) / 3600.0 + lon / 15
     hour_angle = (solar_h - 12) * 15 * DEG
     phi = lat * DEG
-    sin_el = math.sin(phi) * math.sin(decl) + math.cos(phi) * math.cos(decl) * math.cos(hour_angle)
-    el = math.asin(max(-1.0, min(1.0, sin_el)))
-    az = math.atan2(math.sin(hour_angle), math.cos(hour_angle) * math.sin(phi) - math.tan(decl) * math.cos(phi))
+    sin_el = np.sin(phi) * np.sin(decl) + np.cos(phi) * np.cos(decl) * np.cos(hour_angle)
+    el = np.arcsin(np.clip(sin_el, -1.0, 1.0))
+    az = np.arctan2(np.sin(hour_angle), np.cos(hour_angle) * np.sin(phi) - np.tan(decl) * np.cos(phi))
     return el / DEG, (az / DEG + 180) % 360
+
+
+def sun(t: float, lat: float, lon: float) -> tuple[float, float]:
+    el, az = sun_arrays(np.array([t], dtype=float), lat, lon)
+    return float(el[0]), float(az[0])
+
+
+def power_arrays(t: np.ndarray, panel: Panel, lat: float, lon: float, clearness: np.ndarray) -> np.ndarray:
+    """Watts of ``panel`` at the unix times ``t`` under skies of ``clearness`` (1 clear, 0 overcast)."""
+    el, az = sun_arrays(t, lat, lon)
+    sin_el = np.sin(np.maximum(el, 0.0) * DEG)
+    beam = 1000.0 * 0.7 ** ((1 / np.maximum(sin_el, 0.05)) ** 0.678) * clearness
+    tilt = panel.tilt * DEG
+    cos_inc = sin_el * np.cos(tilt) + np.cos(el * DEG) * np.sin(tilt) * np.cos((az - panel.azimuth) * DEG)
+    diffuse = (60.0 + 140.0 * (1 - clearness)) * sin_el * (1 + np.cos(tilt)) / 2
+    poa = beam * np.maximum(cos_inc, 0.0) + diffuse
+    watts = np.clip(panel.wp * poa / 1000.0 * 0.9, 0.0, panel.wp) * panel.factor
+    return np.where(el > 0, watts, 0.0)
 
 
 def plane_power(t: float, panel: Panel, lat: float, lon: float, clearness: float = 1.0) -> float:
     """Watts of ``panel`` at ``t`` under a sky of ``clearness`` (1 clear, 0 overcast)."""
-    el, az = sun(t, lat, lon)
-    if el <= 0:
-        return 0.0
-    sin_el = math.sin(el * DEG)
-    beam = 1000.0 * 0.7 ** ((1 / max(sin_el, 0.05)) ** 0.678) * clearness
-    cos_inc = sin_el * math.cos(panel.tilt * DEG) + math.cos(el * DEG) * math.sin(panel.tilt * DEG) * math.cos(
-        (az - panel.azimuth) * DEG
-    )
-    diffuse = (60.0 + 140.0 * (1 - clearness)) * sin_el * (1 + math.cos(panel.tilt * DEG)) / 2
-    poa = beam * max(cos_inc, 0.0) + diffuse
-    return max(0.0, min(panel.wp, panel.wp * poa / 1000.0 * 0.9)) * panel.factor
+    return float(power_arrays(np.array([t], dtype=float), panel, lat, lon, np.array([clearness]))[0])
 
 
 @dataclass
@@ -112,14 +122,20 @@ class Roof:
     def reports(self, panel: Panel, start: float, end: float) -> Iterator[tuple[float, float]]:
         """Every (report time, W) of ``panel`` in [start, end): none at night (the inverters sleep), none
         after it died."""
+        times, watts = self.report_arrays(panel, start, end)
+        return zip(times.tolist(), watts.tolist(), strict=True)
+
+    def report_arrays(self, panel: Panel, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
         first = math.ceil((start - panel.phase_s) / panel.period_s) * panel.period_s + panel.phase_s
-        t = first
-        while t < end:
-            if panel.dies_at is not None and t >= panel.dies_at:
-                return
-            if sun(t - panel.period_s, self.lat, self.lon)[0] > 0 or sun(t, self.lat, self.lon)[0] > 0:
-                yield t, self.watts(panel, t)
-            t += panel.period_s
+        stop = end if panel.dies_at is None else min(end, panel.dies_at)
+        t = np.arange(first, stop, panel.period_s, dtype=float)
+        lit = (sun_arrays(t - panel.period_s, self.lat, self.lon)[0] > 0) | (sun_arrays(t, self.lat, self.lon)[0] > 0)
+        t = t[lit]
+        mid = t - panel.period_s / 2
+        days, which = np.unique(np.floor(mid / 86400), return_inverse=True)
+        skies = [self.weather(datetime.fromtimestamp(d * 86400, timezone.utc).date()) for d in days.tolist()]
+        clear = np.array(skies, dtype=float)[which] if len(t) else np.zeros(0)
+        return t, power_arrays(mid, panel, self.lat, self.lon, clear)
 
     def last_report(self, panel: Panel, now: float) -> tuple[float, float] | None:
         """The newest report at ``now`` (up to two days back), or None."""

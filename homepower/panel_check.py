@@ -1,0 +1,104 @@
+"""Panel health for ``pv_report.py`` (the "panels" block, its lines and chart) and ``--status``: reads the
+per-panel record through the store and asks ``panel_health`` (pure) what it means."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any, Sequence
+from zoneinfo import ZoneInfo
+
+from homepower import panel_health as H
+from homepower.settings import PVSettings
+
+STATUS_DAYS = 45  # what --status reads: enough sunny days for the groups and the last 7 sunny days
+REPORT_LOOK_BACK = timedelta(days=30)  # before a report's period: its first days have sunny days behind them
+
+
+def planes(pv: PVSettings) -> list[H.Plane]:
+    """PV_ARRAYS's planes where it is given (the one-plane default is a guess, not a check)."""
+    return [H.Plane(p.panels, p.azimuth, p.tilt) for p in pv.arrays or ()]
+
+
+def read(store: Any, start: datetime, end: datetime, tz: ZoneInfo, pv: PVSettings) -> H.Health | None:
+    """The health at ``end`` from the record in [start, end) (naive UTC); None without any panel record."""
+    spans = store.panel_spans()
+    if not spans:
+        return None
+    serials = sorted(spans)
+    hours = [H.PanelHour(s, h, w) for s, h, w, _ in store.panel_hours(serials, start, end)]
+    with_reports = {h.serial for h in hours}
+    # A micro-inverter listed only in device_data (8.3.5167 has no /api/v1/production/inverters): its Wh.
+    hours += [
+        H.PanelHour(s, h, wh)
+        for s, h, wh, _ in store.panel_hours(serials, start, end, energy=True)
+        if s not in with_reports
+    ]
+    return H.analyse(hours, spans, end, tz, store.first_panel_poll(), planes(pv))
+
+
+def status_lines(health: H.Health, now: datetime) -> tuple[str, list[str]]:
+    """(the status line, the problems: one per silent or low panel, naming it)."""
+    from homepower.status import age, utc
+
+    groups = ", ".join(f"{name} {len(m)}" for name, m in health.groups.items())
+    text = f"{health.count} reporting" + (f" ({groups})" if groups else "")
+    problems = []
+    for s in health.silent:
+        problems.append(
+            f"panel {s.serial} silent: no report with power since {utc(s.since)} ({age(now - s.since)} ago, "
+            f"{s.daylight_h} h of daylight)"
+        )
+    for low in health.low:
+        problems.append(
+            f"panel {low.serial} {H.ratio_text(low.ratio)} the median of its group {low.group} over the last "
+            f"{H.LOW_DAYS} sunny days (below since {low.since})"
+        )
+    if not problems:
+        text += ", none silent or low"
+    else:
+        text += f", {len(health.silent)} silent, {len(health.low)} low"
+    if health.arrays_note:
+        text += f"; {health.arrays_note}"
+    return text, problems
+
+
+def summary_lines(health: H.Health) -> list[str]:
+    """The report's terminal lines about the panels."""
+    groups = "; ".join(
+        f"{name}: {len(m)} (energy centred {_clock(health.centroids.get(name))})" for name, m in health.groups.items()
+    )
+    out = [f"  {'panels':<30}{health.count} in {len(health.groups)} group(s): {groups}"]
+    for s in health.silent:
+        out.append(f"  {'  silent':<30}{s.serial}: no report with power since {s.since:%Y-%m-%d %H:%M} UTC")
+    for low in health.low:
+        out.append(
+            f"  {'  low':<30}{low.serial}: {H.ratio_text(low.ratio)} group {low.group} "
+            f"(last {H.LOW_DAYS} sunny days; since {low.since})"
+        )
+    if not health.silent and not health.low and health.count:
+        out.append(f"  {'':<30}none silent, none {(1 - H.LOW_RATIO) * 100:.0f} % below its group")
+    if health.not_counted:
+        out.append(
+            f"  {'':<30}{len(health.not_counted)} more listed by the gateway, not counted: silent since before "
+            f"the record began or replaced"
+        )
+    if health.arrays_note:
+        out.append(f"  {'':<30}{health.arrays_note}")
+    return out
+
+
+def _clock(hour: float | None) -> str:
+    if hour is None:
+        return "n/a"
+    minutes = round(hour * 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d} local"
+
+
+def chart_rows(health: H.Health, days: Sequence[date]) -> list[tuple[str, str, list[float | None]]]:
+    """(group, serial, ratio per day or None) in group order, for the panel x day chart."""
+    out = []
+    for name, members in health.groups.items():
+        for serial in members:
+            mine = health.ratios.get(serial, {})
+            out.append((name, serial, [mine.get(d) for d in days]))
+    return out
