@@ -20,8 +20,13 @@ from homepower.errors import DataError
 from homepower.settings import CALIBRATION_NAME, Settings
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    import numpy as np
+
     from homepower.store import Store
     from homepower.store.calibration import ForecastHour
+    from solar3p.calibrate import Calibration, Orientation, Plant
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +71,11 @@ def read_hours(store: Store, start: datetime, end: datetime) -> list[TrainingHou
     return out
 
 
-def range_start_utc(start_local: datetime, tz) -> datetime:
+def range_start_utc(start_local: datetime, tz: ZoneInfo) -> datetime:
     return H.to_utc(datetime.combine(start_local.date(), datetime.min.time()), tz)
 
 
-def plant(settings: Settings):
+def plant(settings: Settings) -> Plant:
     from solar3p.calibrate import plant_of
 
     return plant_of(settings.pv)
@@ -97,7 +102,9 @@ def warn_if_fitted_for_other_settings(calibrations: list, settings: Settings) ->
 class _Arrays:
     """The hours as arrays, with their features computed once."""
 
-    def __init__(self, items: Sequence[TrainingHour], latitude: float, longitude: float, horizon=None):
+    def __init__(
+        self, items: Sequence[TrainingHour], latitude: float, longitude: float, horizon: Sequence[float] | None = None
+    ) -> None:
         import numpy as np
 
         from solar3p.calibrate import features
@@ -112,7 +119,7 @@ class _Arrays:
             self.start, [h.gr_w for h in self.items], [h.temp for h in self.items], latitude, longitude, horizon
         )
 
-    def fit(self, mask, given, start=None):
+    def fit(self, mask: np.ndarray | slice, given: Plant, start: tuple[Orientation, ...] | None = None) -> Calibration:
         from solar3p.calibrate import fit
 
         return fit(
@@ -130,7 +137,7 @@ def _utc(unix: int | None) -> datetime | None:
     return None if unix is None else datetime(1970, 1, 1) + timedelta(seconds=int(unix))
 
 
-def calibration_row(cal, fitted_utc: datetime, backtest: bool = False) -> dict:
+def calibration_row(cal: Calibration, fitted_utc: datetime, backtest: bool = False) -> dict:
     params = cal.as_json()
     if backtest:
         params["backtest"] = True
@@ -152,7 +159,9 @@ class NotYet(DataError):
         self.detail = detail  # how much history there is and how much it needs
 
 
-def calibrate(settings: Settings, store: Store, now_utc: datetime | None = None, out: TextIO | None = None):
+def calibrate(
+    settings: Settings, store: Store, now_utc: datetime | None = None, out: TextIO | None = None
+) -> Calibration:
     """``--calibrate``: fit on every usable hour that ended by now, store the row and the JSON file, print
     what was learned. NotYet (a DataError, 65) when there is too little history; nothing is written then."""
     from solar3p.calibrate import CalibrationError
@@ -202,7 +211,7 @@ def _pct(value: float | None) -> str:
 
 
 def backtest(
-    settings: Settings, store, start_local: datetime, end_local: datetime, out: TextIO | None = None
+    settings: Settings, store: Store, start_local: datetime, end_local: datetime, out: TextIO | None = None
 ) -> dict[datetime, float | None]:
     """``--calibrate --from A --to B``: for each local day in [A, B), fit only on the hours before that
     day, store that calibration (fitted at the day's start, marked as a backtest) and fill the day's
@@ -296,7 +305,9 @@ def load_calibrations(store: Store) -> list:
     return out
 
 
-def forecast_kwh_fc(calibrations: list, hour_start: Sequence[int], gr_w, temp) -> list[float | None]:
+def forecast_kwh_fc(
+    calibrations: list, hour_start: Sequence[int], gr_w: Sequence[float | None], temp: Sequence[float | None]
+) -> list[float | None]:
     """kwh_fc for hours starting at ``hour_start`` (unix s) with forecast ``gr_w``/``temp`` (None: NULL),
     each from the newest calibration fitted before the hour began."""
     import numpy as np

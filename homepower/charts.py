@@ -10,7 +10,7 @@ import logging
 import math
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import matplotlib
 
@@ -19,6 +19,7 @@ logging.getLogger("matplotlib").setLevel(logging.WARNING)  # its font cache noti
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 
 from homepower import metrics as M  # noqa: E402
 
@@ -50,7 +51,7 @@ def _period_text(start: date, end: date) -> str:
     return f"{start:%d %b %Y}" if last == start else f"{start:%d %b %Y} - {last:%d %b %Y}"
 
 
-def _day_axis(ax, start: date, end: date) -> None:
+def _day_axis(ax: Axes, start: date, end: date) -> None:
     """Days as columns 0..n-1 (centred on their index), labelled with local dates, never clock times."""
     n = (end - start).days
     days = [start + timedelta(days=i) for i in range(n)]
@@ -186,7 +187,7 @@ def scatter_chart(path: Path, rows: Sequence[M.HourRow], start: date, end: date)
     plt.close(fig)
 
 
-def _bucket_bars(ax, result: M.Report, which: str, title: str, xlabel: str) -> None:
+def _bucket_bars(ax: Axes, result: M.Report, which: str, title: str, xlabel: str) -> None:
     judged = [(n, j) for n, j in result.judged.items() if j is not None]
     keys: list[str] = []
     for _, j in judged:
@@ -276,7 +277,7 @@ def _table(result: M.Report) -> str:
     """The JSON's numbers as an HTML table (one column per forecast)."""
     judged = [(n, j) for n, j in result.judged.items() if j is not None or n in M.FORECASTS]
 
-    def cell(value) -> str:
+    def cell(value: Any) -> str:
         if value is None:
             return "<td>n/a</td>"
         if isinstance(value, float):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 from zoneinfo import ZoneInfo
 
 from homepower import forecast as F
@@ -108,7 +108,7 @@ def _series_keys(s: Sample) -> list[tuple[str, str | None]]:
     return keys
 
 
-def _needs_edge(samples: Sequence[Sample], covered) -> bool:
+def _needs_edge(samples: Sequence[Sample], covered: Callable[[float], bool]) -> bool:
     """Whether some series (per source, and each meter's) has no window sample whose time ``covered``
     says brackets the outermost boundary."""
     wanted: set = set()

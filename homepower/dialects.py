@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 _EPOCH = datetime(1970, 1, 1)
 
 
-def parse_utc(value) -> datetime:
+def parse_utc(value: object) -> datetime:
     """A stored ``ts_utc`` (or an ISO text given by a person) as naive UTC. SQLite keeps DATETIME as
     whatever text was inserted: ours is "YYYY-MM-DD HH:MM:SS", but rows written by hand or by other tools
     may carry a "T", fractions of a second or an offset; all mean the same instant. ValueError otherwise."""
@@ -38,13 +39,13 @@ class Dialect:
         """INSERT that leaves a row whose ``key`` is stored already as it was (no error)."""
         raise NotImplementedError
 
-    def columns_sql(self, table: str) -> tuple[str, tuple]:
+    def columns_sql(self, table: str) -> tuple[str, tuple[str, ...]]:
         raise NotImplementedError
 
-    def to_db(self, value):
+    def to_db(self, value: Any) -> Any:
         return value
 
-    def from_db(self, value):
+    def from_db(self, value: Any) -> Any:
         if isinstance(value, Decimal):
             return float(value)
         return value
@@ -65,12 +66,12 @@ class MySQLDialect(Dialect):
     kind = "mysql"
     placeholder = "%s"
 
-    def upsert_sql(self, table, cols, key, keep=()):
+    def upsert_sql(self, table: str, cols: list[str], key: tuple[str, ...], keep: tuple[str, ...] = ()) -> str:
         names = ", ".join(f"`{c}`" for c in cols)
         updates = ", ".join(f"`{c}`=VALUES(`{c}`)" for c in cols if c not in key and c not in keep)
         return f"INSERT INTO `{table}` ({names}) VALUES ({self.params(len(cols))}) ON DUPLICATE KEY UPDATE {updates}"
 
-    def insert_new_sql(self, table, cols, key):
+    def insert_new_sql(self, table: str, cols: list[str], key: tuple[str, ...]) -> str:
         names = ", ".join(f"`{c}`" for c in cols)
         # Not INSERT IGNORE: that would also turn bad values into warnings.
         return (
@@ -78,18 +79,18 @@ class MySQLDialect(Dialect):
             f"ON DUPLICATE KEY UPDATE `{key[0]}`=`{key[0]}`"
         )
 
-    def columns_sql(self, table):
+    def columns_sql(self, table: str) -> tuple[str, tuple[str, ...]]:
         return (
             "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
             "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
             (table,),
         )
 
-    def hour_sql(self, column):
+    def hour_sql(self, column: str) -> str:
         # Not DATE_FORMAT: its '%' would meet the driver's parameter markers.
         return f"LEFT(CAST({column} AS CHAR), 13)"
 
-    def rename_sql(self, pairs):
+    def rename_sql(self, pairs: list[tuple[str, str]]) -> list[str]:
         # One statement: MySQL swaps the names atomically (DDL there commits on its own).
         return ["RENAME TABLE " + ", ".join(f"`{old}` TO `{new}`" for old, new in pairs)]
 
@@ -98,7 +99,7 @@ class SQLiteDialect(Dialect):
     kind = "sqlite"
     placeholder = "?"
 
-    def upsert_sql(self, table, cols, key, keep=()):
+    def upsert_sql(self, table: str, cols: list[str], key: tuple[str, ...], keep: tuple[str, ...] = ()) -> str:
         names = ", ".join(f'"{c}"' for c in cols)
         updates = ", ".join(f'"{c}"=excluded."{c}"' for c in cols if c not in key and c not in keep)
         conflict = ", ".join(f'"{k}"' for k in key)
@@ -107,23 +108,23 @@ class SQLiteDialect(Dialect):
             f"ON CONFLICT({conflict}) DO UPDATE SET {updates}"
         )
 
-    def insert_new_sql(self, table, cols, key):
+    def insert_new_sql(self, table: str, cols: list[str], key: tuple[str, ...]) -> str:
         names = ", ".join(f'"{c}"' for c in cols)
         conflict = ", ".join(f'"{k}"' for k in key)
         return f'INSERT INTO "{table}" ({names}) VALUES ({self.params(len(cols))}) ON CONFLICT({conflict}) DO NOTHING'
 
-    def columns_sql(self, table):
+    def columns_sql(self, table: str) -> tuple[str, tuple[str, ...]]:
         return ("SELECT name FROM pragma_table_info(?)", (table,))
 
-    def hour_sql(self, column):
+    def hour_sql(self, column: str) -> str:
         # Our DATETIME text is "YYYY-MM-DD HH:MM:SS": its first 13 characters are the hour.
         return f"substr({column}, 1, 13)"
 
-    def rename_sql(self, pairs):
+    def rename_sql(self, pairs: list[tuple[str, str]]) -> list[str]:
         # SQLite renames one table a statement.
         return [f'ALTER TABLE "{old}" RENAME TO "{new}"' for old, new in pairs]
 
-    def to_db(self, value):
+    def to_db(self, value: Any) -> Any:
         # SQLite has no DATETIME type: a fixed-width text sorts and compares like the time itself.
         if isinstance(value, datetime):
             return value.strftime(DATETIME_FORMAT)

@@ -235,7 +235,7 @@ def best_energy(candidates: Iterable[Energy]) -> Energy:
     known = [e for e in candidates if e.wh is not None]
     if known:
 
-        def rank(e: Energy):
+        def rank(e: Energy) -> tuple[int, int, str]:
             order = SOURCE_ORDER.index(e.source) if e.source in SOURCE_ORDER else len(SOURCE_ORDER)
             return (-e.samples, order, e.source or "")
 

@@ -7,6 +7,7 @@ import fcntl
 import os
 import time
 from contextlib import contextmanager
+from typing import Iterator
 from pathlib import Path
 
 from homepower.errors import ConfigError, LockTimeout
@@ -15,7 +16,7 @@ WAIT_S = 60.0
 
 
 @contextmanager
-def hold(state_dir: Path, name: str = "poll", wait_s: float = WAIT_S):
+def hold(state_dir: Path, name: str = "poll", wait_s: float = WAIT_S) -> Iterator[Path]:
     path = Path(state_dir) / f"{name}.lock"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -102,7 +102,7 @@ class HourRow:
 _flag_sets: dict[str | None, frozenset[str]] = {}  # a few distinct flag texts: one set each, shared
 
 
-def _num(value) -> float | None:
+def _num(value: Any) -> float | None:
     """A stored number; None for NULL and for what is no finite number (infinity is no energy)."""
     if value is None:
         return None

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Callable, TextIO
 from zoneinfo import ZoneInfo
 
 from homepower import metrics as M
@@ -237,7 +237,7 @@ def format_summary(result: M.Report, span: Period, tz_name: str, same: M.Report 
         out.append(f"  {note}")
     out.append(line("", label))
 
-    def cells(fn) -> list[str]:
+    def cells(fn: Callable[[M.Judgement], str]) -> list[str]:
         return [fn(j) if j is not None else "no counting hour" for _, j in judged]
 
     def energy(j: M.Judgement) -> str:
@@ -361,7 +361,7 @@ def write_page(
 
 # -- the whole run ----------------------------------------------------------------------------------
 def run_report(
-    store,
+    store: Store,
     span: Period,
     tz: ZoneInfo,
     fmt: str = "table",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from homepower import schema
@@ -31,7 +31,7 @@ def local_to_utc(year: int, month: int, day: int, hour: int, minute: int, tz: Zo
     return to_utc(datetime(int(year), int(month), int(day), int(hour), int(minute)), tz)
 
 
-def _num(value):
+def _num(value: Any) -> float | None:
     return None if value is None else float(value)
 
 

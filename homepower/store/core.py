@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, Iterable, Mapping, Protocol, Self, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, NoReturn, Protocol, Self, Sequence
 from zoneinfo import ZoneInfo
 
 from homepower import schema
 from homepower.dialects import Dialect, for_kind, parse_utc
 from homepower.errors import ConfigError, StoreRejected, StoreUnavailable
 from homepower.settings import DatabaseConfig
+
+if TYPE_CHECKING:
+    import sqlite3
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +44,7 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _mysql_errors():
+def _mysql_errors() -> ModuleType:
     import mysql.connector.errors as errors
 
     return errors
@@ -87,7 +91,7 @@ class Database:
     """One open connection with the schema in place. The queries of each use live in the mixins of the
     modules beside this one; ``homepower.store.SqlStore`` puts them together."""
 
-    def __init__(self, conn, dialect: Dialect, config: DatabaseConfig):
+    def __init__(self, conn: Any, dialect: Dialect, config: DatabaseConfig) -> None:
         self.conn = conn
         self.dialect = dialect
         self.config = config
@@ -207,7 +211,7 @@ class Database:
         value = self._newest_raw(table, col, "MIN" if oldest else "MAX")
         return None if value is None else parse_utc(value)
 
-    def _newest_raw(self, table: str, col: str, agg: str = "MAX"):
+    def _newest_raw(self, table: str, col: str, agg: str = "MAX") -> Any:
         rows = self._run(f"SELECT {agg}({self.q(col)}) FROM {self.q(table)}", fetch=True)
         return rows[0][0] if rows else None
 
@@ -247,7 +251,9 @@ class Database:
         return self._run(sql, params, fetch=fetch)
 
     # -- internals -----------------------------------------------------------------------------
-    def _run(self, sql: str, params: Sequence = (), fetch: bool = False, many: bool = False, count: bool = False):
+    def _run(
+        self, sql: str, params: Sequence = (), fetch: bool = False, many: bool = False, count: bool = False
+    ) -> Any:
         """``fetch``: the rows; ``count``: the rows the statement changed (rowcount)."""
         cursor = None
         try:
@@ -268,7 +274,7 @@ class Database:
                 except Exception:
                     pass
 
-    def _raise_unavailable(self, exc: Exception):
+    def _raise_unavailable(self, exc: Exception) -> NoReturn:
         """Map 'the database went away / is locked' to StoreUnavailable; let real bugs through."""
         if self.dialect.kind == "sqlite":
             import sqlite3
@@ -301,7 +307,7 @@ class Database:
         raise exc
 
 
-def _open_sqlite(config: DatabaseConfig, existing: bool = False):
+def _open_sqlite(config: DatabaseConfig, existing: bool = False) -> sqlite3.Connection:
     import sqlite3  # imported here: a MySQL poll need not load it
 
     assert config.path is not None  # a sqlite DatabaseConfig always has its file
@@ -323,7 +329,7 @@ def _open_sqlite(config: DatabaseConfig, existing: bool = False):
 MYSQL_CONNECT_TIMEOUT_S = 10  # the handshake, whole; a silent server must not hold the poll
 
 
-def _open_mysql(config: DatabaseConfig):
+def _open_mysql(config: DatabaseConfig) -> Any:
     import mysql.connector
     from mysql.connector.constants import ClientFlag
 
