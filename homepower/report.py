@@ -295,7 +295,7 @@ def as_json(result: M.Report, same: M.Report | None = None, health: panel_health
     return json.dumps(doc, indent=2, allow_nan=False) + "\n"
 
 
-def read_panels(store, span: Period, tz: ZoneInfo, pv: PVSettings | None) -> panel_health.Health | None:
+def read_panels(store: Store, span: Period, tz: ZoneInfo, pv: PVSettings | None) -> panel_health.Health | None:
     """Panel health at the end of the period (None without a per-panel record): the period and the month
     before it, so that its first days have sunny days behind them."""
     from homepower import panel_check

@@ -226,7 +226,7 @@ def database_part(status: Status, store: Store, conf: Settings, now: datetime) -
     panel_part(status, store, conf, now)
 
 
-def panel_part(status: Status, store, conf: Settings, now: datetime) -> None:
+def panel_part(status: Status, store: Store, conf: Settings, now: datetime) -> None:
     """The micro-inverters (where the poll records them): each one silent, or low against its group."""
     from homepower import panel_check
 
