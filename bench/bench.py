@@ -662,6 +662,12 @@ def machine() -> str:
     )
 
 
+def _bench_services(ctx: Context) -> list[Row]:
+    from bench.services import bench_services  # it imports this module: loaded when the part runs
+
+    return bench_services(ctx)
+
+
 def part(rows: list[Row], name: str, fn, ctx: Context, fallback: list[Row]) -> None:
     """Run one part; on any failure its rows become "n/a: <reason>" and the bench goes on."""
     t0 = time.perf_counter()
@@ -755,6 +761,7 @@ def main(argv: list[str] | None = None) -> int:
             part(rows, "data", lambda c: (make_year(c), [])[1], ctx, [])
         part(rows, "report", lambda c: bench_report(c, ("sqlite",)), ctx, [Row("pv_report.py timings", "")])
         part(rows, "solar3p", bench_solar3p, ctx, [Row("solar3p timings", "")])
+    part(rows, "services", _bench_services, ctx, [Row("pv_report.py with the PV services (bench/services.py)", "")])
     part(rows, "accuracy", bench_accuracy, ctx, [Row("solar3p accuracy (bench/accuracy.py)", "")])
     part(rows, "calibration", bench_calibration, ctx, [Row("calibration (bench/calibration.py)", "")])
     part(rows, "publish", bench_publish, ctx, [Row("pv_report.py --publish (bench/publish.py)", "")])
