@@ -163,4 +163,4 @@ def test_report_ranks_solar3p_and_the_services_and_the_page_opens_with_it(store,
     text = (out / "report.html").read_text()
     first_table = re.search(r"<table[^>]*>", text)
     assert first_table is not None and 'class="ranking"' in first_table.group(0)
-    assert text.index("Which forecast to trust") < text.index("<pre>")
+    assert text.index("Which forecast to trust") < text.index("<figure")
