@@ -329,3 +329,26 @@ def test_crontab_lines_stay_within_each_services_quota():
     assert 5 <= lo and hi <= 17  # in daylight (winter's too)
     for line in (fs_line, sc_line):
         assert int(line.lstrip("#").split()[0]) % 15 != 0  # off the quarter hours (Forecast.Solar asks it)
+
+
+# -- hostile answers: bounded, one line ---------------------------------------------------------------
+def test_a_dribbling_service_is_cut_at_the_timeout(env, fake):
+    fake.manner = Manner(dribble_s=0.5)
+    started = time.monotonic()
+    failed(fetch(env, "--source", "solcast", "--timeout", "3"), 69, "Solcast")
+    assert time.monotonic() - started < 20
+
+
+def test_an_answer_over_the_cap_is_65(env, fake):
+    huge = json.dumps({"forecasts": [{"period_end": "2026-06-01T12:30:00Z", "pv_estimate": 1.0}] * 30000})
+    fake.sc_mode = "huge:" + huge
+    failed(fetch(env, "--source", "solcast"), 65, "Solcast")
+    assert not (Path(env["STATE_DIR"]) / "pv-forecast-solcast.json").exists()
+
+
+def test_debug_logging_shows_no_key(env, fake):
+    env.update({"LOG_LEVEL": "DEBUG", "FORECAST_SOLAR_KEY": FS_KEY})
+    for source in ("forecast.solar", "solcast"):
+        result = fetch(env, "--source", source)
+        assert result.returncode == 0, result.stderr
+        assert FS_KEY not in result.stdout + result.stderr and SC_KEY not in result.stdout + result.stderr

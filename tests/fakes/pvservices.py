@@ -23,7 +23,7 @@ Solcast, ``GET /rooftop_sites/{site}/forecasts?format=json&hours=N`` with ``Auth
   ``TooManyRequests``; ``sc_mode`` ``busy`` answers 429 with an empty body (the service too busy).
 - ``{"forecasts": [...]}``: half-hours from the next half-hour after ``now`` for ``hours`` hours,
   ``period_end`` in UTC with seven decimals, ``period`` ``PT30M``, ``pv_estimate``/``10``/``90`` the mean kW.
-- ``sc_mode``: ``html``, ``empty`` (an empty list), ``no_list`` (no ``forecasts``).
+- ``sc_mode``: ``html``, ``empty`` (an empty list), ``no_list`` (no ``forecasts``), ``huge:<body>`` (that body).
 """
 
 from __future__ import annotations
@@ -191,6 +191,8 @@ class _Handler(MannerMixin):
             return self._sc_error(404, "SiteNotFound", "The specified site cannot be found.")
         if fake.sc_mode == "html":
             return self.respond(200, b"<html><body>Service Unavailable</body></html>", "text/html")
+        if fake.sc_mode and fake.sc_mode.startswith("huge:"):
+            return self.respond(200, fake.sc_mode[len("huge:") :])
         if fake.sc_mode == "no_list":
             return self.respond(200, json.dumps({"estimated_actuals": []}))
         hours = int(query.get("hours", "168"))
