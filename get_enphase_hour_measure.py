@@ -6,14 +6,22 @@ Enlighten unreachable or a server error, 75 database unavailable (reading spoole
 77 credentials/token rejected or certificate pin mismatch, 78 configuration error.
 """
 
+from __future__ import annotations
+
 import gc
 import json
 import sys
+from typing import TYPE_CHECKING, Sequence
 
 from homepower.cli import Parser, held_logs, run
 
+if TYPE_CHECKING:
+    from types import ModuleType
 
-def main(argv=None) -> int:
+    from homepower.settings import Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     parser = Parser(
         prog="get_enphase_hour_measure.py",
         description="Read the Enphase IQ Gateway once and store one row in enphase_production.",
@@ -38,7 +46,7 @@ def main(argv=None) -> int:
     if (args.start is not None or args.step is not None) and not args.replay:
         parser.error("--start and --step go with --replay")
 
-    def body():
+    def body() -> None:
         import log
         from homepower import poll, settings as settings_mod
 
@@ -47,7 +55,7 @@ def main(argv=None) -> int:
         with held_logs():  # a failure is one line on stderr; the run's log lines only when it succeeds
             act(poll, settings)
 
-    def act(poll, settings):
+    def act(poll: ModuleType, settings: Settings) -> None:
         if args.replay:
             count = poll.replay(settings, args.replay, args.start, args.step)
             print(f"stored {count} reading(s) from {args.replay}")

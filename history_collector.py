@@ -23,13 +23,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 import log
 from homepower.cli import Parser, held_logs, run
 from homepower.errors import UsageError
 
+if TYPE_CHECKING:
+    from homepower.collect import HourRow, Request
+    from homepower.settings import Settings
 
-def parse_args(argv):
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = Parser(prog="history_collector.py", description="Build pvhistory: one row per local clock hour.")
     parser.add_argument("--hour", metavar="YYYY-MM-DDTHH", help="one local hour")
     parser.add_argument("--from", dest="start", metavar="A", help="first local hour or date (inclusive)")
@@ -56,7 +61,7 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def make_request(args):
+def make_request(args: argparse.Namespace) -> Request:
     """The collector request the options name (local times; the time zone applies later)."""
     from homepower import hours
     from homepower.collect import Request
@@ -81,7 +86,7 @@ def make_request(args):
     return Request("recent", dry_run=args.dry_run)
 
 
-def archive(conf, paths) -> None:
+def archive(conf: Settings, paths: Sequence[Path]) -> None:
     """``--archive``: store each file, one line per file; a bad file stores nothing and fails the run (65)."""
     from homepower.errors import DataError
     from homepower.forecast import archive_files
@@ -98,16 +103,16 @@ def archive(conf, paths) -> None:
         raise DataError(f"{errors[0]}; nothing stored from it{others}") from errors[0]
 
 
-def print_table(rows) -> None:
+def print_table(rows: Sequence[HourRow]) -> None:
     from homepower.hourtable import format_table
 
     sys.stdout.write(format_table(rows))
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
 
-    def body():
+    def body() -> None:
         from homepower import settings
 
         conf = settings.load()
@@ -115,7 +120,7 @@ def main(argv=None) -> int:
         with held_logs():  # a failed run is its one line (below DEBUG); a good one logs as usual
             return work(conf)
 
-    def work(conf):
+    def work(conf: Settings) -> None:
         if args.archive is not None:
             if (
                 any(v is not None for v in (args.hour, args.start, args.end))
@@ -146,6 +151,7 @@ def main(argv=None) -> int:
                 from homepower import calibration
 
                 if request.kind == "range":
+                    assert request.start is not None and request.end is not None  # a range has both
                     calibration.backtest(conf, store, request.start, request.end)
                     return
                 try:

@@ -19,13 +19,14 @@ import argparse
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Sequence
 
 import log
 from homepower.cli import Parser, run
 from homepower.errors import UsageError
 
 
-def parse_args(argv):
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = Parser(prog="pv_report.py", description="Report on pvhistory: forecasts judged, production shown.")
     parser.add_argument("--from", dest="start", metavar="A", help="first local date, YYYY-MM-DD (inclusive)")
     parser.add_argument("--to", dest="end", metavar="B", help="local date to stop at, YYYY-MM-DD (exclusive)")
@@ -43,10 +44,10 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
 
-    def body():
+    def body() -> int:
         from homepower import settings
         from homepower.collect import utc_now
         from homepower.dialects import parse_utc
