@@ -1,7 +1,8 @@
 """How the poller trusts the gateway's certificate (ENVOY_TLS).
 
 ``pin``: trust on first use. The first run reads the certificate's SHA-256 fingerprint with a bare TLS
-handshake (no request is sent); every request then goes through urllib3 with ``assert_fingerprint``, which
+handshake by urllib3 (no request is sent); every request then goes through netio (requests, urllib3
+underneath) with urllib3's ``assert_fingerprint``, which
 checks the certificate right after the handshake and before a single byte of the request is written. The
 fingerprint is stored in ``STATE_DIR/gateway-cert.sha256`` only once ``/info`` answered as an IQ Gateway
 (the client's ``confirm_gateway``): a wrong ENVOY_HOST that speaks HTTPS (a router) is never pinned. A
@@ -14,15 +15,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import socket
 import ssl
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import urllib3
-
 from homepower.errors import ConfigError, PinMismatch
+from netio.errors import ConnectFailed, TLSFailed
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +43,38 @@ def normalise(fp: str) -> str:
 
 
 def probe_fingerprint(base_url: str, timeout: float) -> str:
-    """The fingerprint of the certificate the gateway presents: a handshake only, nothing is sent."""
+    """The fingerprint of the certificate the gateway presents: urllib3 connects and shakes hands, and
+    nothing is sent. netio's TLSFailed or ConnectFailed when that fails."""
+    import urllib3
+    from urllib3.connection import HTTPSConnection
+
+    from netio.client import reason_for
+
     parts = urlsplit(base_url)
     host, port = parts.hostname or "", parts.port or 443
-    context = _lenient_context()
-    with socket.create_connection((host, port), timeout=timeout) as raw:
-        with context.wrap_socket(raw, server_hostname=host) as tls:
-            der = tls.getpeercert(binary_form=True)
-            if der is None:
-                raise ssl.SSLError("the gateway presented no certificate")
-            return fingerprint(der)
+    conn = HTTPSConnection(
+        host, port, timeout=timeout, cert_reqs="CERT_NONE", assert_hostname=False, ssl_context=_lenient_context()
+    )
+    try:
+        conn.connect()
+        sock = conn.sock
+        der = sock.getpeercert(binary_form=True) if isinstance(sock, ssl.SSLSocket) else None
+    except (ssl.SSLError, urllib3.exceptions.SSLError) as exc:
+        raise TLSFailed("TLS handshake failed", service="gateway", url=base_url, reason=reason_for(exc)) from exc
+    except (OSError, urllib3.exceptions.HTTPError) as exc:
+        raise ConnectFailed("cannot be reached", service="gateway", url=base_url, reason=reason_for(exc)) from exc
+    finally:
+        conn.close()
+    if not der:
+        raise TLSFailed("presented no certificate", service="gateway", url=base_url)
+    return fingerprint(der)
+
+
+def ssl_reasons(exc: BaseException) -> set[str]:
+    """OpenSSL's reason codes anywhere in what the libraries wrapped (see netio.client)."""
+    from netio.client import ssl_reasons as reasons
+
+    return reasons(exc)
 
 
 def pin_path(state_dir: Path) -> Path:
@@ -106,30 +130,25 @@ def _lenient_context() -> ssl.SSLContext:
     return context
 
 
-def pool_for(tls: str, base_url: str, state_dir: Path, timeout: float) -> tuple[urllib3.HTTPConnectionPool, str | None]:
-    """The keep-alive connection pool for the gateway (one connection: requests go one at a time), and
-    the fingerprint seen on first use (to be pinned once the host proved a gateway), else None. Requests
-    through the pool follow no redirect and retry nothing (the caller does)."""
-    parts = urlsplit(base_url)
-    common: dict[str, Any] = dict(host=parts.hostname, port=parts.port, maxsize=1, retries=False)
-    if parts.scheme != "https":
-        return urllib3.HTTPConnectionPool(**common), None
+def session_for(tls: str, base_url: str, state_dir: Path, timeout: float) -> tuple[requests.Session, str | None]:
+    """The gateway's session (never a proxy, nothing from the environment: a LAN device), and the
+    fingerprint seen on first use (to be pinned once the host proved a gateway), else None."""
+    from netio.client import PinnedAdapter, new_session, quiet_insecure_warnings
+
+    if urlsplit(base_url).scheme != "https":
+        return new_session(trust_env=False, adapter=PinnedAdapter()), None
     if tls == "insecure":
-        # The user chose no check: say it once in the log, not four urllib3 warnings per run.
-        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        # The user chose no check: say it once in the log, not a urllib3 warning per request.
+        quiet_insecure_warnings()
         log.debug("ENVOY_TLS=insecure: the gateway's certificate is not checked")
-        pool = urllib3.HTTPSConnectionPool(
-            **common, cert_reqs="CERT_NONE", assert_hostname=False, ssl_context=_lenient_context()
-        )
-        return pool, None
+        return new_session(trust_env=False, verify=False, adapter=PinnedAdapter(ssl_context=_lenient_context())), None
     if tls != "pin":  # a CA bundle file: normal verification against it, host name included
-        return urllib3.HTTPSConnectionPool(**common, cert_reqs="CERT_REQUIRED", ca_certs=tls), None
+        return new_session(trust_env=False, verify=tls, adapter=PinnedAdapter()), None
     fp = read_pin(state_dir)
     fresh = None
     if fp is None:
-        fp = fresh = probe_fingerprint(base_url, timeout)  # OSError: the caller retries like any request
+        fp = fresh = probe_fingerprint(base_url, timeout)  # netio's error: the caller retries like any request
     # urllib3 compares the fingerprint right after the handshake, before the request is written.
-    pool = urllib3.HTTPSConnectionPool(
-        **common, cert_reqs="CERT_NONE", assert_hostname=False, assert_fingerprint=fp, ssl_context=_lenient_context()
-    )
-    return pool, fresh
+    quiet_insecure_warnings()  # no CA check: the pin is the check
+    adapter = PinnedAdapter(fingerprint=fp, ssl_context=_lenient_context())
+    return new_session(trust_env=False, verify=False, adapter=adapter), fresh

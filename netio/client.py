@@ -432,6 +432,8 @@ class Conversation:
         chain = list(_chain(exc))
         if any(isinstance(e, (NewConnectionError, socket.gaierror, ConnectionRefusedError)) for e in chain):
             return ConnectFailed(f"cannot be reached ({reason})", **fields)
+        if any(isinstance(e, urllib3.exceptions.ReadTimeoutError) for e in chain):
+            return NoAnswer(f"stopped answering ({reason})", **fields)
         broken = (http.client.RemoteDisconnected, http.client.IncompleteRead, ConnectionError)
         if not any(isinstance(e, broken) for e in chain) and any(
             isinstance(e, http.client.HTTPException) for e in chain

@@ -5,7 +5,8 @@ from __future__ import annotations
 import socket
 
 import pytest
-from urllib3.exceptions import ReadTimeoutError
+
+import netio
 
 from homepower.errors import UnreachableError
 from homepower.gateway.client import GatewayClient
@@ -54,15 +55,11 @@ def test_a_slow_failing_gateway_does_not_stretch_envoy_retry_s(tmp_path):
     now = [0.0]
     timeouts = []
 
-    class Hanging:  # stands in for the urllib3 pool
-        def urlopen(self, method, url, timeout, **kwargs):
-            timeouts.append(timeout.read_timeout)
-            now[0] += timeout.read_timeout
-            raise ReadTimeoutError(self, url, "Read timed out.")
-
-    class Client(GatewayClient):
-        def _open(self, timeout):
-            return Hanging()
+    class Client(GatewayClient):  # each attempt: the gateway accepted, then the read timed out
+        def _attempt(self, path, headers, auth, cap, timeout):
+            timeouts.append(timeout)
+            now[0] += timeout
+            raise netio.NoAnswer("accepted the connection but did not answer", service="gateway", url=path)
 
     def sleep(seconds):
         now[0] += seconds

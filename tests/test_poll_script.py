@@ -307,8 +307,8 @@ def imported_by(run) -> set[str]:
 
 
 def test_the_poll_path_stays_light(tmp_path, gateway, enlighten):
-    """No pandas/numpy/pvlib, even transitively; no MySQL driver for an SQLite database. requests only when
-    a token is fetched from Enlighten: a poll with the cached token talks to the gateway through urllib3."""
+    """No pandas/numpy/pvlib, even transitively; no MySQL driver for an SQLite database. (requests is on
+    the path: netio speaks to the gateway with it; what that costs is measured by make bench.)"""
     gw = gateway()
     env = env_for(tmp_path, gw, enlighten, PYTHONPROFILEIMPORTTIME="1")
     for args in (["--help"], [], []):
@@ -317,16 +317,14 @@ def test_the_poll_path_stays_light(tmp_path, gateway, enlighten):
         imported = imported_by(run)
         assert not imported & {"pandas", "numpy", "pvlib", "mysql"}
     assert len(enlighten.tokens) == 1  # the first poll fetched the token (with requests), the second did not
-    assert "requests" not in imported and "urllib3" in imported
     assert len(rows(tmp_path / "state" / "homepower.db")) >= 1
 
 
-def test_an_old_gateway_with_digest_imports_no_requests(tmp_path, gateway, enlighten):
+def test_an_old_gateway_with_digest_gives_a_reading(tmp_path, gateway, enlighten):
     bodies = {"/info": info_xml("121426016034", "D5.0.62", False), "/api/v1/production": V1}
     gw = gateway(bodies=bodies, digest_paths=("/api/v1/production",))
-    run = run_poller(env_for(tmp_path, gw, enlighten, PYTHONPROFILEIMPORTTIME="1"))
+    run = run_poller(env_for(tmp_path, gw, enlighten))
     assert run.code == 0, run.output
-    assert "requests" not in imported_by(run)
     assert rows(tmp_path / "state" / "homepower.db")[0]["source"] == "v1"
 
 

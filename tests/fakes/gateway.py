@@ -33,12 +33,13 @@ import ssl
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from . import serve_until_interrupted
 from .certs import cert_fingerprint, make_cert
+from .manners import Manner, MannerMixin
 from .roof import Roof
 
 # Fixture file name for each path the gateway serves.
@@ -134,7 +135,7 @@ class _Server(ThreadingHTTPServer):
     fake: "FakeGateway"
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(MannerMixin):
     protocol_version = "HTTP/1.1"
     server: _Server
 
@@ -181,15 +182,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.fake._serve(self)
 
     def send(self, status: int, body: str | bytes, content_type: str = "application/json", headers: dict | None = None):
-        data = body.encode() if isinstance(body, str) else body
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
+        """An answer in the gateway's ``manner`` (framing, gzip, dribble: tests/fakes/manners.py)."""
+        self.respond(status, body, content_type, (headers or {}).items())
 
 
 class FakeGateway:
@@ -232,6 +226,7 @@ class FakeGateway:
         self.firmware = _firmware(info_text)
         self.serial = _serial(info_text)
         self.token_required = self.firmware >= (7,) if token_required is None else token_required
+        self.manner = Manner()  # how it answers: framing, gzip, busy, redirect (tests/fakes/manners.py)
         self.revoked: set[str] = set()
         self.sessions: set[str] = set()
         self.requests: list[dict] = []
@@ -431,6 +426,8 @@ class FakeGateway:
             time.sleep(self.trickle_s)
 
     def _serve(self, handler: _Handler) -> None:
+        if handler.intercepted():  # the manner's busy or redirect answer
+            return
         path = urlsplit(handler.path).path
         self.requests.append({"method": handler.command, "path": path, "headers": dict(handler.headers)})
         if self.delay:
