@@ -304,7 +304,7 @@ def poll_once(settings: Settings) -> Reading:
 
 def _poll_into(store: Store, settings: Settings) -> Reading:
     """The spool and a new reading into ``store``; a gateway that fails still lets the spool be stored."""
-    spooled, bad = spool.read(settings.state_dir)
+    spooled, bad, torn = spool.read(settings.state_dir)
     gateway_error: HomepowerError | None = None
     reading: Reading | None = None
     store_error: StoreUnavailable | None = None
@@ -317,10 +317,10 @@ def _poll_into(store: Store, settings: Settings) -> Reading:
         except HomepowerError as exc:
             gateway_error = exc
         batch = spooled + ([reading] if reading else [])
-        if batch or bad:
+        if batch or bad or torn:
             try:
                 store_readings(store, batch, settings.timezone)
-                spool.clear(settings.state_dir, bad)
+                spool.clear(settings.state_dir, bad, torn)
                 if spooled:
                     log.info("stored %d spooled reading(s)", len(spooled))
             except StoreUnavailable as exc:
@@ -511,7 +511,7 @@ def replay(settings: Settings, path: Path | str, start: str | None = None, step:
     with lock.hold(settings.state_dir):
         try:
             with _connect(settings) as store:  # closed (quietly) on the way out
-                spooled, bad = spool.read(settings.state_dir)
+                spooled, bad, torn = spool.read(settings.state_dir)
                 store_readings(store, spooled, settings.timezone, commit=False)
                 batch: list[Reading] = []
                 for reading in iter_replay(path, settings.timezone, start, step):
@@ -521,7 +521,7 @@ def replay(settings: Settings, path: Path | str, start: str | None = None, step:
                         batch = []
                 store_readings(store, batch, settings.timezone, commit=False)
                 store.commit()
-                spool.clear(settings.state_dir, bad)
+                spool.clear(settings.state_dir, bad, torn)
         except StoreUnavailable as exc:  # one transaction: none of the file went in
             exc.add_note(f"nothing stored from {path}; replay it again later")
             raise

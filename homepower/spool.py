@@ -1,8 +1,10 @@
 """A durable, append-only spool of readings the database could not take (STATE_DIR/spool.jsonl).
 
 One JSON line per reading, in the ``--replay`` format. Each append is a single ``write`` followed by
-``fsync``, so a crash can at worst leave a torn last line; the next append starts on a fresh line, and a
-drain sets torn or unreadable lines aside in ``spool.rejected`` instead of losing the good ones. Callers
+``fsync``, so a crash can at worst leave a torn last line (no newline: the normal trace of a kill
+mid-write). That tail is never taken for a reading: the next append or drain sets it aside in
+``spool.rejected`` with one warning, and every whole line is stored; a whole line that cannot be
+understood is set aside too, and the run says so (exit 65). Callers
 hold the run lock, so a drain and an append never interleave. Draining is idempotent: a line stored
 twice is one row (the store upserts on ts_utc), so a crash between commit and truncate loses nothing.
 """
@@ -20,6 +22,7 @@ log = logging.getLogger(__name__)
 
 SPOOL_FILE = "spool.jsonl"
 REJECTED_FILE = "spool.rejected"
+MAX_TAIL = 1024 * 1024  # a torn line is at most one reading's line (MAX_LINE); more is read no further
 
 
 def spool_path(state_dir: Path) -> Path:
@@ -58,16 +61,14 @@ def append(state_dir: Path, readings: list[Reading]) -> Path:
 def _append(path: Path, readings: list[Reading]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     created = not path.exists()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        prefix = b""
-        size = os.fstat(fd).st_size
-        if size:
-            with open(path, "rb") as handle:  # a torn last line (crash mid-write) must stay apart
-                handle.seek(size - 1)
-                if handle.read(1) != b"\n":
-                    prefix = b"\n"
-        data = prefix + "".join(r.to_line() + "\n" for r in readings).encode()
+        torn = _torn_tail(fd)
+        if torn is not None:  # a crash mid-write: set the tail aside, append after the last whole line
+            offset, tail = torn
+            set_aside_torn(path.parent, tail)
+            os.ftruncate(fd, offset)
+        data = "".join(r.to_line() + "\n" for r in readings).encode()
         written = 0
         while written < len(data):
             written += os.write(fd, data[written:])
@@ -79,15 +80,46 @@ def _append(path: Path, readings: list[Reading]) -> Path:
     return path
 
 
-def read(state_dir: Path) -> tuple[list[Reading], list[str]]:
-    """The readings in the spool, and the lines that could not be read (torn or damaged)."""
+def _torn_tail(fd: int) -> tuple[int, str] | None:
+    """Where the torn last line starts and its text, or None when the file ends with a newline."""
+    size = os.fstat(fd).st_size
+    if not size or os.pread(fd, 1, size - 1) == b"\n":
+        return None
+    start = max(0, size - MAX_TAIL)
+    chunk = os.pread(fd, size - start, start)
+    cut = chunk.rfind(b"\n")
+    offset = start + cut + 1 if cut >= 0 else start
+    return offset, chunk[offset - start :].decode("utf-8", errors="replace")
+
+
+def set_aside_torn(state_dir: Path, tail: str) -> None:
+    """Keep a torn last line in spool.rejected (for a person to look at), with one warning line."""
+    rejected = Path(state_dir) / REJECTED_FILE
+    with open(rejected, "a", encoding="utf-8") as handle:
+        handle.write(tail + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    log.warning(
+        "the spool's last line was cut short (a run killed while writing it) and is no reading: set aside in %s",
+        rejected,
+    )
+
+
+def read(state_dir: Path) -> tuple[list[Reading], list[str], str | None]:
+    """The readings in the spool, the whole lines that could not be understood, and the torn last line
+    (no newline after it: a write cut short), if any."""
     path = spool_path(state_dir)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return [], []
+        return [], [], None
     except OSError as exc:
         raise _unusable(path, exc) from None
+    torn = None
+    if raw and not raw.endswith(b"\n"):
+        cut = raw.rfind(b"\n") + 1
+        raw, tail = raw[:cut], raw[cut:].decode("utf-8", errors="replace")
+        torn = tail if tail.strip() else None
     readings, bad = [], []
     for line in raw.decode("utf-8", errors="replace").splitlines():
         if not line.strip():
@@ -96,20 +128,23 @@ def read(state_dir: Path) -> tuple[list[Reading], list[str]]:
             readings.append(from_line(line))
         except DataError:
             bad.append(line)
-    return readings, bad
+    return readings, bad, torn
 
 
-def clear(state_dir: Path, bad: list[str]) -> None:
-    """Empty the spool after its readings were committed; unreadable lines go to spool.rejected."""
+def clear(state_dir: Path, bad: list[str], torn: str | None = None) -> None:
+    """Empty the spool after its readings were committed; unreadable lines and the torn last line go to
+    spool.rejected."""
     path = spool_path(state_dir)
     try:
+        if torn is not None:
+            set_aside_torn(Path(state_dir), torn)
         if bad:
             rejected = Path(state_dir) / REJECTED_FILE
             with open(rejected, "a", encoding="utf-8") as handle:
                 handle.write("".join(line + "\n" for line in bad))
                 handle.flush()
                 os.fsync(handle.fileno())
-            log.warning("%d unreadable spool line(s) (torn by a crash?) set aside in %s", len(bad), rejected)
+            log.warning("%d spool line(s) that cannot be understood set aside in %s", len(bad), rejected)
         try:
             os.truncate(path, 0)
         except FileNotFoundError:

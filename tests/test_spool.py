@@ -48,24 +48,40 @@ def stored(db_config):
 
 def test_append_and_read_back_round_trip(tmp_path):
     spool.append(tmp_path, [reading(1), reading(2, 2000.0)])
-    got, bad = spool.read(tmp_path)
-    assert bad == [] and got == [reading(1), reading(2, 2000.0)]
+    got, bad, torn = spool.read(tmp_path)
+    assert bad == [] and torn is None and got == [reading(1), reading(2, 2000.0)]
     assert got[0].ts_utc.microsecond == 0 and got[0].whExportedLifetime == 9.5
     assert (got[0].whImportedLifetime, got[0].whConsumedLifetime) == (4.25, None)
     assert (tmp_path / "spool.jsonl").stat().st_mode & 0o777 == 0o600
 
 
-def test_a_torn_last_line_does_not_corrupt_earlier_or_later_entries(tmp_path):
+def test_a_torn_last_line_is_set_aside_by_the_next_append_and_never_read(tmp_path):
     spool.append(tmp_path, [reading(1)])
+    cut = reading(2).to_line()[:25]
     with open(tmp_path / "spool.jsonl", "ab") as handle:  # a crash in the middle of a write
-        handle.write(reading(2).to_line().encode()[:25])
+        handle.write(cut.encode())
+    assert spool.read(tmp_path) == ([reading(1)], [], cut)
     spool.append(tmp_path, [reading(3)])
-    got, bad = spool.read(tmp_path)
-    assert got == [reading(1), reading(3)]
-    assert len(bad) == 1
-    spool.clear(tmp_path, bad)
-    assert spool.read(tmp_path) == ([], [])
-    assert (tmp_path / "spool.rejected").read_text().strip() == bad[0]
+    assert spool.read(tmp_path) == ([reading(1), reading(3)], [], None)
+    assert (tmp_path / "spool.rejected").read_text() == cut + "\n"
+    spool.clear(tmp_path, [])
+    assert spool.read(tmp_path) == ([], [], None)
+
+
+def test_a_run_killed_mid_write_leaves_a_tail_the_next_run_sets_aside_exit_0(tmp_path, gateway, db_url, db_config):
+    """Every whole line is stored, the torn tail is kept in spool.rejected with one warning line, and the
+    run succeeds: the normal trace of a crash is no error (65 stays for a whole line not understood)."""
+    state = tmp_path / "state"
+    spool.append(state, [reading(1), reading(2)])
+    with open(state / "spool.jsonl", "ab") as handle:
+        handle.write(reading(3).to_line().encode()[:40])
+    run = run_poller(poller_env(state, gateway, DATABASE_URL=db_url, LOG_LEVEL="WARNING"))
+    assert run.code == 0, run.output
+    assert len(stored(db_config)) == 3  # the two whole lines and the new reading
+    warned = [line for line in run.stderr.splitlines() if "spool.rejected" in line]
+    assert len(warned) == 1 and "cut short" in warned[0], run.stderr
+    assert (state / "spool.jsonl").read_text() == ""
+    assert (state / "spool.rejected").read_text() == reading(3).to_line()[:40] + "\n"
 
 
 def test_lock_waits_then_times_out(tmp_path):
@@ -110,7 +126,7 @@ def test_spool_is_stored_first_even_when_the_gateway_is_down(tmp_path, gateway, 
     run = run_poller(poller_env(tmp_path / "state", gateway, DATABASE_URL=db_url))
     assert run.code == 69, run.output
     assert len(stored(db_config)) == 2
-    assert spool.read(tmp_path / "state") == ([], [])
+    assert spool.read(tmp_path / "state") == ([], [], None)
 
 
 def test_draining_twice_is_one_row_per_second(tmp_path, gateway, db_url, db_config):
