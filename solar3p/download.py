@@ -1,10 +1,8 @@
-"""Bounded HTTP GETs for the forecast services: a size cap on every body and one wall-clock deadline.
-
-A body is read in small pieces and refused as soon as it passes the cap (the rest is never read), so
-memory stays bounded whatever the sender does. The deadline covers everything a fetch does on the network
-(connecting, headers, bodies, retries and their pauses) and holds however slowly a server sends: a timer
-signal interrupts a read that is still waiting when the time is up; a per-read timeout alone would let a
-server that sends one byte a second go on for ever.
+"""Bounded HTTP GETs for the forecast services, through the project's one HTTP client (``netio``): a cap on
+every body (read in pieces, refused as soon as it passes: the rest is never read) and one wall-clock
+deadline over a whole fetch (connecting, headers, bodies, retries and their pauses), held however slowly
+a server sends. Proxies and the CA bundle come from the environment (``HTTPS_PROXY``/``NO_PROXY``), a
+``Retry-After`` that fits the deadline is waited out, redirects are followed to the same host only.
 
 Errors carry their fields (service, url, status, reason) and never the query, which may hold an API key.
 """
@@ -13,26 +11,22 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
-import threading
-import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Iterator
+from typing import Any
+
+import netio
+from netio.client import reason_of as reason_of
+from netio.deadline import Deadline as _Deadline
+from netio.deadline import Expired
 
 from homepower.errors import AuthError, DataError, UnreachableError
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024  # the real answers are 10-70 KB; see docs/solar3p.md
-READ_PIECE = 8192  # bytes per read: a compressed piece cannot expand past a few MB
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 30.0
-
-
-class DeadlinePassed(BaseException):
-    """Raised by the timer inside whatever read was waiting; a BaseException so that no library's
-    ``except Exception`` swallows it on the way out. ``Deadline.run`` turns it into an error."""
 
 
 class ServiceError(DataError):
@@ -72,24 +66,27 @@ class BodyTooLarge(ServiceError):
         self.limit = limit
 
 
-@dataclass
 class Deadline:
-    """One wall-clock budget for a whole fetch. ``remaining()`` in seconds, never below 0."""
+    """One wall-clock budget for a whole fetch, and its HTTP session (one per fetch: keep-alive between
+    the requests of a range). ``remaining()`` in seconds, never below 0."""
 
-    seconds: float
-    started: float = 0.0
+    def __init__(self, seconds: float) -> None:
+        from netio.client import new_session  # requests: only when something is fetched
 
-    def __post_init__(self) -> None:
-        self.started = time.monotonic()
+        self.seconds = seconds
+        self.clock = _Deadline(seconds)
+        self.session = new_session()
 
     def remaining(self) -> float:
-        return max(0.0, self.started + self.seconds - time.monotonic())
+        return max(0.0, self.clock.left())
 
     def spent(self) -> float:
-        return time.monotonic() - self.started
+        return self.clock.elapsed()
 
     def sleep(self, seconds: float) -> bool:
         """Pause ``seconds`` if the budget allows it (with a second to spare for the next try)."""
+        import time
+
         if seconds + 1.0 > self.remaining():
             return False
         time.sleep(seconds)
@@ -97,52 +94,29 @@ class Deadline:
 
     @contextmanager
     def enforced(self, service: str, url: str) -> Iterator[None]:
-        """Within the block, a read still waiting when the budget is spent is interrupted: the block
-        raises ServiceUnreachable saying how long it took. Only the main thread has signals; elsewhere the
-        per-read timeouts alone bound it."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def ring(signum, frame):
-            raise DeadlinePassed()
-
-        previous = signal.signal(signal.SIGALRM, ring)
-        signal.setitimer(signal.ITIMER_REAL, max(0.001, self.remaining()))
+        """Within the block (requests and the pauses between them), the deadline holds: once it passes the
+        block raises ServiceUnreachable saying how long it took (main thread; elsewhere the per-read
+        timeouts, clipped to what is left, bound it)."""
         try:
-            yield
-        except DeadlinePassed as exc:
-            raise ServiceUnreachable(
-                f"{service} {url} gave no complete answer within the fetch's {self.seconds:g} s deadline "
-                f"(gave up after {self.spent():.1f} s); try again later",
-                service,
-                url,
-                reason="deadline",
-            ) from exc
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+            with self.clock.armed():
+                yield
+        except Expired as exc:
+            raise self.passed(service, url) from exc
 
-
-def reason_of(body: bytes) -> str | None:
-    """The service's own error text: Open-Meteo's ``{"error": true, "reason": ...}``, or a short body."""
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):
-        text = " ".join(body[:200].decode("utf-8", "replace").split())
-        return text if text and "<" not in text else None  # plain text yes, an HTML page no
-    if isinstance(document, dict):
-        for name in ("reason", "error", "message"):
-            value = document.get(name)
-            if isinstance(value, str) and value.strip():
-                return " ".join(value.split())[:300]
-    return None
+    def passed(self, service: str, url: str) -> ServiceUnreachable:
+        return ServiceUnreachable(
+            f"{service} {url} gave no complete answer within the fetch's {self.seconds:g} s deadline "
+            f"(gave up after {self.spent():.1f} s); try again later",
+            service,
+            url,
+            reason="deadline",
+        )
 
 
 def get(
     service: str,
     url: str,
-    params: dict,
+    params: dict[str, Any],
     deadline: Deadline,
     limit: int = MAX_BODY_BYTES,
     secret: str | None = None,
@@ -150,10 +124,9 @@ def get(
 ) -> bytes:
     """GET ``url`` with ``params``; the body (at most ``limit`` bytes) of a 200 answer, else the contract's
     error. Run it inside ``deadline.enforced``. ``secret`` is scrubbed from whatever the body echoes."""
-    import requests
+    from netio.client import Conversation
 
-    remaining = deadline.remaining()
-    if remaining <= 0:
+    if deadline.remaining() <= 0:
         raise ServiceUnreachable(
             f"{service} {url}: the fetch's {deadline.seconds:g} s deadline passed before this request "
             f"(after {deadline.spent():.1f} s)",
@@ -161,22 +134,43 @@ def get(
             url,
             reason="deadline",
         )
-    timeout = (min(CONNECT_TIMEOUT_S, remaining), min(READ_TIMEOUT_S, remaining))
+    talk = Conversation(
+        service,
+        deadline.seconds,
+        session=deadline.session,
+        deadline=deadline.clock,
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=READ_TIMEOUT_S,
+        secrets=(secret,) if secret else (),
+    )
     log.debug("GET %s (%s)", url, ", ".join(k for k in params if k != "key"))
     try:
-        response = requests.get(
-            url, params=params, timeout=timeout, stream=True, headers={"Accept": "application/json"}
-        )
-    except requests.RequestException as exc:
+        reply = talk.get(url, cap=limit, params=params, headers={"Accept": "application/json"})
+    except netio.TimedOut as exc:
+        raise deadline.passed(service, url) from exc
+    except netio.TooLarge as exc:
+        raise BodyTooLarge(service, url, limit) from exc
+    except netio.ServerError as exc:
+        said = f": {_scrub(exc.reason, secret)}" if exc.reason else ""
+        if exc.status == 429:
+            message = f"{service} {url} refused the request: quota reached (HTTP 429){said}; try again later"
+        else:
+            message = f"{service} {url} answered HTTP {exc.status}{said}"
+        raise ServiceUnreachable(message, service, url, exc.status, _scrub(exc.reason, secret)) from exc
+    except netio.BadAnswer as exc:
+        raise ServiceError(f"{service} {url} {exc.why}", service, url, exc.status, exc.reason) from exc
+    except netio.BrokenOff as exc:
         raise ServiceUnreachable(
-            f"{service} {url} cannot be reached ({exc.__class__.__name__}); check the network and try again later",
+            f"{service} {url} broke off its answer ({exc.reason}); try again later", service, url, reason=exc.reason
+        ) from exc
+    except netio.NetError as exc:
+        raise ServiceUnreachable(
+            f"{service} {url} cannot be reached ({exc.reason}); check the network and try again later",
             service,
             url,
-            reason=exc.__class__.__name__,
+            reason=exc.reason,
         ) from exc
-    with response:
-        status = response.status_code
-        body = _read_capped(response, service, url, limit)
+    status, body = reply.status, reply.body
     if secret:
         body = body.replace(secret.encode(), b"***")
     if status == 200:
@@ -187,41 +181,11 @@ def get(
         raise ServiceRejectedKey(
             f"{service} {url} rejected the request (HTTP {status}){said}: check {key_name}", service, url, status
         )
-    if status == 429:
-        raise ServiceUnreachable(
-            f"{service} {url} refused the request: quota reached (HTTP 429){said}; try again later",
-            service,
-            url,
-            status,
-            reason,
-        )
-    if status >= 500:
-        raise ServiceUnreachable(f"{service} {url} answered HTTP {status}{said}", service, url, status, reason)
     raise ServiceError(f"{service} {url} refused the request (HTTP {status}){said}", service, url, status, reason)
 
 
-def _read_capped(response, service: str, url: str, limit: int) -> bytes:
-    import requests
-
-    declared = response.headers.get("Content-Length", "")
-    if declared.strip().isdigit() and int(declared) > limit:
-        raise BodyTooLarge(service, url, limit)
-    pieces: list[bytes] = []
-    size = 0
-    try:
-        for piece in response.iter_content(READ_PIECE):
-            size += len(piece)
-            if size > limit:
-                raise BodyTooLarge(service, url, limit)
-            pieces.append(piece)
-    except requests.RequestException as exc:
-        raise ServiceUnreachable(
-            f"{service} {url} broke off its answer ({exc.__class__.__name__}); try again later",
-            service,
-            url,
-            reason=exc.__class__.__name__,
-        ) from exc
-    return b"".join(pieces)
+def _scrub(text: str | None, secret: str | None) -> str | None:
+    return text.replace(secret, "***") if text and secret else text
 
 
 def decode_json(body: bytes, service: str, url: str) -> object:
