@@ -692,6 +692,7 @@ def main(argv: list[str] | None = None) -> int:
         help=f"recorded firmware folder the fake gateway serves, repeatable (default {', '.join(FIRMWARES)}; "
         f"'own' for the bench's own bodies)",
     )
+    parser.add_argument("--only-poll", action="store_true", help="only the poll beside pyenphase (quick)")
     args = parser.parse_args(argv)
     ctx = Context(started=time.perf_counter(), runs=max(7, args.runs), work=WORK / str(os.getpid()), firmware=FIRMWARE)
     firmwares = tuple(args.firmware or FIRMWARES)
@@ -717,7 +718,8 @@ def main(argv: list[str] | None = None) -> int:
                     ctx,
                     [Row(ours, "", "<= 0.3 s"), Row(ratio_name, "", "<= 0.5")],
                 )
-            part(rows, "data", lambda c: (make_year(c), [])[1], ctx, [])
+            if not args.only_poll:
+                part(rows, "data", lambda c: (make_year(c), [])[1], ctx, [])
             if ctx.replay_file:
                 part(
                     rows,
@@ -736,8 +738,9 @@ def main(argv: list[str] | None = None) -> int:
                         Row("lone --hour run, whole process", "", "<= 1.5 s"),
                     ],
                 )
-            part(rows, "report", bench_report, ctx, [Row("pv_report.py timings", "")])
-            part(rows, "solar3p", bench_solar3p, ctx, [Row("solar3p timings", "")])
+            if not args.only_poll:
+                part(rows, "report", bench_report, ctx, [Row("pv_report.py timings", "")])
+                part(rows, "solar3p", bench_solar3p, ctx, [Row("solar3p timings", "")])
     except Exception as exc:  # no database: the parts that need one are n/a, solar3p still runs
         db_error = exc
         if with_database:  # the parts ran; only dropping the database failed
@@ -761,10 +764,11 @@ def main(argv: list[str] | None = None) -> int:
             part(rows, "data", lambda c: (make_year(c), [])[1], ctx, [])
         part(rows, "report", lambda c: bench_report(c, ("sqlite",)), ctx, [Row("pv_report.py timings", "")])
         part(rows, "solar3p", bench_solar3p, ctx, [Row("solar3p timings", "")])
-    part(rows, "services", _bench_services, ctx, [Row("pv_report.py with the PV services (bench/services.py)", "")])
-    part(rows, "accuracy", bench_accuracy, ctx, [Row("solar3p accuracy (bench/accuracy.py)", "")])
-    part(rows, "calibration", bench_calibration, ctx, [Row("calibration (bench/calibration.py)", "")])
-    part(rows, "publish", bench_publish, ctx, [Row("pv_report.py --publish (bench/publish.py)", "")])
+    if not args.only_poll:
+        part(rows, "services", _bench_services, ctx, [Row("pv_report.py with the PV services (bench/services.py)", "")])
+        part(rows, "accuracy", bench_accuracy, ctx, [Row("solar3p accuracy (bench/accuracy.py)", "")])
+        part(rows, "calibration", bench_calibration, ctx, [Row("calibration (bench/calibration.py)", "")])
+        part(rows, "publish", bench_publish, ctx, [Row("pv_report.py --publish (bench/publish.py)", "")])
     total = time.perf_counter() - ctx.started
     print(f"make bench — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {where}")
