@@ -216,8 +216,6 @@ def test_fetch_writes_into_the_state_dir_and_never_into_the_shipped_sample(tmp_p
     done = _fetch(clone, _fetch_env(clone, forecasts))
     assert done.returncode == 0, done.stderr
     assert (clone / "var" / "forecast.json").is_file()
-    assert (clone / "var" / "pv-forecast-solcast.json").is_file()
-    assert (clone / "var" / "pv-forecast-forecast.solar.json").is_file()
     assert (clone / SAMPLE).read_bytes() == sample
 
 
@@ -332,6 +330,8 @@ def test_crontab_example_runs_on_a_fresh_clone(tmp_path):
         if "get_enphase_hour_measure.py" in command:
             assert len(lines) == 1, command  # the gateway is unreachable here: that is mailed
     assert (clone / "var" / "forecast.json").is_file()
+    assert (clone / "var" / "pv-forecast-solcast.json").is_file()
+    assert (clone / "var" / "pv-forecast-forecast.solar.json").is_file()
 
 
 # -- the systemd units -------------------------------------------------------------------------------
