@@ -21,6 +21,7 @@ Exit codes: 0 done, 64 bad usage, 65 forecast file not understood (nothing store
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -121,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return work(conf)
 
     def work(conf: Settings) -> None:
+        from solar3p.site import check
+
+        if misfit := check(conf.pv.latitude, conf.pv.longitude, conf.timezone):  # every hour's sun depends on it
+            logging.getLogger("history_collector").warning("%s", misfit)
         if args.archive is not None:
             if (
                 any(v is not None for v in (args.hour, args.start, args.end))

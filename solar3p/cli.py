@@ -369,6 +369,10 @@ def run_forecast(argv, settings) -> int:
 
     args = forecast_parser(settings).parse_args(argv)
     pv = roof_settings(args, settings.pv)
+    from solar3p.site import check
+
+    if misfit := check(pv.latitude, pv.longitude, settings.timezone):
+        logging.getLogger(__name__).warning("%s", misfit)
     path = args.calibration
     if path is None and settings.pv_calibration is not None:
         # PV_CALIBRATION is used whether or not it exists (a missing one is an error); the default only if it does.

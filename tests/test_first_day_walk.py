@@ -329,3 +329,36 @@ def test_solar3p_names_the_inverter_limit_where_it_flattens_the_forecast(tmp_pat
     )
     as_json = subprocess.run([sys.executable, *args, "--format", "json"], cwd=ROOT, capture_output=True, text=True)
     assert max(row["kwh"] for row in json.loads(as_json.stdout)) == 4.05  # the contract's JSON is unchanged
+
+
+# -- latitude and longitude against the time zone ----------------------------------------------------
+@pytest.mark.parametrize(
+    "lat,lon,zone,says",
+    [
+        ("4.48", "51.92", "Europe/Amsterdam", "they look swapped"),
+        ("", "", "America/New_York", "they are the defaults (Rotterdam)"),
+        ("51.92", "4.48", "Europe/Amsterdam", None),
+        ("40.71", "-74.01", "America/New_York", None),
+    ],
+)
+def test_a_site_outside_its_time_zone_is_warned_about(tmp_path, lat, lon, zone, says):
+    from homepower import settings as settings_mod
+
+    env = settings_mod.isolated_environ(
+        PV_LATITUDE=lat, PV_LONGITUDE=lon, SITE_TIMEZONE=zone, STATE_DIR=str(tmp_path), LOG_LEVEL="WARNING"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-m", "solar3p", "--file", "rotterdam"], cwd=ROOT, env=env, capture_output=True, text=True
+        ),
+        script(
+            "history_collector.py", "--now", "2025-03-05T12:00", env=dict(env, METEO_FILE=str(tmp_path / "none.json"))
+        ),
+    ]
+    for done in runs:
+        assert done.returncode == 0, done.stderr
+        warned = [line for line in done.stderr.splitlines() if "the site's time zone" in line]
+        if says is None:
+            assert warned == [], warned
+        else:
+            assert len(warned) == 1 and says in warned[0] and f"from {zone}" in warned[0], done.stderr
