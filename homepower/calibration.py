@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from homepower.store import Store
     from homepower.store.calibration import ForecastHour
-    from solar3p.calibrate import Calibration, Orientation, Plant
+    from solar3p.calibrate import Calibration, Features, Orientation, Plant
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ class TrainingHour:
     gr_w: float
     temp: float
     kwh_pv: float | None  # None: not for training (unknown or flagged)
+    tc: float | None = None  # the forecast's total cloud cover, %
+    issued: float | None = None  # unix s the forecast was issued (its lead time widens the band)
 
     @classmethod
     def from_hour(cls, hour: ForecastHour) -> "TrainingHour":
@@ -56,6 +58,8 @@ class TrainingHour:
             gr_w=hour.gr_w,
             temp=hour.temp,
             kwh_pv=hour.kwh_pv if usable else None,
+            tc=hour.tc,
+            issued=None if hour.forecast_issued is None else float(H.epoch_s(hour.forecast_issued)),
         )
 
 
@@ -116,7 +120,14 @@ class _Arrays:
         self.hour = np.asarray([h.local_hour for h in self.items], dtype="int64")
         self.month = np.asarray([h.local_day.month for h in self.items], dtype="int64")
         self.feat = features(
-            self.start, [h.gr_w for h in self.items], [h.temp for h in self.items], latitude, longitude, horizon
+            self.start,
+            [h.gr_w for h in self.items],
+            [h.temp for h in self.items],
+            latitude,
+            longitude,
+            horizon,
+            tc=[h.tc for h in self.items],
+            issued=[h.issued for h in self.items],
         )
 
     def fit(self, mask: np.ndarray | slice, given: Plant, start: tuple[Orientation, ...] | None = None) -> Calibration:
@@ -212,13 +223,13 @@ def _pct(value: float | None) -> str:
 
 def backtest(
     settings: Settings, store: Store, start_local: datetime, end_local: datetime, out: TextIO | None = None
-) -> dict[datetime, float | None]:
+) -> dict[datetime, Band]:
     """``--calibrate --from A --to B``: for each local day in [A, B), fit only on the hours before that
     day, store that calibration (fitted at the day's start, marked as a backtest) and fill the day's
-    ``kwh_fc``. Days with too little history before them keep their kwh_fc."""
+    ``kwh_fc`` and ``kwh_fc_p10``/``kwh_fc_p90``. Days with too little history before them keep theirs."""
     import numpy as np
 
-    from solar3p.calibrate import CalibrationError, predict
+    from solar3p.calibrate import CalibrationError
 
     out = out or sys.stdout
     tz = settings.timezone
@@ -231,7 +242,7 @@ def backtest(
     if not items:
         raise DataError("no pvhistory hours with forecast weather before --to: nothing to backtest")
     arrays = _Arrays(items, given.latitude, given.longitude, given.horizon)
-    filled: dict[datetime, float | None] = {}
+    filled: dict[datetime, Band] = {}
     rows, skipped, previous = [], [], None
     day = first_day
     range_start = H.to_utc(start_local, tz)
@@ -251,13 +262,18 @@ def backtest(
             else:
                 previous = cal.orientations
                 rows.append(calibration_row(cal, day_start, backtest=True))
-                kwh = predict(cal, arrays.feat.take(target))
-                for i, value in zip(np.flatnonzero(target), kwh, strict=True):
-                    filled[arrays.items[i].ts_utc] = round(float(value), 5)
+                bands = bands_of(cal, arrays.feat.take(target))
+                for i, band in zip(np.flatnonzero(target), bands, strict=True):
+                    filled[arrays.items[i].ts_utc] = band
         day += timedelta(days=1)
     store.upsert("calibration", rows, commit=False)
     store.set_kwh_fc(filled)
-    measured = [(filled[h.ts_utc] or 0.0, h.kwh_pv) for h in items if h.ts_utc in filled and h.kwh_pv is not None]
+    banded: list[tuple[float, float, float, float]] = []  # median, P10, P90, measured
+    for h in items:
+        fc, p10, p90 = filled.get(h.ts_utc, (None, None, None))
+        if h.kwh_pv is not None and fc is not None and p10 is not None and p90 is not None:
+            banded.append((fc, p10, p90, h.kwh_pv))
+    measured = [(filled[h.ts_utc][0] or 0.0, h.kwh_pv) for h in items if h.ts_utc in filled and h.kwh_pv is not None]
     counted = [(f, m) for f, m in measured if f > 0 or m > 0]
     summary = ""
     if counted:
@@ -273,6 +289,14 @@ def backtest(
         f"backtest {first_day} to {last_day} (local): {len(rows)} day(s) fitted on the hours before each, "
         f"{len(filled)} kwh_fc filled{summary}\n"
     )
+    counted_bands = [b for b in banded if b[0] > 0 or b[3] > 0]
+    if counted_bands:
+        below = sum(m < p10 for _, p10, _, m in counted_bands) / len(counted_bands)
+        above = sum(m > p90 for _, _, p90, m in counted_bands) / len(counted_bands)
+        out.write(
+            f"P10-P90 band: {100 * (1 - below - above):.0f} % of {len(counted_bands)} hours inside, "
+            f"{100 * below:.0f} % below P10, {100 * above:.0f} % above P90 (aim: 80 / 10 / 10)\n"
+        )
     if skipped:
         out.write(
             f"{len(skipped)} day(s) had under 3 days of history before them and kept their kwh_fc "
@@ -305,16 +329,40 @@ def load_calibrations(store: Store) -> list:
     return out
 
 
-def forecast_kwh_fc(
-    calibrations: list, hour_start: Sequence[int], gr_w: Sequence[float | None], temp: Sequence[float | None]
-) -> list[float | None]:
-    """kwh_fc for hours starting at ``hour_start`` (unix s) with forecast ``gr_w``/``temp`` (None: NULL),
-    each from the newest calibration fitted before the hour began."""
+Band = tuple[float | None, float | None, float | None]  # kwh_fc (the median), kwh_fc_p10, kwh_fc_p90
+
+
+def bands_of(cal: Calibration, feat: Features) -> list[Band]:
+    """Each hour's (median, P10, P90), kWh rounded to 5 decimals, from ``cal``; a calibration without a
+    learned spread (too little history, or from an older version) gives its point forecast and no band."""
+    from solar3p.calibrate import predict
+    from solar3p.quantiles import quantiles
+
+    if cal.spread is None:
+        return [(round(float(v), 5), None, None) for v in predict(cal, feat)]
+    q = quantiles(cal, feat, (0.5, 0.1, 0.9))
+    return [(round(float(a), 5), round(float(b), 5), round(float(c), 5)) for a, b, c in q]
+
+
+def forecast_bands(
+    calibrations: list,
+    hour_start: Sequence[int],
+    gr_w: Sequence[float | None],
+    temp: Sequence[float | None],
+    tc: Sequence[float | None] | None = None,
+    issued: Sequence[int | None] | None = None,
+) -> list[Band | None]:
+    """(kwh_fc, kwh_fc_p10, kwh_fc_p90) for hours starting at ``hour_start`` (unix s) with forecast
+    ``gr_w``/``temp`` (None: no band), cloud cover ``tc`` and issue time ``issued`` (unix s; None where
+    unknown), each from the newest calibration fitted before the hour began."""
     import numpy as np
 
-    from solar3p.calibrate import features, newest_before, predict
+    from solar3p.calibrate import features, newest_before
 
-    out: list[float | None] = [None] * len(hour_start)
+    n = len(hour_start)
+    cover: Sequence[float | None] = [None] * n if tc is None else tc
+    when: Sequence[int | None] = [None] * n if issued is None else issued
+    out: list[Band | None] = [None] * n
     groups: dict[int, list[int]] = {}
     chosen = {}
     for i, t in enumerate(hour_start):
@@ -333,17 +381,34 @@ def forecast_kwh_fc(
             cal.given.latitude,
             cal.given.longitude,
             cal.given.horizon,
+            tc=[cover[i] for i in idx],
+            issued=[when[i] for i in idx],
         )
-        for i, v in zip(idx, predict(cal, feat), strict=True):
-            out[i] = round(float(v), 5)
+        for i, band in zip(idx, bands_of(cal, feat), strict=True):
+            out[i] = band
     return out
 
 
-def kwh_fc_for(calibrations: list, rows: Sequence) -> list[float | None]:
-    """kwh_fc for collector rows (``ts_utc``, ``gr_w``, ``temp`` attributes) from ``load_calibrations``'
-    list, each from the newest calibration fitted before its hour began (None where there is none, or
-    the hour has no forecast weather)."""
+def bands_for(calibrations: list, rows: Sequence) -> list[Band | None]:
+    """(kwh_fc, kwh_fc_p10, kwh_fc_p90) for collector rows (``ts_utc``, ``gr_w``, ``tc``, ``temp``,
+    ``forecast_issued`` attributes) from ``load_calibrations``' list, each from the newest calibration
+    fitted before its hour began (None where there is none, or the hour has no forecast weather)."""
     if not calibrations or not rows:
         return [None] * len(rows)
     starts = [int(H.epoch_s(r.ts_utc)) for r in rows]
-    return forecast_kwh_fc(calibrations, starts, [r.gr_w for r in rows], [r.temp for r in rows])
+    issued = [None if r.forecast_issued is None else int(H.epoch_s(r.forecast_issued)) for r in rows]
+    return forecast_bands(
+        calibrations, starts, [r.gr_w for r in rows], [r.temp for r in rows], [r.tc for r in rows], issued
+    )
+
+
+def forecast_kwh_fc(
+    calibrations: list,
+    hour_start: Sequence[int],
+    gr_w: Sequence[float | None],
+    temp: Sequence[float | None],
+    tc: Sequence[float | None] | None = None,
+    issued: Sequence[int | None] | None = None,
+) -> list[float | None]:
+    """kwh_fc (the median) alone of ``forecast_bands``."""
+    return [None if b is None else b[0] for b in forecast_bands(calibrations, hour_start, gr_w, temp, tc, issued)]

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from homepower import forecast as F
 from homepower import hours as H
-from homepower.calibration import kwh_fc_for, load_calibrations, warn_if_fitted_for_other_settings
+from homepower.calibration import bands_for, load_calibrations, warn_if_fitted_for_other_settings
 from homepower.errors import DataError
 from homepower.forecast_join import ArchivedForecast, Joined
 from homepower.hours import Energy, Hour, Series
@@ -171,6 +171,8 @@ class HourRow:
     source: str | None  # gateway source of kwh_pv
     flags: str | None  # comma separated
     updated: datetime
+    kwh_fc_p10: float | None = None  # the calibrated forecast's 10 % and 90 % quantiles, with kwh_fc
+    kwh_fc_p90: float | None = None
 
     def as_db(self) -> dict:
         """The columns to write (``created`` only takes effect for a new row)."""
@@ -313,7 +315,10 @@ def _collect_hours(
         if request.kind == "recent":
             part = recent_selection(store, part, chunk[-1].start)
         if calibrations:  # kwh_fc from the newest calibration fitted before each hour began
-            part = [replace(r, kwh_fc=v) for r, v in zip(part, kwh_fc_for(calibrations, part), strict=True)]
+            part = [
+                r if band is None else replace(r, kwh_fc=band[0], kwh_fc_p10=band[1], kwh_fc_p90=band[2])
+                for r, band in zip(part, bands_for(calibrations, part), strict=True)
+            ]
         if not request.dry_run:
             write_rows(store, part)
         rows.extend(part)
@@ -325,11 +330,13 @@ def _collect_hours(
 
 
 def write_rows(store: Store, rows: Sequence[HourRow]) -> None:
-    """Upsert the rows; ``created`` is kept on a replaced row, ``kwh_fc`` too where the row has none."""
+    """Upsert the rows; ``created`` is kept on a replaced row, ``kwh_fc`` and its band too where the row
+    has none."""
     with_fc = [r.as_db() for r in rows if r.kwh_fc is not None]
     without = [r.as_db() for r in rows if r.kwh_fc is None]
     for r in without:
-        del r["kwh_fc"]
+        for column in ("kwh_fc", "kwh_fc_p10", "kwh_fc_p90"):
+            del r[column]
     store.upsert("pvhistory", with_fc, commit=False)
     store.upsert("pvhistory", without, commit=False)
     store.commit()

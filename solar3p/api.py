@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Sequence
 from zoneinfo import ZoneInfo
 
 from homepower.errors import UsageError
@@ -29,10 +30,12 @@ class Forecast:
     gr_w: float | None  # mean global horizontal irradiance, W/m²
     tc: float | None  # total cloud cover, %
     temp: float | None  # air temperature, °C
-    kwh_fc: float | None = None  # calibrated forecast, kWh (only with a calibration)
+    kwh_fc: float | None = None  # calibrated forecast (the median), kWh (only with a calibration)
+    # (probability as the user wrote it, kWh) for --quantiles; None without them
+    kwh_fc_quantiles: tuple[tuple[str, float | None], ...] | None = None
 
     def as_json(self) -> dict:
-        out = {
+        out: dict[str, object] = {
             "hour_start": self.start.isoformat(),
             "kwh": self.kwh,
             "gr_w": self.gr_w,
@@ -41,6 +44,8 @@ class Forecast:
         }
         if self.kwh_fc is not None:
             out["kwh_fc"] = self.kwh_fc
+        if self.kwh_fc_quantiles is not None:
+            out["kwh_fc_quantiles"] = dict(self.kwh_fc_quantiles)
         return out
 
 
@@ -99,9 +104,19 @@ def read_calibration(path: Path):
         raise CalibrationFileError(path, str(exc).splitlines()[0] or "not a calibration") from exc
 
 
-def calibrated(hours: list[Forecast], rows: list[MeteoRow], calibration) -> list[Forecast]:
-    """``hours`` (one per row of ``rows``) with ``kwh_fc`` from ``calibration``."""
+def calibrated(
+    hours: list[Forecast],
+    rows: list[MeteoRow],
+    calibration,
+    issued: int | None = None,
+    quantiles: Sequence[tuple[str, float]] = (),
+) -> list[Forecast]:
+    """``hours`` (one per row of ``rows``) with ``kwh_fc`` from ``calibration`` (the median of its
+    distribution when it learned one) and, for ``quantiles`` (pairs of the probability as written and
+    its value), ``kwh_fc_quantiles``. ``issued``: when the file was forecast, for rows without their own
+    (the lead time). ValueError when quantiles are asked of a calibration without a learned spread."""
     from solar3p.calibrate import features, predict
+    from solar3p.quantiles import quantiles as quantiles_of
 
     site = calibration.given
     feat = features(
@@ -111,12 +126,27 @@ def calibrated(hours: list[Forecast], rows: list[MeteoRow], calibration) -> list
         site.latitude,
         site.longitude,
         site.horizon,
+        tc=[r.tc for r in rows],
+        issued=[r.issued if r.issued is not None else issued for r in rows],
     )
-    kwh = predict(calibration, feat)
-    return [
-        dataclasses.replace(h, kwh_fc=None if r.gr_w is None else round(float(k), 5))
-        for h, r, k in zip(hours, rows, kwh, strict=True)
-    ]
+    if calibration.spread is None:
+        if quantiles:
+            quantiles_of(calibration, feat, [p for _, p in quantiles])  # raises, saying what to do
+        kwh = predict(calibration, feat)[:, None]
+    else:
+        kwh = quantiles_of(calibration, feat, (0.5, *(p for _, p in quantiles)))
+    out = []
+    for h, r, values in zip(hours, rows, kwh, strict=True):
+        known = r.gr_w is not None
+        band = tuple(
+            (text, round(float(v), 5) if known else None) for (text, _), v in zip(quantiles, values[1:], strict=True)
+        )
+        out.append(
+            dataclasses.replace(
+                h, kwh_fc=round(float(values[0]), 5) if known else None, kwh_fc_quantiles=band if quantiles else None
+            )
+        )
+    return out
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -138,6 +168,11 @@ def daily(hours: list[Forecast]) -> list[Forecast]:
     for day, items in days.items():
         start = datetime(day.year, day.month, day.day, tzinfo=items[0].start.tzinfo)
         fc = [i.kwh_fc for i in items if i.kwh_fc is not None]
+        band = None
+        if items[0].kwh_fc_quantiles is not None:  # day sums of the hourly quantiles, as Solcast gives them
+            names = [name for name, _ in items[0].kwh_fc_quantiles]
+            sums = [_total([dict(i.kwh_fc_quantiles or ()).get(n) for i in items]) for n in names]
+            band = tuple(zip(names, sums, strict=True))
         out.append(
             Forecast(
                 start,
@@ -146,6 +181,7 @@ def daily(hours: list[Forecast]) -> list[Forecast]:
                 _mean([i.tc for i in items]),
                 _mean([i.temp for i in items]),
                 round(sum(fc), 5) if fc else None,
+                band,
             )
         )
     return out

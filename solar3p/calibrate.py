@@ -51,7 +51,8 @@ from solar3p.quantiles import Spread, learn
 VERSION = 1
 MIN_DAYS = 3  # local days with usable daylight hours needed to fit at all
 MAX_HISTORY_DAYS = 730  # a fit uses the hours of at most this many days before its last one
-DAY_RATIO_LIMIT = 2.0  # a day measuring more than this many times off the median ratio is not used
+DAY_RATIO_LIMIT = 2.5  # a day measuring more than this many times off the reference ratio is not used
+KEEP_QUANTILE = 0.75  # the day ratio days are judged against: this recency-weighted quantile of them
 LEVEL_HALF_LIFE_D = 30.0  # recency weight of the level, days
 LEVEL_PRIOR_DAYS = 2.0  # the owner's rating counts as this many days of data
 INFO_PER_DAY = 2.0  # independent pieces of evidence one day's hours give the orientation fit
@@ -572,10 +573,16 @@ def _keep_days(pred: np.ndarray, meas: np.ndarray, day: np.ndarray) -> np.ndarra
     if not informative.any():
         return np.zeros(day.shape, dtype=bool)
     ratio = np.where(informative, m_sum / np.maximum(p_sum, 1e-12), np.nan)
-    med = float(np.nanmedian(ratio))
-    if med <= 0:
+    # The reference is the recent days' upper quartile: weeks of snow pull a median down until the clear
+    # days after them look "too high" and are dropped, and the level never recovers.
+    w = _recency(days, LEVEL_HALF_LIFE_D)[informative]
+    r = ratio[informative]
+    order = np.argsort(r)
+    cum = np.cumsum(w[order])
+    ref = float(r[order][np.searchsorted(cum, KEEP_QUANTILE * cum[-1])])
+    if ref <= 0:
         return np.zeros(day.shape, dtype=bool)
-    good = informative & (ratio > med / DAY_RATIO_LIMIT) & (ratio < med * DAY_RATIO_LIMIT)
+    good = informative & (ratio > ref / DAY_RATIO_LIMIT) & (ratio < ref * DAY_RATIO_LIMIT)
     return good[inverse]
 
 

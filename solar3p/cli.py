@@ -166,6 +166,15 @@ def forecast_parser(settings) -> Parser:
         "when it exists)",
     )
     parser.add_argument(
+        "--quantiles",
+        metavar="LIST",
+        type=parse_quantiles,
+        default=None,
+        help="with a calibration: also the calibrated forecast's quantiles at these probabilities, e.g. "
+        "0.1,0.5,0.9 (P10, median, P90; strictly between 0 and 1, at most 99): JSON kwh_fc_quantiles, "
+        "CSV/table columns q<probability>; --gran day sums each hour's",
+    )
+    parser.add_argument(
         "--gran",
         choices=("hour", "day"),
         default="hour",
@@ -319,37 +328,70 @@ def _fixed(value, digits):
     return "" if value is None else f"{value:.{digits}f}"
 
 
+def parse_quantiles(text: str) -> tuple[tuple[str, float], ...]:
+    """``--quantiles``: comma-separated probabilities strictly between 0 and 1, at most 99, each once;
+    kept with the text as written (it names the JSON key and the q<p> column)."""
+    items = [part.strip() for part in text.split(",")]
+    out = []
+    for item in items:
+        try:
+            value = float(item)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r} is not a probability (e.g. 0.1,0.5,0.9)") from None
+        if not 0.0 < value < 1.0:
+            raise argparse.ArgumentTypeError(f"{item!r} is not strictly between 0 and 1")
+        out.append((item, value))
+    if len(out) > 99:
+        raise argparse.ArgumentTypeError(f"{len(out)} probabilities: at most 99")
+    if len({v for _, v in out}) != len(out):
+        raise argparse.ArgumentTypeError("a probability is given twice")
+    return tuple(out)
+
+
+def _band(line) -> dict:
+    return dict(line.kwh_fc_quantiles or ())
+
+
 def render(lines, fmt: str, gran: str, limit_kwh: float | None = None) -> str:
     """The forecast in one of FORMATS. ``lines``: solar3p.api.Forecast. ``limit_kwh``: the inverter's
     AC limit over an hour; the table marks the hours it flattens and says what the flat value is."""
     if fmt == "json":
         return json.dumps([line.as_json() for line in lines], indent=1) + "\n"
     fc = any(line.kwh_fc is not None for line in lines)
-    columns = COLUMNS + (("kwh_fc",) if fc else ())
+    names = [name for name, _ in (lines[0].kwh_fc_quantiles or ())] if lines else []
+    columns = COLUMNS + (("kwh_fc",) if fc else ()) + tuple(f"q{name}" for name in names)
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)
         for line in lines:
             row = line.as_json()
-            writer.writerow(["" if row.get(c) is None else row[c] for c in columns])
+            band = _band(line)
+            cells = ["" if row.get(c) is None else row[c] for c in columns[: len(columns) - len(names)]]
+            writer.writerow(cells + ["" if band.get(n) is None else band[n] for n in names])
         return buffer.getvalue()
     label = "day" if gran == "day" else "hour start"
     head = f"{label:<25} {'kWh':>8} {'gr_w W/m²':>10} {'tc %':>6} {'temp °C':>8}" + (f" {'kWh_fc':>8}" if fc else "")
+    head += "".join(f" {'q' + name:>8}" for name in names)
     out = [head, "-" * len(head)]
     limited = 0
     for line in lines:
         when = line.start.strftime("%Y-%m-%d" if gran == "day" else "%Y-%m-%d %H:%M %z")
+        band = _band(line)
         at_limit = gran == "hour" and limit_kwh is not None and line.kwh is not None and line.kwh >= limit_kwh - 5e-4
         limited += at_limit
         out.append(
             f"{when:<25} {_fixed(line.kwh, 3):>8} {_fixed(line.gr_w, 0):>10} {_fixed(line.tc, 0):>6} "
-            f"{_fixed(line.temp, 1):>8}" + (f" {_fixed(line.kwh_fc, 3):>8}" if fc else "") + (" *" if at_limit else "")
+            f"{_fixed(line.temp, 1):>8}"
+            + (f" {_fixed(line.kwh_fc, 3):>8}" if fc else "")
+            + "".join(f" {_fixed(band.get(n), 3):>8}" for n in names)
+            + (" *" if at_limit else "")
         )
     out.append("-" * len(head))
     total = f"{'total':<25} {sum(line.kwh or 0.0 for line in lines):>8.3f}"
     if fc:
         total += " " * 27 + f" {sum(line.kwh_fc or 0.0 for line in lines):>8.3f}"
+        total += "".join(f" {sum(_band(line).get(n) or 0.0 for line in lines):>8.3f}" for n in names)
     out.append(total)
     if limited and limit_kwh is not None:
         from solar3p.model import DC_AC_RATIO
@@ -365,7 +407,7 @@ def render(lines, fmt: str, gran: str, limit_kwh: float | None = None) -> str:
 def run_forecast(argv, settings) -> int:
     from homepower.settings import CALIBRATION_NAME
     from solar3p.api import calibrated, daily, hourly, read_calibration, resolve_file
-    from solar3p.meteo import read_meteo
+    from solar3p.meteo import read_meteo_file
 
     args = forecast_parser(settings).parse_args(argv)
     pv = roof_settings(args, settings.pv)
@@ -391,10 +433,19 @@ def run_forecast(argv, settings) -> int:
                 path,
                 ", ".join(changed),
             )
-    rows = read_meteo(resolve_file(args.file, settings.forecast.meteo_file))
+    document = read_meteo_file(resolve_file(args.file, settings.forecast.meteo_file))
+    rows = document.rows
     lines = hourly(rows, pv, settings.timezone)
+    if args.quantiles and calibration is None:
+        raise ConfigError(
+            "--quantiles needs a calibration and there is none yet: run history_collector.py --calibrate "
+            "first (it needs 10 days of history for the spread), or give --calibration PATH"
+        )
     if calibration is not None:
-        lines = calibrated(lines, rows, calibration)
+        try:
+            lines = calibrated(lines, rows, calibration, document.issued, args.quantiles or ())
+        except ValueError as exc:  # a calibration without a learned spread
+            raise ConfigError(f"--quantiles: {exc}") from exc
     if args.format == "evcc":
         return write_evcc(lines, calibration, args)
     if args.gran == "day":

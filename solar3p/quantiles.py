@@ -52,8 +52,10 @@ CLEAR_KT, OVERCAST_KT = 0.65, 0.3  # without cloud cover: forecast GHI / clear-s
 LEAD_EDGES = (0.0, 6.0, 24.0, 48.0, math.inf)  # hours, the report's lead buckets
 CELL_PRIOR_HOURS = 30.0  # a cell is pulled toward its parent by this many hours
 LEAD_PRIOR_HOURS = 100.0  # a lead bucket's scale is pulled toward 1 by this many hours
-HALF_LIFE_D = 90.0  # recency weight of an error, days
-DARK_DAY_RATIO = 0.04  # a day measuring below this share of its clear-sky output: snow or outage
+HALF_LIFE_D = 30.0  # recency weight of an error, days
+# A day measuring below both these shares of its clear-sky output and of its forecast: snow or an outage
+# (the thickest overcast still gives more; a forecast of it would have said so).
+DARK_DAY_RATIO, DARK_FORECAST_RATIO = 0.08, 0.15
 SCALE_FLOOR = 0.01  # the smallest error scale, a share of the rating (kWh per kWp)
 STUCK_HOURS = 3  # this many identical non-zero hours in a row: a flat-lined meter, not weather
 
@@ -143,12 +145,15 @@ def _cell_quantiles(groups: np.ndarray, n_groups: int, e: np.ndarray, w: np.ndar
     return out
 
 
-def unknowable_days(meas: np.ndarray, clear: np.ndarray, day: np.ndarray, start: np.ndarray) -> np.ndarray:
+def unknowable_days(
+    meas: np.ndarray, clear: np.ndarray, forecast: np.ndarray, day: np.ndarray, start: np.ndarray
+) -> np.ndarray:
     """Per hour: whether its day is one no weather forecast can know (module docstring, step 4)."""
     days, inv = np.unique(day, return_inverse=True)
     m_sum = np.bincount(inv, meas, minlength=days.size)
     c_sum = np.bincount(inv, clear, minlength=days.size)
-    dark = (c_sum > 0) & (m_sum < DARK_DAY_RATIO * c_sum)
+    f_sum = np.bincount(inv, np.nan_to_num(forecast), minlength=days.size)
+    dark = (c_sum > 0) & (m_sum < DARK_DAY_RATIO * c_sum) & (m_sum < DARK_FORECAST_RATIO * f_sum)
     stuck = np.zeros(days.size, dtype=bool)
     order = np.argsort(start, kind="stable")
     m, s, d = meas[order], start[order], inv[order]
@@ -171,7 +176,7 @@ def learn(
 ) -> Spread | None:
     """The spread from held-out ``forecast``s (kWh) of hours with measured ``meas`` and clear-sky output
     ``clear`` (kWh), features ``feat`` and local-day numbers ``day``. None with under MIN_SPREAD_DAYS days."""
-    bad = unknowable_days(meas, clear, day, feat.start)
+    bad = unknowable_days(meas, clear, forecast, day, feat.start)
     use = ~bad & (clear > 0) & np.isfinite(forecast)
     if np.unique(day[use]).size < MIN_SPREAD_DAYS:
         return None

@@ -4,7 +4,7 @@ days, well-formed, and not widened by days no forecast can know."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -115,3 +115,107 @@ def test_a_forecast_file_gives_each_hour_its_quantiles(fitted):
     assert any(h.at(0.9) > h.at(0.1) for h in known)
     with pytest.raises(ValueError, match="between 0 and 1"):
         Q.hour_quantiles(rows, cal, (0.5, 1.0))
+
+
+# -- where the quantiles go: the collector, its backtest, python -m solar3p --------------------------------
+def test_the_backtest_fills_the_band_around_kwh_fc_and_says_how_it_held(store, db_url, tmp_path):
+    from test_calibration import collector, put_history
+
+    h = S.generate(FIRST, 24, forecast_noise=0.35, seed=21)
+    put_history(store, h)
+    done = collector(tmp_path, db_url, "--calibrate", "--from", "2024-04-12", "--to", "2024-04-25")
+    assert done.returncode == 0, done.stderr
+    assert "P10-P90 band:" in done.stdout and "aim: 80 / 10 / 10" in done.stdout, done.stdout
+    store.commit()
+    rows = store.fetch("pvhistory", ("ts_utc", "kwh_pv", "kwh_fc", "kwh_fc_p10", "kwh_fc_p90"))
+    banded = [r for r in rows if r["kwh_fc_p10"] is not None]
+    # Days with under 10 days of history before them get a median but no band yet.
+    assert banded and all(r["ts_utc"] >= datetime(2024, 4, 10, 22) for r in banded)
+    assert all(r["kwh_fc"] is not None for r in rows if r["ts_utc"] >= datetime(2024, 4, 11, 22))
+    assert all(float(r["kwh_fc_p10"]) <= float(r["kwh_fc"]) <= float(r["kwh_fc_p90"]) for r in banded)
+    counted = [r for r in banded if float(r["kwh_fc"]) > 0 or float(r["kwh_pv"]) > 0]
+    inside = np.mean([float(r["kwh_fc_p10"]) <= float(r["kwh_pv"]) <= float(r["kwh_fc_p90"]) for r in counted])
+    assert 0.6 <= inside <= 0.95
+
+
+def test_the_collector_writes_the_band_of_the_calibration_before_each_hour(store, fitted):
+    from types import SimpleNamespace
+
+    from homepower.calibration import bands_for
+
+    cal, unseen = fitted
+    fitted_at = int(unseen.start[0])
+    rows = [
+        SimpleNamespace(
+            ts_utc=r["ts_utc"],
+            gr_w=r["gr_w"],
+            tc=r["tc"],
+            temp=r["temp"],
+            forecast_issued=r["ts_utc"] - timedelta(hours=20),
+        )
+        for r in unseen.rows
+    ]
+    bands = bands_for([(fitted_at, cal)], rows)
+    feat = C.features(
+        unseen.start,
+        [r.gr_w for r in rows],
+        [r.temp for r in rows],
+        S.LAT,
+        S.LON,
+        tc=[r.tc for r in rows],
+        issued=unseen.start - 20 * 3600,
+    )
+    want = Q.quantiles(cal, feat, (0.5, 0.1, 0.9))
+    assert all(b is not None for b in bands)
+    got = np.asarray(bands, dtype=float)
+    assert np.allclose(got, want, atol=1e-5)
+    assert np.all(got[:, 1] <= got[:, 0]) and np.all(got[:, 0] <= got[:, 2])
+    assert np.any(got[:, 2] > got[:, 1])
+    earlier = [SimpleNamespace(**{**vars(rows[0]), "ts_utc": rows[0].ts_utc - timedelta(days=30)})]
+    assert bands_for([(fitted_at, cal)], earlier) == [None]  # never from a calibration fitted after the hour
+
+
+def run_solar3p(tmp_path, *args, **extra):
+    from test_calibration import solar3p
+
+    return solar3p(tmp_path, "--file", str(SAMPLE), *args, **extra)
+
+
+def test_solar3p_quantiles_in_json_csv_and_table(fitted, tmp_path):
+    cal = fitted[0]
+    path = tmp_path / "cal.json"
+    path.write_text(json.dumps(cal.as_json()))
+    done = run_solar3p(tmp_path, "--calibration", str(path), "--quantiles", "0.1,0.5,.9", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert all(list(r["kwh_fc_quantiles"]) == ["0.1", "0.5", ".9"] for r in rows)
+    for r in rows:
+        q = r["kwh_fc_quantiles"]
+        assert q["0.1"] <= q["0.5"] == r["kwh_fc"] <= q[".9"]
+    assert any(r["kwh_fc_quantiles"][".9"] > r["kwh_fc_quantiles"]["0.1"] for r in rows)
+    csv = run_solar3p(tmp_path, "--calibration", str(path), "--quantiles", "0.1,0.9", "--format", "csv")
+    assert csv.returncode == 0 and csv.stdout.splitlines()[0].endswith("kwh_fc,q0.1,q0.9"), csv.stdout[:300]
+    table = run_solar3p(tmp_path, "--calibration", str(path), "--quantiles", "0.25", "--gran", "day")
+    assert table.returncode == 0 and "q0.25" in table.stdout.splitlines()[0]
+    plain = run_solar3p(tmp_path, "--calibration", str(path), "--format", "json")
+    assert all("kwh_fc_quantiles" not in r for r in json.loads(plain.stdout))
+    assert [r["kwh_fc"] for r in json.loads(plain.stdout)] == [r["kwh_fc"] for r in rows]
+
+
+@pytest.mark.parametrize("bad", ["0.1,x", "0,0.5", "1", "0.5,0.5", "", ",".join(["0.5"] * 100)])
+def test_solar3p_quantiles_malformed_list_is_64(tmp_path, bad):
+    done = run_solar3p(tmp_path, "--quantiles", bad)
+    assert done.returncode == 64, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_solar3p_quantiles_without_calibration_is_78_saying_what_to_run(tmp_path):
+    done = run_solar3p(tmp_path, "--quantiles", "0.1,0.9")
+    assert done.returncode == 78
+    assert "history_collector.py --calibrate" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    short = S.generate(FIRST, 5)
+    cal = C.fit(short.feat, short.kwh, short.day, S.given(180.0, 35.0))
+    path = tmp_path / "cal.json"
+    path.write_text(json.dumps(cal.as_json()))
+    spreadless = run_solar3p(tmp_path, "--calibration", str(path), "--quantiles", "0.1,0.9")
+    assert spreadless.returncode == 78 and "--calibrate again" in spreadless.stderr

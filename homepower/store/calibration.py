@@ -26,8 +26,12 @@ class ForecastHour:
     kwh_pv: float | None
     kwh_fc: float | None
     flags: str | None
+    forecast_issued: datetime | None = None  # when the forecast was issued (naive UTC)
 
-    COLUMNS = ("ts_utc", "year", "month", "day", "hour", "gr_w", "tc", "temp", "kwh_pv", "kwh_fc", "flags")
+    COLUMNS = (
+        *("ts_utc", "year", "month", "day", "hour", "gr_w", "tc", "temp", "kwh_pv", "kwh_fc", "flags"),
+        "forecast_issued",
+    )
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> ForecastHour:
@@ -44,6 +48,7 @@ class ForecastHour:
             kwh_pv=_float(row["kwh_pv"]),
             kwh_fc=_float(row["kwh_fc"]),
             flags=row["flags"],
+            forecast_issued=None if row.get("forecast_issued") is None else parse_utc(row["forecast_issued"]),
         )
 
 
@@ -73,7 +78,7 @@ class StoredCalibration:
 class CalibrationStore(Protocol):
     def forecast_hours(self, start: datetime | None = None, end: datetime | None = None) -> list[ForecastHour]: ...
 
-    def set_kwh_fc(self, values: Mapping[datetime, float | None]) -> int: ...
+    def set_kwh_fc(self, values: Mapping[datetime, tuple[float | None, float | None, float | None]]) -> int: ...
 
     def calibrations(self) -> list[StoredCalibration]: ...
 
@@ -85,11 +90,13 @@ class CalibrationQueries(Database):
         rows = self.fetch("pvhistory", ForecastHour.COLUMNS, start, end)
         return [ForecastHour.from_row(r) for r in rows if r["gr_w"] is not None and r["temp"] is not None]
 
-    def set_kwh_fc(self, values: Mapping[datetime, float | None]) -> int:
-        """Set ``kwh_fc`` of existing pvhistory hours (keyed by ``ts_utc``); other columns untouched."""
+    def set_kwh_fc(self, values: Mapping[datetime, tuple[float | None, float | None, float | None]]) -> int:
+        """Set ``kwh_fc``, ``kwh_fc_p10``, ``kwh_fc_p90`` of existing pvhistory hours (keyed by ``ts_utc``);
+        other columns untouched."""
         p = self.dialect.placeholder
-        sql = f"UPDATE {self.q('pvhistory')} SET {self.q('kwh_fc')} = {p} WHERE {self.q('ts_utc')} = {p}"
-        items = [(v, self.dialect.to_db(k)) for k, v in values.items()]
+        sets = ", ".join(f"{self.q(c)} = {p}" for c in ("kwh_fc", "kwh_fc_p10", "kwh_fc_p90"))
+        sql = f"UPDATE {self.q('pvhistory')} SET {sets} WHERE {self.q('ts_utc')} = {p}"
+        items = [(*v, self.dialect.to_db(k)) for k, v in values.items()]
         for start in range(0, len(items), BATCH):
             self._run(sql, items[start : start + BATCH], many=True)
         self.commit()
