@@ -5,10 +5,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
 __all__ = ["asdict"]
 
 
-def asdict(period="day", wp=None, pans=None, lay=None, gran="hour", file=None):
+def asdict(
+    period: object = "day",
+    wp: object = None,
+    pans: object = None,
+    lay: object = None,
+    gran: str = "hour",
+    file: str | Path | None = None,
+) -> dict:
     """The original call: ``{"DD-MM-YYYY HH:00": kWh}``. See ``solar3p.api.asdict``."""
     from solar3p.api import asdict as _asdict
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as clock
 from pathlib import Path
+from typing import Any, Iterator, Mapping
 from zoneinfo import ZoneInfo
 
 from homepower.errors import ConfigError, DataError, HomepowerError, UsageError
@@ -93,7 +94,7 @@ class Site:
     place: str
 
 
-def base_url(name: str, environ=None) -> str:
+def base_url(name: str, environ: Mapping[str, str] | None = None) -> str:
     """A source's base URL from the environment / .env or its default."""
     return http_url(read_environment(environ=environ), name, DEFAULT_URLS[name])
 
@@ -119,7 +120,7 @@ def local_midnight(day: date, tz: ZoneInfo) -> int:
     return int(datetime.combine(day, clock(0), tzinfo=tz).timestamp())
 
 
-def _fmt(value, digits: int = 1) -> str:
+def _fmt(value: Any, digits: int = 1) -> str:
     return "-" if value is None else f"{float(value):.{digits}f}"  # "-": Meteoserver's "no value"
 
 
@@ -237,7 +238,7 @@ def _kept(err: HomepowerError, out: Path) -> HomepowerError:
     return err
 
 
-def _write(out: Path, text_or_document) -> None:
+def _write(out: Path, text_or_document: str | dict) -> None:
     try:
         if isinstance(text_or_document, str):
             from homepower.files import write_atomic
@@ -256,7 +257,7 @@ def fetch(
     lat: float | None = None,
     lon: float | None = None,
     key: str | None = None,
-    environ=None,
+    environ: Mapping[str, str] | None = None,
     tz: ZoneInfo | None = None,
     timeout: float | None = None,
 ) -> Fetched:
@@ -283,7 +284,14 @@ def fetch(
     return Fetched(len(document["forecast"]), repeated)  # the caller says it, once
 
 
-def _meteoserver(key, location, lat, lon, environ, deadline: Deadline) -> tuple[dict, int]:
+def _meteoserver(
+    key: str | None,
+    location: str | None,
+    lat: float | None,
+    lon: float | None,
+    environ: Mapping[str, str] | None,
+    deadline: Deadline,
+) -> tuple[dict, int]:
     if not key:
         raise ConfigError(
             "METEOSERVER_KEY is not set: get a key at meteoserver.nl, or use --source open-meteo (no key)"
@@ -323,7 +331,7 @@ def _meteoserver(key, location, lat, lon, environ, deadline: Deadline) -> tuple[
     return document, repeated
 
 
-def _open_meteo(site: Site, environ, deadline: Deadline) -> dict:
+def _open_meteo(site: Site, environ: Mapping[str, str] | None, deadline: Deadline) -> dict:
     url = base_url("OPEN_METEO_URL", environ) + "/v1/forecast"
     service = "Open-Meteo"
     # past_days=1 and a cut at local midnight: with timezone=GMT the series starts at 00:00 UTC, so without
@@ -345,7 +353,9 @@ def _open_meteo(site: Site, environ, deadline: Deadline) -> dict:
     return document
 
 
-def history_chunks(first: date, end: date, tz: ZoneInfo, days: int = HISTORY_CHUNK_DAYS):
+def history_chunks(
+    first: date, end: date, tz: ZoneInfo, days: int = HISTORY_CHUNK_DAYS
+) -> Iterator[tuple[int, int, date, date]]:
     """[first, end) in local days as (lo, hi, start_date, end_date): unix bounds of the local days and the
     GMT dates to ask for (inclusive; the day of ``hi`` too, for the last hour's end-stamped radiation)."""
     day = first
@@ -365,7 +375,7 @@ def fetch_history(
     lon: float,
     tz: ZoneInfo,
     place: str | None = None,
-    environ=None,
+    environ: Mapping[str, str] | None = None,
     timeout: float | None = None,
 ) -> int:
     """Past forecasts of the local days [first, end) from Open-Meteo's historical forecast API, fetched in

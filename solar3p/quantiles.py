@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from solar3p.calibrate import Calibration, Features
     from solar3p.meteo import MeteoRow
 
@@ -310,7 +312,9 @@ def hour_quantiles(
     ]
 
 
-def file_quantiles(path, cal: "Calibration", probs: Sequence[float] = (0.1, 0.5, 0.9)) -> list[HourQuantiles]:
+def file_quantiles(
+    path: str | Path, cal: "Calibration", probs: Sequence[float] = (0.1, 0.5, 0.9)
+) -> list[HourQuantiles]:
     """``hour_quantiles`` of every hour of the forecast file at ``path`` (MeteoFileError, 65, if unreadable)."""
     from solar3p.meteo import read_meteo_file
 
