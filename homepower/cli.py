@@ -1,129 +1,26 @@
-"""What both scripts share at their edge: usage errors exit 64, and every failure is one line on stderr
-with the contract's exit code (a traceback only at LOG_LEVEL=DEBUG, never a secret)."""
+"""What homepower's scripts share at their edge: solar3p's (``solar3p.edge``), so every command of the
+project has the same usage rules, one-line errors and exit codes."""
 
-from __future__ import annotations
+from solar3p.edge import (
+    AT_ONCE,
+    EX_SOFTWARE,
+    HELD_LINES,
+    Parser,
+    held_logs,
+    missing_module,
+    one_line,
+    run,
+    setup_logging,
+)
 
-import argparse
-import logging
-import os
-import sys
-import traceback
-from contextlib import contextmanager
-from pathlib import Path
-from logging.handlers import MemoryHandler
-from typing import Any, Callable, Iterator, NoReturn
-
-from homepower.errors import EX_CONFIG, EX_USAGE, HomepowerError
-from netio.errors import NetError
-
-EX_SOFTWARE = 70  # a bug of ours, not the user's
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with the contract's usage rules for every script (subcommands included): errors exit 64
-    in one line, and an empty or blank value (``--hour ''``, ``--replay ' '``) is an error, never the
-    option's absence (an unset shell variable must not turn ``--hour "$H"`` into the cron mode)."""
-
-    def error(self, message: str) -> NoReturn:  # argparse would exit 2; the contract says 64, in one line
-        print(f"{self.prog}: {message} (see --help)", file=sys.stderr)
-        sys.exit(EX_USAGE)
-
-    def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
-        # argparse's one conversion point for every value of every option and positional
-        if isinstance(arg_string, str) and not arg_string.strip():
-            name = "/".join(action.option_strings) or action.metavar or action.dest
-            self.error(f"argument {name}: {name} is empty (give a value, or leave the option out)")
-        return super()._get_value(action, arg_string)
-
-
-def run(body: Callable[[], int | None], name: str) -> int:
-    """Call ``body`` and turn what it raises into one line and an exit code."""
-    try:
-        return body() or 0
-    except (HomepowerError, NetError) as err:  # netio's errors carry their exit code as ours do
-        print(one_line(err), file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except ModuleNotFoundError as exc:  # an installation to fix (78), not a bug of ours
-        _traceback_when_debugging(name)
-        print(missing_module(name, exc), file=sys.stderr)
-        return EX_CONFIG
-    except Exception as exc:
-        _traceback_when_debugging(name)
-        print(
-            f"{name}: unexpected error ({type(exc).__name__}); run with LOG_LEVEL=DEBUG for details and report it",
-            file=sys.stderr,
-        )
-        return EX_SOFTWARE
-
-
-def missing_module(name: str, exc: ModuleNotFoundError) -> str:
-    """One line naming the module and the fix: most often the system Python instead of the checkout's."""
-    module = (exc.name or str(exc)).partition(".")[0]
-    venv = Path(__file__).resolve().parent.parent / ".venv"
-    if Path(sys.prefix).resolve() == venv.resolve():  # the checkout's own .venv, with a requirement missing
-        fix = "run `make install` to install the requirements into .venv"
-    else:
-        fix = "run the scripts with .venv/bin/python (`make install` creates it)"
-    return f"{name}: the Python module {module!r} is not installed for {sys.executable}: {fix}"
-
-
-def _traceback_when_debugging(name: str) -> None:
-    """At DEBUG, the traceback of what the one line sums up. The failure may come before logging is set up
-    (an import of the settings), so LOG_LEVEL is also read from the environment here."""
-    root = logging.getLogger()
-    if root.handlers and root.getEffectiveLevel() <= logging.DEBUG:
-        logging.getLogger(name).debug("unexpected error", exc_info=True)
-    elif os.environ.get("LOG_LEVEL", "").strip().upper() == "DEBUG":
-        traceback.print_exc(file=sys.stderr)
-
-
-def one_line(err: HomepowerError | NetError) -> str:
-    """The error's message and, after " - ", what its handlers added to it (``add_note``): one line."""
-    text = str(err).splitlines()[0] if str(err) else type(err).__name__
-    return " - ".join([text, *(note.splitlines()[0] for note in getattr(err, "__notes__", ()) if note)])
-
-
-HELD_LINES = 10_000  # a run that logs more than this writes the oldest out early: memory stays bounded
-
-
-class _Held(MemoryHandler):
-    """Holds lines, except those logged with ``extra=log.AT_ONCE``, which go to the target at once."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if getattr(record, "at_once", False) and self.target is not None:
-            self.target.handle(record)
-        else:
-            super().emit(record)
-
-
-@contextmanager
-def held_logs() -> Iterator[None]:
-    """Below DEBUG, hold a run's log lines back and write them only if the run succeeds, so that a failure
-    is exactly the one line ``run`` prints (what cron mails, and what a person acts on); a line logged
-    with ``extra=log.AT_ONCE`` is written at once all the same. At DEBUG the lines stream live, as a
-    person debugging wants them."""
-    root = logging.getLogger()
-    if root.getEffectiveLevel() <= logging.DEBUG:
-        yield
-        return
-    live = list(root.handlers)
-    # One MemoryHandler per live handler, at its level; no level flushes early (above CRITICAL).
-    held = [_Held(HELD_LINES, logging.CRITICAL + 1, target, flushOnClose=False) for target in live]
-    for target, memory in zip(live, held, strict=True):
-        memory.setLevel(target.level)
-        root.removeHandler(target)
-        root.addHandler(memory)
-    ok = False
-    try:
-        yield
-        ok = True
-    finally:
-        for target, memory in zip(live, held, strict=True):
-            root.removeHandler(memory)
-            root.addHandler(target)
-            if ok:
-                memory.flush()
-            memory.close()
+__all__ = [
+    "AT_ONCE",
+    "EX_SOFTWARE",
+    "HELD_LINES",
+    "Parser",
+    "held_logs",
+    "missing_module",
+    "one_line",
+    "run",
+    "setup_logging",
+]

@@ -1,40 +1,46 @@
 """One flat exception hierarchy; each error carries the exit code the contract gives it.
 
+The hierarchy is solar3p's (``solar3p.errors``, below homepower in the dependency rule), so an error solar3p
+raises maps to its code at homepower's edge too; homepower adds the errors only it raises (store, lock, pin).
 Scripts catch ``HomepowerError`` once, print ``str(err)`` on one line and exit with ``err.exit_code``.
 Messages say what happened and what to do next; they never hold a password or token.
 """
 
-EX_OK = 0
-EX_USAGE = 64
-EX_DATAERR = 65
-EX_UNAVAILABLE = 69
-EX_TEMPFAIL = 75
-EX_NOPERM = 77
-EX_CONFIG = 78
+from solar3p.errors import (
+    EX_CONFIG,
+    EX_DATAERR,
+    EX_NOPERM,
+    EX_OK,
+    EX_TEMPFAIL,
+    EX_UNAVAILABLE,
+    EX_USAGE,
+    AuthError,
+    ConfigError,
+    DataError,
+    UnreachableError,
+    UsageError,
+)
+from solar3p.errors import Solar3pError as HomepowerError
 
-
-class HomepowerError(Exception):
-    """Base of every error a user can act on."""
-
-    exit_code = 1
-
-
-class UsageError(HomepowerError):
-    """Bad command-line usage (a malformed or impossible argument)."""
-
-    exit_code = EX_USAGE
-
-
-class DataError(HomepowerError):
-    """A response or file could not be understood; nothing was stored from it."""
-
-    exit_code = EX_DATAERR
-
-
-class UnreachableError(HomepowerError):
-    """The gateway or Enlighten could not be reached, or answered with a server error."""
-
-    exit_code = EX_UNAVAILABLE
+__all__ = [
+    "EX_CONFIG",
+    "EX_DATAERR",
+    "EX_NOPERM",
+    "EX_OK",
+    "EX_TEMPFAIL",
+    "EX_UNAVAILABLE",
+    "EX_USAGE",
+    "AuthError",
+    "ConfigError",
+    "DataError",
+    "HomepowerError",
+    "LockTimeout",
+    "PinMismatch",
+    "StoreRejected",
+    "StoreUnavailable",
+    "UnreachableError",
+    "UsageError",
+]
 
 
 class StoreUnavailable(HomepowerError):
@@ -56,19 +62,7 @@ class LockTimeout(HomepowerError):
     exit_code = EX_TEMPFAIL
 
 
-class AuthError(HomepowerError):
-    """Credentials or token rejected."""
-
-    exit_code = EX_NOPERM
-
-
 class PinMismatch(HomepowerError):
     """The gateway's certificate does not match the pinned fingerprint."""
 
     exit_code = EX_NOPERM
-
-
-class ConfigError(HomepowerError):
-    """A setting is missing or malformed."""
-
-    exit_code = EX_CONFIG

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, NoReturn, TextIO
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from log import AT_ONCE
+from homepower.cli import AT_ONCE
 
 from homepower import lock, spool
 from homepower.enlighten import Credentials, TokenSource

@@ -8,47 +8,73 @@ what it accepts. This module is light (stdlib + python-dotenv) so the poller can
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping
 from urllib.parse import quote, unquote, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from dotenv import dotenv_values
 
 from homepower.errors import ConfigError
+from solar3p import settings as solar3p_settings
+from solar3p.environment import (
+    ENV_FILE,
+    LOG_LEVELS,
+    default_base_dir,
+    env_file,
+    env_file_exists,
+    http_url,
+    read_environment,
+)
+from solar3p.environment import number as _setting_number
+from solar3p.environment import path as _path
+from solar3p.environment import text as _text
+from solar3p.plant import (
+    ARRAYS_EXAMPLE,
+    MAX_HORIZON_VALUES,
+    MAX_PLANES,
+    ORIENTATIONS,
+    Plane,
+    PVSettings,
+    parse_arrays,
+    parse_horizon,
+    parse_orientation,
+)
+from solar3p.settings import CALIBRATION_NAME, METEO_NAME, ForecastFile, Solar3pSettings
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+# The roof model, the .env reading and solar3p's settings live in solar3p (below homepower); these names
+# stay importable from here for homepower's code.
+__all__ = [
+    "ARRAYS_EXAMPLE",
+    "CALIBRATION_NAME",
+    "ENV_FILE",
+    "LOG_LEVELS",
+    "MAX_HORIZON_VALUES",
+    "MAX_PLANES",
+    "METEO_NAME",
+    "ORIENTATIONS",
+    "DatabaseConfig",
+    "ForecastSettings",
+    "GatewaySettings",
+    "MqttBroker",
+    "PublishSettings",
+    "PVSettings",
+    "Plane",
+    "Settings",
+    "env_file",
+    "http_url",
+    "is_setting",
+    "isolated_environ",
+    "load",
+    "parse_arrays",
+    "parse_database_url",
+    "parse_envoy_host",
+    "parse_horizon",
+    "parse_mqtt_url",
+    "parse_orientation",
+    "read_environment",
+]
 
-# Compass points in degrees from north; "O" is Dutch for east (oost).
-ORIENTATIONS = {
-    "N": 0.0,
-    "NE": 45.0,
-    "E": 90.0,
-    "O": 90.0,
-    "SE": 135.0,
-    "S": 180.0,
-    "SW": 225.0,
-    "W": 270.0,
-    "NW": 315.0,
-}
-
-
-def parse_orientation(value: str | float, name: str = "PV_ORIENTATION") -> float:
-    """Panel azimuth in degrees from north (0..360) from a compass point or a number of degrees."""
-    text = str(value).strip().upper()
-    if text in ORIENTATIONS:
-        return ORIENTATIONS[text]
-    try:
-        degrees = float(text)
-    except ValueError:
-        raise ConfigError(
-            f"{name}={value!r} is not valid: use one of {' '.join(ORIENTATIONS)} or degrees from north (0-360)"
-        ) from None
-    if not 0.0 <= degrees <= 360.0:
-        raise ConfigError(f"{name}={value!r} is out of range: degrees from north go from 0 to 360")
-    return degrees
+# Where .env is looked for and relative paths start: the checkout, or the XDG config folder when installed.
+PROJECT_DIR = default_base_dir()
 
 
 @dataclass(frozen=True)
@@ -159,222 +185,6 @@ def parse_envoy_host(value: str, name: str = "ENVOY_HOST") -> str:
     return text
 
 
-def _setting_number(
-    env: Mapping[str, str], name: str, default: float, lo: float, hi: float, integer: bool = False
-) -> float:
-    raw = env.get(name)
-    if raw is None or str(raw).strip() == "":
-        return int(default) if integer else default
-    try:
-        value = int(raw) if integer else float(raw)
-    except ValueError:
-        kind = "a whole number" if integer else "a number"
-        raise ConfigError(f"{name}={raw!r} is not {kind} (accepted: {lo:g} to {hi:g})") from None
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name}={raw!r} is out of range (accepted: {lo:g} to {hi:g})")
-    return value
-
-
-def _timezone(raw: str | None) -> ZoneInfo:
-    if raw:
-        try:
-            return ZoneInfo(raw.strip())
-        except (ZoneInfoNotFoundError, ValueError, IsADirectoryError):
-            raise ConfigError(f"SITE_TIMEZONE={raw!r} is not an IANA time zone (e.g. Europe/Amsterdam, UTC)") from None
-    return _system_timezone()
-
-
-def _system_timezone() -> ZoneInfo:
-    tz = os.environ.get("TZ")
-    if tz:
-        try:
-            return ZoneInfo(tz.lstrip(":"))
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    try:
-        target = os.path.realpath("/etc/localtime")
-        match = re.search(r"zoneinfo/(.+)$", target)
-        if match:
-            return ZoneInfo(match.group(1))
-    except (OSError, ZoneInfoNotFoundError, ValueError):
-        pass
-    timezone_file = Path("/etc/timezone")
-    if timezone_file.exists():
-        try:
-            return ZoneInfo(timezone_file.read_text().strip())
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return ZoneInfo("UTC")
-
-
-@dataclass(frozen=True)
-class Plane:
-    """Panels that all face the same way at the same tilt (one line of ``PV_ARRAYS``)."""
-
-    panels: int
-    panel_wp: float  # W at 1000 W/m² and 25 °C, each
-    azimuth: float  # degrees from north (180 = south)
-    tilt: float  # degrees from horizontal
-
-    @property
-    def rating_w(self) -> float:
-        return self.panels * self.panel_wp
-
-
-@dataclass(frozen=True)
-class PVSettings:
-    """The PV installation, shared by ``python -m solar3p`` and the collector.
-
-    One plane is ``panels``/``panel_wp``/``azimuth``/``tilt``. A roof of several planes (PV_ARRAYS) is
-    ``arrays``; then those four fields only summarise it (all panels, their mean Wp, the first plane's
-    way): read ``planes``, and build a new roof with ``with_planes``, not ``dataclasses.replace``."""
-
-    latitude: float = 51.92
-    longitude: float = 4.48
-    panels: int = 12
-    panel_wp: float = 405.0
-    azimuth: float = 135.0  # degrees from north
-    tilt: float = 35.0
-    losses_pct: float = 14.0
-    arrays: tuple[Plane, ...] | None = None  # two or more planes on one inverter system (None: one plane)
-    horizon: tuple[float, ...] | None = None  # degrees above the horizontal at evenly spaced azimuths from north
-
-    @property
-    def planes(self) -> tuple[Plane, ...]:
-        if self.arrays:
-            return self.arrays
-        return (Plane(self.panels, self.panel_wp, self.azimuth, self.tilt),)
-
-    @property
-    def rating_w(self) -> float:
-        """The whole installation's watt-peak."""
-        return sum(plane.rating_w for plane in self.planes)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> PVSettings:
-        pv = cls(
-            latitude=_setting_number(env, "PV_LATITUDE", 51.92, -90, 90),
-            longitude=_setting_number(env, "PV_LONGITUDE", 4.48, -180, 180),
-            panels=int(_setting_number(env, "PV_PANELS", 12, 1, 100000, integer=True)),
-            panel_wp=_setting_number(env, "PV_PANEL_WP", 405.0, 1, 100000),
-            azimuth=parse_orientation(_text(env, "PV_ORIENTATION") or "SE"),
-            tilt=_setting_number(env, "PV_TILT", 35.0, 0, 90),
-            losses_pct=_setting_number(env, "PV_LOSSES_PCT", 14.0, 0, 99),
-        )
-        arrays, horizon = _text(env, "PV_ARRAYS"), _text(env, "PV_HORIZON")
-        if arrays:  # replaces PV_PANELS, PV_PANEL_WP, PV_ORIENTATION, PV_TILT
-            pv = pv.with_planes(parse_arrays(arrays))
-        if horizon:
-            pv = replace(pv, horizon=parse_horizon(horizon))
-        return pv
-
-    def with_planes(self, planes: Sequence[Plane]) -> PVSettings:
-        """This installation with the roof ``planes``; one plane is stored the old way (``arrays`` None),
-        so it models exactly as PV_PANELS/PV_PANEL_WP/PV_ORIENTATION/PV_TILT would."""
-        planes = tuple(planes)
-        if not planes:
-            raise ValueError("a roof needs at least one plane")
-        first = planes[0]
-        if len(planes) == 1:
-            return replace(
-                self, panels=first.panels, panel_wp=first.panel_wp, azimuth=first.azimuth, tilt=first.tilt, arrays=None
-            )
-        panels = sum(p.panels for p in planes)
-        return replace(
-            self,
-            panels=panels,
-            panel_wp=sum(p.rating_w for p in planes) / panels,
-            azimuth=first.azimuth,
-            tilt=first.tilt,
-            arrays=planes,
-        )
-
-
-ARRAYS_EXAMPLE = "8x405@E/30;8x405@W/30"
-MAX_PLANES = 50
-MAX_HORIZON_VALUES = 3600
-
-
-def parse_arrays(value: str, name: str = "PV_ARRAYS") -> tuple[Plane, ...]:
-    """Planes from ``8x405@E/30;8x405@W/30``: panels x watt-peak @ orientation / tilt, ``;`` between planes.
-    A ConfigError names the plane and the part of it that is wrong."""
-    text = str(value).strip()
-    how = f"write panels x Wp @ orientation / tilt for each plane, ';' between planes, e.g. {ARRAYS_EXAMPLE}"
-    if not text:
-        raise ConfigError(f"{name} is empty: {how}")
-    parts = text.split(";")
-    if len(parts) > MAX_PLANES:
-        raise ConfigError(f"{name} has {len(parts)} planes, at most {MAX_PLANES}: {how}")
-    return tuple(_plane(f"{name} plane {number} {part.strip()!r}", part, how) for number, part in enumerate(parts, 1))
-
-
-def _plane(where: str, part: str, how: str) -> Plane:
-    size, at, way_tilt = part.partition("@")
-    if not part.strip():
-        raise ConfigError(f"{where} is empty: {how}")
-    if not at or "@" in way_tilt:
-        raise ConfigError(f"{where} needs one '@' between the size and the orientation: {how}")
-    counts = re.split(r"[x×*]", size, flags=re.IGNORECASE)
-    if len(counts) != 2:
-        raise ConfigError(f"{where} needs one 'x' between the number of panels and their watt-peak: {how}")
-    way, slash, tilt_text = way_tilt.partition("/")
-    if not slash or "/" in tilt_text:
-        raise ConfigError(f"{where} needs one '/' between the orientation and the tilt: {how}")
-    panels_text = counts[0].strip()
-    if not panels_text:
-        raise ConfigError(f"{where} has no number of panels before the 'x': {how}")
-    try:
-        panels = int(panels_text)
-    except ValueError:
-        raise ConfigError(f"{where}: the number of panels {panels_text!r} is not a whole number") from None
-    if not 1 <= panels <= 100000:
-        raise ConfigError(f"{where}: the number of panels {panels_text!r} is out of range (1 to 100000)")
-    wp = _plane_number(where, "watt-peak", counts[1], 1, 100000, "W")
-    if not way.strip():
-        raise ConfigError(f"{where} has no orientation: use one of {' '.join(ORIENTATIONS)} or degrees from north")
-    try:
-        azimuth = parse_orientation(way.strip(), "orientation")
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-    tilt = _plane_number(where, "tilt", tilt_text, 0, 90, "degrees")
-    return Plane(panels, wp, azimuth, tilt)
-
-
-def _plane_number(where: str, what: str, text: str, lo: float, hi: float, unit: str) -> float:
-    text = text.strip()
-    if not text:
-        raise ConfigError(f"{where} has no {what}: write panels x Wp @ orientation / tilt, e.g. 8x405@E/30")
-    try:
-        number = float(text)
-    except ValueError:
-        raise ConfigError(f"{where}: the {what} {text!r} is not a number") from None
-    if not lo <= number <= hi:  # also refuses nan
-        raise ConfigError(f"{where}: the {what} {text!r} is out of range ({lo:g} to {hi:g} {unit})")
-    return number
-
-
-def parse_horizon(value: str, name: str = "PV_HORIZON") -> tuple[float, ...] | None:
-    """Horizon heights (degrees, 0-90) at evenly spaced azimuths from north, clockwise:
-    ``0,0,15,30,45,30,15,0`` puts 0 at N, 0 at NE, 15 at E, ... None for a flat horizon (all 0)."""
-    text = str(value).strip()
-    how = "give heights in degrees (0 to 90) at evenly spaced azimuths from north, e.g. 0,0,15,30,45,30,15,0"
-    if not text:
-        raise ConfigError(f"{name} is empty: {how}")
-    parts = text.split(",")
-    if len(parts) > MAX_HORIZON_VALUES:
-        raise ConfigError(f"{name} has {len(parts)} values, at most {MAX_HORIZON_VALUES}: {how}")
-    heights = []
-    for number, part in enumerate(parts, start=1):
-        try:
-            height = float(part)
-        except ValueError:
-            raise ConfigError(f"{name} value {number} {part.strip()!r} is not a number: {how}") from None
-        if not 0.0 <= height <= 90.0:
-            raise ConfigError(f"{name} value {number} {part.strip()!r} is out of range: {how}")
-        heights.append(height)
-    return tuple(heights) if any(heights) else None
-
-
 @dataclass(frozen=True)
 class GatewaySettings:
     """How to reach the gateway and, for its token, Enlighten/Entrez (ENVOY_*, ENLIGHTEN_URL, ENTREZ_URL)."""
@@ -422,11 +232,9 @@ class GatewaySettings:
 
 
 @dataclass(frozen=True)
-class ForecastSettings:
-    """Where the forecast file is and which archived forecast an hour joins (METEO*, FORECAST_*)."""
+class ForecastSettings(ForecastFile):
+    """solar3p's forecast file, and which archived forecast an hour joins (FORECAST_MIN_LEAD_H, _PROVIDER)."""
 
-    meteo_file: Path
-    meteoserver_key: str | None = field(repr=False)
     min_lead_h: float = 0.0  # pvhistory joins the last forecast issued at least this long before the hour
     provider: str | None = None  # join only this provider's forecasts (None: any)
 
@@ -435,10 +243,10 @@ class ForecastSettings:
         provider = (_text(env, "FORECAST_PROVIDER") or "any").lower()
         if provider not in FORECAST_PROVIDERS + ("any",):
             raise ConfigError(f"FORECAST_PROVIDER={provider!r} is not one of any, {', '.join(FORECAST_PROVIDERS)}")
-        meteo = _text(env, "METEO_FILE")
+        file = ForecastFile.from_env(env, base_dir, state_dir)
         return cls(
-            meteo_file=_path(base_dir, meteo) if meteo else state_dir / METEO_NAME,
-            meteoserver_key=_text(env, "METEOSERVER_KEY"),
+            meteo_file=file.meteo_file,
+            meteoserver_key=file.meteoserver_key,
             min_lead_h=_setting_number(env, "FORECAST_MIN_LEAD_H", 0.0, 0, 24 * 30),
             provider=None if provider == "any" else provider,
         )
@@ -538,30 +346,22 @@ class PublishSettings:
         )
 
 
-@dataclass(frozen=True)
-class Settings:
+@dataclass(frozen=True, kw_only=True)
+class Settings(Solar3pSettings):
+    """solar3p's settings (the roof, the forecast file, STATE_DIR, SITE_TIMEZONE, LOG_LEVEL, the
+    calibration) and homepower's own: the gateway, the database, the forecast join and publishing."""
+
+    forecast: ForecastSettings
     gateway: GatewaySettings
     database: DatabaseConfig
-    pv: PVSettings
-    forecast: ForecastSettings
-    state_dir: Path
-    timezone: ZoneInfo
-    log_level: str
-    # solar3p's calibration: PV_CALIBRATION, else STATE_DIR/solar3p-calibration.json (read when it exists)
-    pv_calibration: Path | None = None
     publish: PublishSettings = field(default_factory=PublishSettings)
 
 
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FORECAST_PROVIDERS = ("meteoserver", "open-meteo", "file")
-CALIBRATION_NAME = "solar3p-calibration.json"
-METEO_NAME = "forecast.json"  # METEO_FILE's default, in STATE_DIR: fetch never writes into the checkout
 
 
-# Names another file to read instead of ``.env`` beside the scripts; "none" reads no file. The test
-# suite, the demo and the bench set "none" so that the owner's .env cannot change what they show.
-ENV_FILE = "HOMEPOWER_ENV_FILE"
-# Every variable the product reads (the contract's table), and the prefixes of its families.
+# Every variable the product reads (the contract's table: solar3p's and homepower's), and the prefixes of
+# their families.
 SETTING_NAMES = (
     "ENVOY_HOST",
     "ENVOY_USER",
@@ -574,33 +374,16 @@ SETTING_NAMES = (
     "ENVOY_TIMEOUT",
     "ENVOY_RETRY_S",
     "ENVOY_INVERTERS",
-    "STATE_DIR",
     "DATABASE_URL",
-    "SITE_TIMEZONE",
-    "METEO_FILE",
-    "PV_LATITUDE",
-    "PV_LONGITUDE",
-    "PV_PANELS",
-    "PV_PANEL_WP",
-    "PV_ARRAYS",
-    "PV_HORIZON",
-    "PV_ORIENTATION",
-    "PV_TILT",
-    "PV_LOSSES_PCT",
-    "PV_CALIBRATION",
-    "METEOSERVER_KEY",
-    "METEOSERVER_URL",
-    "OPEN_METEO_URL",
-    "OPEN_METEO_HISTORY_URL",
     "FORECAST_MIN_LEAD_H",
     "FORECAST_PROVIDER",
-    "LOG_LEVEL",
+    *solar3p_settings.SETTING_NAMES,
     ENV_FILE,
     "MQTT_URL",
     "MQTT_PREFIX",
     "HA_DISCOVERY_PREFIX",
 )
-SETTING_PREFIXES = ("ENVOY_", "ENLIGHTEN_", "ENTREZ_", "PV_", "METEO", "OPEN_METEO_", "FORECAST_", "SOLCAST_")
+SETTING_PREFIXES = ("ENVOY_", "ENLIGHTEN_", "ENTREZ_", "FORECAST_", *solar3p_settings.SETTING_PREFIXES)
 
 
 def is_setting(name: str) -> bool:
@@ -616,52 +399,11 @@ def isolated_environ(environ: Mapping[str, str] | None = None, **settings: str) 
     return env
 
 
-def env_file(base_dir: Path, environ: Mapping[str, str]) -> Path | None:
-    """The .env file to read: HOMEPOWER_ENV_FILE, else ``.env`` in ``base_dir``; None for "none"."""
-    named = (environ.get(ENV_FILE) or "").strip()
-    if named.lower() == "none":
-        return None
-    return _path(base_dir, named) if named else base_dir / ".env"
-
-
-def _env_file_exists(base_dir: Path, environ: Mapping[str, str] | None) -> bool:
-    path = env_file(base_dir, os.environ if environ is None else environ)
-    return path is not None and path.is_file()
-
-
-def read_environment(base_dir: Path = PROJECT_DIR, environ: Mapping[str, str] | None = None) -> dict:
-    """The real environment over the .env file (``env_file``)."""
-    environ = os.environ if environ is None else environ
-    path = env_file(base_dir, environ)
-    merged = {k: v for k, v in dotenv_values(path).items() if v is not None} if path else {}
-    merged.update(environ)
-    return merged
-
-
-def http_url(env: Mapping[str, str], name: str, default: str) -> str:
-    """The http(s) base URL setting ``name`` (no trailing slash), else ``default``."""
-    value = (env.get(name) or default).strip().rstrip("/")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{name}={value!r} is not an http(s) URL")
-    return value
-
-
 def _on_off(env: Mapping[str, str], name: str, default: bool) -> bool:
     value = (_text(env, name) or ("on" if default else "off")).lower()
     if value not in ("on", "off"):
         raise ConfigError(f"{name}={value!r} is not on or off")
     return value == "on"
-
-
-def _text(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name)
-    return value.strip() if value and value.strip() else None
-
-
-def _path(base_dir: Path, raw: str) -> Path:
-    path = Path(raw).expanduser()
-    return path if path.is_absolute() else base_dir / path
 
 
 def load(
@@ -670,23 +412,16 @@ def load(
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Read, validate and return every setting. ``overrides`` (CLI flags) win over the environment."""
-    env = read_environment(base_dir, environ)
-    env.update({k: str(v) for k, v in (overrides or {}).items() if v is not None})
-
-    state_dir = _path(base_dir, _text(env, "STATE_DIR") or "var")
-    level = (_text(env, "LOG_LEVEL") or "INFO").upper()
-    if level not in LOG_LEVELS:
-        raise ConfigError(f"LOG_LEVEL={level!r} is not one of {', '.join(LOG_LEVELS)}")
-    calibration = _text(env, "PV_CALIBRATION")
+    env = solar3p_settings.merged_environment(overrides, base_dir, environ)
+    own = Solar3pSettings.from_env(env, base_dir)
     return Settings(
-        gateway=GatewaySettings.from_env(env, base_dir, _env_file_exists(base_dir, environ)),
-        database=DatabaseConfig.from_env(env, base_dir, state_dir),
-        pv=PVSettings.from_env(env),
-        forecast=ForecastSettings.from_env(env, base_dir, state_dir),
-        state_dir=state_dir,
-        timezone=_timezone(_text(env, "SITE_TIMEZONE")),
-        log_level=level,
-        # Unset: the default file, used only when it exists (see the calibration's readers).
-        pv_calibration=_path(base_dir, calibration) if calibration else state_dir / CALIBRATION_NAME,
+        pv=own.pv,
+        forecast=ForecastSettings.from_env(env, base_dir, own.state_dir),
+        state_dir=own.state_dir,
+        timezone=own.timezone,
+        log_level=own.log_level,
+        pv_calibration=own.pv_calibration,
+        gateway=GatewaySettings.from_env(env, base_dir, env_file_exists(base_dir, environ)),
+        database=DatabaseConfig.from_env(env, base_dir, own.state_dir),
         publish=PublishSettings.from_env(env),
     )

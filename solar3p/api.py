@@ -1,7 +1,7 @@
 """solar3p's library API: the forecast rows the CLI prints, daily totals, and the original ``asdict`` call.
 
 Pure shaping around ``model.hourly_kwh``; file reading is in ``meteo``, settings come from the caller
-(or, for ``asdict``, from ``homepower.settings.load()`` as the CLI does).
+(or, for ``asdict``, from ``solar3p.settings.load()`` as the CLI does).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Sequence
 from zoneinfo import ZoneInfo
 
-from homepower.errors import UsageError
-from homepower.settings import Plane, PVSettings, parse_orientation
+from solar3p.errors import ConfigError, UsageError
+from solar3p.plant import Plane, PVSettings, parse_orientation
 from solar3p.meteo import MeteoRow, read_meteo
 
 GRANULARITIES = ("hour", "day")
@@ -250,7 +250,7 @@ def asdict(period="day", wp=None, pans=None, lay=None, gran="hour", file=None, *
     PV_ARRAYS and none of ``wp``, ``pans``, ``lay`` given, the forecast is that roof's; any of them given
     describes one plane, as in the original (the others from PV_ARRAYS' totals)."""
     if settings is None:
-        from homepower.settings import load
+        from solar3p.settings import load
 
         settings = load()
     granularity = str(gran or "hour").strip().lower()
@@ -281,8 +281,6 @@ def _kwh(value: float | None) -> Kwh | None:
 
 
 def _orientation(lay) -> float:
-    from homepower.errors import ConfigError
-
     try:
         return parse_orientation(lay, "lay")
     except ConfigError as exc:

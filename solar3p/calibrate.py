@@ -829,7 +829,7 @@ def newest_before(calibrations, hour_start: int):
 
 
 def plant_of(pv) -> Plant:
-    """The installation that PV settings (``homepower.settings.PVSettings``: site, planes, losses,
+    """The installation that PV settings (``solar3p.plant.PVSettings``: site, planes, losses,
     horizon) describe."""
     faces = tuple(Face(p.rating_w, p.azimuth, p.tilt) for p in pv.planes)
     return Plant(

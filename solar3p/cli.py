@@ -15,17 +15,19 @@ import logging
 import sys
 from pathlib import Path
 
-from homepower.cli import Parser as BaseParser
-from homepower.errors import ConfigError, UsageError
+from solar3p.edge import Parser as BaseParser
+from solar3p.edge import held_logs, run, setup_logging
+from solar3p.errors import ConfigError, UsageError
 from solar3p.providers import PV_PROVIDERS
-from homepower.settings import ARRAYS_EXAMPLE, ORIENTATIONS, Plane, load, parse_arrays, parse_horizon, parse_orientation
+from solar3p.plant import ARRAYS_EXAMPLE, ORIENTATIONS, Plane, parse_arrays, parse_horizon, parse_orientation
+from solar3p.settings import CALIBRATION_NAME, load
 
 FORMATS = ("table", "csv", "json", "evcc")
 COLUMNS = ("hour_start", "kwh", "gr_w", "tc", "temp")
 
 
 class Parser(BaseParser):
-    """homepower.cli's Parser (blank values are bad usage) that raises UsageError (exit 64)."""
+    """The edge's Parser (blank values are bad usage) that raises UsageError (exit 64)."""
 
     def error(self, message):
         raise UsageError(f"{self.prog}: {message} (see --help)")
@@ -300,12 +302,15 @@ def _target(path: Path, origin: str) -> Path:
     """Refuse a target in the checkout's own files: its program folders, its top level (the scripts cron
     runs, README, Makefile) and any file git tracks. A download never overwrites a shipped file (the sample
     forecast serves the demo and the tests); var/ and the owner's own untracked folders stay allowed."""
-    from homepower.settings import PROJECT_DIR
+    from solar3p.environment import checkout_dir
 
     resolved = path.expanduser().resolve()
-    checkout = PROJECT_DIR.resolve()
+    found = checkout_dir()
+    checkout = found.resolve() if found is not None else None
     problem = None
-    if resolved.is_relative_to(checkout) and resolved != checkout:
+    if found is None and resolved.is_relative_to(Path(__file__).resolve().parent):
+        problem = "is inside the installed solar3p package"  # installed: no checkout, but the shipped sample
+    elif checkout is not None and resolved.is_relative_to(checkout) and resolved != checkout:
         relative = resolved.relative_to(checkout)
         if relative.parts[0] in PROGRAM_FOLDERS:
             problem = f"is inside the checkout's program folder {relative.parts[0]}/"
@@ -405,7 +410,6 @@ def render(lines, fmt: str, gran: str, limit_kwh: float | None = None) -> str:
 
 
 def run_forecast(argv, settings) -> int:
-    from homepower.settings import CALIBRATION_NAME
     from solar3p.api import calibrated, daily, hourly, read_calibration, resolve_file
     from solar3p.meteo import read_meteo_file
 
@@ -458,7 +462,7 @@ def run_forecast(argv, settings) -> int:
 
 def _run_pv_fetch(args, settings, history: bool) -> int:
     """``fetch --source forecast.solar|solcast``: the roof's forecast from a PV forecast service."""
-    from homepower.settings import read_environment
+    from solar3p.environment import read_environment
     from solar3p.providers.fetch import ServiceSettings, fetch_forecast_solar, fetch_solcast
 
     if history or args.location:
@@ -560,20 +564,13 @@ def run_fetch(argv, settings) -> int:
 
 
 def main(argv=None) -> int:
-    from homepower.cli import run
-
     argv = list(sys.argv[1:] if argv is None else argv)
 
     def body() -> int:
         settings = load()
-        import log
-
-        log.setup(settings.log_level)
-        logging.getLogger("h5py").setLevel(logging.INFO)  # pvlib's import makes h5py chatter at DEBUG
+        setup_logging(settings.log_level)
         try:
             if argv[:1] == ["fetch"]:
-                from homepower.cli import held_logs
-
                 with held_logs():  # a failed fetch is its one line; the retries it logged go with it
                     return run_fetch(argv[1:], settings)
             return run_forecast(argv, settings)

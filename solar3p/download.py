@@ -20,7 +20,7 @@ from netio.client import reason_of as reason_of
 from netio.deadline import Deadline as _Deadline
 from netio.deadline import Expired
 
-from homepower.errors import AuthError, DataError, UnreachableError
+from solar3p.errors import AuthError, DataError, UnreachableError
 
 log = logging.getLogger(__name__)
 

@@ -1,22 +1,59 @@
-"""solar3p's errors: each one a ``homepower.errors`` error, so scripts map them to exit codes."""
+"""The project's errors, each carrying the exit code the contract gives it.
+
+They live here, at the bottom of the dependency rule, so that solar3p stands alone and still exits with the
+contract's codes; ``homepower.errors`` takes this hierarchy as its own (``HomepowerError`` is
+``Solar3pError``) and adds the errors only homepower raises (store, lock, certificate pin). A script's edge
+catches the base once, prints ``str(err)`` on one line and exits with ``err.exit_code``. Messages say what
+happened and what to do next; they never hold a password, token or API key.
+"""
 
 from __future__ import annotations
 
-from homepower.errors import AuthError, ConfigError, DataError, UnreachableError, UsageError
-
-# solar3p's modules take their error kinds from here (one place to change when solar3p stands alone).
-__all__ = [
-    "AuthError",
-    "CalibrationFileError",
-    "ConfigError",
-    "DataError",
-    "MeteoFileError",
-    "UnreachableError",
-    "UsageError",
-    "shown",
-]
+EX_OK = 0
+EX_USAGE = 64
+EX_DATAERR = 65
+EX_UNAVAILABLE = 69
+EX_TEMPFAIL = 75
+EX_NOPERM = 77
+EX_CONFIG = 78
 
 SHOWN_CHARS = 60  # of a bad value in a message: enough to recognise it, never a log-filling line
+
+
+class Solar3pError(Exception):
+    """Base of every error a user can act on."""
+
+    exit_code = 1
+
+
+class UsageError(Solar3pError):
+    """Bad command-line usage (a malformed or impossible argument)."""
+
+    exit_code = EX_USAGE
+
+
+class DataError(Solar3pError):
+    """A response or file could not be understood; nothing was stored from it."""
+
+    exit_code = EX_DATAERR
+
+
+class UnreachableError(Solar3pError):
+    """A server could not be reached, or answered with a server error."""
+
+    exit_code = EX_UNAVAILABLE
+
+
+class AuthError(Solar3pError):
+    """Credentials, token or API key rejected."""
+
+    exit_code = EX_NOPERM
+
+
+class ConfigError(Solar3pError):
+    """A setting is missing or malformed."""
+
+    exit_code = EX_CONFIG
 
 
 def shown(value: object, limit: int = SHOWN_CHARS) -> str:

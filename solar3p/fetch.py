@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 from zoneinfo import ZoneInfo
 
-from homepower.errors import ConfigError, DataError, HomepowerError, UsageError
-from homepower.settings import http_url, read_environment
+from solar3p.environment import http_url, read_environment
+from solar3p.errors import ConfigError, DataError, Solar3pError, UsageError
 from solar3p import download
 from solar3p.download import Deadline, ServiceError
 from solar3p.files import DUTCH, dump_lines, write_forecast
@@ -231,7 +231,7 @@ def _head(place: str, issued: int, provider: str) -> dict:
     return {"plaatsnaam": [{"plaats": place}], "current": [], "issued": str(issued), "provider": provider}
 
 
-def _kept(err: HomepowerError, out: Path) -> HomepowerError:
+def _kept(err: Solar3pError, out: Path) -> Solar3pError:
     """The error with what became of the target said, its type and fields unchanged."""
     tail = f"nothing written, {out} is kept as it was" if out.exists() else f"nothing written to {out}"
     err.args = (f"{err}; {tail}",)
@@ -241,7 +241,7 @@ def _kept(err: HomepowerError, out: Path) -> HomepowerError:
 def _write(out: Path, text_or_document: str | dict) -> None:
     try:
         if isinstance(text_or_document, str):
-            from homepower.files import write_atomic
+            from solar3p.files import write_atomic
 
             write_atomic(out, text_or_document, mode=0o644)
         else:
@@ -275,7 +275,7 @@ def fetch(
             document, repeated = _meteoserver(key, location, lat, lon, environ, deadline)
         else:
             document = _open_meteo(site, environ, deadline)
-    except HomepowerError as err:
+    except Solar3pError as err:
         _kept(err, out)
         raise
     except RecursionError as exc:  # a structure deeper than any forecast, past the JSON decoder
@@ -424,7 +424,7 @@ def fetch_history(
                 service,
                 url,
             )
-    except HomepowerError as err:
+    except Solar3pError as err:
         _kept(err, out)
         raise
     except RecursionError as exc:

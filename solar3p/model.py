@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 import pvlib
 
-from homepower.settings import Plane, PVSettings
+from solar3p.plant import Plane, PVSettings
 
 ALBEDO = 0.2  # ground reflectance, dimensionless
 GAMMA_PDC = -0.0037  # DC power temperature coefficient, 1/°C

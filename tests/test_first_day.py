@@ -126,10 +126,11 @@ def test_a_child_environment_built_from_scratch_still_reads_no_dotenv(tmp_path):
 
 def test_every_setting_the_product_documents_or_reads_is_kept_out_of_the_suite():
     documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
-    source = (ROOT / "homepower" / "settings.py").read_text() + (ROOT / "solar3p" / "fetch.py").read_text()
+    sources = [ROOT / "homepower" / "settings.py", *sorted((ROOT / "solar3p").glob("*.py"))]
+    source = "".join(path.read_text() for path in sources)
     read = set(
         re.findall(
-            r"""(?:_text\(env,|env\.get\(|_setting_number\(env,|http_url\(env,|base_url\()\s*["']([A-Z][A-Z0-9_]+)["']""",
+            r"""(?:text\(env,|env\.get\(|number\(env,|http_url\(env,|base_url\()\s*["']([A-Z][A-Z0-9_]+)["']""",
             source,
         )
     )
