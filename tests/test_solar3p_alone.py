@@ -1,5 +1,6 @@
-"""solar3p stands alone: no module of it imports homepower, it runs from a folder that holds only solar3p,
-and no setting of the gateway or the database can make ``python -m solar3p`` fail."""
+"""solar3p stands alone: no module of it imports homepower, it runs from a folder that holds only solar3p
+and the HTTP package it builds on (netio), and no setting of the gateway or the database can make
+``python -m solar3p`` fail."""
 
 from __future__ import annotations
 
@@ -43,9 +44,10 @@ def test_no_solar3p_module_imports_homepower_or_the_top_level_scripts():
 
 
 def _alone(tmp_path: Path) -> Path:
-    """A folder holding only the solar3p package (no homepower beside it, nothing of the checkout)."""
+    """A folder holding only solar3p and netio (no homepower beside them, nothing else of the checkout)."""
     folder = tmp_path / "alone"
-    shutil.copytree(SOLAR3P, folder / "solar3p", ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("solar3p", "netio"):
+        shutil.copytree(ROOT / package, folder / package, ignore=shutil.ignore_patterns("__pycache__"))
     return folder
 
 
