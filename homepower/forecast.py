@@ -43,29 +43,13 @@ class _Counted:
     """Archive rows of an open forecast file, counted as they go by (the file's row count)."""
 
     def __init__(self, stream: MeteoStream) -> None:
-        from homepower.settings import FORECAST_PROVIDERS
-
-        path = stream.path
+        # The reader has checked the file (solar3p.meteo.RowChecks): a known provider, rows at hour starts.
         self.issued_file = stream.issued if stream.issued is not None else int(stream.mtime)
         self.provider = stream.provider or FILE_PROVIDER
-        if self.provider not in FORECAST_PROVIDERS:  # no FORECAST_PROVIDER could ever select it
-            from solar3p.errors import MeteoFileError
-
-            raise MeteoFileError(
-                path, f"has provider {stream.provider!r}, not one of {', '.join(FORECAST_PROVIDERS)}", "provider"
-            )
         self.stream, self.rows = stream, 0
 
     def __iter__(self) -> Iterator[dict]:
-        from solar3p.errors import MeteoFileError
-
-        for index, r in self.stream.rows():
-            if r.time % 3600:  # the join looks for hour starts: such a row would be stored and never used
-                raise MeteoFileError(
-                    self.stream.path,
-                    f"forecast row {index} has time {r.time} ({utc(r.time)} UTC), not the start of an hour",
-                    "time",
-                )
+        for _, r in self.stream.rows():
             self.rows += 1
             row: dict = {
                 "ts_utc": utc(r.time),

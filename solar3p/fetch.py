@@ -35,7 +35,7 @@ from solar3p import download
 from solar3p.download import Deadline, ServiceError
 from solar3p.files import DUTCH, dump_lines, write_forecast
 from solar3p.errors import MeteoFileError, shown
-from solar3p.meteo import MeteoRow, parse_meteo, parse_row
+from solar3p.meteo import parse_meteo, parse_row
 
 log = logging.getLogger(__name__)
 
@@ -207,22 +207,28 @@ def open_meteo_rows(document: object, latitude: float, longitude: float) -> list
     return rows
 
 
-def _checked(document: dict, service: str, url: str) -> list[MeteoRow]:
-    """The rows of a downloaded document; one that is not a forecast of the layout is the service's bad
-    answer (65), named by its URL, never written (a bad forecast never replaces a good file)."""
+def _checked(document: dict, service: str, url: str) -> int:
+    """Check a downloaded document as a forecast file is checked (``parse_meteo``), after putting its rows
+    in order, one per hour (``one_row_per_hour``: Meteoserver sends an hour twice now and then). One that is
+    not a forecast of the layout is the service's bad answer (65), named by its URL, never written (a bad
+    forecast never replaces a good file). Returns how many repeated hours were dropped."""
     try:
-        return parse_meteo(document, url)
+        repeated = 0
+        if isinstance(document.get("forecast"), list):
+            document["forecast"], repeated = one_row_per_hour(document["forecast"])
+        parse_meteo(document, url)
     except MeteoFileError as exc:
         where = f" (field {exc.field!r})" if exc.field else ""
         problem = exc.problem or str(exc)
         raise ServiceError(
             f"{service} {url} sent an answer{where} that is no forecast: {problem}", service, url, 200, problem
         ) from exc
+    return repeated
 
 
 def one_row_per_hour(items: list) -> tuple[list, int]:
-    """Checked forecast entries sorted by time, one per hour: of an hour sent more than once the last
-    entry is kept (as the file reader does). Returns them and how many repeats were dropped."""
+    """Forecast entries sorted by time, one per hour: of an hour sent more than once the last entry is
+    kept. Returns them and how many repeats were dropped."""
     last = {parse_row(Path("<answer>"), i, item).time: item for i, item in enumerate(items)}
     return [last[t] for t in sorted(last)], len(items) - len(last)
 
@@ -324,8 +330,7 @@ def _meteoserver(
                 )
             log.info("%s answered without a forecast list%s; retrying in %g s", service, said, pauses[0])
             pauses.pop(0)
-    _checked(document, service, url)
-    document["forecast"], repeated = one_row_per_hour(document["forecast"])
+    repeated = _checked(document, service, url)
     document["issued"] = str(issued)
     document["provider"] = "meteoserver"
     return document, repeated

@@ -1,4 +1,11 @@
-"""Reading a Meteoserver "solar" forecast file. Light on purpose (stdlib only): the collector imports it.
+"""The forecast file's rows and the checks every reading makes. Light on purpose (stdlib only): the
+collector imports it.
+
+There is one reader of forecast files, ``solar3p.meteostream`` (streaming, bounded memory), with the checks
+here (``RowChecks``): the model and ``python -m solar3p`` read through ``read_meteo_file`` (the stream's rows,
+one per hour), the archive (``history_collector.py``) stores the stream's rows as they come, and ``fetch``
+checks a download with ``parse_meteo_file`` (a decoded document, the same checks). So a file is good or bad
+for all of them alike, with the same message.
 
 Layout: ``{"issued": unix, "provider": …, "plaatsnaam": [{"plaats": …}], "current": […], "forecast": [{"time":
 unix, "issued": unix, "cet": …, "elev", "az", "temp", "gr", "gr_w", "sd", "tc", "lc", "mc", "hc", "vis",
@@ -9,16 +16,18 @@ local time and is kept only for display). ``gr_w`` is the hour's mean global hor
 ``issued`` (top level: when the file was downloaded; in a row: when that row was forecast, for past
 forecasts) and ``provider`` (``meteoserver``, ``open-meteo``) are written by ``python -m solar3p fetch``;
 older files lack them (None here; the archive then uses the file's mtime and provider ``file``).
+A file holds one forecast per hour and issue: an hour may come several times only with different
+``issued`` (past forecasts), and ``read_meteo_file`` then gives the model the newest of them.
 Meteoserver writes ``-`` for a value it lacks: that field is None and the row stays (no kWh for it).
 """
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterable
 
 from solar3p.errors import MeteoFileError, shown
 
@@ -31,7 +40,8 @@ MISSING = ("", "-", "null")  # Meteoserver's "-", and what other writers put for
 # `fetch --from --to` writes at most in one run, are ~44,000 rows and ~9.4 MB.
 MAX_BYTES = 12 * 1024 * 1024
 MAX_ROWS = 60_000
-PROVIDER = re.compile(r"^[a-z0-9][a-z0-9-]{0,15}$")  # fits forecast.provider VARCHAR(16)
+# What a forecast file's top-level "provider" may say: the services ``fetch`` writes, and "file" (none said).
+PROVIDERS = ("meteoserver", "open-meteo", "file")
 
 
 @dataclass(frozen=True, slots=True)  # slots: years of rows stay small in memory
@@ -101,145 +111,97 @@ def parse_row(path: Path, index: int, item: object) -> MeteoRow:
         raise MeteoFileError(path, f"{where} has no value", "time")
     time = _unix(path, where, "time", item["time"])
     assert time is not None  # checked just above
+    if time % 3600:  # a row covers the hour starting at ``time``: the archive's join looks for hour starts
+        when = datetime.fromtimestamp(time, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        raise MeteoFileError(path, f"{where} has time {time} ({when} UTC), not the start of an hour", "time")
     values = {name: _field_number(path, where, name, item.get(name)) for name in NUMERIC_FIELDS}
     issued = _unix(path, where, "issued", item.get("issued"))
     return MeteoRow(time=time, cet=str(item.get("cet") or ""), issued=issued, **values)
 
 
-def _provider(path: Path, raw: object) -> str | None:
+def parse_provider(path: Path, raw: object) -> str | None:
+    """The top-level ``provider``, lower case; None when absent."""
     if _missing(raw):
         return None
-    text = str(raw).strip().lower() if isinstance(raw, str) else ""
-    if not PROVIDER.match(text):
-        raise MeteoFileError(path, f"has provider {shown(raw)}, not a service name such as meteoserver", "provider")
+    text = raw.strip().lower() if isinstance(raw, str) else ""
+    if text not in PROVIDERS:
+        raise MeteoFileError(path, f"has provider {shown(raw)}, not one of {', '.join(PROVIDERS)}", "provider")
     return text
 
 
-class _Rows:
-    """Forecast rows as they are parsed, one at a time: one per hour (a later duplicate wins)."""
+def parse_issued(path: Path, raw: object) -> int | None:
+    """The top-level ``issued`` (unix seconds); None when absent."""
+    return _unix(path, "the file", "issued", raw)
+
+
+class RowChecks:
+    """The checks of a file's ``forecast`` list, made as its rows come one at a time: each row well formed
+    and at an hour start, at most MAX_ROWS of them, no hour twice with the same ``issued``; at the end
+    (``finish``) exactly one list, not empty, and each of WEATHER_FIELDS in some row."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.by_time: dict[int, MeteoRow] = {}
         self.count = 0
         self.fields: set[str] = set()
+        self.seen: dict[tuple[int, int | None], int] = {}  # (time, issued) -> row index: MAX_ROWS at most
 
-    def add(self, item: object) -> None:
+    def row(self, item: object) -> MeteoRow:
         if self.count >= MAX_ROWS:
             raise MeteoFileError(self.path, f"has more than {MAX_ROWS:,} forecast rows: split it", "forecast")
         row = parse_row(self.path, self.count, item)
-        self.count += 1
+        first = self.seen.setdefault((row.time, row.issued), self.count)
+        if first != self.count:
+            issue = "" if row.issued is None else f" issued {row.issued}"
+            raise MeteoFileError(
+                self.path,
+                f"forecast row {self.count} repeats row {first}: the hour {row.time}{issue} twice (one forecast "
+                "per hour and issue)",
+                "time",
+            )
         if len(self.fields) < len(WEATHER_FIELDS) and isinstance(item, dict):
             self.fields.update(name for name in WEATHER_FIELDS if name in item)
-        self.by_time[row.time] = row
+        self.count += 1
+        return row
+
+    def finish(self, lists: int) -> None:
+        if lists != 1:
+            problem = "has no forecast list" if not lists else "has two forecast lists"
+            raise MeteoFileError(self.path, problem, "forecast")
+        if not self.count:
+            raise MeteoFileError(self.path, "has an empty or malformed forecast list", "forecast")
+        for name in WEATHER_FIELDS:
+            if name not in self.fields:
+                raise MeteoFileError(self.path, "no forecast row has it", name)
 
 
-def _finish(path: Path, header: dict, rows: _Rows | None) -> MeteoFile:
-    if rows is None:
-        raise MeteoFileError(path, "has no forecast list", "forecast")
-    if not rows.count:
-        raise MeteoFileError(path, "has an empty or malformed forecast list", "forecast")
-    for name in WEATHER_FIELDS:
-        if name not in rows.fields:
-            raise MeteoFileError(path, "no forecast row has it", name)
-    issued = _unix(path, "the file", "issued", header.get("issued"))
-    by_time = rows.by_time
-    return MeteoFile(
-        issued=issued, provider=_provider(path, header.get("provider")), rows=[by_time[t] for t in sorted(by_time)]
-    )
+def one_per_hour(rows: Iterable[MeteoRow]) -> list[MeteoRow]:
+    """The model's rows: one per hour, sorted by time; of several issues of an hour, the newest (a row
+    without its own ``issued`` is the file's, older than any row that has one)."""
+    newest: dict[int, MeteoRow] = {}
+    for row in rows:
+        kept = newest.get(row.time)
+        if kept is None or (row.issued or -1) > (kept.issued or -1):
+            newest[row.time] = row
+    return [newest[t] for t in sorted(newest)]
 
 
 def parse_meteo_file(document: object, path: Path | str = "<forecast>") -> MeteoFile:
-    """A decoded Meteoserver document as a MeteoFile: rows sorted by time, one per hour (a later duplicate
-    wins). Anything not of the layout -> MeteoFileError (65) naming the field."""
+    """A decoded Meteoserver document (a download being checked) as a MeteoFile, with the checks of a file
+    (``RowChecks``): rows one per hour (``one_per_hour``). Anything not of the layout -> MeteoFileError (65)
+    naming the field."""
     path = Path(path)
     if not isinstance(document, dict):
         raise MeteoFileError(path, "is not a JSON object")
-    rows = None
+    checks = RowChecks(path)
+    rows = []
     if "forecast" in document:
         items = document["forecast"]
         if not isinstance(items, list):
             raise MeteoFileError(path, "has an empty or malformed forecast list", "forecast")
-        rows = _Rows(path)
-        for item in items:
-            rows.add(item)
-    return _finish(path, document, rows)
-
-
-_WS = re.compile(r"[ \t\n\r]*")
-
-
-def _scan_file(path: Path, text: str) -> MeteoFile:
-    """``parse_meteo_file(json.loads(text))`` without holding the decoded document: the top-level object
-    is read member by member and the forecast list row by row, so a file of years of hours needs memory
-    for its rows, not for a tree of every string in it."""
-    try:
-        return _scan_object(path, text)
-    except json.JSONDecodeError as exc:
-        raise MeteoFileError(path, f"is not complete JSON (truncated?) at line {exc.lineno}") from None
-    except RecursionError:
-        raise MeteoFileError(path, "is nested too deeply to be a forecast file") from None
-
-
-def _bad(text: str, pos: int) -> json.JSONDecodeError:
-    return json.JSONDecodeError("unexpected character", text, pos)
-
-
-def _scan_object(path: Path, text: str) -> MeteoFile:
-    decoder = json.JSONDecoder()
-    header: dict = {}
-    rows: _Rows | None = None
-
-    def skip(pos: int) -> int:
-        match = _WS.match(text, pos)
-        return match.end() if match else pos
-
-    pos = skip(0)
-    if not text.startswith("{", pos):
-        decoder.raw_decode(text, pos)  # not JSON at all: says where
-        raise MeteoFileError(path, "is not a JSON object")
-    pos = skip(pos + 1)
-    if text.startswith("}", pos):
-        return _finish(path, header, rows)
-    while True:
-        key, pos = decoder.raw_decode(text, pos)
-        if not isinstance(key, str):
-            raise _bad(text, pos)
-        pos = skip(pos)
-        if not text.startswith(":", pos):
-            raise _bad(text, pos)
-        pos = skip(pos + 1)
-        if key == "forecast" and text.startswith("[", pos):
-            rows = _Rows(path)  # a repeated key: the last one counts, as in json.loads
-            pos = skip(pos + 1)
-            if text.startswith("]", pos):
-                pos += 1
-            else:
-                while True:
-                    item, pos = decoder.raw_decode(text, pos)
-                    rows.add(item)
-                    pos = skip(pos)
-                    if text.startswith(",", pos):
-                        pos = skip(pos + 1)
-                    elif text.startswith("]", pos):
-                        pos += 1
-                        break
-                    else:
-                        raise _bad(text, pos)
-        else:
-            value, pos = decoder.raw_decode(text, pos)
-            if key == "forecast":
-                raise MeteoFileError(path, "has an empty or malformed forecast list", "forecast")
-            header[key] = value
-        pos = skip(pos)
-        if text.startswith(",", pos):
-            pos = skip(pos + 1)
-        elif text.startswith("}", pos):
-            if skip(pos + 1) != len(text):
-                raise _bad(text, pos)  # more after the object
-            return _finish(path, header, rows)
-        else:
-            raise _bad(text, pos)
+        rows = [checks.row(item) for item in items]
+    checks.finish(1 if "forecast" in document else 0)
+    issued, provider = parse_issued(path, document.get("issued")), parse_provider(path, document.get("provider"))
+    return MeteoFile(issued=issued, provider=provider, rows=one_per_hour(rows))
 
 
 def parse_meteo(document: object, path: Path | str = "<forecast>") -> list[MeteoRow]:
@@ -247,40 +209,14 @@ def parse_meteo(document: object, path: Path | str = "<forecast>") -> list[Meteo
     return parse_meteo_file(document, path).rows
 
 
-def _read_text(path: Path) -> str:
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
-        if len(data) > MAX_BYTES:
-            raise MeteoFileError(path, f"is larger than {MAX_BYTES // 1024 // 1024} MiB: not a forecast file")
-        return data.decode("utf-8")
-    except FileNotFoundError:
-        raise MeteoFileError(path, "does not exist (set METEO_FILE or run `python -m solar3p fetch`)") from None
-    except IsADirectoryError:
-        raise MeteoFileError(path, "is a directory, not a forecast file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MeteoFileError(path, f"cannot be read: {exc.__class__.__name__}") from None
-
-
-def _decode(path: Path, text: str) -> object:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise MeteoFileError(path, f"is not complete JSON (truncated?) at line {exc.lineno}") from None
-    except RecursionError:
-        raise MeteoFileError(path, "is nested too deeply to be a forecast file") from None
-
-
-def load_document(path: Path | str) -> object:
-    """The decoded JSON of a forecast file. Missing, unreadable or truncated -> MeteoFileError (65)."""
-    path = Path(path)
-    return _decode(path, _read_text(path))
-
-
 def read_meteo_file(path: Path | str) -> MeteoFile:
-    """Read and check a forecast file, stamps and rows. Any problem -> MeteoFileError (65) naming the file."""
-    path = Path(path)
-    return _scan_file(path, _read_text(path))
+    """Read and check a forecast file (``solar3p.meteostream``, the one reader): its stamps and its rows,
+    one per hour (``one_per_hour``). Any problem -> MeteoFileError (65) naming the file."""
+    from solar3p.meteostream import open_meteo_stream
+
+    with open_meteo_stream(path) as stream:
+        rows = one_per_hour(row for _, row in stream.rows())
+        return MeteoFile(issued=stream.issued, provider=stream.provider, rows=rows)
 
 
 def read_meteo(path: Path | str) -> list[MeteoRow]:

@@ -1,12 +1,12 @@
-"""Reading a forecast file a row at a time, so that memory is bounded by a row, not by the file.
+"""The one reader of forecast files: a row at a time, so that memory is bounded by a row, not by the file.
 
-``solar3p.meteo.read_meteo_file`` gives the model its rows in memory, sorted and one per hour; the
-archive needs every row (several issues of one hour are several forecasts) and none of them held: here
-the file is read in chunks and each ``forecast`` row (and each element of the other top-level lists) is
-decoded on its own and let go. The same cap on a file's size holds for both. The top-level
-``issued``/``provider`` may come after the rows (a Meteoserver download gets them appended): then a
-first pass over the file finds them, and a second streams the rows. The checks are those of
-``solar3p.meteo`` (the same messages, exit 65).
+The archive stores every row as it comes (several issues of one hour are several forecasts) and holds
+none; ``solar3p.meteo.read_meteo_file`` collects them for the model (one per hour). The file is read in
+chunks and each ``forecast`` row (and each element of the other top-level lists) is decoded on its own
+and let go. The top-level ``issued``/``provider`` may come after the rows (a Meteoserver download gets
+them appended): then a first pass over the file finds them, and a second streams the rows. A key given
+twice, two forecast lists or an hour twice is refused; the row checks are ``solar3p.meteo.RowChecks``
+(exit 65, the file named).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from solar3p.errors import MeteoFileError
-from solar3p.meteo import MAX_BYTES, WEATHER_FIELDS, MeteoRow, _provider, _unix, parse_row
+from solar3p.meteo import MAX_BYTES, MeteoRow, RowChecks, parse_issued, parse_provider
 
 MAX_VALUE = 1024 * 1024  # one row, or one other top-level value: a forecast row is a few hundred bytes
 CHUNK = 1024 * 1024
@@ -109,7 +109,7 @@ def _walk(reader: _Reader, rows: bool) -> Iterator[tuple[str, object]]:
                 raise reader.bad()
             name = reader.value()
             reader.take(":")
-            if reader.peek() == "[":  # forecast, current, plaatsnaam: one element at a time
+            if reader.peek() == "[" and name not in _HEADER:  # forecast, current, plaatsnaam: an element at a time
                 reader.take("[")
                 count = 0
                 if reader.peek() == "]":
@@ -156,25 +156,15 @@ class MeteoStream:
             self._handle.seek(0)
             events = _walk(_Reader(self._handle, self.path), rows=True)
         self._first = None
-        seen: set[str] = set()
-        index = 0
+        checks = RowChecks(self.path)
         lists = 0
         for kind, item in events:
             if kind == "row":
-                if isinstance(item, dict):
-                    seen.update(name for name in WEATHER_FIELDS if name in item)
-                yield index, parse_row(self.path, index, item)
-                index += 1
+                index = checks.count
+                yield index, checks.row(item)
             elif kind == "forecast":
                 lists += 1
-        if lists != 1:
-            problem = "has no forecast list" if not lists else "has two forecast lists"
-            raise MeteoFileError(self.path, problem, "forecast")
-        if not index:
-            raise MeteoFileError(self.path, "has an empty or malformed forecast list", "forecast")
-        for name in WEATHER_FIELDS:
-            if name not in seen:
-                raise MeteoFileError(self.path, "no forecast row has it", name)
+        checks.finish(lists)
 
 
 def _open(path: Path) -> IO[str]:
@@ -225,8 +215,8 @@ def open_meteo_stream(path: Path | str) -> Iterator[MeteoStream]:
                     if kind2 == "key":
                         _add(header, path, item2)
             break
-        issued = _unix(path, "the file", "issued", header.get("issued"))
-        provider = _provider(path, header.get("provider"))
+        issued = parse_issued(path, header.get("issued"))
+        provider = parse_provider(path, header.get("provider"))
         yield MeteoStream(path, mtime, issued, provider, handle, first)
 
 

@@ -182,11 +182,12 @@ def test_the_file_reader_gives_what_the_document_parser_gives(tmp_path):
 
     doc = json.loads(SAMPLE.read_text())
     doc["issued"], doc["provider"] = "1741100000", "meteoserver"
-    doc["forecast"].append(dict(doc["forecast"][3], gr_w="1.5"))  # a later duplicate wins in both
+    doc["forecast"].append(dict(doc["forecast"][3], gr_w="1.5", issued="1741100000"))  # the newest issue wins
     for text in (json.dumps(doc), json.dumps(doc, indent=3), json.dumps(doc, separators=(",", ":"))):
         path = tmp_path / "data.x"
         path.write_text(text)
         assert read_meteo_file(path) == parse_meteo_file(doc, path)
+        assert [r.gr_w for r in read_meteo_file(path).rows if r.time == int(doc["forecast"][3]["time"])] == [1.5]
 
 
 @pytest.mark.parametrize("text", ['{"forecast": []} x', '{"forecast": [1,]}', '{"a": 1,}', "[1, 2]", "  "])
@@ -201,5 +202,5 @@ def test_too_many_rows_is_refused_in_bounded_memory(tmp_path):
 
     item = '{"time":"%d","gr_w":"1","tc":"1","temp":"1"}'
     path = tmp_path / "data.huge"
-    path.write_text('{"forecast":[' + ",".join(item % (1_500_000_000 + 3600 * i) for i in range(MAX_ROWS + 1)) + "]}")
+    path.write_text('{"forecast":[' + ",".join(item % (1_500_001_200 + 3600 * i) for i in range(MAX_ROWS + 1)) + "]}")
     assert "split it" in str(_error(path))
