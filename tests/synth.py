@@ -146,16 +146,23 @@ class _Curve:
         lon: float,
         consumption_w: float,
         cloud_at=None,
+        clear_sky=None,
     ):
         self.t0 = t0
         n = int(math.ceil((t1 - t0) / KNOT_S)) + 1
         cloud, self.p, self.cloud = 0.8, [], []
+        self.ghi: list[float] = []  # with ``clear_sky``: the weather's GHI (W/m²) at each knot
         for k in range(n):
             cloud = min(1.0, max(0.15, cloud + rng.gauss(0.0, 0.08)))  # a slow random walk: smooth weather
             if cloud_at is not None:
                 cloud = min(1.0, max(0.0, cloud_at(t0 + k * KNOT_S)))
-            sin_el = sun_sin_elevation(t0 + k * KNOT_S, lat, lon)
-            self.p.append(peak_w * cloud * max(0.0, sin_el) ** 1.2)
+            if clear_sky is not None:  # a real roof's clear-sky output, dimmed by the cloud
+                ghi, roof_w = clear_sky(t0 + k * KNOT_S)
+                self.p.append(cloud * roof_w)
+                self.ghi.append(cloud * ghi)
+            else:
+                sin_el = sun_sin_elevation(t0 + k * KNOT_S, lat, lon)
+                self.p.append(peak_w * cloud * max(0.0, sin_el) ** 1.2)
             self.cloud.append(cloud)
         self.c = consumption_w
         self.e, self.x, self.d = [0.0], [0.0], [0.0]
@@ -219,6 +226,7 @@ def generate(
     lat: float = 51.92,
     lon: float = 4.48,
     cloud_at=None,
+    clear_sky=None,
 ) -> Synthetic:
     """A history of ``days`` local days from ``start``, with its truth.
 
@@ -226,13 +234,15 @@ def generate(
     (the counter is started so that it does). ``reset_at``: local time the counter restarts at
     ``reset_to_wh``. ``noise``: an eim counter drifts down by ``standby_w`` at night.
     ``outage``: no samples from 23:00:30 to 23:12 local, every day. ``cloud_at(unix s) -> 0..1``: the
-    share of clear-sky power (default: a seeded random walk)."""
+    share of clear-sky power (default: a seeded random walk). ``clear_sky(unix s) -> (GHI W/m², roof W)``:
+    a real roof's clear-sky output and the sky's irradiance (default: a horizontal textbook shape, which
+    a calibration reads as a flat roof)."""
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
     rng = random.Random(seed)
     first = to_utc(datetime.combine(start, datetime.min.time()), zone)
     last = to_utc(datetime.combine(start + timedelta(days=days), datetime.min.time()), zone)
     t_first, t_last = epoch_s(first), epoch_s(last)
-    curve = _Curve(t_first - 2 * 3600, t_last + 2 * 3600, rng, peak_w, lat, lon, consumption_w, cloud_at)
+    curve = _Curve(t_first - 2 * 3600, t_last + 2 * 3600, rng, peak_w, lat, lon, consumption_w, cloud_at, clear_sky)
 
     def local_s(local: datetime) -> float:
         return epoch_s(to_utc(local, zone))
@@ -329,6 +339,10 @@ def _meteo_row(curve: _Curve, hour: Hour, rng: random.Random, peak_w: float, lat
     # Meteoserver is Dutch: its "cet" column is Dutch clock time wherever the site is.
     dutch = hour.start.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Amsterdam"))
     gr_w = max(0.0, mean_w / peak_w * 1000.0 / 0.85) if mean_w > 0 else 0.0
+    if curve.ghi:  # the sky's own irradiance, mean of the hour's knots
+        first = curve._at(a)[0]
+        knots = curve.ghi[first : first + int(3600 / KNOT_S) + 1]
+        gr_w = sum(knots) / len(knots)
     temp = 12.0 + 6.0 * math.sin(2 * math.pi * ((a / 3600.0) % 24 - 9) / 24) + rng.uniform(-1, 1)
     return {
         "time": str(hour.unix),

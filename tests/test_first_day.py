@@ -167,6 +167,10 @@ def test_the_demo_ignores_the_owners_dotenv_and_shell_and_says_what_to_do_next(t
     assert total and total == [line for line in owned if line.startswith("day total")]
     table = [line for line in pristine if line.startswith("2025-03-05")]
     assert len(table) == 24 and table == [line for line in owned if line.startswith("2025-03-05")]
+    # The calibration's weeks are a roof like the one PV_* describes (SE, 35 deg), not a flat one.
+    (learned,) = [line for line in pristine if line.strip().startswith("learned:")]
+    found = re.search(r"azimuth (\d+) deg \(you said 135 deg\); tilt (\d+) deg \(you said 35 deg\)", learned)
+    assert found and abs(int(found.group(1)) - 135) <= 15 and abs(int(found.group(2)) - 35) <= 10, learned
     last = " ".join(owned[-8:])
     for step in ("cp .env.example .env", "ENVOY_HOST", "--dry-run", "solar3p fetch", "crontab"):
         assert step in last, step
