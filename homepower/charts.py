@@ -153,6 +153,47 @@ def heatmap_chart(path: Path, rows: Sequence[M.HourRow], start: date, end: date,
     plt.close(fig)
 
 
+BAND_DAYS = 14
+BAND_CHART = ("band.png", "The calibrated forecast's P10-P90 band, the last 14 days")
+
+
+def band_chart(path: Path, rows: Sequence[M.HourRow], start: date, end: date, tz: str) -> bool:
+    """The last BAND_DAYS local days of [start, end), hour by hour: the P10-P90 band, the median (kwh_fc)
+    and the measured energy. False (nothing drawn) when no hour there has a band."""
+    first = max(start, end - timedelta(days=BAND_DAYS))
+    hours = sorted((r for r in rows if first <= r.local_date < end), key=lambda r: r.ts_utc)
+    if not any(r.kwh_fc_p10 is not None and r.kwh_fc_p90 is not None for r in hours):
+        return False
+
+    def series(values: list[float | None]) -> np.ndarray:
+        return np.array([math.nan if v is None else v for v in values], dtype=float)
+
+    x = np.arange(len(hours))
+    lo, hi = series([r.kwh_fc_p10 for r in hours]), series([r.kwh_fc_p90 for r in hours])
+    fig, ax = plt.subplots(figsize=(12, 4.8), dpi=DPI)
+    ax.fill_between(x, lo, hi, color=COLOURS["kwh_fc"], alpha=0.25, linewidth=0, label="P10-P90 (80 % band)")
+    ax.plot(x, series([r.kwh_fc for r in hours]), color=COLOURS["kwh_fc"], linewidth=1.2, label="median (kwh_fc)")
+    ax.plot(
+        x, series([r.kwh_pv for r in hours]), color=COLOURS["measured"], linewidth=0, marker="o", markersize=2.5,
+        label="measured (kwh_pv)",
+    )  # fmt: skip
+    days = sorted({r.local_date for r in hours})
+    ticks = [next(i for i, r in enumerate(hours) if r.local_date == d) for d in days]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([d.strftime("%a\n%d %b") for d in days], fontsize="small")
+    ax.set_xlim(-0.5, max(len(hours) - 0.5, 0.5))
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("energy in the hour (kWh)")
+    ax.set_xlabel(f"local date ({tz}), one point per hour")
+    ax.set_title(f"Calibrated forecast as a band, {_period_text(first, end)}")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="upper left", fontsize="small", framealpha=0.9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
 def scatter_chart(path: Path, rows: Sequence[M.HourRow], start: date, end: date) -> None:
     fig, ax = plt.subplots(figsize=(6.5, 6.5), dpi=DPI)
     top = 0.0
@@ -363,9 +404,10 @@ def write_report(
     heatmap_chart(out / "heatmap.png", rows, start, end, tz)
     scatter_chart(out / "scatter.png", rows, start, end)
     errors_chart(out / "errors.png", result)
+    charts = CHARTS + ((BAND_CHART,) if band_chart(out / BAND_CHART[0], rows, start, end, tz) else ())
     figures = "\n".join(
         f'<figure><img src="{name}" alt="{html.escape(title)}"><figcaption>{html.escape(title)}</figcaption></figure>'
-        for name, title in CHARTS
+        for name, title in charts
     )
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

@@ -52,6 +52,8 @@ class HourRow:
     kwh_fc: float | None = None
     forecast_issued: datetime | None = None
     flags: frozenset[str] = frozenset()
+    kwh_fc_p10: float | None = None  # the calibrated forecast's 10 % and 90 % quantiles
+    kwh_fc_p90: float | None = None
     # The PV services' forecasts of the hour by the join rule: {provider: (kWh, issued naive UTC)}.
     services: Mapping[str, tuple[float, datetime]] = field(default_factory=dict)
 
@@ -71,6 +73,8 @@ class HourRow:
             kwh_fc=_num(row.get("kwh_fc")),
             forecast_issued=row.get("forecast_issued"),
             flags=flags,
+            kwh_fc_p10=_num(row.get("kwh_fc_p10")),
+            kwh_fc_p90=_num(row.get("kwh_fc_p90")),
         )
 
     @property
@@ -189,6 +193,7 @@ class Judgement:
     by_lead: dict[str, Errors]
     by_month: dict[str, Errors]
     day_sums: list[DaySum] = field(default_factory=list)
+    probabilistic: Band | None = None  # kwh_fc only: the P10-P90 band judged
 
     def worst_days(self, n: int = 3) -> list[DaySum]:
         """The days furthest off (largest absolute daily error), worst first."""
@@ -204,7 +209,94 @@ class Judgement:
             "daily": {**self.daily.as_dict(), "skill": self.daily_skill},
             "by_lead": {k: {"hours": e.n, **e.as_dict()} for k, e in self.by_lead.items()},
             "by_month": {k: {"hours": e.n, **e.as_dict()} for k, e in self.by_month.items()},
+            **(
+                {"probabilistic": self.probabilistic.as_dict() if self.probabilistic else None}
+                if self.forecast == "kwh_fc"
+                else {}
+            ),
         }
+
+
+BAND_PROBABILITIES = (0.1, 0.5, 0.9)
+
+
+def pinball(quantile: float, measured: float, probability: float) -> float:
+    """The pinball (quantile) loss of ``quantile`` at ``probability`` for what was ``measured``, kWh."""
+    diff = measured - quantile
+    return max(probability * diff, (probability - 1.0) * diff)
+
+
+@dataclass(frozen=True)
+class BandScore:
+    """How a P10-median-P90 band held over some hours: the mean pinball loss over the three probabilities
+    (kWh), the shares of hours inside [P10, P90], below P10 and above P90 (%), and its mean width (kWh)."""
+
+    hours: int
+    pinball: float | None
+    coverage_pct: float | None
+    below_pct: float | None
+    above_pct: float | None
+    width_kwh: float | None
+
+    @classmethod
+    def of(cls, items: Sequence[tuple[float, float, float, float]]) -> "BandScore":
+        """From (P10, median, P90, measured) per hour."""
+        n = len(items)
+        if not n:
+            return cls(0, None, None, None, None, None)
+        loss = math.fsum(
+            pinball(q, m, p) for lo, med, hi, m in items for q, p in zip((lo, med, hi), BAND_PROBABILITIES, strict=True)
+        )
+        below = sum(m < lo for lo, _, _, m in items)
+        above = sum(m > hi for _, _, hi, m in items)
+        return cls(
+            n,
+            loss / (3 * n),
+            100.0 * (n - below - above) / n,
+            100.0 * below / n,
+            100.0 * above / n,
+            math.fsum(hi - lo for lo, _, hi, _ in items) / n,
+        )
+
+    def as_dict(self) -> dict:
+        return {
+            "hours": self.hours,
+            "pinball": self.pinball,
+            "coverage_pct": self.coverage_pct,
+            "below_pct": self.below_pct,
+            "above_pct": self.above_pct,
+            "width_kwh": self.width_kwh,
+        }
+
+
+@dataclass(frozen=True)
+class Band:
+    """The calibrated forecast judged as a distribution: over its counting hours with P10 and P90, and per
+    lead bucket."""
+
+    overall: BandScore
+    by_lead: dict[str, BandScore]
+
+    def as_dict(self) -> dict:
+        return {**self.overall.as_dict(), "by_lead": {k: v.as_dict() for k, v in self.by_lead.items()}}
+
+
+def judge_band(counting: Sequence[HourRow]) -> Band | None:
+    """``kwh_fc``'s band over its counting hours that have ``kwh_fc_p10`` and ``kwh_fc_p90``; None if none do."""
+    items: list[tuple[float, float, float, float]] = []
+    leads: dict[str, list[tuple[float, float, float, float]]] = {}
+    for r in counting:
+        if r.kwh_fc_p10 is None or r.kwh_fc_p90 is None or r.kwh_fc is None or r.kwh_pv is None:
+            continue
+        item = (r.kwh_fc_p10, r.kwh_fc, r.kwh_fc_p90, r.kwh_pv)
+        items.append(item)
+        bucket = lead_bucket(r.lead_h)
+        if bucket is not None:
+            leads.setdefault(bucket, []).append(item)
+    if not items:
+        return None
+    order = [name for name, _, _ in LEAD_BUCKETS]
+    return Band(BandScore.of(items), {k: BandScore.of(leads[k]) for k in order if k in leads})
 
 
 @dataclass(frozen=True)
@@ -300,6 +392,7 @@ def judge(rows: Iterable[HourRow], start: date, end: date, forecast: str) -> Jud
         by_lead={k: Errors.of(by_lead[k]) for k in lead_order if k in by_lead},
         by_month={k: Errors.of(by_month[k]) for k in sorted(by_month)},
         day_sums=day_sums,
+        probabilistic=judge_band(counting) if forecast == "kwh_fc" else None,
     )
 
 

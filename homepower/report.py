@@ -260,6 +260,14 @@ def format_summary(result: M.Report, span: Period, tz_name: str, same: M.Report 
             continue
         worst = ", ".join(f"{d.day} {d.forecast - d.measured:+.1f} kWh" for d in j.worst_days(3))
         out.append(f"  {'worst days, ' + NAMES[name]:<30}{worst}")
+    fc = result.judged.get("kwh_fc")
+    if fc is not None and fc.probabilistic is not None:
+        b = fc.probabilistic.overall
+        out.append(
+            f"  {'calibrated P10-P90 band':<30}{_f(b.coverage_pct, '.0f', ' %')} of {b.hours} h inside, "
+            f"{_f(b.below_pct, '.0f', ' %')} below P10, {_f(b.above_pct, '.0f', ' %')} above P90 "
+            f"(aim 80/10/10); mean width {_f(b.width_kwh, '.2f', ' kWh')}"
+        )
     out += ranking_lines(result)
     out.append("  (worst days: forecast - measured. nMAE: mean absolute error / mean measured. skill above 0:")
     out.append("  better than 'the same as 24 h before'. Counting hours only; see docs/report.md.)")

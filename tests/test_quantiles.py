@@ -219,3 +219,50 @@ def test_solar3p_quantiles_without_calibration_is_78_saying_what_to_run(tmp_path
     path.write_text(json.dumps(cal.as_json()))
     spreadless = run_solar3p(tmp_path, "--calibration", str(path), "--quantiles", "0.1,0.9")
     assert spreadless.returncode == 78 and "--calibrate again" in spreadless.stderr
+
+
+# -- the report judges the band ----------------------------------------------------------------------------
+def test_the_report_judges_the_band_worked_out_by_hand_and_draws_it(store, db_url, tmp_path):
+    from zoneinfo import ZoneInfo
+
+    from test_report import hour_row, png_size, run
+
+    utc = ZoneInfo("UTC")
+    d = datetime(2025, 6, 2)
+    issued = datetime(2025, 6, 1, 20)  # leads 14-19 h: bucket 6-24 (one hour is issued 30 h before: 24-48)
+    # (hour, measured, median, P10, P90): inside, inside, below, above, no band, not counting (0/0)
+    cases = [
+        (10, 2.0, 2.0, 1.0, 3.0),
+        (11, 1.5, 2.0, 1.0, 2.5),
+        (12, 0.5, 1.0, 0.8, 1.6),
+        (13, 3.0, 2.0, 1.5, 2.5),
+        (14, 1.0, 1.0, None, None),
+        (15, 0.0, 0.0, 0.0, 0.0),
+    ]
+    rows = []
+    for hour, pv, fc, lo, hi in cases:
+        row = hour_row(d + timedelta(hours=hour), utc, pv, fc, fc, issued if hour != 13 else d - timedelta(hours=17))
+        rows.append(dict(row, kwh_fc_p10=lo, kwh_fc_p90=hi))
+    store.upsert("pvhistory", rows)
+    done = run(tmp_path, db_url, "--from", "2025-06-02", "--to", "2025-06-03", "--format", "json", zone="UTC")
+    assert done.returncode == 0, done.stderr
+    band = json.loads(done.stdout)["forecasts"]["kwh_fc"]["probabilistic"]
+    assert band["hours"] == 4
+    assert (band["coverage_pct"], band["below_pct"], band["above_pct"]) == pytest.approx((50.0, 25.0, 25.0))
+    assert band["width_kwh"] == pytest.approx((2.0 + 1.5 + 0.8 + 1.0) / 4)
+
+    def loss(q, m, p):
+        return max(p * (m - q), (p - 1) * (m - q))
+
+    want = np.mean([loss(q, m, p) for _, m, med, lo, hi in cases[:4] for q, p in ((lo, 0.1), (med, 0.5), (hi, 0.9))])
+    assert band["pinball"] == pytest.approx(want)
+    assert band["by_lead"]["6-24"]["hours"] == 3 and band["by_lead"]["24-48"]["above_pct"] == pytest.approx(100.0)
+    assert "probabilistic" not in json.loads(done.stdout)["forecasts"]["kwh_s3p"]
+    table = run(tmp_path, db_url, "--from", "2025-06-02", "--to", "2025-06-03", zone="UTC")
+    assert "P10-P90 band" in table.stdout and "50 % of 4 h inside" in table.stdout, table.stdout
+    out = tmp_path / "report"
+    page = run(tmp_path, db_url, "--from", "2025-06-02", "--to", "2025-06-03", "--out", str(out), zone="UTC")
+    assert page.returncode == 0, page.stderr
+    assert 'src="band.png"' in (out / "report.html").read_text()
+    width, height = png_size(out / "band.png")
+    assert width >= 300 and height >= 300

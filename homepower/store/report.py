@@ -17,7 +17,10 @@ class ReportStore(Protocol):
 
 
 class ReportQueries(Database):
-    REPORT_COLS = ("ts_utc", "year", "month", "day", "hour", "kwh_pv", "kwh_s3p", "kwh_fc", "forecast_issued", "flags")
+    REPORT_COLS = (
+        *("ts_utc", "year", "month", "day", "hour", "kwh_pv", "kwh_s3p", "kwh_fc", "forecast_issued", "flags"),
+        *("kwh_fc_p10", "kwh_fc_p90"),
+    )
 
     def report_rows(self, start: datetime, end: datetime) -> list[HourRow]:
         """pvhistory rows with ``start <= ts_utc < end`` as the report reads them, oldest first. A value
