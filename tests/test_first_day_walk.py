@@ -362,3 +362,26 @@ def test_a_site_outside_its_time_zone_is_warned_about(tmp_path, lat, lon, zone, 
             assert warned == [], warned
         else:
             assert len(warned) == 1 and says in warned[0] and f"from {zone}" in warned[0], done.stderr
+
+
+# -- the docs: one interpreter, one crontab ----------------------------------------------------------
+def _docs() -> dict[str, str]:
+    return {p.name: p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]}
+
+
+def test_the_docs_spell_the_interpreter_one_way():
+    import re
+
+    bare = re.compile(r"(?:^|[^/.\w-])python3? ", re.M)  # `python x`, `$ python3 -m ...`, not .venv/bin/python
+    found = {name: bare.findall(text) for name, text in _docs().items()}
+    assert {name: n for name, n in found.items() if n} == {}
+    assert ".venv/bin/python history_collector.py" in _docs()["README.md"]
+
+
+def test_the_crontab_lives_in_crontab_example_only():
+    import re
+
+    job = re.compile(r"(?:^|`)\s*(?:[\d*/,-]+\s+){5}cd \$HOME_POWER", re.M)
+    assert {name: job.findall(text) for name, text in _docs().items() if job.search(text)} == {}
+    readme = _docs()["README.md"]
+    assert "crontab.example" in readme and "docs/day-one.md" in readme and len(readme.splitlines()) <= 250
