@@ -213,7 +213,11 @@ def calibrate(
         f"kwh_fc of hours from now on uses it\n"
     )
     if settings.pv_calibration is not None and settings.pv_calibration != path:
-        log.warning("PV_CALIBRATION names %s: python -m solar3p reads that file, not %s", settings.pv_calibration, path)
+        log.warning(
+            "PV_CALIBRATION names %s: .venv/bin/python -m solar3p reads that file, not %s",
+            settings.pv_calibration,
+            path,
+        )
     return cal
 
 

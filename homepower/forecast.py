@@ -201,7 +201,7 @@ def archive_meteo_file(store: Store, settings: Settings) -> int | None:
     if not path.exists():  # a directory or an unreadable file is a bad file (65), not a missing one
         log.warning(
             "forecast file %s does not exist: hours the archive has no forecast for get NULL gr_w, tc, temp "
-            "and kwh_s3p (set METEO_FILE or run `python -m solar3p fetch`)",
+            "and kwh_s3p (set METEO_FILE or run `.venv/bin/python -m solar3p fetch`)",
             path,
         )
         return None

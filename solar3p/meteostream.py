@@ -173,7 +173,9 @@ def _open(path: Path) -> IO[str]:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
-        raise MeteoFileError(path, "does not exist (set METEO_FILE or run `python -m solar3p fetch`)") from None
+        raise MeteoFileError(
+            path, "does not exist (set METEO_FILE or run `.venv/bin/python -m solar3p fetch`)"
+        ) from None
     except IsADirectoryError:
         raise MeteoFileError(path, "is a directory, not a forecast file") from None
     except OSError as exc:
