@@ -39,6 +39,14 @@ def test_a_python_without_the_requirements_names_the_module_and_the_fix(name):
     assert "unexpected" not in line and "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("command", [("-m", "solar3p"), ("-m", "solar3p", "fetch")])
+def test_solar3p_without_the_requirements_names_the_module_and_the_fix(command):
+    done = subprocess.run([sys.executable, "-S", *command], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 78 and "Traceback" not in done.stderr, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("solar3p: the Python module") and ".venv/bin/python" in line, line
+
+
 def test_log_level_debug_shows_the_traceback_of_a_missing_module():
     done = script("pv_report.py", env=dict(os.environ, LOG_LEVEL="DEBUG"), python=(sys.executable, "-S"))
     assert done.returncode == 78
