@@ -223,6 +223,14 @@ def bench_poll(ctx: Context, firmware: str | None = None) -> list[Row]:
                 requests_theirs = len(site.gateway.requests) - seen
                 theirs.append(other.wall_s)
                 theirs_rss.append(other.maxrss_kib)
+        # The same poll without the per-panel endpoints: what the panels cost it.
+        bare_env = {**env, "ENVOY_INVERTERS": "off"}
+        no_panels = [proc.run(cmd, env=bare_env, timeout=ctx.limit(60)).wall_s for _ in range(ctx.runs)]
+        panel_rows = mariadb.count_rows(ctx.db, "inverter_reading")
+        ctx.notes.append(
+            f"poll [{firmware}]: {panel_rows} row(s) in inverter_reading after this and the earlier polls of "
+            f"recorded answers (a report seen by several polls is one row)"
+        )
         if len(site.enlighten.tokens) != tokens_before:
             ctx.notes.append("poll: WARNING the timed runs asked Entrez for a new token (cache not used)")
         stored = mariadb.count_rows(ctx.db, "enphase_production")
@@ -241,6 +249,9 @@ def bench_poll(ctx: Context, firmware: str | None = None) -> list[Row]:
         rows.append(at_most(what_ours, mine.median, 0.3, fmt_spread(mine)))
         rows.append(Row("  its peak memory (ru_maxrss of the child)", fmt_mib(max(rss))))
         rows.append(Row("  gateway requests per poll", str(requests_ours)))
+        rows.append(
+            Row("  the same poll with ENVOY_INVERTERS=off (no per-panel endpoints)", fmt_spread(summarize(no_panels)))
+        )
         rows.append(Row("  slowest top-level imports (-X importtime, one run)", slow or "n/a"))
         rows.append(
             Row(
@@ -499,6 +510,12 @@ def bench_report(ctx: Context, backends: tuple[str, ...] = ("sqlite", "mariadb")
     return out
 
 
+def bench_panels_part(ctx: Context) -> list[Row]:
+    from bench.panels import bench_panels
+
+    return bench_panels(ctx, YEAR, REPORT, TZ)
+
+
 # -- solar3p -------------------------------------------------------------------------------------------
 THREE_PLANES = "5x405@SE/35;4x405@SW/35;3x405@E/20"  # a roof of three planes (PV_ARRAYS), 12 panels in all
 HORIZON = "0,0,20,10,0,0,15,5"  # trees to the east, houses to the west (PV_HORIZON)
@@ -740,6 +757,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
             if not args.only_poll:
                 part(rows, "report", bench_report, ctx, [Row("pv_report.py timings", "")])
+                part(
+                    rows, "panels", bench_panels_part, ctx, [Row("panels: a year of a 30-panel roof in the report", "")]
+                )
                 part(rows, "solar3p", bench_solar3p, ctx, [Row("solar3p timings", "")])
     except Exception as exc:  # no database: the parts that need one are n/a, solar3p still runs
         db_error = exc
@@ -763,6 +783,7 @@ def main(argv: list[str] | None = None) -> int:
         if ctx.meteo_year is None:
             part(rows, "data", lambda c: (make_year(c), [])[1], ctx, [])
         part(rows, "report", lambda c: bench_report(c, ("sqlite",)), ctx, [Row("pv_report.py timings", "")])
+        part(rows, "panels", bench_panels_part, ctx, [Row("panels: a year of a 30-panel roof in the report", "")])
         part(rows, "solar3p", bench_solar3p, ctx, [Row("solar3p timings", "")])
     if not args.only_poll:
         part(rows, "services", _bench_services, ctx, [Row("pv_report.py with the PV services (bench/services.py)", "")])

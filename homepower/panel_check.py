@@ -3,15 +3,20 @@ per-panel record through the store and asks ``panel_health`` (pure) what it mean
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timedelta
 from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
 from homepower import panel_health as H
+from homepower.errors import StoreUnavailable
 from homepower.settings import PVSettings
 
+log = logging.getLogger(__name__)
+
 STATUS_DAYS = 45  # what --status reads: enough sunny days for the groups and the last 7 sunny days
-REPORT_LOOK_BACK = timedelta(days=30)  # before a report's period: its first days have sunny days behind them
+REPORT_LOOK_BACK = timedelta(days=30)
+SETTLE = timedelta(hours=1)  # before a report's period: its first days have sunny days behind them
 
 
 def planes(pv: PVSettings) -> list[H.Plane]:
@@ -19,19 +24,35 @@ def planes(pv: PVSettings) -> list[H.Plane]:
     return [H.Plane(p.panels, p.azimuth, p.tilt) for p in pv.arrays or ()]
 
 
-def read(store: Any, start: datetime, end: datetime, tz: ZoneInfo, pv: PVSettings) -> H.Health | None:
-    """The health at ``end`` from the record in [start, end) (naive UTC); None without any panel record."""
+def settled(now: datetime) -> datetime:
+    """Hours before this (naive UTC) have all their reports (an inverter reports within 15 minutes)."""
+    return now.replace(minute=0, second=0, microsecond=0) - SETTLE
+
+
+def read(
+    store: Any, start: datetime, end: datetime, tz: ZoneInfo, pv: PVSettings, now: datetime | None = None
+) -> H.Health | None:
+    """The health at ``end`` from the record in [start, end) (naive UTC); None without any panel record.
+    Settled hours (before ``now``'s last hour) are summed up once into ``inverter_hour`` and read from there;
+    the hours after them straight from the reports."""
     spans = store.panel_spans()
     if not spans:
         return None
     serials = sorted(spans)
-    hours = [H.PanelHour(s, h, w) for s, h, w, _ in store.panel_hours(serials, start, end)]
-    with_reports = {h.serial for h in hours}
+    boundary = min(settled(now or end), end)
+    try:
+        store.roll_up_panels(boundary)
+    except StoreUnavailable as exc:  # e.g. a database this user may only read: every hour from the reports
+        log.warning("panels: could not sum up the settled hours (%s); reading every report instead", exc)
+        store.rollback()
+        boundary = start
+    hours: list[tuple[str, datetime, float]] = store.panel_rolled_hours(serials, start, min(boundary, end))
+    if boundary < end:
+        hours += [(s, h, w) for s, h, w, _ in store.panel_hours(serials, max(start, boundary), end)]
+    with_reports = {s for s, _, _ in hours}
     # A micro-inverter listed only in device_data (8.3.5167 has no /api/v1/production/inverters): its Wh.
     hours += [
-        H.PanelHour(s, h, wh)
-        for s, h, wh, _ in store.panel_hours(serials, start, end, energy=True)
-        if s not in with_reports
+        (s, h, wh) for s, h, wh, _ in store.panel_hours(serials, start, end, energy=True) if s not in with_reports
     ]
     return H.analyse(hours, spans, end, tz, store.first_panel_poll(), planes(pv))
 

@@ -36,6 +36,8 @@ GROUP_GAP_H = 0.4
 LOW_RATIO = 0.85
 LOW_DAYS = 7
 MIN_W = 1.0  # an hour with less than this mean power is no production (standby, dawn)
+PROFILE_DAYS = 60  # the groups are learned from the sunny days of the last two months
+SILENT_LOOK_BACK_DAYS = 10  # more than a day of daylight fits in it, even in December
 HOUR = timedelta(hours=1)
 
 
@@ -130,7 +132,7 @@ def counted(
 
 
 def analyse(
-    hours: Iterable[PanelHour],
+    hours: Iterable[tuple[str, datetime, float]],
     spans: Mapping[str, tuple[datetime, datetime]],
     end: datetime,
     tz: ZoneInfo,
@@ -146,24 +148,29 @@ def analyse(
     last_power: dict[str, datetime] = {}
     producing: dict[datetime, set[str]] = {}  # UTC hour -> panels producing in it
     today = local_day(end, tz)
+    profile_from = today - timedelta(days=PROFILE_DAYS)  # the planes from recent days: the sun's path moves
+    recent = end - timedelta(days=SILENT_LOOK_BACK_DAYS)
     local: dict[datetime, tuple[date, int]] = {}  # UTC hour -> (local day, local hour): every panel repeats it
-    for h in hours:
-        if h.serial not in wanted or h.hour_utc >= end:
+    for serial, hour_utc, wh in hours:
+        if serial not in wanted or hour_utc >= end:
             continue
-        if h.wh >= MIN_W:
-            producing.setdefault(h.hour_utc, set()).add(h.serial)
-            if h.hour_utc > last_power.get(h.serial, datetime.min):
-                last_power[h.serial] = h.hour_utc
-        when = local.get(h.hour_utc)
+        if wh >= MIN_W:
+            if hour_utc >= recent:
+                producing.setdefault(hour_utc, set()).add(serial)
+            if hour_utc > last_power.get(serial, datetime.min):
+                last_power[serial] = hour_utc
+        when = local.get(hour_utc)
         if when is None:
-            moment = h.hour_utc.replace(tzinfo=timezone.utc).astimezone(tz)
-            when = local[h.hour_utc] = (moment.date(), moment.hour)
+            moment = hour_utc.replace(tzinfo=timezone.utc).astimezone(tz)
+            when = local[hour_utc] = (moment.date(), moment.hour)
         day = when[0]
         if day >= today:  # a day not over yet is no day to compare
             continue
-        daily[h.serial][day] = daily[h.serial].get(day, 0.0) + h.wh
-        slot = by_hour[h.serial].setdefault(when[1], {})
-        slot[day] = slot.get(day, 0.0) + h.wh
+        mine = daily[serial]
+        mine[day] = mine.get(day, 0.0) + wh
+        if day >= profile_from:
+            slot = by_hour[serial].setdefault(when[1], {})
+            slot[day] = slot.get(day, 0.0) + wh
 
     sunny = sunny_days(daily)
     groups, centroids, note = group_panels(by_hour, sunny, planes)

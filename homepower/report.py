@@ -310,7 +310,8 @@ def read_panels(store: Store, span: Period, tz: ZoneInfo, pv: PVSettings | None)
 
     start = to_utc(datetime.combine(span.start, datetime.min.time()), tz) - panel_check.REPORT_LOOK_BACK
     end = to_utc(datetime.combine(span.end, datetime.min.time()), tz)
-    return panel_check.read(store, start, end, tz, pv or PVSettings())
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    return panel_check.read(store, start, end, tz, pv or PVSettings(), now)
 
 
 def with_panels(summary: str, health: panel_health.Health | None) -> str:

@@ -100,6 +100,16 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("wh", "DOUBLE NULL"),  # energy produced in the interval
         ("created", "TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP"),
     ],
+    # inverter_reading summed up per micro-inverter and settled UTC hour, kept by the report and --status (a
+    # year of reports is a million rows: the report reads these instead)
+    "inverter_hour": [
+        ("serial", "VARCHAR(20) NOT NULL"),  # micro-inverter serial number
+        ("hour_utc", "DATETIME NOT NULL"),  # hour start, UTC
+        ("wh", "DOUBLE NULL"),  # mean of the powers reported in the hour x 1 h
+        ("max_watts", "DOUBLE NULL"),  # highest power reported in the hour
+        ("reports", "INT NULL"),  # reports in the hour
+        ("created", "TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP"),
+    ],
 }
 
 # Primary key of each table. ``KEY`` is the one of the two original tables (and the default).
@@ -112,6 +122,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "pv_forecast": ("ts_utc", "issued_utc", "provider"),
     "inverter_reading": ("serial", "report_utc"),
     "inverter_energy": ("serial", "end_utc"),
+    "inverter_hour": ("serial", "hour_utc"),
 }
 
 

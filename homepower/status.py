@@ -230,7 +230,7 @@ def panel_part(status: Status, store: Store, conf: Settings, now: datetime) -> N
     """The micro-inverters (where the poll records them): each one silent, or low against its group."""
     from homepower import panel_check
 
-    health = panel_check.read(store, now - timedelta(days=panel_check.STATUS_DAYS), now, conf.timezone, conf.pv)
+    health = panel_check.read(store, now - timedelta(days=panel_check.STATUS_DAYS), now, conf.timezone, conf.pv, now)
     if health is None:
         return
     text, problems = panel_check.status_lines(health, now)

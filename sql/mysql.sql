@@ -104,3 +104,13 @@ CREATE TABLE IF NOT EXISTS `inverter_energy` (
   `created` TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
   PRIMARY KEY (`serial`, `end_utc`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE IF NOT EXISTS `inverter_hour` (
+  `serial` VARCHAR(20) NOT NULL,
+  `hour_utc` DATETIME NOT NULL,
+  `wh` DOUBLE NULL,
+  `max_watts` DOUBLE NULL,
+  `reports` INT NULL,
+  `created` TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
+  PRIMARY KEY (`serial`, `hour_utc`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

@@ -238,3 +238,15 @@ def test_sunny_days_are_the_bright_ones():
     daily = {"a": {date(2025, 6, d): (1000.0 if d % 2 else 300.0) for d in range(1, 21)}}
     sunny = H.sunny_days(daily)
     assert sunny == [date(2025, 6, d) for d in range(1, 21) if d % 2]
+
+
+def test_settled_hours_are_summed_up_once_and_the_rest_read_from_the_reports(store, db_url, tmp_path):
+    healthy(store, tmp_path)
+    r = roof()
+    record(store, r)
+    first = run(tmp_path, db_url, "--status", "--now", NOW.isoformat(), PV_ARRAYS=ARRAYS)
+    (hours, newest) = store.execute("SELECT COUNT(*), MAX(hour_utc) FROM inverter_hour", fetch=True)[0]
+    assert hours > 0 and str(newest) < str(NOW - timedelta(hours=1))  # the last hour is not frozen half-reported
+    again = run(tmp_path, db_url, "--status", "--now", NOW.isoformat(), PV_ARRAYS=ARRAYS)
+    assert (again.returncode, again.stderr) == (first.returncode, first.stderr) == (69, first.stderr)
+    assert store.execute("SELECT COUNT(*) FROM inverter_hour", fetch=True)[0][0] == hours

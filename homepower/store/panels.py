@@ -3,7 +3,7 @@ micro-inverter. The poll writes them with the core's ``insert_new``."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, Sequence
 
 from homepower.dialects import parse_utc
@@ -21,7 +21,15 @@ def _hour(bucket: Any, seen: dict[Any, datetime]) -> datetime:
 
 
 class PanelStore(Protocol):
+    def panel_serials(self, table: str = "inverter_reading") -> list[str]: ...
+
     def panel_spans(self) -> dict[str, tuple[datetime, datetime]]: ...
+
+    def roll_up_panels(self, settled: datetime) -> int: ...
+
+    def panel_rolled_hours(
+        self, serials: Sequence[str], start: datetime, end: datetime
+    ) -> list[tuple[str, datetime, float]]: ...
 
     def first_panel_poll(self) -> datetime | None: ...
 
@@ -31,20 +39,114 @@ class PanelStore(Protocol):
 
 
 class PanelQueries(Database):
+    def panel_serials(self, table: str = "inverter_reading") -> list[str]:
+        """The serials of ``table``, one index seek each (a recursive skip over the key's index; a plain
+        DISTINCT would read every one of a year's million reports)."""
+        q = self.q
+        serial, t = q("serial"), q(table)
+        sql = (
+            f"WITH RECURSIVE s(v) AS (SELECT MIN({serial}) FROM {t} UNION ALL "
+            f"SELECT (SELECT MIN({serial}) FROM {t} WHERE {serial} > s.v) FROM s WHERE s.v IS NOT NULL) "
+            f"SELECT v FROM s WHERE v IS NOT NULL"
+        )
+        return [str(r[0]) for r in self._run(sql, fetch=True)]
+
     def panel_spans(self) -> dict[str, tuple[datetime, datetime]]:
         """Each micro-inverter's first and last report time (naive UTC) in ``inverter_reading`` or (listed only
-        in device_data) ``inverter_energy``, from the primary keys' indexes."""
-        q = self.q
+        in device_data) ``inverter_energy``: two index seeks per serial."""
+        q, p = self.q, self.dialect.placeholder
         spans: dict[str, tuple[datetime, datetime]] = {}
         for table, col in (("inverter_energy", "end_utc"), ("inverter_reading", "report_utc")):
-            sql = f"SELECT {q('serial')}, MIN({q(col)}), MAX({q(col)}) FROM {q(table)} GROUP BY {q('serial')}"
-            for serial, first, last in self._run(sql, fetch=True):
-                spans[str(serial)] = (parse_utc(first), parse_utc(last))
+            # MIN and MAX apart: each alone is one seek of the index, together a scan of the serial's rows
+            ends = [f"SELECT {agg}({q(col)}) FROM {q(table)} WHERE {q('serial')} = {p}" for agg in ("MIN", "MAX")]
+            for serial in self.panel_serials(table):
+                first, last = (self._run(sql, (serial,), fetch=True)[0][0] for sql in ends)
+                if first is not None:
+                    spans[serial] = (parse_utc(first), parse_utc(last))
         return spans
 
     def first_panel_poll(self) -> datetime | None:
-        """When the record of the panels began: the first poll that stored a report."""
-        return self.newest("inverter_reading", "ts_utc", oldest=True)
+        """When the record of the panels began: the first poll that stored a report (it stored the first report
+        of every micro-inverter listed then), from each serial's first report."""
+        q, p = self.q, self.dialect.placeholder
+        sql = (
+            f"SELECT {q('ts_utc')} FROM {q('inverter_reading')} WHERE {q('serial')} = {p} "
+            f"ORDER BY {q('report_utc')} LIMIT 1"
+        )
+        seen = []
+        for serial in self.panel_serials():
+            rows = self._run(sql, (serial,), fetch=True)
+            if rows and rows[0][0] is not None:
+                seen.append(parse_utc(rows[0][0]))
+        return min(seen, default=None)
+
+    def roll_up_panels(self, settled: datetime) -> int:
+        """Sum up ``inverter_reading`` per micro-inverter and UTC hour into ``inverter_hour`` for the hours
+        before ``settled`` (naive UTC: no report of them will come any more) not summed up yet, each serial from
+        its last summed hour on: a year's backlog once, then a few hours a run. Returns the rows added."""
+        q, p = self.q, self.dialect.placeholder
+        marks = {
+            str(serial): parse_utc(last)
+            for serial, last in self._run(
+                f"SELECT {q('serial')}, MAX({q('hour_utc')}) FROM {q('inverter_hour')} GROUP BY {q('serial')}",
+                fetch=True,
+            )
+        }
+        serials = [
+            str(r[0]) for r in self._run(f"SELECT DISTINCT {q('serial')} FROM {q('inverter_reading')}", fetch=True)
+        ]
+        hour = self.dialect.hour_sql(q("report_utc"))
+        seen: dict[Any, datetime] = {}
+        rows: list[dict] = []
+        added = 0
+        for serial in serials:
+            mark = marks.get(serial)
+            start = mark + timedelta(hours=1) if mark is not None else datetime(2000, 1, 1)
+            if start >= settled:
+                continue
+            sql = (
+                f"SELECT {hour}, AVG({q('watts')}), MAX({q('watts')}), COUNT(*) FROM {q('inverter_reading')} "
+                f"WHERE {q('serial')} = {p} AND {q('report_utc')} >= {p} AND {q('report_utc')} < {p} GROUP BY {hour}"
+            )
+            params = (serial, self.dialect.to_db(start), self.dialect.to_db(settled))
+            for bucket, mean, top, count in self._run(sql, params, fetch=True):
+                if mean is None:
+                    continue
+                rows.append(
+                    {
+                        "serial": serial,
+                        "hour_utc": _hour(bucket, seen),
+                        "wh": float(mean),
+                        "max_watts": float(top),
+                        "reports": int(count),
+                    }
+                )
+            if len(rows) >= 20000:
+                added += self.insert_new("inverter_hour", rows)
+                rows = []
+        return added + self.insert_new("inverter_hour", rows)
+
+    def panel_rolled_hours(
+        self, serials: Sequence[str], start: datetime, end: datetime
+    ) -> list[tuple[str, datetime, float]]:
+        """(serial, hour start, Wh) of ``inverter_hour`` with ``start <= hour < end`` (naive UTC)."""
+        if not serials:
+            return []
+        q, p = self.q, self.dialect.placeholder
+        out: list[tuple[str, datetime, float]] = []
+        seen: dict[Any, datetime] = {}
+        for first in range(0, len(serials), 500):
+            some = list(serials[first : first + 500])
+            sql = (
+                f"SELECT {q('serial')}, {self.dialect.hour_sql(q('hour_utc'))}, {q('wh')} FROM {q('inverter_hour')} "
+                f"WHERE {q('serial')} IN ({self.dialect.params(len(some))}) AND {q('hour_utc')} >= {p} "
+                f"AND {q('hour_utc')} < {p}"
+            )
+            params = (*some, self.dialect.to_db(start), self.dialect.to_db(end))
+            for serial, bucket, wh in self._run(sql, params, fetch=True):
+                if wh is not None:
+                    out.append((str(serial), _hour(bucket, seen), float(wh)))
+        return out
 
     def panel_hours(
         self, serials: Sequence[str], start: datetime, end: datetime, energy: bool = False
