@@ -15,9 +15,9 @@ __all__ = ["asdict"]
 
 def asdict(
     period: object = "day",
-    wp: object = None,
-    pans: object = None,
-    lay: object = None,
+    wp: str | float | None = None,
+    pans: str | float | None = None,
+    lay: str | float | None = None,
     gran: str = "hour",
     file: str | Path | None = None,
 ) -> dict:

@@ -11,12 +11,16 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 from zoneinfo import ZoneInfo
 
 from solar3p.errors import ConfigError, UsageError
 from solar3p.plant import Plane, PVSettings, parse_orientation
 from solar3p.meteo import MeteoRow, read_meteo
+
+if TYPE_CHECKING:
+    from solar3p.calibrate import Calibration
+    from solar3p.settings import Solar3pSettings
 
 GRANULARITIES = ("hour", "day")
 
@@ -84,7 +88,7 @@ def hourly(rows: list[MeteoRow], pv: PVSettings, tz: ZoneInfo) -> list[Forecast]
     ]
 
 
-def read_calibration(path: Path):
+def read_calibration(path: Path) -> Calibration:
     """A calibration written by ``history_collector.py --calibrate``; CalibrationFileError (65) if the file
     is missing or is not one."""
     import json
@@ -107,7 +111,7 @@ def read_calibration(path: Path):
 def calibrated(
     hours: list[Forecast],
     rows: list[MeteoRow],
-    calibration,
+    calibration: Calibration,
     issued: int | None = None,
     quantiles: Sequence[tuple[str, float]] = (),
 ) -> list[Forecast]:
@@ -191,12 +195,12 @@ class Kwh(float):
     """A kWh number that also joins strings, as the original's values did (its callers log
     ``'solar3p_forcast_kw=' + value`` before ``float(value)``); otherwise a plain float."""
 
-    def __radd__(self, other):
+    def __radd__(self, other: Any) -> Any:
         if isinstance(other, str):
             return other + repr(float(self))
         return float(self) + other
 
-    def __add__(self, other):
+    def __add__(self, other: Any) -> Any:
         if isinstance(other, str):
             return repr(float(self)) + other
         return float(self) + other
@@ -205,7 +209,7 @@ class Kwh(float):
         return repr(float(self))
 
 
-def _period_filter(period, tz: ZoneInfo, today: date | None = None):
+def _period_filter(period: object, tz: ZoneInfo, today: date | None = None) -> set[date] | None:
     """Which local dates ``period`` keeps: None = every hour in the file."""
     text = "" if period is None else str(period).strip().lower()
     if text in ("", "day", "days", "all"):  # "day" was the original's default: the whole file
@@ -225,7 +229,7 @@ def _period_filter(period, tz: ZoneInfo, today: date | None = None):
     )
 
 
-def _positive_number(name: str, value, default: float, integer: bool = False) -> float:
+def _positive_number(name: str, value: str | float | None, default: float, integer: bool = False) -> float:
     if value is None or str(value).strip() == "":
         return default
     try:
@@ -237,7 +241,16 @@ def _positive_number(name: str, value, default: float, integer: bool = False) ->
     return number
 
 
-def asdict(period="day", wp=None, pans=None, lay=None, gran="hour", file=None, *, settings=None) -> dict:
+def asdict(
+    period: object = "day",
+    wp: str | float | None = None,
+    pans: str | float | None = None,
+    lay: str | float | None = None,
+    gran: str = "hour",
+    file: str | Path | None = None,
+    *,
+    settings: Solar3pSettings | None = None,
+) -> dict:
     """The original call shape: ``asdict("day", 405, 12, "SE", "hour", "rotterdam")`` ->
     ``{"DD-MM-YYYY HH:00": kWh}`` for every hour of the forecast file, keys in the site's local time
     (SITE_TIMEZONE). ``period``: ``day`` (the whole file, as the original), ``today``, ``tomorrow`` or one
@@ -280,7 +293,7 @@ def _kwh(value: float | None) -> Kwh | None:
     return None if value is None else Kwh(value)
 
 
-def _orientation(lay) -> float:
+def _orientation(lay: str | float) -> float:
     try:
         return parse_orientation(lay, "lay")
     except ConfigError as exc:

@@ -14,6 +14,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
 
 from solar3p.edge import Parser as BaseParser
 from solar3p.edge import held_logs, run, setup_logging
@@ -22,6 +23,14 @@ from solar3p.providers import PV_PROVIDERS
 from solar3p.plant import ARRAYS_EXAMPLE, ORIENTATIONS, Plane, parse_arrays, parse_horizon, parse_orientation
 from solar3p.settings import CALIBRATION_NAME, load
 
+if TYPE_CHECKING:
+    from datetime import date
+
+    from solar3p.api import Forecast
+    from solar3p.calibrate import Calibration
+    from solar3p.plant import PVSettings
+    from solar3p.settings import Solar3pSettings
+
 FORMATS = ("table", "csv", "json", "evcc")
 COLUMNS = ("hour_start", "kwh", "gr_w", "tc", "temp")
 
@@ -29,12 +38,12 @@ COLUMNS = ("hour_start", "kwh", "gr_w", "tc", "temp")
 class Parser(BaseParser):
     """The edge's Parser (blank values are bad usage) that raises UsageError (exit 64)."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message} (see --help)")
 
 
-def _ranged(kind, lo, hi, unit):
-    def convert(text):
+def _ranged(kind: type[int] | type[float], lo: float, hi: float, unit: str) -> Callable[[str], float]:
+    def convert(text: str) -> float:
         try:
             value = kind(text)
         except ValueError:
@@ -46,19 +55,19 @@ def _ranged(kind, lo, hi, unit):
     return convert
 
 
-def _orientation(text):
+def _orientation(text: str) -> float:
     try:
         return parse_orientation(text, "--lay")
     except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def format_arrays(planes) -> str:
+def format_arrays(planes: Sequence[Plane]) -> str:
     """Planes written back as PV_ARRAYS takes them."""
     return ";".join(f"{p.panels}x{p.panel_wp:g}@{p.azimuth:g}/{p.tilt:g}" for p in planes)
 
 
-def roof_settings(args, pv):
+def roof_settings(args: argparse.Namespace, pv: PVSettings) -> PVSettings:
     """The PV settings the forecast flags describe, from the settings' ``pv``: --arrays (or PV_ARRAYS) for
     several planes; --pans/--wp/--lay/--tilt one plane, the roof's own values where a flag is not given."""
     single = {"--pans": args.pans, "--wp": args.wp, "--lay": args.lay, "--tilt": args.tilt}
@@ -84,7 +93,7 @@ def roof_settings(args, pv):
     return pv
 
 
-def forecast_parser(settings) -> Parser:
+def forecast_parser(settings: Solar3pSettings) -> Parser:
     pv = settings.pv
     compass = " ".join(ORIENTATIONS)
     parser = Parser(
@@ -194,7 +203,7 @@ def forecast_parser(settings) -> Parser:
     return parser
 
 
-def _day(text):
+def _day(text: str) -> date:
     from datetime import date
 
     text = text.strip()
@@ -206,8 +215,8 @@ def _day(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
 
 
-def _text(what):
-    def convert(text):
+def _text(what: str) -> Callable[[str], str]:
+    def convert(text: str) -> str:
         if not text.strip():
             raise argparse.ArgumentTypeError(f"an empty {what}")
         return text.strip()
@@ -215,7 +224,7 @@ def _text(what):
     return convert
 
 
-def fetch_parser(settings) -> Parser:
+def fetch_parser(settings: Solar3pSettings) -> Parser:
     from solar3p.download import MAX_BODY_BYTES
     from solar3p.fetch import DEADLINE_S, HISTORY_CHUNK_S
 
@@ -328,7 +337,7 @@ def _target(path: Path, origin: str) -> Path:
     return path
 
 
-def _fixed(value, digits):
+def _fixed(value: float | None, digits: int) -> str:
     """A table cell: ``value`` with ``digits`` decimals, empty for None."""
     return "" if value is None else f"{value:.{digits}f}"
 
@@ -353,11 +362,11 @@ def parse_quantiles(text: str) -> tuple[tuple[str, float], ...]:
     return tuple(out)
 
 
-def _band(line) -> dict:
+def _band(line: Forecast) -> dict:
     return dict(line.kwh_fc_quantiles or ())
 
 
-def render(lines, fmt: str, gran: str, limit_kwh: float | None = None) -> str:
+def render(lines: Sequence[Forecast], fmt: str, gran: str, limit_kwh: float | None = None) -> str:
     """The forecast in one of FORMATS. ``lines``: solar3p.api.Forecast. ``limit_kwh``: the inverter's
     AC limit over an hour; the table marks the hours it flattens and says what the flat value is."""
     if fmt == "json":
@@ -409,7 +418,7 @@ def render(lines, fmt: str, gran: str, limit_kwh: float | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
-def run_forecast(argv, settings) -> int:
+def run_forecast(argv: Sequence[str], settings: Solar3pSettings) -> int:
     from solar3p.api import calibrated, daily, hourly, read_calibration, resolve_file
     from solar3p.meteo import read_meteo_file
 
@@ -460,7 +469,7 @@ def run_forecast(argv, settings) -> int:
     return 0
 
 
-def _run_pv_fetch(args, settings, history: bool) -> int:
+def _run_pv_fetch(args: argparse.Namespace, settings: Solar3pSettings, history: bool) -> int:
     """``fetch --source forecast.solar|solcast``: the roof's forecast from a PV forecast service."""
     from solar3p.environment import read_environment
     from solar3p.providers.fetch import ServiceSettings, fetch_forecast_solar, fetch_solcast
@@ -480,7 +489,7 @@ def _run_pv_fetch(args, settings, history: bool) -> int:
     return 0
 
 
-def write_evcc(lines, calibration, args) -> int:
+def write_evcc(lines: Sequence[Forecast], calibration: Calibration | None, args: argparse.Namespace) -> int:
     """``--format evcc``: the calibrated median per hour from now on, for evcc's custom solar forecast."""
     from datetime import datetime, timezone
 
@@ -504,7 +513,7 @@ def write_evcc(lines, calibration, args) -> int:
     return 0
 
 
-def run_fetch(argv, settings) -> int:
+def run_fetch(argv: Sequence[str], settings: Solar3pSettings) -> int:
     from solar3p.api import location_file_name
     from solar3p.fetch import fetch, fetch_history
 
@@ -563,7 +572,7 @@ def run_fetch(argv, settings) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
 
     def body() -> int:

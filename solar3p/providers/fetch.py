@@ -36,10 +36,18 @@ SOLCAST_SITE_HELP = (
 
 
 class PlaneLike(Protocol):
-    panels: int
-    panel_wp: float
-    azimuth: float  # degrees from north
-    tilt: float
+    # Read-only (properties): solar3p.plant.Plane is a frozen dataclass.
+    @property
+    def panels(self) -> int: ...
+
+    @property
+    def panel_wp(self) -> float: ...
+
+    @property
+    def azimuth(self) -> float: ...  # degrees from north
+
+    @property
+    def tilt(self) -> float: ...
 
 
 @dataclass(frozen=True)
