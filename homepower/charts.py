@@ -81,8 +81,8 @@ def daily_chart(path: Path, totals: Sequence[M.DayTotal], start: date, end: date
         ax.bar(x, measured, width=0.8, color=COLOURS["measured"], label="measured (kwh_pv)", zorder=2)
     else:  # hundreds of bars are slow to draw and read as a filled area anyway
         ax.fill_between(x, measured, step="mid", color=COLOURS["measured"], label="measured (kwh_pv)", zorder=2)
-    for name in M.FORECASTS:
-        values = [t.forecasts[name] for t in totals]
+    for name in M.FORECASTS + M.SERVICES:  # a service appears once its forecasts are archived
+        values = [t.forecasts.get(name) for t in totals]
         if all(v is None for v in values):
             continue
         y = [math.nan if v is None else v for v in values]

@@ -532,7 +532,7 @@ def day_totals(rows: Iterable[HourRow], start: date, end: date) -> list[DayTotal
             DayTotal(
                 day=d,
                 measured=_sum_known(r.kwh_pv for r in hours),
-                forecasts={name: _sum_known(r.value(name) for r in hours) for name in FORECASTS},
+                forecasts={name: _sum_known(r.value(name) for r in hours) for name in FORECASTS + SERVICES},
             )
         )
         d += DAY

@@ -132,11 +132,21 @@ def test_forecast_solar_wrong_key_is_77(env, fake):
 
 def test_forecast_solar_rate_limit_is_69_naming_the_limit_and_when(env, fake):
     fake.fs_limit = 1
-    env["PV_ARRAYS"] = "8x405@E/30;6x400@W/20"
     out = Path(env["STATE_DIR"]) / "pv-forecast-forecast.solar.json"
+    assert fetch(env, "--source", "forecast.solar").returncode == 0
+    before = out.read_text()
     line = failed(fetch(env, "--source", "forecast.solar"), 69, "429", "1 calls per 3600 s", "try again after")
     assert "Europe/Amsterdam" in line
-    assert not out.exists()  # the first plane's answer alone is never written
+    assert out.read_text() == before
+
+
+def test_forecast_solar_too_few_calls_left_for_every_plane_stops_before_the_429(env, fake):
+    fake.fs_limit = 2
+    env["PV_ARRAYS"] = "8x405@E/30;6x400@W/20;4x400@S/35"
+    out = Path(env["STATE_DIR"]) / "pv-forecast-forecast.solar.json"
+    failed(fetch(env, "--source", "forecast.solar"), 69, "has 1 of its 2 calls per 3600 s", "2 more plane(s) of 3")
+    assert len(fake.requests) == 1  # the calls left are not spent on a download that cannot be whole
+    assert not out.exists()  # one plane's answer alone is never written
 
 
 def test_forecast_solar_wrong_url_is_78(env, fake):

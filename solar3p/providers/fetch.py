@@ -159,6 +159,21 @@ def _forecast_solar_limit(err: netio.ServerError, tz: ZoneInfo, key: str | None)
     )
 
 
+def _forecast_solar_short(limit: fs.Ratelimit, planes: int, asked: int, url: str, tz: ZoneInfo) -> netio.ServerError:
+    """Too few calls left for the planes still to ask: stop before the service refuses them."""
+    zone = f" for {limit.zone}" if limit.zone else ""
+    return netio.ServerError(
+        f"has {limit.remaining} of its {limit.describe()}{zone} left, too few for the {planes - asked} more "
+        f"plane(s) of {planes} (one call each)",
+        service=fs.SERVICE,
+        url=url,
+        reason="rate limit",
+        hint=f"nothing written; try again within the hour ({limit.period_s or 3600} s window)"
+        if limit.retry_at is None
+        else f"nothing written; try again after {_at(limit.retry_at, tz)}",
+    )
+
+
 def _forecast_solar_reply(reply: Reply, key: str | None) -> fs.Estimate:
     said = None
     if reply.status != 200:
@@ -208,7 +223,10 @@ def fetch_forecast_solar(
     per_plane: list[dict[int, float]] = []
     last: fs.Estimate | None = None
     with Conversation(fs.SERVICE, timeout or DEADLINE_S, secrets=(key,) if key else ()) as talk:
-        for plane in planes:
+        for number, plane in enumerate(planes):
+            if last is not None and last.ratelimit is not None and last.ratelimit.remaining is not None:
+                if last.ratelimit.remaining < len(planes) - number:  # the rest would end in a 429: spare them
+                    raise _forecast_solar_short(last.ratelimit, len(planes), number, talk.shown(base), tz)
             request = fs.plane_request(plane.panels, plane.panel_wp, plane.azimuth, plane.tilt)
             try:
                 reply = talk.get(
