@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from homepower.dialects import parse_utc
-from homepower.metrics import HourRow
 from homepower.store.core import Database
+
+if TYPE_CHECKING:  # the metrics' records cost the poll, which never reads the report, a tenth of its time
+    from homepower.metrics import HourRow
 
 
 class ReportStore(Protocol):
@@ -25,6 +27,8 @@ class ReportQueries(Database):
     def report_rows(self, start: datetime, end: datetime) -> list[HourRow]:
         """pvhistory rows with ``start <= ts_utc < end`` as the report reads them, oldest first. A value
         that is not a number or a time (a row written by hand) raises ValueError or TypeError."""
+        from homepower.metrics import HourRow
+
         rows = self.fetch("pvhistory", self.REPORT_COLS, start, end)
         for row in rows:
             if row["forecast_issued"] is not None:

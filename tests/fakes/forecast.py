@@ -30,8 +30,10 @@ import socket
 import threading
 import time
 from datetime import date, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from .manners import Manner, MannerMixin
 
 HOURLY = {
     "shortwave_radiation",
@@ -74,13 +76,17 @@ class FakeForecastServices:
         # Open-Meteo: {index: None (every variable null there) or the names null there}
         self.nulls: dict[int, tuple[str, ...] | None] = {}
         self.shuffle = False  # Meteoserver: the first 48 hours in reverse order, two of them repeated last
+        self.manner = Manner()  # how it answers: framing, gzip, busy, redirect (tests/fakes/manners.py)
         self._lock = threading.Lock()
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(MannerMixin):
             protocol_version = "HTTP/1.1"
+            server: ThreadingHTTPServer
 
             def do_GET(self):  # noqa: N802
+                if self.intercepted():  # the manner's busy or redirect answer
+                    return
                 parts = urlsplit(self.path)
                 query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
                 with fake._lock:
@@ -95,6 +101,7 @@ class FakeForecastServices:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.fake = self  # type: ignore[attr-defined]  # where MannerMixin finds the manner
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -245,11 +252,7 @@ class FakeForecastServices:
 
     @staticmethod
     def _send(handler, status: int, body: bytes, ctype: str = "application/json") -> None:
-        handler.send_response(status)
-        handler.send_header("Content-Type", ctype)
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
+        handler.respond(status, body, ctype)
 
     def _hostile(self, handler) -> None:
         mode, out = self.hostile, handler.wfile
