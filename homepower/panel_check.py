@@ -15,8 +15,10 @@ from homepower.settings import PVSettings
 log = logging.getLogger(__name__)
 
 STATUS_DAYS = 45  # what --status reads: enough sunny days for the groups and the last 7 sunny days
+# Before a report's period: its first days have sunny days behind them.
 REPORT_LOOK_BACK = timedelta(days=30)
-SETTLE = timedelta(hours=1)  # before a report's period: its first days have sunny days behind them
+SETTLE = timedelta(hours=1)  # an hour that ended this long ago has all its reports
+RECORD_STOPPED = timedelta(hours=36)  # the longest winter night, and a snowed-in day, report nothing
 
 
 def planes(pv: PVSettings) -> list[H.Plane]:
@@ -73,6 +75,14 @@ def status_lines(health: H.Health, now: datetime) -> tuple[str, list[str]]:
         problems.append(
             f"panel {low.serial} {H.ratio_text(low.ratio)} the median of its group {low.group} over the last "
             f"{H.LOW_DAYS} sunny days (below since {low.since})"
+        )
+    newest = health.newest_report
+    if newest is not None and now - newest > RECORD_STOPPED:
+        # Every panel at once is no panel failing: the record stopped (the endpoint gone after a firmware
+        # update, or refused): the poll's warning says why.
+        problems.append(
+            f"no panel has reported since {utc(newest)} ({age(now - newest)} ago): the poll's per-panel "
+            f"record stopped (see its warning line; ENVOY_INVERTERS=off if this gateway should not be asked)"
         )
     if not problems:
         text += ", none silent or low"

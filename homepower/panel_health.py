@@ -91,6 +91,7 @@ class Health:
     centroids: dict[str, float] = field(default_factory=dict)  # group -> local hour its energy centres on
     not_counted: list[str] = field(default_factory=list)  # listed by the gateway, replaced or gone before
     arrays_note: str | None = None  # where the groups do not match PV_ARRAYS
+    newest_report: datetime | None = None  # of any counted panel (naive UTC)
 
     def group_of(self, serial: str) -> str | None:
         return next((name for name, members in self.groups.items() if serial in members), None)
@@ -177,7 +178,8 @@ def analyse(
     ratios, medians = day_ratios(daily, groups)
     low = find_low(daily, ratios, medians, sunny, groups)
     silent = find_silent(panels, spans, last_power, producing, end, tz)
-    return Health(len(panels), groups, silent, low, sunny, ratios, centroids, not_counted, note)
+    newest = max((spans[s][1] for s in panels), default=None)
+    return Health(len(panels), groups, silent, low, sunny, ratios, centroids, not_counted, note, newest)
 
 
 def sunny_days(daily: Mapping[str, Mapping[date, float]]) -> list[date]:

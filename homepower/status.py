@@ -230,6 +230,8 @@ def panel_part(status: Status, store: Store, conf: Settings, now: datetime) -> N
     """The micro-inverters (where the poll records them): each one silent, or low against its group."""
     from homepower import panel_check
 
+    if not conf.gateway.inverters:  # ENVOY_INVERTERS=off: an old record stops by choice
+        return
     health = panel_check.read(store, now - timedelta(days=panel_check.STATUS_DAYS), now, conf.timezone, conf.pv, now)
     if health is None:
         return

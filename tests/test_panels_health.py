@@ -250,3 +250,14 @@ def test_settled_hours_are_summed_up_once_and_the_rest_read_from_the_reports(sto
     again = run(tmp_path, db_url, "--status", "--now", NOW.isoformat(), PV_ARRAYS=ARRAYS)
     assert (again.returncode, again.stderr) == (first.returncode, first.stderr) == (69, first.stderr)
     assert store.execute("SELECT COUNT(*) FROM inverter_hour", fetch=True)[0][0] == hours
+
+
+def test_a_record_that_stopped_is_said_once_not_as_every_panel_silent(store, db_url, tmp_path):
+    healthy(store, tmp_path)
+    record(store, roof(weak=1.0, dead_hours_ago=None), NOW - timedelta(days=3))
+    done = run(tmp_path, db_url, "--status", "--now", NOW.isoformat())
+    assert done.returncode == 69
+    (line,) = done.stderr.strip().splitlines()
+    assert "no panel has reported since" in line and "silent" not in line
+    off = run(tmp_path, db_url, "--status", "--now", NOW.isoformat(), ENVOY_INVERTERS="off")
+    assert off.returncode == 0 and "panels" not in off.stdout
