@@ -260,7 +260,9 @@ def _model_head(pv: PVSettings) -> str | None:
     """What every modelled number depends on: the PV settings, solar3p's code, pvlib's version."""
     import importlib.metadata
 
-    package = Path(__file__).resolve().parent.parent / "solar3p"
+    import solar3p
+
+    package = Path(solar3p.__file__).resolve().parent
     try:
         code = hashlib.sha256()
         for source in sorted(package.glob("*.py")):

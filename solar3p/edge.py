@@ -88,9 +88,13 @@ def run(body: Callable[[], int | None], name: str) -> int:
 
 def missing_module(name: str, exc: ModuleNotFoundError) -> str:
     """One line naming the module and the fix: most often the system Python instead of the checkout's."""
+    from solar3p.environment import installed
+
     module = (exc.name or str(exc)).partition(".")[0]
     venv = Path(__file__).resolve().parent.parent / ".venv"
-    if Path(sys.prefix).resolve() == venv.resolve():  # the checkout's own .venv, with a requirement missing
+    if installed():  # pip install . put the packages here without their requirements (--no-deps?)
+        fix = "install the project again with its requirements (pip install .)"
+    elif Path(sys.prefix).resolve() == venv.resolve():  # the checkout's own .venv, with a requirement missing
         fix = "run `make install` to install the requirements into .venv"
     else:
         fix = "run the scripts with .venv/bin/python (`make install` creates it)"

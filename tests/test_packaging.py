@@ -1,0 +1,115 @@
+"""The project installs: pyproject.toml builds a wheel of homepower, solar3p and netio whose console scripts
+run outside any checkout, reading .env and STATE_DIR from the XDG folders; requirements.txt says what
+pyproject.toml says. Offline and fast: the wheel is built without build isolation and installed with
+--no-deps into a fresh venv that borrows this venv's libraries (requests, pvlib, ...) through a .pth file."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+SCRIPTS = ("homepower-poll", "homepower-collect", "homepower-report", "solar3p")
+
+
+def _requirement(line: str) -> str:
+    return re.sub(r"\s+", "", line.split("#")[0]).lower()
+
+
+def test_requirements_txt_and_pyproject_list_the_same_dependencies():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    listed = [_requirement(line) for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    assert sorted(r for r in listed if r) == sorted(_requirement(d) for d in project["dependencies"])
+    assert sorted(project["scripts"]) == sorted(SCRIPTS)
+
+
+def _run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, **kwargs)  # type: ignore[call-overload]
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv (its bin/) with the project's wheel installed, built from a copy of the sources."""
+    pytest.importorskip("wheel", reason="building the wheel offline needs the wheel package (requirements-test)")
+    base = tmp_path_factory.mktemp("install")
+    source = base / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    for package in ("homepower", "solar3p", "netio"):
+        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
+    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index",
+          "-w", str(base / "dist"), str(source)])  # fmt: skip
+    wheels = list((base / "dist").glob("homepower-*.whl"))
+    assert len(wheels) == 1
+    venv = base / "venv"
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
+    python = venv / "bin" / "python"
+    _run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-index",
+          str(wheels[0])])  # fmt: skip
+    # The requirements: this venv's libraries, behind the fresh venv's own site-packages.
+    purelib = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"]).stdout.strip()
+    (Path(purelib) / "borrowed.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    return venv / "bin"
+
+
+def _outside(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A working folder outside the checkout and an owner's environment: HOME there, the default .env."""
+    home = tmp_path / "home"
+    work = tmp_path / "work"
+    work.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "XDG_CONFIG_HOME", "XDG_STATE_HOME")}
+    env.update(HOME=str(home), HOMEPOWER_ENV_FILE="", SITE_TIMEZONE="Europe/Amsterdam")
+    return work, env
+
+
+def test_every_console_script_answers_help_outside_the_checkout(installed, tmp_path):
+    work, env = _outside(tmp_path)
+    for script in SCRIPTS:
+        assert (installed / script).is_file(), script
+        done = _run([str(installed / script), "--help"], cwd=work, env=env)
+        assert done.stdout.startswith("usage:"), (script, done.stdout)
+    code = "import homepower, solar3p, netio; print(solar3p.__file__)"
+    where = _run([str(installed / "python"), "-c", code], cwd=work, env=env)
+    assert "site-packages" in where.stdout and str(ROOT) not in where.stdout
+
+
+def test_installed_solar3p_forecasts_the_shipped_sample_and_reads_the_xdg_env(installed, tmp_path):
+    work, env = _outside(tmp_path)
+    config = tmp_path / "home" / ".config" / "homepower"
+    config.mkdir(parents=True)
+    (config / ".env").write_text("PV_PANELS=7\nPV_PANEL_WP=400\n")
+    help_text = "".join(_run([str(installed / "solar3p"), "--help"], cwd=work, env=env).stdout.split())
+    assert "PV_PANELS=7" in help_text  # argparse wraps even inside a path: compared without white space
+    assert str(tmp_path / "home" / ".local" / "state" / "homepower") in help_text  # STATE_DIR's default
+    done = _run([str(installed / "solar3p"), "--file", "rotterdam", "--format", "json"], cwd=work, env=env)
+    hours = json.loads(done.stdout)
+    assert len(hours) >= 24 and sum(h["kwh"] or 0 for h in hours) > 1
+    seven = sum(h["kwh"] or 0 for h in hours)
+    twelve = _run([str(installed / "solar3p"), "--file", "rotterdam", "--format", "json", "--pans", "14"],
+                  cwd=work, env=env)  # fmt: skip
+    assert sum(h["kwh"] or 0 for h in json.loads(twelve.stdout)) == pytest.approx(2 * seven, rel=0.02)
+    assert list(work.iterdir()) == []  # nothing written where it ran
+
+
+def test_installed_collector_keeps_its_state_in_the_xdg_state_folder(installed, tmp_path):
+    work, env = _outside(tmp_path)
+    sample = installed.parent / "lib"  # the shipped sample, from the installed package
+    found = list(sample.glob("python*/site-packages/solar3p/data/data.rotterdam"))
+    assert len(found) == 1
+    done = _run([str(installed / "homepower-collect"), "--archive", str(found[0])], cwd=work, env=env)
+    assert "new forecast row(s)" in done.stdout
+    state = tmp_path / "home" / ".local" / "state" / "homepower"
+    assert (state / "homepower.db").is_file() and list(work.iterdir()) == []
