@@ -22,8 +22,6 @@ from typing import Mapping
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dotenv import dotenv_values
-
 from solar3p.errors import ConfigError
 
 APP = "homepower"  # the distribution's name: its folders under the XDG dirs
@@ -79,6 +77,8 @@ def env_file_exists(base_dir: Path, environ: Mapping[str, str] | None) -> bool:
 
 def read_environment(base_dir: Path | None = None, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The real environment over the .env file (``env_file``)."""
+    from dotenv import dotenv_values  # here: the rest of this module serves an edge that lacks it (missing_module)
+
     environ = os.environ if environ is None else environ
     found = env_file(default_base_dir(environ) if base_dir is None else base_dir, environ)
     merged = {k: v for k, v in dotenv_values(found).items() if v is not None} if found else {}
