@@ -43,10 +43,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
 from solar3p.quantiles import Spread, learn
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from solar3p.plant import PVSettings
 
 VERSION = 1
 MIN_DAYS = 3  # local days with usable daylight hours needed to fit at all
@@ -76,6 +82,7 @@ class CalibrationError(ValueError):
 
 
 Orientation = tuple[float, float]  # (azimuth degrees from north, tilt degrees from horizontal)
+Hourly = Sequence[float | None] | Sequence[int | None] | np.ndarray  # one value per hour; None: unknown
 
 
 @dataclass(frozen=True)
@@ -149,14 +156,24 @@ class Features:
             kt=np.where(self.ghi_cs > 0, 1.0, 0.0),
         )
 
-    def take(self, index) -> "Features":
+    def take(self, index: np.ndarray | slice) -> "Features":
         return Features(**{name: getattr(self, name)[index] for name in self.__dataclass_fields__})
 
     def __len__(self) -> int:
         return len(self.start)
 
 
-def features(start, gr_w, temp, latitude: float, longitude: float, horizon=None, *, tc=None, issued=None) -> Features:
+def features(
+    start: Sequence[int] | np.ndarray,
+    gr_w: Hourly,
+    temp: Hourly,
+    latitude: float,
+    longitude: float,
+    horizon: Sequence[float] | None = None,
+    *,
+    tc: Hourly | float | None = None,
+    issued: Hourly | float | None = None,
+) -> Features:
     """Features of hours starting at ``start`` (unix s) with forecast mean GHI ``gr_w`` (W/m²) and air
     temperature ``temp`` (°C); None/NaN GHI counts as 0. ``horizon``: as ``Plant.horizon``. ``tc``: the
     forecast's total cloud cover (%), ``issued``: when each hour was forecast (unix s; one number for
@@ -190,7 +207,7 @@ def features(start, gr_w, temp, latitude: float, longitude: float, horizon=None,
     )  # fmt: skip
 
 
-def _optional(values, n: int) -> np.ndarray:
+def _optional(values: Any, n: int) -> np.ndarray:
     """``values`` (None, one number or one per hour; None inside: unknown) as floats with NaN for unknown."""
     if values is None:
         return np.full(n, np.nan)
@@ -199,7 +216,7 @@ def _optional(values, n: int) -> np.ndarray:
     return np.asarray([np.nan if v is None else float(v) for v in values], dtype=float)
 
 
-def _sky(ghi: np.ndarray, zenith: np.ndarray, sun_az: np.ndarray, times) -> tuple[np.ndarray, ...]:
+def _sky(ghi: np.ndarray, zenith: np.ndarray, sun_az: np.ndarray, times: pd.DatetimeIndex) -> tuple[np.ndarray, ...]:
     """DNI, DHI and the Perez coefficients of a sky with global horizontal ``ghi``."""
     from solar3p.model import decompose
 
@@ -208,7 +225,9 @@ def _sky(ghi: np.ndarray, zenith: np.ndarray, sun_az: np.ndarray, times) -> tupl
     return dni, dhi, f1, f2
 
 
-def _perez_coefficients(dni, dhi, zenith, sun_az, times) -> tuple[np.ndarray, np.ndarray]:
+def _perez_coefficients(
+    dni: np.ndarray, dhi: np.ndarray, zenith: np.ndarray, sun_az: np.ndarray, times: pd.DatetimeIndex
+) -> tuple[np.ndarray, np.ndarray]:
     """Perez F1 and F2 per hour, read back from pvlib's components at two reference planes."""
     import pvlib
 
@@ -259,7 +278,9 @@ def roof_power(feat: Features, plant: Plant, orientations: tuple[Orientation, ..
     return np.where(feat.sunlit > 0, ac_power(dc, rating, plant.losses_pct), 0.0), share
 
 
-def _plane(feat: Features, azimuth: float, tilt: float, horizon) -> tuple[np.ndarray, np.ndarray]:
+def _plane(
+    feat: Features, azimuth: float, tilt: float, horizon: Sequence[float] | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Plane irradiance (W/m²) reaching the cells, and its part from the sun's direction."""
     import pvlib
 
@@ -317,7 +338,7 @@ class Table:
         return table
 
 
-def _unit_table(edges_x, edges_y) -> Table:
+def _unit_table(edges_x: Sequence[float] | np.ndarray, edges_y: Sequence[float] | np.ndarray) -> Table:
     return Table(
         list(map(float, edges_x)), list(map(float, edges_y)), np.ones((len(edges_x) - 1, len(edges_y) - 1)).tolist()
     )
@@ -381,7 +402,7 @@ class Calibration:
         }
 
     @classmethod
-    def from_json(cls, doc) -> "Calibration":
+    def from_json(cls, doc: object) -> "Calibration":
         """A calibration from its JSON form; ValueError naming what is wrong."""
         try:
             if not isinstance(doc, dict):
@@ -460,7 +481,7 @@ def fit(
     *,
     local_hour: np.ndarray | None = None,
     month: np.ndarray | None = None,
-    start=None,
+    start: Orientation | Sequence[Orientation] | None = None,
 ) -> Calibration:
     """Fit on hours with features ``feat``, measured ``kwh`` and a local-day number ``day`` each (any
     integers, one per local date). ``local_hour``/``month`` only word the shading found. ``start``: an
@@ -619,12 +640,12 @@ def _grouped(plant: Plant) -> tuple[Plant, tuple[int, ...]]:
     return joined, tuple(group)
 
 
-def _start(start, given: Plant) -> tuple[Orientation, ...] | None:
+def _start(start: Orientation | Sequence[Orientation] | None, given: Plant) -> tuple[Orientation, ...] | None:
     """``start`` as one orientation per plane: None, ``(az, tilt)`` for one plane, or a tuple of them."""
     if start is None:
         return None
-    items = (start,) if len(start) == 2 and not isinstance(start[0], (tuple, list)) else start
-    items = tuple((float(az), float(t)) for az, t in items)
+    pairs: Sequence[Any] = (start,) if len(start) == 2 and not isinstance(start[0], (tuple, list)) else start
+    items = tuple((float(az), float(t)) for az, t in pairs)
     return items if len(items) == len(given.faces) else None
 
 
@@ -764,7 +785,16 @@ def _tables(
     return sun, sky
 
 
-def _shading_words(share, sun: Table, f, m, base, keep, local_hour, month) -> list[str]:
+def _shading_words(
+    share: np.ndarray,
+    sun: Table,
+    f: Features,
+    m: np.ndarray,
+    base: np.ndarray,
+    keep: np.ndarray,
+    local_hour: np.ndarray | None,
+    month: np.ndarray | None,
+) -> list[str]:
     """Sun cells below SHADE_FACTOR (the sun's direct light cut by a fifth or more), said as times of day
     and seasons, with the share of the direct light lost."""
     factors = np.asarray(sun.factors)
@@ -817,7 +847,7 @@ def predict(cal: Calibration, feat: Features) -> np.ndarray:
     return np.where(feat.sunlit > 0, np.clip(out, 0.0, None), 0.0)
 
 
-def newest_before(calibrations, hour_start: int):
+def newest_before(calibrations: Iterable[tuple[int, Calibration]], hour_start: int) -> Calibration | None:
     """Of ``(fitted unix s, calibration)`` pairs, the newest fitted at or before ``hour_start`` whose
     history ends by then too (it never saw the hour); None if there is none."""
     best = None
@@ -828,7 +858,7 @@ def newest_before(calibrations, hour_start: int):
     return None if best is None else best[1]
 
 
-def plant_of(pv) -> Plant:
+def plant_of(pv: PVSettings) -> Plant:
     """The installation that PV settings (``solar3p.plant.PVSettings``: site, planes, losses,
     horizon) describe."""
     faces = tuple(Face(p.rating_w, p.azimuth, p.tilt) for p in pv.planes)
@@ -865,5 +895,5 @@ def settings_changed(cal: Calibration, now: Plant) -> list[str]:
     return changed
 
 
-def with_given(cal: Calibration, **changes) -> Calibration:
+def with_given(cal: Calibration, **changes: Any) -> Calibration:
     return replace(cal, given=replace(cal.given, **changes))
