@@ -145,6 +145,17 @@ def slowest_imports(stderr: str, top: int = 3) -> list[tuple[str, float]]:
     return sorted(found, key=lambda item: -item[1])[:top]
 
 
+def http_import_cpu(ctx: Context) -> str:
+    """What requests costs a poll beyond the urllib3 the gateway needs anyway: CPU seconds of its import
+    in a fresh interpreter that imported urllib3 first, the least of five runs (the least disturbed)."""
+    code = "import time, urllib3; t = time.process_time(); import requests; print(time.process_time() - t)"
+    seen = []
+    for _ in range(5):
+        run = proc.run([sys.executable, "-c", code], timeout=ctx.limit(30))
+        seen.append(float(run.stdout.strip() or "nan"))
+    return fmt_s(min(seen))
+
+
 def poll_names(firmware: str) -> tuple[str, str, str]:
     return (
         f"one poll [{firmware}], whole process (cached token, HTTPS, MariaDB)",
@@ -243,6 +254,7 @@ def bench_poll(ctx: Context, firmware: str | None = None) -> list[Row]:
         heavy = heavy_imports(timed.stderr)
         slow = ", ".join(f"{name} {sec * 1000:.0f} ms" for name, sec in slowest_imports(timed.stderr))
         bare_runs = [proc.run([sys.executable, "-c", "pass"], timeout=ctx.limit(30)) for _ in range(5)]
+        requests_cpu = http_import_cpu(ctx)
         bare = summarize([r.wall_s for r in bare_runs])
 
         mine = summarize(ours)
@@ -259,6 +271,7 @@ def bench_poll(ctx: Context, firmware: str | None = None) -> list[Row]:
                 f"{fmt_s(bare.median)}, {fmt_mib(max(r.maxrss_kib for r in bare_runs))}",
             )
         )
+        rows.append(Row("  of which requests' import beside urllib3 (CPU, min of 5; netio's HTTP)", requests_cpu))
         rows.append(
             Row(
                 "  pandas/numpy/pvlib/scipy imported (-X importtime)",
