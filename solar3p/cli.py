@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
 
 from solar3p.edge import Parser as BaseParser
-from solar3p.edge import held_logs, run, setup_logging
+from solar3p.edge import held_logs, program, run, setup_logging
 from solar3p.errors import ConfigError, UsageError
 from solar3p.providers import PV_PROVIDERS
 from solar3p.plant import ARRAYS_EXAMPLE, ORIENTATIONS, Plane, parse_arrays, parse_horizon, parse_orientation
@@ -97,7 +97,7 @@ def forecast_parser(settings: Solar3pSettings) -> Parser:
     pv = settings.pv
     compass = " ".join(ORIENTATIONS)
     parser = Parser(
-        prog="python -m solar3p",
+        prog=program("python -m solar3p"),
         description="Print the PV forecast for every hour of a Meteoserver 'solar' forecast file. "
         "Defaults come from the settings (environment, then .env). "
         "Also: `python -m solar3p fetch --help` to download a forecast file.",
@@ -229,7 +229,7 @@ def fetch_parser(settings: Solar3pSettings) -> Parser:
     from solar3p.fetch import DEADLINE_S, HISTORY_CHUNK_S
 
     parser = Parser(
-        prog="python -m solar3p fetch",
+        prog=program("python -m solar3p") + " fetch",
         description="Download a forecast file and write it atomically (a failed download keeps the previous "
         "file), stamped with when it was issued and by which service. Meteoserver needs METEOSERVER_KEY; "
         "Open-Meteo needs no key and is written in the Meteoserver layout. With --from/--to: past forecasts "

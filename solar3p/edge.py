@@ -46,6 +46,16 @@ def setup_logging(level: str | None = None) -> None:
     logging.getLogger("h5py").setLevel(max(numeric, logging.INFO))  # pvlib's import makes h5py chatter at DEBUG
 
 
+CONSOLE_SCRIPTS = ("homepower-poll", "homepower-collect", "homepower-report", "solar3p")
+
+
+def program(in_checkout: str) -> str:
+    """The command's name for usage lines: the installed console script when it was called so (pyproject's
+    ``[project.scripts]``), else ``in_checkout`` (the script's name in a checkout)."""
+    called = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return called if called in CONSOLE_SCRIPTS else in_checkout
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with the contract's usage rules for every script (subcommands included): errors exit 64
     in one line, and an empty or blank value (``--hour ''``, ``--replay ' '``) is an error, never the

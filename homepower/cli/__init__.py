@@ -9,6 +9,7 @@ from solar3p.edge import (
     held_logs,
     missing_module,
     one_line,
+    program,
     run,
     setup_logging,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "held_logs",
     "missing_module",
     "one_line",
+    "program",
     "run",
     "setup_logging",
 ]

@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from homepower.cli import Parser, held_logs, run, setup_logging
+from homepower.cli import Parser, held_logs, program, run, setup_logging
 from homepower.errors import UsageError
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = Parser(prog="history_collector.py", description="Build pvhistory: one row per local clock hour.")
+    parser = Parser(prog=program("history_collector.py"), description="Build pvhistory: one row per local clock hour.")
     parser.add_argument("--hour", metavar="YYYY-MM-DDTHH", help="one local hour")
     parser.add_argument("--from", dest="start", metavar="A", help="first local hour or date (inclusive)")
     parser.add_argument("--to", dest="end", metavar="B", help="local hour or date to stop at (exclusive)")

@@ -13,7 +13,7 @@ import gc
 import json
 from typing import TYPE_CHECKING, Sequence
 
-from homepower.cli import Parser, held_logs, run, setup_logging
+from homepower.cli import Parser, held_logs, program, run, setup_logging
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = Parser(
-        prog="get_enphase_hour_measure.py",
+        prog=program("get_enphase_hour_measure.py"),
         description="Read the Enphase IQ Gateway once and store one row in enphase_production.",
     )
     mode = parser.add_mutually_exclusive_group()

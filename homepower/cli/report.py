@@ -22,12 +22,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Sequence
 
-from homepower.cli import Parser, run, setup_logging
+from homepower.cli import Parser, program, run, setup_logging
 from homepower.errors import UsageError
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = Parser(prog="pv_report.py", description="Report on pvhistory: forecasts judged, production shown.")
+    parser = Parser(
+        prog=program("pv_report.py"), description="Report on pvhistory: forecasts judged, production shown."
+    )
     parser.add_argument("--from", dest="start", metavar="A", help="first local date, YYYY-MM-DD (inclusive)")
     parser.add_argument("--to", dest="end", metavar="B", help="local date to stop at, YYYY-MM-DD (exclusive)")
     parser.add_argument("--format", choices=("table", "json"), default="table", help="summary format")
