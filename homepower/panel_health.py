@@ -176,8 +176,9 @@ def analyse(
     sunny = sunny_days(daily)
     groups, centroids, note = group_panels(by_hour, sunny, planes)
     ratios, medians = day_ratios(daily, groups)
-    low = find_low(daily, ratios, medians, sunny, groups)
     silent = find_silent(panels, spans, last_power, producing, end, tz)
+    quiet = {s.serial for s in silent}  # a silent panel is said silent, not low as well
+    low = [x for x in find_low(daily, ratios, medians, sunny, groups) if x.serial not in quiet]
     newest = max((spans[s][1] for s in panels), default=None)
     return Health(len(panels), groups, silent, low, sunny, ratios, centroids, not_counted, note, newest)
 
