@@ -28,8 +28,8 @@ from solar3p.plant import PVSettings
 CALIBRATION_NAME = "solar3p-calibration.json"
 METEO_NAME = "forecast.json"  # METEO_FILE's default, in STATE_DIR: fetch never writes into the checkout
 
-# The variables solar3p reads (the contract's table), and the prefixes of its families (FORECAST_SOLAR_*,
-# SOLCAST_*: the PV forecast services' settings, read where they are fetched).
+# The variables solar3p reads (the contract's table), and the prefixes of their families. The services'
+# URLs and keys are read where they are fetched (fetch.py, providers/fetch.py).
 SETTING_NAMES = (
     "STATE_DIR",
     "SITE_TIMEZONE",
@@ -48,6 +48,11 @@ SETTING_NAMES = (
     "METEOSERVER_URL",
     "OPEN_METEO_URL",
     "OPEN_METEO_HISTORY_URL",
+    "FORECAST_SOLAR_URL",
+    "FORECAST_SOLAR_KEY",
+    "SOLCAST_URL",
+    "SOLCAST_KEY",
+    "SOLCAST_SITE",
     "LOG_LEVEL",
 )
 SETTING_PREFIXES = ("PV_", "METEO", "OPEN_METEO_", "FORECAST_SOLAR_", "SOLCAST_")
