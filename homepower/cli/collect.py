@@ -11,7 +11,8 @@
   history_collector.py --calibrate --from A --to B   backtest: each local day's kwh_fc from a fit on
                                             the hours before that day
 
-Every run first stores METEO_FILE's rows in the forecast archive (nothing to do when it is unchanged).
+Every run first stores METEO_FILE's rows in the forecast archive (nothing to do when it is unchanged), and the
+PV services' files in STATE_DIR (pv-forecast-forecast.solar.json, pv-forecast-solcast.json) in pv_forecast.
 
 Exit codes: 0 done, 64 bad usage, 65 forecast file not understood (nothing stored from it),
 75 database unavailable, 78 configuration error.
@@ -56,7 +57,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--archive",
         nargs="+",
         metavar="FILE",
-        help="store these forecast files (old downloads) in the archive, print how many rows were new, exit",
+        help="store these forecast files (old downloads; weather or PV service files) in the archive, print how "
+        "many rows were new, exit",
     )
     parser.add_argument("--now", help=argparse.SUPPRESS)  # tests: pretend it is this UTC time
     return parser.parse_args(argv)
