@@ -363,8 +363,7 @@ def recent_selection(store: Store, rows: list[HourRow], last_start: datetime) ->
     kwh_pv, or a long_gap hour that better readings now compute otherwise."""
     if not rows:
         return rows
-    stored = store.fetch("pvhistory", ("ts_utc", "kwh_pv", "flags"), rows[0].ts_utc, last_start + H.HOUR)
-    have = {r["ts_utc"]: r for r in stored}
+    have = {h.ts_utc: h for h in store.hour_states(rows[0].ts_utc, last_start + H.HOUR)}
     keep = []
     for r in rows:
         old = have.get(r.ts_utc)
@@ -372,10 +371,8 @@ def recent_selection(store: Store, rows: list[HourRow], last_start: datetime) ->
             keep.append(r)
         elif r.kwh_pv is None:
             continue  # nothing better to store than what is there (or than no row)
-        elif old is None or old["kwh_pv"] is None:
+        elif old is None or old.kwh_pv is None:
             keep.append(r)
-        elif H.LONG_GAP in (old["flags"] or "").split(",") and (
-            _num(old["kwh_pv"]) != r.kwh_pv or H.LONG_GAP not in (r.flags or "").split(",")
-        ):
+        elif H.LONG_GAP in old.flags and (_num(old.kwh_pv) != r.kwh_pv or H.LONG_GAP not in (r.flags or "").split(",")):
             keep.append(r)
     return keep

@@ -116,9 +116,8 @@ def last_hour(store: Store, tz: ZoneInfo) -> P.LastHour | None:
     newest = store.newest("pvhistory")
     if newest is None:
         return None
-    row = store.fetch("pvhistory", ("ts_utc", "kwh_pv"), newest, newest + timedelta(hours=1))[0]
-    kwh = row["kwh_pv"]
-    return P.LastHour(newest.replace(tzinfo=timezone.utc).astimezone(tz), None if kwh is None else float(kwh))
+    (row,) = store.hour_states(newest, newest + timedelta(hours=1))
+    return P.LastHour(newest.replace(tzinfo=timezone.utc).astimezone(tz), row.kwh_pv)
 
 
 def local_today(now: datetime, tz: ZoneInfo) -> date:

@@ -135,19 +135,16 @@ def recent_hours(
 ) -> None:
     """The last RECENT_HOURS hours without kwh_pv, told apart by why: before the first reading (day one),
     ones the stored readings could give (the collector is behind: stale), and the rest (gaps, resets)."""
-    rows = {
-        r["ts_utc"]: r
-        for r in store.fetch("pvhistory", ("ts_utc", "kwh_pv", "flags"), first, first + timedelta(hours=RECENT_HOURS))
-    }
+    rows = {h.ts_utc: h for h in store.hour_states(first, first + timedelta(hours=RECENT_HOURS))}
     oldest = store.newest("enphase_production", oldest=True) if newest is not None else None
     before, could, other = 0, [], 0
     for k in range(RECENT_HOURS):
         start = first + timedelta(hours=k)
         row = rows.get(start)
-        if row is not None and row["kwh_pv"] is not None:
+        if row is not None and row.kwh_pv is not None:
             continue
         end = start + timedelta(hours=1)
-        flags = (row or {}).get("flags") or ""
+        flags = row.flags if row is not None else frozenset()
         if oldest is None or oldest > start:
             before += 1
         elif newest is not None and newest >= end and now - end >= COLLECT_GRACE and "reset" not in flags:
@@ -155,7 +152,7 @@ def recent_hours(
         else:
             other += 1
     unknown = before + len(could) + other
-    nulls = sum(1 for r in rows.values() if r["kwh_pv"] is None)
+    nulls = sum(1 for r in rows.values() if r.kwh_pv is None)
     parts = [f"{nulls} NULL, {unknown - nulls} without a row"]
     if before:
         parts.append(f"{before} before the first reading")

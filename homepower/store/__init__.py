@@ -7,9 +7,10 @@ goes away raise ``StoreUnavailable`` (exit 75); the caller decides what that mea
 
 Use cases take a ``Store`` (the protocol: what they may ask) and never name the class behind it. The
 queries are grouped by what they serve, one module each: ``core`` (connection, schema, generic upsert and
-reads, errors), ``samples`` (the collector's readings), ``forecasts`` (the forecast archive),
-``calibration``, ``report``, ``status``, ``panels``. A new query goes into the module of what it serves, as a method of
-its ``...Queries`` mixin and a line of its ``...Store`` protocol.
+reads, errors), ``samples`` (the collector's readings), ``history`` (how far pvhistory is built),
+``forecasts`` (the forecast archive), ``calibration``, ``report``, ``status``, ``panels``. A new query goes
+into the module of what it serves, as a method of its ``...Queries`` mixin and a line of its ``...Store``
+protocol; results are typed records (a dataclass or NamedTuple built by ``from_row``), not dicts.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from homepower.settings import DatabaseConfig
 from homepower.store.calibration import CalibrationQueries, CalibrationStore
 from homepower.store.core import CoreStore, Database
 from homepower.store.forecasts import ForecastQueries, ForecastStore
+from homepower.store.history import HistoryQueries, HistoryStore
 from homepower.store.panels import PanelQueries, PanelStore
 from homepower.store.report import ReportQueries, ReportStore
 from homepower.store.samples import SAMPLE_COLS, Sample, SampleQueries, SampleStore
@@ -36,7 +38,9 @@ __all__ = [
 ]
 
 
-class SqlStore(SampleQueries, ForecastQueries, CalibrationQueries, ReportQueries, StatusQueries, PanelQueries):
+class SqlStore(
+    SampleQueries, HistoryQueries, ForecastQueries, CalibrationQueries, ReportQueries, StatusQueries, PanelQueries
+):
     """The store on MySQL/MariaDB or SQLite: one open connection with the schema in place."""
 
 
@@ -48,7 +52,17 @@ def connect(
     return SqlStore.connect(config, timezone, create, existing)
 
 
-class Store(CoreStore, SampleStore, ForecastStore, CalibrationStore, ReportStore, StatusStore, PanelStore, Protocol):
+class Store(
+    CoreStore,
+    SampleStore,
+    HistoryStore,
+    ForecastStore,
+    CalibrationStore,
+    ReportStore,
+    StatusStore,
+    PanelStore,
+    Protocol,
+):
     """Everything a use case may ask of the store."""
 
     @staticmethod
