@@ -189,7 +189,7 @@ def test_a_failing_panel_endpoint_is_one_warning_and_the_reading_stands(fault, w
         assert warned == [] and len(table(db, "inverter_reading")) > 0
         return
     assert len(warned) == 1, run.stderr
-    assert words in warned[0] and "reading is stored" in warned[0]
+    assert words in warned[0] and "reading is stored" in warned[0] and "nothing stored" not in warned[0]
     assert table(db, "inverter_reading") == []
     assert DEVICE_DATA not in [r["path"] for r in gw.requests]  # a failing gateway is not asked more
 
@@ -213,7 +213,8 @@ def test_a_slow_panel_endpoint_is_cut_at_envoy_timeout(fault, tmp_path, gateway,
     took = time.monotonic() - started
     assert run.code == 0, run.output
     assert len(rows(tmp_path / "state" / "homepower.db")) == 1
-    assert len(panel_warnings(run.stderr)) == 1
+    (warned,) = panel_warnings(run.stderr)
+    assert "within 3 s (ENVOY_TIMEOUT" in warned
     assert took < 20  # not ENVOY_RETRY_S of retries: a slow per-panel answer is not waited out
     assert [r["path"] for r in gw.requests].count(INVERTERS) == 1
 

@@ -148,9 +148,13 @@ class GatewayClient:
         with self._run.paused():
             yield
 
+    _extra_s: float | None = None  # set by ``finishing``: what follows the reading gets this long, no retry
+
     def finishing(self, budget_s: float) -> None:
         """From now on (the reading is stored; what follows is extra): no retry after a failure, and at most
         ``budget_s`` more seconds, never past the run's deadline."""
+        self._extra_s = budget_s
+        self._no_retry = "the reading is stored; what follows it is not retried"
         self.retry_s = 0.0
         self._deadline = self._first_failure = None  # the reading's retry window is over
         if self._run is not None:
@@ -177,10 +181,18 @@ class GatewayClient:
         return self._run.left()
 
     def _over(self, path: str) -> UnreachableError:
+        if self._extra_s is not None:
+            return self._slow_extra(path)
         return UnreachableError(
             f"gateway {self.base_url} had not finished answering {path} after {self.elapsed():.1f} s, the "
             f"limit of a run (ENVOY_RETRY_S + ENVOY_TIMEOUT = {self.limit_s:g} s): it is too slow or "
             f"stalled; nothing stored, the next run tries again"
+        )
+
+    def _slow_extra(self, path: str) -> UnreachableError:
+        return UnreachableError(
+            f"gateway {self.base_url} did not finish answering {path} within {self._extra_s:g} s (ENVOY_TIMEOUT; "
+            f"after the reading nothing is retried)"
         )
 
     def _send(self, path: str, headers: dict[str, str], auth: bool, cap: int) -> Answer:
@@ -202,9 +214,10 @@ class GatewayClient:
                     continue
                 self._tls_failure(exc)
             except ServerError as exc:
+                after = "" if self._extra_s is not None else ": nothing stored, the next run tries again"
                 raise UnreachableError(
                     f"gateway {self.base_url}{path} answered HTTP {exc.status} (a server error; it may be "
-                    f"restarting): nothing stored, the next run tries again"
+                    f"restarting){after}"
                 ) from exc
             except TooLarge as exc:
                 raise DataError(
@@ -260,6 +273,8 @@ class GatewayClient:
         hint = f"; {self._unset_hint}" if self._unset_hint else ""
         if remaining <= 0 or (self._unset_hint and reason in NAME_UNKNOWN):
             tried = now - (started if self._first_failure is None else self._first_failure)
+            if silent is not None and self._extra_s is not None:
+                raise self._slow_extra(silent) from None
             if silent is not None:
                 raise UnreachableError(
                     f"gateway {self.base_url} accepted the connection but did not answer {silent} within "
