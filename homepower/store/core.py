@@ -292,18 +292,18 @@ class Database:
             }
             code = getattr(exc, "sqlite_errorcode", None)
             if isinstance(exc, sqlite3.OperationalError) and code is not None and (code & 0xFF) in unavailable:
-                raise StoreUnavailable(f"database {self.config.describe()} is unavailable: {exc}") from None
+                raise StoreUnavailable(f"database {self.config.describe()} is unavailable: {exc}") from exc
         else:
             errors = _mysql_errors()
             if getattr(exc, "errno", None) in PRIVILEGE_ERRNOS:
                 raise StoreRejected(
                     f"database {self.config.describe()} refuses a statement: {_safe(exc, self.config)}; grant "
                     f"the user the privileges the README's set-up lists"
-                ) from None
+                ) from exc
             if isinstance(exc, (errors.InterfaceError, errors.OperationalError)):
                 raise StoreUnavailable(
                     f"database {self.config.describe()} is unavailable: {_safe(exc, self.config)}"
-                ) from None
+                ) from exc
         raise exc
 
 
@@ -322,7 +322,7 @@ def _open_sqlite(config: DatabaseConfig, existing: bool = False) -> sqlite3.Conn
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
     except (sqlite3.Error, OSError) as exc:
-        raise StoreUnavailable(f"database {config.describe()} cannot be opened: {exc}") from None
+        raise StoreUnavailable(f"database {config.describe()} cannot be opened: {exc}") from exc
     return conn
 
 
@@ -354,11 +354,11 @@ def _open_mysql(config: DatabaseConfig) -> Any:
             raise StoreRejected(
                 f"database {config.describe()} refuses this connection: {_safe(exc, config)}; fix the user, "
                 f"password or database name in DATABASE_URL (or create them: see the README)"
-            ) from None
+            ) from exc
         raise StoreUnavailable(
             f"database {config.describe()} is unavailable: {_connect_reason(exc, config)}; "
             f"check that the server runs and DATABASE_URL is right"
-        ) from None
+        ) from exc
 
 
 def _connect_reason(exc: Exception, config: DatabaseConfig) -> str:
