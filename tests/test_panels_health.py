@@ -261,3 +261,40 @@ def test_a_record_that_stopped_is_said_once_not_as_every_panel_silent(store, db_
     assert "no panel has reported since" in line and "silent" not in line
     off = run(tmp_path, db_url, "--status", "--now", NOW.isoformat(), ENVOY_INVERTERS="off")
     assert off.returncode == 0 and "panels" not in off.stdout
+
+
+def test_a_replaced_micro_inverter_is_not_counted():
+    r = roof(weak=0.7, dead_hours_ago=None)
+    hours = hours_of(r, FIRST, DAYS)
+    end = datetime.combine(NOW.date(), datetime.min.time())
+    spans = {p.serial: (datetime(2025, 5, 20), end) for p in r.panels}
+    # the old inverter of panel 0 stopped on 2025-05-25; its replacement reports from the 27th
+    spans["121600000001"] = (datetime(2025, 5, 1), datetime(2025, 5, 25, 12))
+    spans[r.panels[0].serial] = (datetime(2025, 5, 27, 6), end)
+    health = H.analyse(hours, spans, end, ZoneInfo(TZ_NAME), record_start=datetime(2025, 5, 1))
+    assert health.count == 12 and health.not_counted == ["121600000001"]
+    assert [s.serial for s in health.silent] == []
+    assert [low.serial for low in health.low] == [r.panels[2].serial]
+
+
+def test_a_roof_listed_only_in_device_data_is_judged_from_its_energy(tmp_path):
+    """8.3.5167 has /ivp/pdm/device_data and no /api/v1/production/inverters: inverter_energy alone."""
+    from homepower import panel_check
+    from homepower.settings import DatabaseConfig, PVSettings
+    from homepower.store import connect
+
+    r = roof(weak=0.75, dead_hours_ago=None)
+    rows = []
+    for panel in r.panels:
+        for t, w in r.reports(panel, utc_ts(FIRST), utc_ts(FIRST, 24 * DAYS)):
+            end = datetime.fromtimestamp(t, timezone.utc).replace(tzinfo=None)
+            rows.append(
+                {"serial": panel.serial, "end_utc": end, "seconds": panel.period_s, "wh": w * panel.period_s / 3600}
+            )
+    with connect(DatabaseConfig(kind="sqlite", path=tmp_path / "hp.db"), ZoneInfo(TZ_NAME)) as store:
+        store.insert_new("inverter_energy", rows)
+        end = datetime.combine(NOW.date(), datetime.min.time())
+        health = panel_check.read(store, end - timedelta(days=45), end, ZoneInfo(TZ_NAME), PVSettings(), NOW)
+    assert health is not None and health.count == 12
+    assert sorted(len(m) for m in health.groups.values()) == [6, 6]
+    assert [low.serial for low in health.low] == [r.panels[2].serial]

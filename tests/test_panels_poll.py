@@ -235,3 +235,16 @@ def test_panels_on_mariadb_too(tmp_path, gateway, enlighten, mysql_database):
         energy = store.execute("SELECT COUNT(*) FROM inverter_energy", fetch=True)[0][0]
     reported = [p for p in roof.panels if roof.last_report(p, time.time())]
     assert len(spans) == len(reported) and energy == len(reported)
+
+
+def test_a_database_that_is_down_spools_the_reading_and_asks_no_panel(tmp_path, gateway, enlighten):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    gw = gateway(roof=Roof.planes([(4, 180, 35)]))
+    run = run_poller(env_for(tmp_path, gw, enlighten, DATABASE_URL=f"mysql://hp@127.0.0.1:{port}/homepower"))
+    assert run.code == 75, run.output
+    assert (tmp_path / "state" / "spool.jsonl").read_text().count("\n") == 1
+    assert INVERTERS not in [r["path"] for r in gw.requests]
