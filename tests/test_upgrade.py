@@ -7,7 +7,7 @@ import pytest
 
 from homepower.errors import ConfigError
 from homepower.store import Store
-from homepower.upgrade import local_to_utc
+from homepower.store.upgrade import local_to_utc
 
 AMS = ZoneInfo("Europe/Amsterdam")
 

@@ -134,7 +134,7 @@ class Database:
         for table in schema.TABLES:
             existing = self.table_columns(table)
             if existing and schema.KEY not in existing and schema.KEY in schema.KEYS[table]:
-                from homepower import upgrade  # only on the rare first run against the original tables
+                from homepower.store import upgrade  # only on the rare first run against the original tables
 
                 upgrade.upgrade_table(self, table, existing, timezone)
                 existing = self.table_columns(table)

@@ -19,7 +19,7 @@ from homepower.hours import to_utc
 from homepower.errors import ConfigError
 
 if TYPE_CHECKING:
-    from homepower.store import Database
+    from homepower.store.core import Database
 
 log = logging.getLogger(__name__)
 
