@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, Sequence
+from typing import Generic, Iterable, Sequence, TypeVar
 
 from homepower.hours import LATE_FORECAST, NO_FORECAST
 
+V = TypeVar("V")
 FILE_PROVIDER = "file"  # a forecast file that does not say which service made it
 
 
@@ -89,34 +90,34 @@ def choose_all(
 
 # -- the PV services' forecasts (pv_forecast): no late fallback -------------------------------------
 @dataclass(frozen=True)
-class ServicePicks:
+class ServicePicks(Generic[V]):
     """One service's forecasts of one hour as the report judges them: ``joined`` by the join rule with
     FORECAST_MIN_LEAD_H and no late fallback; ``by_bucket`` the last issue made at least lo and less than
-    hi hours before the hour, per lead bucket (name, lo, hi) of the ranking. Each (kWh, issued)."""
+    hi hours before the hour, per lead bucket (name, lo, hi) of the ranking. Each (what it said, issued)."""
 
-    joined: tuple[float, datetime] | None
-    by_bucket: dict[str, tuple[float, datetime]]
+    joined: tuple[V, datetime] | None
+    by_bucket: dict[str, tuple[V, datetime]]
 
 
 def service_picks(
-    issues: Sequence[tuple[datetime, float]],
+    issues: Sequence[tuple[datetime, V]],
     hour_start: datetime,
     min_lead_h: float,
     buckets: Sequence[tuple[str, float, float | None]],
-) -> ServicePicks:
-    """``issues``: (issued, kWh) of one service's forecasts of the hour starting at ``hour_start``, sorted
-    by issue time (naive UTC)."""
+) -> ServicePicks[V]:
+    """``issues``: (issued, what it said) of one service's forecasts of the hour starting at ``hour_start``,
+    sorted by issue time (naive UTC)."""
 
-    def last_at_or_before(cutoff: datetime) -> tuple[datetime, float] | None:
+    def last_at_or_before(cutoff: datetime) -> tuple[datetime, V] | None:
         chosen = None
-        for issued, kwh in issues:
+        for issued, said in issues:
             if issued > cutoff:
                 break
-            chosen = (issued, kwh)
+            chosen = (issued, said)
         return chosen
 
     joined = last_at_or_before(hour_start - timedelta(hours=min_lead_h))
-    by_bucket: dict[str, tuple[float, datetime]] = {}
+    by_bucket: dict[str, tuple[V, datetime]] = {}
     for name, lo, hi in buckets:
         pick = last_at_or_before(hour_start - timedelta(hours=lo))
         if pick is not None and (hi is None or hour_start - pick[0] < timedelta(hours=hi)):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 FORECASTS = ("kwh_s3p", "kwh_fc")
 SERVICES = ("forecast.solar", "solcast")  # the PV services' forecasts (pv_forecast), joined per hour
@@ -36,6 +36,15 @@ LEAD_BUCKETS: tuple[tuple[str, float, float | None], ...] = (
 )
 DAY = timedelta(days=1)
 PERSISTENCE_LAG = timedelta(hours=24)
+
+
+class ServiceForecast(NamedTuple):
+    """A PV service's forecast of one hour: kWh, when it was issued (naive UTC), its P10/P90 if it gives them."""
+
+    kwh: float
+    issued: datetime
+    kwh_p10: float | None = None
+    kwh_p90: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +63,8 @@ class HourRow:
     flags: frozenset[str] = frozenset()
     kwh_fc_p10: float | None = None  # the calibrated forecast's 10 % and 90 % quantiles
     kwh_fc_p90: float | None = None
-    # The PV services' forecasts of the hour by the join rule: {provider: (kWh, issued naive UTC)}.
-    services: Mapping[str, tuple[float, datetime]] = field(default_factory=dict)
+    # The PV services' forecasts of the hour by the join rule: {provider: ServiceForecast}.
+    services: Mapping[str, ServiceForecast] = field(default_factory=dict)
 
     @classmethod
     def from_row(cls, row: Mapping) -> "HourRow":
@@ -87,14 +96,14 @@ class HourRow:
         if forecast == "kwh_fc":
             return self.kwh_fc
         service = self.services.get(forecast)
-        return None if service is None else service[0]
+        return None if service is None else service.kwh
 
     def lead_of(self, forecast: str) -> float | None:
         """Hours from ``forecast``'s issue to the hour start (its own issue time for a service)."""
         if forecast in FORECASTS:
             return self.lead_h
         service = self.services.get(forecast)
-        return None if service is None else (self.ts_utc - service[1]).total_seconds() / 3600.0
+        return None if service is None else (self.ts_utc - service.issued).total_seconds() / 3600.0
 
     @property
     def lead_h(self) -> float | None:
@@ -193,7 +202,7 @@ class Judgement:
     by_lead: dict[str, Errors]
     by_month: dict[str, Errors]
     day_sums: list[DaySum] = field(default_factory=list)
-    probabilistic: Band | None = None  # kwh_fc only: the P10-P90 band judged
+    probabilistic: Band | None = None  # kwh_fc and the services: the P10-P90 band judged
 
     def worst_days(self, n: int = 3) -> list[DaySum]:
         """The days furthest off (largest absolute daily error), worst first."""
@@ -211,7 +220,7 @@ class Judgement:
             "by_month": {k: {"hours": e.n, **e.as_dict()} for k, e in self.by_month.items()},
             **(
                 {"probabilistic": self.probabilistic.as_dict() if self.probabilistic else None}
-                if self.forecast == "kwh_fc"
+                if self.forecast != "kwh_s3p"
                 else {}
             ),
         }
@@ -281,16 +290,30 @@ class Band:
         return {**self.overall.as_dict(), "by_lead": {k: v.as_dict() for k, v in self.by_lead.items()}}
 
 
-def judge_band(counting: Sequence[HourRow]) -> Band | None:
-    """``kwh_fc``'s band over its counting hours that have ``kwh_fc_p10`` and ``kwh_fc_p90``; None if none do."""
+def _band_of(r: HourRow, forecast: str) -> tuple[float, float, float, float] | None:
+    """(P10, median, P90, measured) of ``forecast`` in ``r``, or None without a whole band."""
+    if forecast == "kwh_fc":
+        lo, med, hi = r.kwh_fc_p10, r.kwh_fc, r.kwh_fc_p90
+    elif (service := r.services.get(forecast)) is not None:
+        lo, med, hi = service.kwh_p10, service.kwh, service.kwh_p90
+    else:
+        return None
+    if lo is None or med is None or hi is None or r.kwh_pv is None:
+        return None
+    return (lo, med, hi, r.kwh_pv)
+
+
+def judge_band(counting: Sequence[HourRow], forecast: str = "kwh_fc") -> Band | None:
+    """``forecast``'s band (``kwh_fc_p10``/``kwh_fc_p90``, or a service's P10/P90) over its counting hours
+    that have one; None if none do."""
     items: list[tuple[float, float, float, float]] = []
     leads: dict[str, list[tuple[float, float, float, float]]] = {}
     for r in counting:
-        if r.kwh_fc_p10 is None or r.kwh_fc_p90 is None or r.kwh_fc is None or r.kwh_pv is None:
+        item = _band_of(r, forecast)
+        if item is None:
             continue
-        item = (r.kwh_fc_p10, r.kwh_fc, r.kwh_fc_p90, r.kwh_pv)
         items.append(item)
-        bucket = lead_bucket(r.lead_h)
+        bucket = lead_bucket(r.lead_of(forecast))
         if bucket is not None:
             leads.setdefault(bucket, []).append(item)
     if not items:
@@ -392,7 +415,7 @@ def judge(rows: Iterable[HourRow], start: date, end: date, forecast: str) -> Jud
         by_lead={k: Errors.of(by_lead[k]) for k in lead_order if k in by_lead},
         by_month={k: Errors.of(by_month[k]) for k in sorted(by_month)},
         day_sums=day_sums,
-        probabilistic=judge_band(counting) if forecast == "kwh_fc" else None,
+        probabilistic=judge_band(counting, forecast) if forecast != "kwh_s3p" else None,
     )
 
 

@@ -25,6 +25,7 @@ from homepower.settings import PVSettings
 
 if TYPE_CHECKING:
     from homepower.store import Store
+    from homepower.store.forecasts import PvForecast
 
 DEFAULT_DAYS = 30
 # Rows read before the period: persistence needs the hour 24 h earlier and the previous local day.
@@ -104,19 +105,20 @@ def read_services(store: Store, rows: list[M.HourRow], min_lead_h: float) -> tup
     by_lead: dict[str, dict[str, dict[datetime, float]]] = {}
     if not rows:
         return rows, by_lead
-    joined: dict[datetime, dict[str, tuple[float, datetime]]] = {}
+    joined: dict[datetime, dict[str, M.ServiceForecast]] = {}
     start, end = min(r.ts_utc for r in rows), max(r.ts_utc for r in rows) + timedelta(hours=1)
     while start < end:
         stop = min(start + READ_CHUNK, end)
-        issues: dict[tuple[str, datetime], list[tuple[datetime, float]]] = {}
-        for provider, ts, issued, kwh in store.read_pv_forecasts(start, stop):
-            issues.setdefault((provider, ts), []).append((issued, kwh))
+        issues: dict[tuple[str, datetime], list[tuple[datetime, PvForecast]]] = {}
+        for f in store.read_pv_forecasts(start, stop):
+            issues.setdefault((f.provider, f.ts_utc), []).append((f.issued_utc, f))
         for (provider, ts), items in issues.items():
             picks = service_picks(items, ts, min_lead_h, M.LEAD_BUCKETS)
             if picks.joined is not None:
-                joined.setdefault(ts, {})[provider] = picks.joined
-            for bucket, (kwh, _) in picks.by_bucket.items():
-                by_lead.setdefault(bucket, {}).setdefault(provider, {})[ts] = kwh
+                f = picks.joined[0]
+                joined.setdefault(ts, {})[provider] = M.ServiceForecast(f.kwh, f.issued_utc, f.kwh_p10, f.kwh_p90)
+            for bucket, (f, _) in picks.by_bucket.items():
+                by_lead.setdefault(bucket, {}).setdefault(provider, {})[ts] = f.kwh
         start = stop
     rows = [replace(r, services=joined[r.ts_utc]) if r.ts_utc in joined else r for r in rows]
     return rows, by_lead
@@ -260,14 +262,16 @@ def format_summary(result: M.Report, span: Period, tz_name: str, same: M.Report 
             continue
         worst = ", ".join(f"{d.day} {d.forecast - d.measured:+.1f} kWh" for d in j.worst_days(3))
         out.append(f"  {'worst days, ' + NAMES[name]:<30}{worst}")
-    fc = result.judged.get("kwh_fc")
-    if fc is not None and fc.probabilistic is not None:
-        b = fc.probabilistic.overall
-        out.append(
-            f"  {'calibrated P10-P90 band':<30}{_f(b.coverage_pct, '.0f', ' %')} of {b.hours} h inside, "
-            f"{_f(b.below_pct, '.0f', ' %')} below P10, {_f(b.above_pct, '.0f', ' %')} above P90 "
-            f"(aim 80/10/10); mean width {_f(b.width_kwh, '.2f', ' kWh')}"
-        )
+    for name in ("kwh_fc", *M.SERVICES):  # the bands: the calibrated forecast's, then a service's (Solcast's)
+        fc = result.judged.get(name)
+        if fc is not None and fc.probabilistic is not None:
+            b = fc.probabilistic.overall
+            title = f"{NAMES[name]} P10-P90 band"
+            out.append(
+                f"  {title:<30}{_f(b.coverage_pct, '.0f', ' %')} of {b.hours} h inside, "
+                f"{_f(b.below_pct, '.0f', ' %')} below P10, {_f(b.above_pct, '.0f', ' %')} above P90 "
+                f"(aim 80/10/10); mean width {_f(b.width_kwh, '.2f', ' kWh')}"
+            )
     out += ranking_lines(result)
     out.append("  (worst days: forecast - measured. nMAE: mean absolute error / mean measured. skill above 0:")
     out.append("  better than 'the same as 24 h before'. Counting hours only; see docs/report.md.)")

@@ -66,7 +66,7 @@ def test_a_service_is_judged_with_the_same_keys_and_its_own_lead():
             s3p=1.5,
             issued=t - H,
             flags="late_forecast" if i == 0 else "",
-            services={"solcast": (0.5, t - 30 * H)},
+            services={"solcast": M.ServiceForecast(0.5, t - 30 * H)},
         )
         for i, t in enumerate(hours)
     ]
@@ -77,7 +77,9 @@ def test_a_service_is_judged_with_the_same_keys_and_its_own_lead():
     assert solcast.hours == 4 and result.judged["kwh_s3p"].hours == 3  # type: ignore[union-attr]
     assert solcast.hourly.mbe == pytest.approx(-0.5)
     assert list(solcast.by_lead) == ["24-48"]
-    assert set(result.as_dict()["forecasts"]["solcast"]) == set(result.as_dict()["forecasts"]["kwh_s3p"])
+    # the keys of kwh_fc's entry: kwh_s3p's and the band ("probabilistic", null without quantiles)
+    keys = set(result.as_dict()["forecasts"]["solcast"])
+    assert keys == set(result.as_dict()["forecasts"]["kwh_s3p"]) | {"probabilistic"}
 
 
 def test_ranking_is_on_the_common_hours_best_first():
@@ -109,9 +111,16 @@ def test_a_forecast_with_a_few_stray_hours_in_a_bucket_is_not_ranked_there():
 
 
 # -- pv_report.py over the databases ------------------------------------------------------------------
-def pv_rows(provider: str, issued: datetime, values: dict[datetime, float]) -> list[dict]:
+def pv_rows(provider: str, issued: datetime, values: dict[datetime, float], band: bool = False) -> list[dict]:
     return [
-        {"ts_utc": t, "issued_utc": issued, "provider": provider, "kwh": v, "kwh_p10": None, "kwh_p90": None}
+        {
+            "ts_utc": t,
+            "issued_utc": issued,
+            "provider": provider,
+            "kwh": v,
+            "kwh_p10": v * 0.8 if band else None,
+            "kwh_p90": v * 1.2 if band else None,
+        }
         for t, v in values.items()
     ]
 
@@ -126,7 +135,8 @@ def test_report_ranks_solar3p_and_the_services_and_the_page_opens_with_it(store,
     evening = datetime(2025, 6, 9, 16)  # the day before: day-ahead forecasts
     store.store_forecasts(pv_rows("solcast", evening, {t: measured[t] * 0.9 for t in day}), table="pv_forecast")
     store.store_forecasts(
-        pv_rows("solcast", datetime(2025, 6, 10, 3), {t: measured[t] * 0.98 for t in day}), table="pv_forecast"
+        pv_rows("solcast", datetime(2025, 6, 10, 3), {t: measured[t] * 0.98 for t in day}, band=True),
+        table="pv_forecast",
     )
     store.store_forecasts(
         pv_rows("forecast.solar", datetime(2025, 6, 10, 2), {t: measured[t] * 1.5 for t in day}), table="pv_forecast"
@@ -139,8 +149,14 @@ def test_report_ranks_solar3p_and_the_services_and_the_page_opens_with_it(store,
     report = json.loads(done.stdout)
     forecasts = report["forecasts"]
     assert set(forecasts) == {"kwh_s3p", "kwh_fc", "forecast.solar", "solcast"}
-    assert forecasts["solcast"]["hours"] == 14 and set(forecasts["solcast"]) == set(forecasts["kwh_s3p"])
+    assert forecasts["solcast"]["hours"] == 14 and set(forecasts["solcast"]) == set(forecasts["kwh_fc"])
     assert forecasts["forecast.solar"]["hourly"]["mbe"] == pytest.approx(0.5 * sum(measured.values()) / 14)
+    # Solcast's band judged like the calibrated forecast's: measured = forecast / 0.98, inside [0.8, 1.2] x it
+    band = forecasts["solcast"]["probabilistic"]
+    assert band["hours"] == 14 and band["coverage_pct"] == 100.0 and band["below_pct"] == 0.0
+    assert band["width_kwh"] == pytest.approx(0.4 * 0.98 * sum(measured.values()) / 14)
+    assert list(band["by_lead"]) == ["0-6", "6-24"]  # issued 03:00 UTC for 04:00-17:00
+    assert forecasts["forecast.solar"]["probabilistic"] is None  # it gives no quantiles
     ranking = report["ranking"]
     assert [e["forecast"] for e in ranking["0-6"]] == ["solcast", "kwh_fc", "kwh_s3p", "forecast.solar"]
     # 6-24 h: Forecast.Solar's 02:00 UTC issue for the hours from 08:00 UTC, Solcast's too: on those 10 hours
@@ -162,6 +178,7 @@ def test_report_ranks_solar3p_and_the_services_and_the_page_opens_with_it(store,
     page = run(tmp_path, db_url, "--from", "2025-06-10", "--to", "2025-06-11", "--out", str(out))
     assert page.returncode == 0, page.stderr
     assert "ranking by lead time" in page.stdout and "Solcast" in page.stdout
+    assert "Solcast P10-P90 band          100 % of 14 h inside" in page.stdout
     text = (out / "report.html").read_text()
     first_table = re.search(r"<table[^>]*>", text)
     assert first_table is not None and 'class="ranking"' in first_table.group(0)

@@ -24,6 +24,8 @@ class PvForecast(NamedTuple):
     ts_utc: datetime
     issued_utc: datetime
     kwh: float
+    kwh_p10: float | None = None  # its quantiles, where the service gives them (Solcast)
+    kwh_p90: float | None = None
 
 
 class ForecastStore(Protocol):
@@ -82,7 +84,7 @@ class ForecastQueries(Database):
         (the primary key's order). Every issue is read: choosing in SQL (window functions, date arithmetic)
         measured slower on SQLite than reading them all."""
         q, p = self.q, self.dialect.placeholder
-        cols = ", ".join(q(c) for c in ("provider", "ts_utc", "issued_utc", "kwh"))
+        cols = ", ".join(q(c) for c in ("provider", "ts_utc", "issued_utc", "kwh", "kwh_p10", "kwh_p90"))
         sql = (
             f"SELECT {cols} FROM {q('pv_forecast')} WHERE {q('ts_utc')} >= {p} AND {q('ts_utc')} < {p} "
             f"AND {q('kwh')} IS NOT NULL ORDER BY {q('ts_utc')}, {q('issued_utc')}"
@@ -97,7 +99,10 @@ class ForecastQueries(Database):
                 moment = times[value] = parse_utc(value)
             return moment
 
-        return [PvForecast(str(prov), when(ts), when(issued), float(kwh)) for prov, ts, issued, kwh in rows]
+        return [
+            PvForecast(str(prov), when(ts), when(issued), float(kwh), _float(p10), _float(p90))
+            for prov, ts, issued, kwh, p10, p90 in rows
+        ]
 
     def forecast_count(self) -> tuple[int, int]:
         """(rows, distinct issue times) of the archive."""
