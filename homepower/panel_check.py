@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, timedelta
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 from zoneinfo import ZoneInfo
 
 from homepower import panel_health as H
 from homepower.errors import StoreUnavailable
 from homepower.settings import PVSettings
+
+if TYPE_CHECKING:
+    from homepower.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +35,7 @@ def settled(now: datetime) -> datetime:
 
 
 def read(
-    store: Any, start: datetime, end: datetime, tz: ZoneInfo, pv: PVSettings, now: datetime | None = None
+    store: Store, start: datetime, end: datetime, tz: ZoneInfo, pv: PVSettings, now: datetime | None = None
 ) -> H.Health | None:
     """The health at ``end`` from the record in [start, end) (naive UTC); None without any panel record.
     Settled hours (before ``now``'s last hour) are summed up once into ``inverter_hour`` and read from there;
