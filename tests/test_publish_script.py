@@ -296,3 +296,11 @@ def test_a_database_that_does_not_answer_is_75_and_home_assistant_sees_the_probl
     assert problem["problem"] == "ON" and problem["exit_code"] == 75 and "db-s3cret" not in problem["reason"]
     assert "homeassistant/binary_sensor/homepower/problem/config" in got
     assert not any(f"homepower/{k}" in got for k in SENSORS)  # the forecasts are left as they were
+
+
+def test_even_at_debug_the_password_is_in_no_output(store, db_url, tmp_path, broker, installation):
+    done = run(tmp_path, db_url, MQTT_URL=broker.url(), LOG_LEVEL="DEBUG")
+    assert done.returncode == 0, done.stderr
+    assert "CONNECT" in done.stderr  # paho's packet log is there
+    assert broker.users["alice"] not in done.stdout + done.stderr
+    assert "wonder" not in done.stdout + done.stderr
