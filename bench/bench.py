@@ -417,7 +417,29 @@ def bench_collector(ctx: Context) -> list[Row]:
             rows.append(at_most(what, s.median, 1.5, fmt_spread(s)))
         except proc.Failed as exc:
             rows.append(na(what, str(exc), "<= 1.5 s"))
+    rows += _hour_runs_calibrated(ctx, env, hours)
     return rows
+
+
+def _hour_runs_calibrated(ctx: Context, env: dict[str, str], hours: list[str]) -> list[Row]:
+    """Lone --hour runs once a calibration with its spread is in force: each hour's kwh_fc and P10/P90."""
+    what = "lone --hour run with a calibration in force (kwh_fc, P10/P90), whole process"
+    say("collector: --calibrate on the year, then lone --hour runs")
+    try:
+        proc.run(
+            [sys.executable, str(COLLECTOR), "--calibrate", "--now", f"{YEAR}-06-01T00:00:00"],
+            env=env,
+            timeout=ctx.limit(120),
+        )
+        walls = [
+            proc.run([sys.executable, str(COLLECTOR), "--hour", hour], env=env, timeout=ctx.limit(60)).wall_s
+            for hour in hours[: max(3, min(ctx.runs, 14))]
+        ]
+        banded = mariadb.count_rows(ctx.db, "pvhistory", "kwh_fc_p90 IS NOT NULL")
+        s = summarize(walls)
+        return [at_most(what, s.median, 1.5, f"{fmt_spread(s)} ({banded} hours with P10/P90)")]
+    except proc.Failed as exc:
+        return [na(what, str(exc), "<= 1.5 s")]
 
 
 def truth_row(ctx: Context) -> Row:
@@ -632,6 +654,89 @@ def bench_calibration(ctx: Context) -> list[Row]:
     return calibration_rows(json.loads(lines[-1][len("BENCH-RESULT ") :]))
 
 
+def bench_quantiles(ctx: Context) -> list[Row]:
+    say("quantiles: bench.quantiles.measure() (aneo2023 walked forward, PVDAQ 2013) and measure_speed()")
+    code = (
+        "import json; from bench.quantiles import measure, measure_speed; "
+        "print('BENCH-RESULT ' + json.dumps({**measure(), 'speed': measure_speed()}, default=str))"
+    )
+    run = proc.run([sys.executable, "-c", code], env=ctx.env(), cwd=str(ROOT), timeout=ctx.limit(1500))
+    lines = [ln for ln in run.stdout.splitlines() if ln.startswith("BENCH-RESULT ")]
+    if not lines:
+        return [na("quantiles (bench/quantiles.py)", "measure() printed no result")]
+    return quantile_rows(json.loads(lines[-1][len("BENCH-RESULT ") :]))
+
+
+def quantile_rows(result: dict) -> list[Row]:
+    """Per data set: the median's nMAE beside physics x one scale, pinball beside a constant-width band,
+    how the P10-P90 band held overall, by sky and by lead (issue 20's goals)."""
+    rows = []
+    for name, r in result.items():
+        if name == "speed":
+            continue
+        if not isinstance(r, dict):
+            rows.append(Row(f"quantiles, {name}", str(r)))
+            continue
+        s = r.get("clean") or {}
+        if not s.get("hours"):
+            rows.append(na(f"quantiles, {name}", "no scored hour"))
+            continue
+        rows.append(
+            Row(
+                f"{name}: hourly nMAE of kwh_fc (median) / physics x one scale",
+                f"{s['nmae_pct']:.1f} % (bias {s['bias_pct']:+.1f} %) / {s.get('nmae_physics_one_scale_pct', 0):.1f} %",
+            )
+        )
+        gain = 1 - s["pinball_pct"] / s["pinball_constant_band_pct"]
+        rows.append(
+            Row(
+                f"{name}: pinball 0.1/0.5/0.9 (0.01..0.99), % of mean hour; constant band",
+                f"{s['pinball_pct']:.2f} ({s['pinball_99_pct']:.2f}); {s['pinball_constant_band_pct']:.2f} "
+                f"({s['pinball_99_constant_band_pct']:.2f}): {100 * gain:.0f} % lower",
+                ">= 10 % lower",
+                gain >= 0.10,
+            )
+        )
+        ok = abs(s["coverage_pct"] - 80) <= 4
+        rows.append(
+            Row(
+                f"{name}: [P10, P90] coverage / below / above ({s['hours']} h)",
+                f"{s['coverage_pct']:.1f} / {s['below_pct']:.1f} / {s['above_pct']:.1f} %",
+                "80 +/- 4 / ~10 / ~10",
+                ok,
+            )
+        )
+        for group in ("by_regime", "by_lead"):
+            parts = [
+                f"{k} {v['coverage_pct']:.0f}/{v['below_pct']:.0f}/{v['above_pct']:.0f}"
+                for k, v in (s.get(group) or {}).items()
+                if v.get("hours")
+            ]
+            if parts:
+                held = all(abs(v["coverage_pct"] - 80) <= 8 for v in (s.get(group) or {}).values() if v.get("hours"))
+                rows.append(Row(f"  {group.replace('_', ' ')}", ", ".join(parts), "80 +/- 8 each", held))
+    speed = result.get("speed") or {}
+    if "calibrate_two_years_s" in speed:
+        rows.append(
+            at_most(
+                "--calibrate on two years (PVDAQ, 23k hours), whole process",
+                speed["calibrate_two_years_s"],
+                10.0,
+                f"{speed['calibrate_two_years_s']:.1f} s wall, {speed['calibrate_two_years_cpu_s']:.1f} s CPU",
+            )
+        )
+        rows.append(
+            at_most(
+                "--calibrate --from/--to a year (365 daily refits), whole process",
+                speed["backtest_year_daily_refits_s"],
+                60.0,
+                f"{speed['backtest_year_daily_refits_s']:.0f} s wall, "
+                f"{speed['backtest_year_daily_refits_cpu_s']:.0f} s CPU; {speed.get('backtest_band', '')}",
+            )
+        )
+    return rows
+
+
 def bench_publish(ctx: Context) -> list[Row]:
     from bench import publish
 
@@ -802,6 +907,7 @@ def main(argv: list[str] | None = None) -> int:
         part(rows, "services", _bench_services, ctx, [Row("pv_report.py with the PV services (bench/services.py)", "")])
         part(rows, "accuracy", bench_accuracy, ctx, [Row("solar3p accuracy (bench/accuracy.py)", "")])
         part(rows, "calibration", bench_calibration, ctx, [Row("calibration (bench/calibration.py)", "")])
+        part(rows, "quantiles", bench_quantiles, ctx, [Row("quantiles (bench/quantiles.py)", "")])
         part(rows, "publish", bench_publish, ctx, [Row("pv_report.py --publish (bench/publish.py)", "")])
     total = time.perf_counter() - ctx.started
     print(f"make bench — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")

@@ -74,19 +74,22 @@ def load_site(site: str):
 def walk(feat, kwh, day, given, first_days: int = FIRST_DAYS):
     """Median and ALL_PROBS quantiles of each walked day's hours (NaN before), and the seconds taken."""
     from solar3p import calibrate as C
-    from solar3p.quantiles import quantiles
+    from solar3p.quantiles import SPREAD_REFIT_DAYS, quantiles
 
     q = np.full((kwh.size, len(ALL_PROBS)), np.nan)
     days = np.unique(day)
-    prev, fits = None, 0
+    prev, fits, spread = None, 0, None
     started = time.perf_counter()
     for d in days[first_days:]:
         past = day < d
+        fresh = spread is None or d - spread[0] >= SPREAD_REFIT_DAYS  # as the product's backtest does
         try:
-            cal = C.fit(feat.take(past), kwh[past], day[past], given, start=prev)
+            cal = C.fit(feat.take(past), kwh[past], day[past], given, start=prev, spread=None if fresh else spread[1])
         except C.CalibrationError:
             continue
         prev, fits = cal.orientations, fits + 1
+        if fresh and cal.spread is not None:
+            spread = (d, cal.spread)
         today = day == d
         if cal.spread is not None:
             q[today] = quantiles(cal, feat.take(today), ALL_PROBS)
@@ -197,6 +200,91 @@ def measure_pvdaq() -> dict:
     }
 
 
+def _timed(args: list[str], env: dict) -> tuple[float, float, str]:
+    """Wall and CPU seconds of a whole history_collector.py run, and what it printed."""
+    import resource
+    import subprocess
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "history_collector.py"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise RuntimeError(f"history_collector.py {' '.join(args)} exited {done.returncode}: {done.stderr.strip()}")
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, cpu, done.stdout
+
+
+def measure_speed() -> dict:
+    """Whole processes on SQLite with PVDAQ system 50's hours as pvhistory (2011-04 .. 2013): --calibrate on
+    the two years before 2013, and --calibrate --from 2013-01-01 --to 2014-01-01 (365 daily refits)."""
+    import os
+    import tempfile
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from bench.accuracy import LOCAL_ZONE, SITE, load_hours
+    from homepower.settings import parse_database_url
+    from homepower.store import connect
+
+    hours = load_hours()
+    zone = ZoneInfo(LOCAL_ZONE)
+    with tempfile.TemporaryDirectory() as work:
+        url = f"sqlite:///{work}/bench.db"
+        store = connect(parse_database_url(url, Path(work)), zone)
+        rows = []
+        for t, ghi, temp, ac in zip(hours.index, hours["ghi"], hours["temp"], hours["ac"], strict=True):
+            local = t.tz_convert(zone)
+            start = datetime(1970, 1, 1) + timedelta(seconds=int(t.timestamp()))
+            rows.append(
+                {
+                    "ts_utc": start,
+                    "year": local.year,
+                    "month": local.month,
+                    "day": local.day,
+                    "hour": local.hour,
+                    "gr_w": round(float(ghi), 3),
+                    "temp": round(float(temp), 2),
+                    "kwh_pv": round(float(ac) / 1000.0, 5),
+                    "forecast_issued": start - timedelta(hours=20),
+                }
+            )
+        store.upsert("pvhistory", rows)
+        store.close()
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "DATABASE_URL": url,
+            "STATE_DIR": f"{work}/state",
+            "SITE_TIMEZONE": LOCAL_ZONE,
+            "METEO_FILE": f"{work}/absent.json",
+            "PV_LATITUDE": str(SITE["latitude"]),
+            "PV_LONGITUDE": str(SITE["longitude"]),
+            "PV_PANELS": "10",
+            "PV_PANEL_WP": "300",
+            "PV_ORIENTATION": str(SITE["azimuth"]),
+            "PV_TILT": str(SITE["tilt"]),
+            "LOG_LEVEL": "WARNING",
+        }
+        calibrate_s, calibrate_cpu, _ = _timed(["--calibrate", "--now", "2013-01-01T00:00:00"], env)
+        backtest_s, backtest_cpu, said = _timed(["--calibrate", "--from", "2013-01-01", "--to", "2014-01-01"], env)
+    band = next((line for line in said.splitlines() if line.startswith("P10-P90 band")), "")
+    return {
+        "pvhistory_hours": len(rows),
+        "calibrate_two_years_s": round(calibrate_s, 2),
+        "calibrate_two_years_cpu_s": round(calibrate_cpu, 2),
+        "backtest_year_daily_refits_s": round(backtest_s, 1),
+        "backtest_year_daily_refits_cpu_s": round(backtest_cpu, 1),
+        "backtest_band": band,
+    }
+
+
 def measure(sites=tuple(SITES), pvdaq: bool = True) -> dict:
     out: dict = {}
     if DATA.is_dir():
@@ -210,5 +298,8 @@ def measure(sites=tuple(SITES), pvdaq: bool = True) -> dict:
 
 
 if __name__ == "__main__":
-    chosen = [a for a in sys.argv[1:] if a in SITES]
-    print(json.dumps(measure(tuple(chosen) or tuple(SITES), pvdaq="--no-pvdaq" not in sys.argv), indent=1))
+    if "--speed" in sys.argv:
+        print(json.dumps(measure_speed(), indent=1))
+    else:
+        chosen = [a for a in sys.argv[1:] if a in SITES]
+        print(json.dumps(measure(tuple(chosen) or tuple(SITES), pvdaq="--no-pvdaq" not in sys.argv), indent=1))

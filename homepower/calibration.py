@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from homepower.store import Store
     from homepower.store.calibration import ForecastHour
     from solar3p.calibrate import Calibration, Features, Orientation, Plant
+    from solar3p.quantiles import Spread
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,13 @@ class _Arrays:
             issued=[h.issued for h in self.items],
         )
 
-    def fit(self, mask: np.ndarray | slice, given: Plant, start: tuple[Orientation, ...] | None = None) -> Calibration:
+    def fit(
+        self,
+        mask: np.ndarray | slice,
+        given: Plant,
+        start: tuple[Orientation, ...] | None = None,
+        spread: Spread | None = None,
+    ) -> Calibration:
         from solar3p.calibrate import fit
 
         return fit(
@@ -141,6 +148,7 @@ class _Arrays:
             local_hour=self.hour[mask],
             month=self.month[mask],
             start=start,
+            spread=spread,
         )
 
 
@@ -234,6 +242,7 @@ def backtest(
     import numpy as np
 
     from solar3p.calibrate import CalibrationError
+    from solar3p.quantiles import SPREAD_REFIT_DAYS
 
     out = out or sys.stdout
     tz = settings.timezone
@@ -248,6 +257,7 @@ def backtest(
     arrays = _Arrays(items, given.latitude, given.longitude, given.horizon)
     filled: dict[datetime, Band] = {}
     rows, skipped, previous = [], [], None
+    spread: tuple[date, Spread] | None = None  # the last spread learned, and on which day
     day = first_day
     range_start = H.to_utc(start_local, tz)
     range_end = H.to_utc(end_local, tz)
@@ -260,11 +270,14 @@ def backtest(
         past &= arrays.day > day.toordinal() - HISTORY_DAYS - 1
         if target.any():
             try:
-                cal = arrays.fit(past, given, start=previous)
+                fresh = spread is None or (day - spread[0]).days >= SPREAD_REFIT_DAYS
+                cal = arrays.fit(past, given, start=previous, spread=None if fresh or spread is None else spread[1])
             except CalibrationError:
                 skipped.append(day)
             else:
                 previous = cal.orientations
+                if fresh and cal.spread is not None:
+                    spread = (day, cal.spread)
                 rows.append(calibration_row(cal, day_start, backtest=True))
                 bands = bands_of(cal, arrays.feat.take(target))
                 for i, band in zip(np.flatnonzero(target), bands, strict=True):

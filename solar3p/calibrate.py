@@ -482,11 +482,14 @@ def fit(
     local_hour: np.ndarray | None = None,
     month: np.ndarray | None = None,
     start: Orientation | Sequence[Orientation] | None = None,
+    spread: Spread | None = None,
 ) -> Calibration:
     """Fit on hours with features ``feat``, measured ``kwh`` and a local-day number ``day`` each (any
     integers, one per local date). ``local_hour``/``month`` only word the shading found. ``start``: an
-    orientation to search from (a previous fit) instead of the coarse grid. CalibrationError when fewer
-    than MIN_DAYS local days have usable daylight hours."""
+    orientation to search from (a previous fit) instead of the coarse grid. ``spread``: a predictive
+    distribution learned by a recent fit, kept instead of learning one again (a backtest's daily refits
+    renew it every ``solar3p.quantiles.SPREAD_REFIT_DAYS``). CalibrationError when fewer than MIN_DAYS local
+    days have usable daylight hours."""
     kwh = np.asarray(kwh, dtype=float)
     day = np.asarray(day, dtype="int64")
     if not (len(feat) == kwh.size == day.size):
@@ -527,9 +530,10 @@ def fit(
     fc = base * _sun_factor(sun, f, share) * sky.lookup(f.kt, base / rating_kwh)
     counted = keep & ((m > 0) | (fc > 0))
     kept_days = np.unique(d[keep])
-    held_out = _held_out(f, p, share, m, d, keep, rating_kwh)
-    clear = level * roof_power(f.clear(), given, found)[0] / 1000.0
-    spread = learn(held_out, m, clear, f, d, rating_kwh)
+    if spread is None:
+        held_out = _held_out(f, p, share, m, d, keep, rating_kwh)
+        clear = level * roof_power(f.clear(), given, found)[0] / 1000.0
+        spread = learn(held_out, m, clear, f, d, rating_kwh)
     return Calibration(
         given=given,
         orientations=tuple((float(az % 360.0), float(t)) for az, t in found),

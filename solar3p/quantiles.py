@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 # Probabilities the spread stores; others are interpolated (below 0.01 / above 0.99: the end values).
 PROBS = (0.01, 0.02, 0.05, *(round(0.1 + 0.05 * i, 2) for i in range(17)), 0.95, 0.98, 0.99)
 FOLDS = 5  # held-out sets of days
+SPREAD_REFIT_DAYS = 7  # a backtest's daily refits learn the spread again after this many days
 MIN_SPREAD_DAYS = 10  # usable days needed to learn a spread (each fold then still fits on 8)
 INDEX_EDGES = (0.0, 0.15, 0.3, 0.5, 0.7, 0.9, 100.0)  # forecast / clear-sky output of the roof
 ELEVATION_EDGES = (0.0, 10.0, 25.0, 91.0)  # sun elevation at mid-hour, degrees
@@ -156,15 +157,15 @@ def unknowable_days(
     c_sum = np.bincount(inv, clear, minlength=days.size)
     f_sum = np.bincount(inv, np.nan_to_num(forecast), minlength=days.size)
     dark = (c_sum > 0) & (m_sum < DARK_DAY_RATIO * c_sum) & (m_sum < DARK_FORECAST_RATIO * f_sum)
-    stuck = np.zeros(days.size, dtype=bool)
     order = np.argsort(start, kind="stable")
     m, s, d = meas[order], start[order], inv[order]
-    run = 1
-    for i in range(1, m.size):
-        same = m[i] > 0 and m[i] == m[i - 1] and s[i] - s[i - 1] == 3600
-        run = run + 1 if same else 1
-        if run >= STUCK_HOURS:
-            stuck[d[i]] = True
+    # Hour i repeats hour i-1 (non-zero, an hour apart); STUCK_HOURS in a row = STUCK_HOURS - 1 repeats.
+    same = np.r_[False, (m[1:] > 0) & (m[1:] == m[:-1]) & (np.diff(s) == 3600)]
+    runs = np.ones(same.size, dtype=bool)
+    for lag in range(STUCK_HOURS - 1):
+        runs &= np.r_[np.zeros(lag, dtype=bool), same[: same.size - lag]]
+    stuck = np.zeros(days.size, dtype=bool)
+    stuck[d[runs]] = True
     return (dark | stuck)[inv]
 
 
@@ -179,14 +180,15 @@ def learn(
     """The spread from held-out ``forecast``s (kWh) of hours with measured ``meas`` and clear-sky output
     ``clear`` (kWh), features ``feat`` and local-day numbers ``day``. None with under MIN_SPREAD_DAYS days."""
     bad = unknowable_days(meas, clear, forecast, day, feat.start)
-    use = ~bad & (clear > 0) & np.isfinite(forecast)
+    # Every hour with the sun up, also those whose mid-hour sun is already down (clear-sky output 0).
+    use = ~bad & (feat.sunlit > 0) & np.isfinite(forecast)
     if np.unique(day[use]).size < MIN_SPREAD_DAYS:
         return None
     fc, m, cs, d = forecast[use], meas[use], clear[use], day[use]
     e = (m - fc) / scale_kwh(fc, cs, rating_kwh)
     w = np.power(0.5, (d.max() - d) / HALF_LIFE_D)
     ni, nr, ne = len(INDEX_EDGES) - 1, len(REGIMES), len(ELEVATION_EDGES) - 1
-    index = _bin(fc / cs, INDEX_EDGES)
+    index = _bin(fc / np.maximum(cs, SCALE_FLOOR * rating_kwh), INDEX_EDGES)
     reg = regime(feat.kt[use], feat.tc[use])
     elev = _bin(90.0 - feat.zenith[use], ELEVATION_EDGES)
     top = _weighted_quantiles(e, w)[None, :]
@@ -256,8 +258,9 @@ def quantiles(cal: "Calibration", feat: "Features", probs: Sequence[float]) -> n
         return np.zeros((0, len(p)))
     fc = predict(cal, feat)
     cs = clear_kwh(cal, feat)
-    ok = cs > 0
-    ratio = np.where(ok, fc / np.where(ok, cs, 1.0), 0.0)
+    rating_kwh = cal.given.rating_w / 1000.0
+    ok = feat.sunlit > 0
+    ratio = fc / np.maximum(cs, SCALE_FLOOR * rating_kwh)
     cells = spread.cells[
         _bin(ratio, INDEX_EDGES), regime(feat.kt, feat.tc), _bin(90.0 - feat.zenith, ELEVATION_EDGES)
     ]  # hours × PROBS
@@ -266,9 +269,9 @@ def quantiles(cal: "Calibration", feat: "Features", probs: Sequence[float]) -> n
     bucket = lead_bucket(feat.lead)
     scale = np.where(bucket >= 0, np.asarray(spread.lead_scale)[np.maximum(bucket, 0)], 1.0)[:, None]
     normalised = mid + scale * (table - mid)
-    out = fc[:, None] + scale_kwh(fc, cs, cal.given.rating_w / 1000.0)[:, None] * normalised
+    out = fc[:, None] + scale_kwh(fc, cs, rating_kwh)[:, None] * normalised
     out = np.clip(out, 0.0, ac_limit_kwh(cal))
-    out = np.where((ok & (feat.sunlit > 0))[:, None], out, 0.0)
+    out = np.where(ok[:, None], out, 0.0)
     return np.maximum.accumulate(out, axis=1) if list(p) == sorted(p) else out
 
 
