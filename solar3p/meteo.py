@@ -79,13 +79,13 @@ def _missing(raw: object) -> bool:
 
 
 def _field_number(path: Path, where: str, name: str, raw: object) -> float | None:
-    if _missing(raw):
-        return None
-    if isinstance(raw, bool):
-        raise MeteoFileError(path, f"{where} has {shown(raw)}, not a number", name)
-    try:
+    try:  # the common case first: a number as a string, read once (a year's file has ~100,000 of them)
+        if raw is None or isinstance(raw, bool):
+            raise TypeError
         value = float(raw)  # type: ignore[arg-type]  # a string or number; anything else is caught below
     except (TypeError, ValueError):
+        if _missing(raw):
+            return None
         raise MeteoFileError(path, f"{where} has {shown(raw)}, not a number", name) from None
     if not math.isfinite(value):
         raise MeteoFileError(path, f"{where} has {shown(raw)}, not a finite number", name)
