@@ -165,10 +165,15 @@ def band_chart(path: Path, rows: Sequence[M.HourRow], start: date, end: date, tz
     if not any(r.kwh_fc_p10 is not None and r.kwh_fc_p90 is not None for r in hours):
         return False
 
-    def series(values: list[float | None]) -> np.ndarray:
-        return np.array([math.nan if v is None else v for v in values], dtype=float)
+    # One slot per hour since the first: hours without a row stay gaps (NaN), not lines across them.
+    slot = np.array([round((r.ts_utc - hours[0].ts_utc).total_seconds() / 3600.0) for r in hours])
+    x = np.arange(int(slot[-1]) + 1, dtype=float)
 
-    x = np.arange(len(hours))
+    def series(values: list[float | None]) -> np.ndarray:
+        out = np.full(x.size, math.nan)
+        out[slot] = [math.nan if v is None else v for v in values]
+        return out
+
     lo, hi = series([r.kwh_fc_p10 for r in hours]), series([r.kwh_fc_p90 for r in hours])
     fig, ax = plt.subplots(figsize=(12, 4.8), dpi=DPI)
     ax.fill_between(x, lo, hi, color=COLOURS["kwh_fc"], alpha=0.25, linewidth=0, label="P10-P90 (80 % band)")
@@ -178,10 +183,10 @@ def band_chart(path: Path, rows: Sequence[M.HourRow], start: date, end: date, tz
         label="measured (kwh_pv)",
     )  # fmt: skip
     days = sorted({r.local_date for r in hours})
-    ticks = [next(i for i, r in enumerate(hours) if r.local_date == d) for d in days]
+    ticks = [int(slot[next(i for i, r in enumerate(hours) if r.local_date == d)]) for d in days]
     ax.set_xticks(ticks)
     ax.set_xticklabels([d.strftime("%a\n%d %b") for d in days], fontsize="small")
-    ax.set_xlim(-0.5, max(len(hours) - 0.5, 0.5))
+    ax.set_xlim(-0.5, max(float(x[-1]) + 0.5, 0.5))
     ax.set_ylim(bottom=0)
     ax.set_ylabel("energy in the hour (kWh)")
     ax.set_xlabel(f"local date ({tz}), one point per hour")
