@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,8 +91,11 @@ def write(path: Path, forecast: PVForecast) -> None:
 
 
 def sniff(path: Path) -> str | None:
-    """The provider when ``path`` looks like a PV forecast file (its first bytes), else None."""
+    """The provider when ``path`` looks like a PV forecast file (its first bytes), else None. Only a
+    regular file is opened: opening a FIFO would wait for a writer (the forecast reader refuses it)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
         with Path(path).open("rb") as handle:
             start = handle.read(SNIFF_BYTES).decode("utf-8", "replace")
     except OSError:
