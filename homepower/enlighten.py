@@ -147,8 +147,9 @@ def request_token(creds: Credentials, serial: str, deadline_s: float = DEADLINE_
     from netio.client import Conversation, new_session  # requests: only when a token is needed
 
     session = new_session()  # proxies and CA bundle from the environment, as for any cloud service
-    enlighten = Conversation("Enlighten", deadline_s, session=session)
-    entrez = Conversation("Entrez", deadline_s, session=session, deadline=enlighten.deadline)
+    hide = (creds.password,) if creds.password else ()  # a server may quote the request in its error
+    enlighten = Conversation("Enlighten", deadline_s, session=session, secrets=hide)
+    entrez = Conversation("Entrez", deadline_s, session=session, deadline=enlighten.deadline, secrets=hide)
     login_url = f"{creds.enlighten_url}/login/login.json"
     form = {"user[email]": creds.user or "", "user[password]": creds.password or ""}
     with session:
@@ -191,6 +192,7 @@ def _token_from(reply: Reply, creds: Credentials, serial: str, entrez: Conversat
             200,
         )
     request = {"session_id": session_id, "serial_num": serial, "username": creds.user}
+    entrez.secrets = (*entrez.secrets, session_id)  # the session is a login: never shown
     reply = _post(entrez, f"{creds.entrez_url}/tokens", TOKEN_CAP, json=request)
     if reply.status in (401, 403):
         raise CredentialsRejected(

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, quote_plus, urljoin, urlsplit
 
 import requests
 import urllib3
@@ -253,6 +253,18 @@ class Conversation:
     def shown(self, url: str) -> str:
         return shown_url(url, self.secrets)
 
+    def hidden(self, text: str | None) -> str | None:
+        """A server's words without our secrets: a server may quote the request it was sent (the form or
+        JSON we posted, its headers), as typed or URL-encoded, and the session's cookies are credentials too."""
+        if not text:
+            return text
+        values = [*self.secrets, *(cookie.value for cookie in self.session.cookies)]
+        for secret in values:
+            if secret and len(secret) >= 4:  # a value so short would mask ordinary words
+                for form in {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}:
+                    text = text.replace(form, "***")
+        return text
+
     def _fields(self, url: str, status: int | None = None, reason: str | None = None) -> dict[str, Any]:
         return {
             "service": self.service,
@@ -315,10 +327,7 @@ class Conversation:
 
     def _server_error(self, reply: Reply) -> ServerError:
         wait = retry_after(reply.headers.get("Retry-After"))
-        said = reply.error_text()
-        for secret in self.secrets:
-            if said and secret:
-                said = said.replace(secret, "***")
+        said = self.hidden(reply.error_text())
         if reply.status == 429:
             why = "refused the request: too many requests (HTTP 429"
             why += f", try again in {_duration(wait)})" if wait is not None else ")"

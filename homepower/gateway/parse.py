@@ -101,9 +101,18 @@ def load_json(text: Any, endpoint: str) -> Any:
     except RecursionError:
         raise DataError(f"gateway {endpoint} answered JSON nested too deep to be a reading; nothing stored") from None
     except ValueError:
-        snippet = " ".join(text[:200].split())[:60]
+        snippet = hide_credentials(" ".join(text[:200].split()))[:60]
         kind = "an HTML page" if looks_like_html(text) else "not JSON (truncated or malformed)"
         raise DataError(f"gateway {endpoint} answered {kind}: {snippet!r}; nothing stored") from None
+
+
+# A page quoting its request (an error page, a proxy's) may carry the token or the gateway's session cookie.
+_CREDENTIAL = re.compile(r"\beyJ[\w-]*(?:\.[\w-]*)*|(?<=sessionId=)[^\s;,&]+|(?<=Bearer )\S+", re.IGNORECASE)
+
+
+def hide_credentials(text: str) -> str:
+    """``text`` fit for a message: a JWT, a bearer value or a ``sessionId`` cookie replaced by ``***``."""
+    return _CREDENTIAL.sub("***", text)
 
 
 def looks_like_html(text: str | None) -> bool:
