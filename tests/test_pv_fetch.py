@@ -362,3 +362,17 @@ def test_debug_logging_shows_no_key(env, fake):
         result = fetch(env, "--source", source)
         assert result.returncode == 0, result.stderr
         assert FS_KEY not in result.stdout + result.stderr and SC_KEY not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("source", ["forecast.solar", "solcast"])
+def test_a_state_dir_that_cannot_be_written_is_78_before_any_call(env, fake, source):
+    """A STATE_DIR (or --out) that cannot hold the file was an exit 70 'unexpected error' after the download:
+    one line naming the path, and no call spent (Solcast's 10 a day, Forecast.Solar's 12 an hour)."""
+    blocker = Path(env["STATE_DIR"]).parent / "not-a-folder"
+    blocker.write_text("a file where the owner meant a folder\n")
+    env["STATE_DIR"] = str(blocker / "state")
+    line = failed(fetch(env, "--source", source), 78, str(blocker))
+    assert "unexpected" not in line
+    assert fake.requests == []
+    line = failed(fetch(env, "--source", source, "--out", str(blocker / "x.json")), 78, str(blocker))
+    assert fake.requests == []

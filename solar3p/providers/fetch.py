@@ -217,6 +217,7 @@ def fetch_forecast_solar(
     out: Path,
     timeout: float | None = None,
 ) -> Written:
+    pvfile.check_writable(out)
     key = services.forecast_solar_key
     base = services.forecast_solar_url + (f"/{key}" if key else "")
     params = fs.query(horizon)
@@ -330,6 +331,7 @@ def fetch_solcast(services: ServiceSettings, tz: ZoneInfo, out: Path, timeout: f
         raise ConfigError(f"SOLCAST_KEY is not set: {SOLCAST_KEY_HELP}, then set SOLCAST_KEY and SOLCAST_SITE")
     if not services.solcast_sites:
         raise ConfigError(f"SOLCAST_SITE is not set: {SOLCAST_SITE_HELP}")
+    pvfile.check_writable(out)
     sites = services.solcast_sites
     per_site: list[dict[int, sc.HourValue]] = []
     left_out = 0

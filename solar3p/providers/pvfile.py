@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from solar3p.errors import DataError, shown
+from solar3p.errors import ConfigError, DataError, shown
 from solar3p.files import write_atomic
 from solar3p.providers import PV_PROVIDERS
 
@@ -86,8 +86,30 @@ def dumps(forecast: PVForecast) -> str:
 
 
 def write(path: Path, forecast: PVForecast) -> None:
-    """Whole or not at all; 0644 (a forecast is no secret)."""
-    write_atomic(Path(path), dumps(forecast), mode=0o644)
+    """Whole or not at all; 0644 (a forecast is no secret). A path that cannot be written: ConfigError."""
+    try:
+        write_atomic(Path(path), dumps(forecast), mode=0o644)
+    except OSError as exc:
+        raise _unwritable(Path(path), exc) from exc
+
+
+def check_writable(path: Path) -> None:
+    """ConfigError unless ``path``'s folder exists or can be made and takes a file: checked before a
+    download, so a wrong STATE_DIR or --out costs no call of the services' small quotas."""
+    folder = Path(path).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unwritable(Path(path), exc) from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise _unwritable(Path(path), PermissionError(13, "Permission denied"))
+
+
+def _unwritable(path: Path, exc: OSError) -> ConfigError:
+    return ConfigError(
+        f"cannot write the PV forecast to {path}: {exc.strerror or exc}; "
+        "set STATE_DIR (or --out) to a folder this user can write"
+    )
 
 
 def sniff(path: Path) -> str | None:
