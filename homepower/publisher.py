@@ -104,7 +104,7 @@ def problem_now(conf: Settings, now: datetime) -> P.Problem:
 
     out, err = io.StringIO(), io.StringIO()
     try:
-        code = status.run_status(conf, now, out=out, err=err)
+        code = status.run_status(conf, now, out=out, err=err, create=False)  # publishing writes nothing
     except HomepowerError as exc:
         return P.Problem(exc.exit_code, one_line(exc)[:REASON_CHARS])
     reason = " ".join(err.getvalue().split())[:REASON_CHARS] if code else ""
@@ -145,6 +145,7 @@ def run_publish(conf: Settings, now: datetime) -> Published:
     messages = [] if pub.discovery_prefix is None else P.discovery_messages(pub.prefix, pub.discovery_prefix)
     try:
         with Store.connect(conf.database, tz, create=False, existing=True) as store:
+            store.require_schema()
             forecasts = store.read_forecasts(
                 day_start, day_start + timedelta(days=len(P.DAY_SENSORS) + 1), conf.forecast.provider
             )

@@ -304,3 +304,36 @@ def test_even_at_debug_the_password_is_in_no_output(store, db_url, tmp_path, bro
     assert "CONNECT" in done.stderr  # paho's packet log is there
     assert broker.users["alice"] not in done.stdout + done.stderr
     assert "wonder" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("layout", ["original", "table_missing"])
+def test_publishing_never_creates_or_upgrades_tables(tmp_path, broker, layout):
+    """--publish writes nothing to the database: it used to create missing tables and upgrade the original
+    layout in place (through the status check) before anything else ran."""
+    import sqlite3
+
+    path = tmp_path / "homepower.db"
+    with sqlite3.connect(path) as conn:
+        if layout == "original":  # the layout of the scripts this project grew from: Wh, no ts_utc
+            conn.execute(
+                "CREATE TABLE pvhistory (year INT, month INT, day INT, hour INT, wh_pv INT, wh_s3p INT, "
+                "wh_return INT, PRIMARY KEY (year, month, day, hour))"
+            )
+            conn.execute("INSERT INTO pvhistory VALUES (2025, 5, 14, 12, 2500, 2300, 900)")
+        else:  # a database from before a table was added: the next poll creates it, not the publisher
+            for table in schema.TABLES:
+                if table != "pv_forecast":
+                    conn.execute(schema.create_sql(table, "sqlite"))
+
+    def dump() -> list[str]:  # schema and rows (the file's header may change: SQLite's WAL mode is set)
+        with sqlite3.connect(path) as conn:
+            return list(conn.iterdump())
+
+    before = dump()
+    done = run(tmp_path, f"sqlite:///{path}", MQTT_URL=broker.url())
+    assert dump() == before
+    assert done.returncode == 78, (done.returncode, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "history_collector.py" in lines[0], done.stderr
+    problem = json.loads(broker.retained()["homepower/problem"])
+    assert problem["problem"] == "ON" and problem["exit_code"] == 78

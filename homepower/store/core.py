@@ -147,6 +147,25 @@ class Database:
                     self._run(f"ALTER TABLE {self.q(table)} ADD COLUMN {self.q(name)} {coltype}")
         self.commit()
 
+    def require_schema(self) -> None:
+        """ConfigError unless every table exists in the current layout; reads only (for readers that must
+        write nothing, such as ``pv_report.py --publish``: ``ensure_schema`` is the writers' job)."""
+        gaps = []
+        for table in schema.TABLES:
+            existing = self.table_columns(table)
+            if not existing:
+                gaps.append(f"{table} missing")
+            elif schema.KEY not in existing and schema.KEY in schema.KEYS[table]:
+                gaps.append(f"{table} in the original layout")
+            elif any(name not in existing for name, _ in schema.TABLES[table]):
+                gaps.append(f"{table} lacks new columns")
+        if gaps:
+            shown = ", ".join(gaps[:3]) + (", …" if gaps[3:] else "")
+            raise ConfigError(
+                f"database {self.config.describe()} is not set up for this version ({shown}): run "
+                "history_collector.py once (it creates and upgrades the tables, keeping every row), then again"
+            )
+
     def q(self, name: str) -> str:
         """Quote an identifier (both dialects accept backticks)."""
         return f"`{name}`"
