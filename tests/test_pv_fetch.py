@@ -141,10 +141,11 @@ def test_forecast_solar_rate_limit_is_69_naming_the_limit_and_when(env, fake):
 
 
 def test_forecast_solar_too_few_calls_left_for_every_plane_stops_before_the_429(env, fake):
-    fake.fs_limit = 2
+    fake.fs_limit = 3
+    fake.fs_calls["127.0.0.1"] = [datetime.now(timezone.utc)]  # another program spent one this hour
     env["PV_ARRAYS"] = "8x405@E/30;6x400@W/20;4x400@S/35"
     out = Path(env["STATE_DIR"]) / "pv-forecast-forecast.solar.json"
-    failed(fetch(env, "--source", "forecast.solar"), 69, "has 1 of its 2 calls per 3600 s", "2 more plane(s) of 3")
+    failed(fetch(env, "--source", "forecast.solar"), 69, "has 1 of its 3 calls per 3600 s", "2 more plane(s) of 3")
     assert len(fake.requests) == 1  # the calls left are not spent on a download that cannot be whole
     assert not out.exists()  # one plane's answer alone is never written
 
@@ -376,3 +377,16 @@ def test_a_state_dir_that_cannot_be_written_is_78_before_any_call(env, fake, sou
     assert fake.requests == []
     line = failed(fetch(env, "--source", source, "--out", str(blocker / "x.json")), 78, str(blocker))
     assert fake.requests == []
+
+
+def test_more_planes_than_the_plan_allows_calls_is_78_not_try_again(env, fake):
+    """More planes than the plan's calls per hour can never be downloaded whole: it said 'try again within
+    the hour' (exit 69) and spent calls every run. The public plan's 12 is known before any call; a paid
+    plan's limit from its first answer."""
+    env["PV_ARRAYS"] = ";".join(["2x400@S/30"] * 13)
+    failed(fetch(env, "--source", "forecast.solar"), 78, "13 planes", "12 calls", "PV_ARRAYS")
+    assert fake.requests == []
+    fake.fs_limit = 2  # as a smaller plan would answer
+    env["PV_ARRAYS"] = "8x405@E/30;6x400@W/20;4x400@S/35"
+    failed(fetch(env, "--source", "forecast.solar"), 78, "3 planes", "2 calls", "PV_ARRAYS")
+    assert len(fake.requests) == 1

@@ -174,6 +174,14 @@ def _forecast_solar_short(limit: fs.Ratelimit, planes: int, asked: int, url: str
     )
 
 
+def _forecast_solar_too_many(planes: int, plan: str) -> ConfigError:
+    """More planes than the plan has calls in its window: no run can ever download them all."""
+    return ConfigError(
+        f"PV_ARRAYS has {planes} planes, one Forecast.Solar call each, but the plan allows {plan}: join planes of "
+        "the same orientation and tilt in PV_ARRAYS, or set FORECAST_SOLAR_KEY of a plan with more calls"
+    )
+
+
 def _forecast_solar_reply(reply: Reply, key: str | None) -> fs.Estimate:
     said = None
     if reply.status != 200:
@@ -219,12 +227,17 @@ def fetch_forecast_solar(
 ) -> Written:
     pvfile.check_writable(out)
     key = services.forecast_solar_key
+    if not key and len(planes) > fs.PUBLIC_LIMIT:
+        raise _forecast_solar_too_many(len(planes), f"{fs.PUBLIC_LIMIT} calls per hour (the public plan)")
     base = services.forecast_solar_url + (f"/{key}" if key else "")
     params = fs.query(horizon)
     per_plane: list[dict[int, float]] = []
     last: fs.Estimate | None = None
     with Conversation(fs.SERVICE, timeout or DEADLINE_S, secrets=(key,) if key else ()) as talk:
         for number, plane in enumerate(planes):
+            if last is not None and last.ratelimit is not None and last.ratelimit.limit is not None:
+                if last.ratelimit.limit < len(planes):  # never whole, however long one waits
+                    raise _forecast_solar_too_many(len(planes), last.ratelimit.describe())
             if last is not None and last.ratelimit is not None and last.ratelimit.remaining is not None:
                 if last.ratelimit.remaining < len(planes) - number:  # the rest would end in a 429: spare them
                     raise _forecast_solar_short(last.ratelimit, len(planes), number, talk.shown(base), tz)
