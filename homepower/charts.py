@@ -359,8 +359,8 @@ def _ranking_table(result: M.Report) -> str:
     if not result.ranking:
         return "<p>No ranking: no lead time has counting hours where the forecasts can be compared.</p>"
 
-    def number(value: float | None, fmt: str) -> str:
-        return "n/a" if value is None else format(value, fmt)
+    def number(value: float | None, fmt: str, unit: str = "") -> str:
+        return "n/a" if value is None else format(value, fmt) + unit
 
     rows = []
     for bucket, entries in result.ranking.items():
@@ -369,7 +369,7 @@ def _ranking_table(result: M.Report) -> str:
             lead = f'<th rowspan="{len(entries)}">{html.escape(bucket)} h</th>' if place == 1 else ""
             rows.append(
                 f'<tr>{lead}<td>{place}</td><td style="text-align:left">{html.escape(name)}</td>'
-                f"<td>{e.hours}</td><td>{number(e.nmae_pct, '.1f')} %</td><td>{number(e.mbe, '+.3f')}</td>"
+                f"<td>{e.hours}</td><td>{number(e.nmae_pct, '.1f', ' %')}</td><td>{number(e.mbe, '+.3f')}</td>"
                 f"<td>{number(e.skill, '+.2f')}</td></tr>"
             )
     head = (

@@ -248,3 +248,16 @@ def test_a_solcast_download_is_archived_by_the_collector_and_ranked_by_the_repor
         if "kwh_s3p" in nmae:
             assert nmae["kwh_s3p"] == pytest.approx(100 * 0.4 / 0.9, rel=1e-3)
     assert seen >= 1
+
+
+def test_the_pages_ranking_shows_an_unknown_nmae_as_n_a_without_a_unit():
+    """Hours measured at 0 (a service forecast a little at dawn): nMAE cannot be computed; the page's first
+    table said 'n/a %'."""
+    from homepower.charts import _ranking_table
+
+    hours = [NOON + i * H for i in range(3)]
+    rows = [row(t, 0.0) for t in hours]
+    ranked = M.ranking(rows, date(2025, 6, 10), date(2025, 6, 11), {"24-48": {"solcast": {t: 0.1 for t in hours}}})
+    assert ranked["24-48"][0].nmae_pct is None
+    table = _ranking_table(M.Report(start=date(2025, 6, 10), end_text="2025-06-11", judged={}, ranking=ranked))
+    assert "<td>n/a</td>" in table and "n/a %" not in table
