@@ -8,6 +8,7 @@ the spool and the run exits 75. A gateway that fails still lets the spool be sto
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import sys
@@ -284,11 +285,19 @@ def _connect(settings: Settings) -> Store:
 
 
 def store_readings(store: Store, readings: Iterable[Reading], tz: ZoneInfo, commit: bool = True) -> int:
-    """Upsert readings (last one wins within a second), committed unless ``commit`` is False."""
+    """Upsert readings (last one wins within a second), committed unless ``commit`` is False. Stored
+    ``BATCH`` at a time in the one transaction: a long spool or replay is never held whole."""
     rows: dict[datetime, dict] = {}
+    count = 0
     for reading in readings:
         rows[reading.ts_utc] = reading.to_row(tz)
-    return store.upsert(TABLE, list(rows.values()), commit=commit)
+        if len(rows) >= BATCH:
+            count += store.upsert(TABLE, list(rows.values()), commit=False)
+            rows = {}
+    count += store.upsert(TABLE, list(rows.values()), commit=False)
+    if commit:
+        store.commit()
+    return count
 
 
 def poll_once(settings: Settings) -> Reading:
@@ -304,7 +313,7 @@ def poll_once(settings: Settings) -> Reading:
 
 def _poll_into(store: Store, settings: Settings) -> Reading:
     """The spool and a new reading into ``store``; a gateway that fails still lets the spool be stored."""
-    spooled, bad, torn = spool.read(settings.state_dir)
+    found = spool.Found()
     gateway_error: HomepowerError | None = None
     reading: Reading | None = None
     store_error: StoreUnavailable | None = None
@@ -316,15 +325,15 @@ def _poll_into(store: Store, settings: Settings) -> Reading:
             reading = reader.read(keep_open=settings.gateway.inverters)
         except HomepowerError as exc:
             gateway_error = exc
-        batch = spooled + ([reading] if reading else [])
-        if batch or bad or torn:
-            try:
-                store_readings(store, batch, settings.timezone)
-                spool.clear(settings.state_dir, bad, torn)
-                if spooled:
-                    log.info("stored %d spooled reading(s)", len(spooled))
-            except StoreUnavailable as exc:
-                store_error = exc
+        batch = itertools.chain(spool.each(settings.state_dir, found), [reading] if reading else [])
+        try:
+            store_readings(store, batch, settings.timezone)
+            if found.count or found.bad or found.torn:
+                spool.clear(settings.state_dir, found.bad, found.torn)
+            if found.count:
+                log.info("stored %d spooled reading(s)", found.count)
+        except StoreUnavailable as exc:
+            store_error = exc
         if reading is not None and store_error is None and settings.gateway.inverters:
             reader.panels(store, reading.ts_utc)  # the reading is stored: nothing here can cost it
     finally:
@@ -334,9 +343,9 @@ def _poll_into(store: Store, settings: Settings) -> Reading:
     assert reading is not None
     if store_error is not None:
         _spool_instead(settings.state_dir, reading, store_error)
-    if bad:
+    if found.bad:
         raise DataError(
-            f"{len(bad)} spool line(s) could not be understood and were set aside in "
+            f"{len(found.bad)} spool line(s) could not be understood and were set aside in "
             f"{settings.state_dir / spool.REJECTED_FILE}; the new reading and the rest of the spool were stored"
         )
     return reading

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from homepower.errors import ConfigError, DataError
@@ -105,30 +106,50 @@ def set_aside_torn(state_dir: Path, tail: str) -> None:
     )
 
 
+class Found:
+    """What draining the spool met besides readings: how many readings, the whole lines that could not be
+    understood, and the torn last line (no newline after it: a write cut short), if any."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.bad: list[str] = []
+        self.torn: str | None = None
+
+
+def each(state_dir: Path, found: Found) -> Iterator[Reading]:
+    """The spool's readings one at a time, a line at a time (a spool of months is never held whole);
+    ``found`` is complete once the iterator is exhausted."""
+    path = spool_path(state_dir)
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise _unusable(path, exc) from None
+    with handle:
+        for raw in handle:
+            if not raw.endswith(b"\n"):  # the last line, cut short
+                tail = raw.decode("utf-8", errors="replace")
+                found.torn = tail if tail.strip() else None
+                break
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            if not line.strip():
+                continue
+            try:
+                reading = from_line(line)
+            except DataError:
+                found.bad.append(line)
+                continue
+            found.count += 1
+            yield reading
+
+
 def read(state_dir: Path) -> tuple[list[Reading], list[str], str | None]:
     """The readings in the spool, the whole lines that could not be understood, and the torn last line
     (no newline after it: a write cut short), if any."""
-    path = spool_path(state_dir)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return [], [], None
-    except OSError as exc:
-        raise _unusable(path, exc) from None
-    torn = None
-    if raw and not raw.endswith(b"\n"):
-        cut = raw.rfind(b"\n") + 1
-        raw, tail = raw[:cut], raw[cut:].decode("utf-8", errors="replace")
-        torn = tail if tail.strip() else None
-    readings, bad = [], []
-    for line in raw.decode("utf-8", errors="replace").splitlines():
-        if not line.strip():
-            continue
-        try:
-            readings.append(from_line(line))
-        except DataError:
-            bad.append(line)
-    return readings, bad, torn
+    found = Found()
+    readings = list(each(state_dir, found))
+    return readings, found.bad, found.torn
 
 
 def clear(state_dir: Path, bad: list[str], torn: str | None = None) -> None:

@@ -1,0 +1,41 @@
+"""A database that was down for months leaves a long spool; the run that finds the database back stores
+all of it in bounded memory (SPEC, exit codes: no input, however large, takes a script past 64 MiB above
+its imports), measured over real sockets and a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+from fakes.harness import run_poller_measured
+from poll_support import env_for
+
+MIB = 1024 * 1024
+LINES = 120_000  # about 14 months of 5-minute polls; ~32 MB of spool
+
+
+def _write_spool(path, lines: int) -> None:
+    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    with open(path, "w", encoding="utf-8") as spool:
+        for i in range(lines):
+            body = {"wattHoursToday": 100.0 + i % 288, "wattHoursSevenDays": 5000.0, "wattHoursLifetime": 1e6 + i}
+            line = {"ts": (start + timedelta(minutes=5 * i)).isoformat(), "body": {**body, "wattsNow": 500.0}}
+            spool.write(json.dumps({**line, "source": "eim", "whExportedLifetime": 8e5 + i}) + "\n")
+
+
+def test_a_months_long_spool_is_stored_in_bounded_memory(tmp_path, gateway, enlighten):
+    gw = gateway()
+    env = env_for(tmp_path, gw, enlighten, ENVOY_INVERTERS="off")
+    first, baseline = run_poller_measured(env)  # an ordinary poll: imports, TLS, SQLite
+    assert first.code == 0, first.output
+    _write_spool(tmp_path / "state" / "spool.jsonl", LINES)
+
+    run, peak = run_poller_measured(env, timeout=300)
+
+    assert run.code == 0, run.output
+    assert f"stored {LINES} spooled reading(s)" in run.output
+    db = sqlite3.connect(str(tmp_path / "state" / "homepower.db"))
+    assert db.execute("SELECT COUNT(*) FROM enphase_production").fetchone()[0] == LINES + 2
+    assert (tmp_path / "state" / "spool.jsonl").stat().st_size == 0
+    assert peak < baseline + 64 * MIB, (peak / MIB, baseline / MIB)
