@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from homepower.forecast_join import FILE_PROVIDER, ArchivedForecast, Joined, choose_all
 from homepower.settings import PVSettings, Settings
+from solar3p.environment import command
 
 if TYPE_CHECKING:
     from homepower.store import Store
@@ -201,8 +202,9 @@ def archive_meteo_file(store: Store, settings: Settings) -> int | None:
     if not path.exists():  # a directory or an unreadable file is a bad file (65), not a missing one
         log.warning(
             "forecast file %s does not exist: hours the archive has no forecast for get NULL gr_w, tc, temp "
-            "and kwh_s3p (set METEO_FILE or run `.venv/bin/python -m solar3p fetch`)",
+            "and kwh_s3p (set METEO_FILE or run `%s`)",
             path,
+            command(".venv/bin/python -m solar3p fetch"),
         )
         return None
     state_file = settings.state_dir / STATE_NAME

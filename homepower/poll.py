@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import os
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -27,6 +28,7 @@ from homepower.gateway import parse
 from homepower.gateway.client import NAME_UNKNOWN, Answer, GatewayClient
 from homepower.reading import MAX_LINE, TABLE, Reading, from_line, from_record
 from homepower.settings import Settings
+from solar3p.environment import checkout_dir, default_base_dir, env_file
 
 if TYPE_CHECKING:
     from homepower.store import Store
@@ -60,7 +62,7 @@ class GatewayReader:
             0.0 if once else settings.gateway.retry_s,  # a person's check (--dry-run) does not wait minutes
             http_fallback=not settings.gateway.scheme_given,
             progress=_to_terminal if sys.stderr.isatty() else None,
-            unset_hint=UNSET_HINT if settings.gateway.host_unset else None,
+            unset_hint=unset_hint() if settings.gateway.host_unset else None,
             first_failure=self._say_unreachable,
             no_retry=f"--dry-run tries once; the poll retries for ENVOY_RETRY_S={settings.gateway.retry_s:g} s"
             if once
@@ -262,16 +264,26 @@ class GatewayReader:
 
 
 EXAMPLE_HOST = "envoy.local"  # ENVOY_HOST's default and .env.example's value
-UNSET_HINT = (
-    "no .env was found beside the scripts and ENVOY_HOST is the default envoy.local: copy .env.example "
-    "to .env and set ENVOY_HOST to your gateway's address"
-)
+
+
+def unset_hint() -> str:
+    """ENVOY_HOST is the default and no .env was read: name the file the settings go in (beside the scripts
+    in a checkout, ~/.config/homepower/.env when installed: docs/install.md)."""
+    if checkout_dir() is not None:
+        where, target = "beside the scripts", ".env"
+    else:
+        target = str(env_file(default_base_dir(), os.environ) or ".env")
+        where = f"at {target}"
+    return (
+        f"no .env was found {where} and ENVOY_HOST is the default envoy.local: copy .env.example "
+        f"to {target} and set ENVOY_HOST to your gateway's address"
+    )
 
 
 def read_gateway(settings: Settings, once: bool = False) -> Reading:
     """One reading of the gateway; ``once``: no retrying an unreachable gateway (a person's --dry-run)."""
     if settings.gateway.host_unset and sys.stderr.isatty():
-        _to_terminal(f"note: {UNSET_HINT}")
+        _to_terminal(f"note: {unset_hint()}")
     return GatewayReader(settings, once=once).read()
 
 
@@ -318,7 +330,7 @@ def _poll_into(store: Store, settings: Settings) -> Reading:
     reading: Reading | None = None
     store_error: StoreUnavailable | None = None
     if settings.gateway.host_unset and sys.stderr.isatty():
-        _to_terminal(f"note: {UNSET_HINT}")
+        _to_terminal(f"note: {unset_hint()}")
     reader = GatewayReader(settings)
     try:
         try:

@@ -22,6 +22,7 @@ from homepower import panel_health
 from homepower.errors import ConfigError, DataError, UsageError
 from homepower.hours import to_utc
 from homepower.settings import PVSettings
+from solar3p.environment import command
 
 if TYPE_CHECKING:
     from homepower.store import Store
@@ -142,15 +143,15 @@ def where_the_hours_are(store: Store, span: Period, tz: ZoneInfo) -> str | None:
     first, last = store.measured_span()
     if first is None or last is None:
         return (
-            "pvhistory has no hour with kwh_pv yet: history_collector.py builds each hour from the readings "
-            "(cron runs it at minute 3), from the first whole hour after the first poll"
+            f"pvhistory has no hour with kwh_pv yet: {command('history_collector.py')} builds each hour from the "
+            "readings (cron runs it at minute 3), from the first whole hour after the first poll"
         )
     day = [moment.replace(tzinfo=timezone.utc).astimezone(tz).date() for moment in (first, last)]
     if span.start <= day[0] and day[1] < span.end:
         return None  # the hours are in the period: what they lack (a forecast, a clean flag) is said above
     return (
         f"pvhistory has kwh_pv from {day[0]} to {day[1]} (local): "
-        f"pv_report.py --from {day[0]} --to {day[1] + timedelta(days=1)}"
+        f"{command('pv_report.py')} --from {day[0]} --to {day[1] + timedelta(days=1)}"
     )
 
 

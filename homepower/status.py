@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from homepower.errors import EX_UNAVAILABLE, HomepowerError, StoreUnavailable
 from homepower.settings import Settings
+from solar3p.environment import command
 
 if TYPE_CHECKING:
     from homepower.store import Store
@@ -166,8 +167,8 @@ def recent_hours(
         local = could[0].replace(tzinfo=timezone.utc).astimezone(conf.timezone)
         status.stale.append(
             f"pvhistory: {len(could)} of the last {RECENT_HOURS} hours lack kwh_pv the stored readings could give "
-            f"(from hour {local:%Y-%m-%d %H}:00 local): history_collector.py has not built them (run it; its log is "
-            f"var/collector.log under cron)"
+            f"(from hour {local:%Y-%m-%d %H}:00 local): {command('history_collector.py')} has not built them "
+            "(run it; its log is var/collector.log under cron)"
         )
 
 
@@ -185,7 +186,7 @@ def database_part(status: Status, store: Store, conf: Settings, now: datetime) -
 
     last_hour = store.newest("pvhistory")
     if last_hour is None:
-        status.add("last pvhistory row", "none yet (history_collector.py builds them hourly)")
+        status.add("last pvhistory row", f"none yet ({command('history_collector.py')} builds them hourly)")
     else:
         ended = last_hour + timedelta(hours=1)
         local = last_hour.replace(tzinfo=timezone.utc).astimezone(conf.timezone)
@@ -211,7 +212,7 @@ def database_part(status: Status, store: Store, conf: Settings, now: datetime) -
 
     calibration = store.last_calibration()
     if calibration is None:
-        status.add("last calibration", "none yet (history_collector.py --calibrate)")
+        status.add("last calibration", f"none yet ({command('history_collector.py --calibrate')})")
     else:
         fitted, nmae, hours = calibration.fitted_utc, calibration.nmae_pct, calibration.hours
         what = f"fitted {utc(fitted)} ({age(now - fitted)} ago)"

@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
 from solar3p.edge import Parser as BaseParser
 from solar3p.edge import held_logs, program, run, setup_logging
 from solar3p.errors import ConfigError, UsageError
+from solar3p.meteo import PROVIDERS as FILE_PROVIDERS
 from solar3p.providers import PV_PROVIDERS
 from solar3p.plant import ARRAYS_EXAMPLE, ORIENTATIONS, Plane, parse_arrays, parse_horizon, parse_orientation
 from solar3p.settings import CALIBRATION_NAME, load
+from solar3p.environment import command
 
 if TYPE_CHECKING:
     from datetime import date
@@ -239,7 +241,7 @@ def fetch_parser(settings: Solar3pSettings) -> Parser:
     )
     parser.add_argument(
         "--source",
-        choices=("meteoserver", "open-meteo", "forecast.solar", "solcast"),
+        choices=tuple(name for name in FILE_PROVIDERS if name != "file") + PV_PROVIDERS,  # fetch.PROVIDERS, lighter
         default=None,
         help="forecast service (default: meteoserver when METEOSERVER_KEY is set and no --from, else open-meteo); "
         "forecast.solar and solcast are PV forecast services, written to STATE_DIR/pv-forecast-<source>.json "
@@ -498,7 +500,7 @@ def write_evcc(lines: Sequence[Forecast], calibration: Calibration | None, args:
     if calibration is None:
         raise ConfigError(
             "--format evcc gives the calibrated forecast and there is no calibration yet: run "
-            "history_collector.py --calibrate (it needs 3 days of history), or give --calibration PATH"
+            f"{command('history_collector.py --calibrate')} (it needs 3 days of history), or give --calibration PATH"
         )
     if args.gran == "day":
         raise UsageError("--format evcc is hourly: leave out --gran day")

@@ -161,3 +161,25 @@ def system_timezone() -> ZoneInfo:
         except (ZoneInfoNotFoundError, ValueError):
             pass
     return ZoneInfo("UTC")
+
+
+# How messages name a command: the checkout's form, or the console script pip/pipx installed for it
+# (pyproject's [project.scripts]); an installed copy has no .venv/bin/python and no top-level scripts.
+_INSTALLED_NAMES = (
+    (".venv/bin/python -m solar3p", "solar3p"),
+    ("python -m solar3p", "solar3p"),
+    (".venv/bin/python ", ""),
+    ("get_enphase_hour_measure.py", "homepower-poll"),
+    ("history_collector.py", "homepower-collect"),
+    ("pv_report.py", "homepower-report"),
+)
+
+
+def command(in_checkout: str) -> str:
+    """``in_checkout`` (e.g. ``.venv/bin/python -m solar3p fetch``) as the owner types it here: unchanged in
+    a checkout, the console script's name when installed (``solar3p fetch``)."""
+    if not installed():
+        return in_checkout
+    for checkout_form, console in _INSTALLED_NAMES:
+        in_checkout = in_checkout.replace(checkout_form, console)
+    return in_checkout

@@ -41,6 +41,7 @@ MISSING = ("", "-", "null")  # Meteoserver's "-", and what other writers put for
 MAX_BYTES = 12 * 1024 * 1024
 MAX_ROWS = 60_000
 # What a forecast file's top-level "provider" may say: the services ``fetch`` writes, and "file" (none said).
+# A new weather provider's name goes here: fetch --source, FORECAST_PROVIDER and the reader follow it.
 PROVIDERS = ("meteoserver", "open-meteo", "file")
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterator
 
+from solar3p.environment import command
 from solar3p.errors import MeteoFileError
 from solar3p.meteo import MAX_BYTES, MeteoRow, RowChecks, parse_issued, parse_provider
 
@@ -173,9 +174,8 @@ def _open(path: Path) -> IO[str]:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
-        raise MeteoFileError(
-            path, "does not exist (set METEO_FILE or run `.venv/bin/python -m solar3p fetch`)"
-        ) from None
+        fetch = command(".venv/bin/python -m solar3p fetch")
+        raise MeteoFileError(path, f"does not exist (set METEO_FILE or run `{fetch}`)") from None
     except IsADirectoryError:
         raise MeteoFileError(path, "is a directory, not a forecast file") from None
     except OSError as exc:

@@ -374,7 +374,8 @@ def test_a_site_outside_its_time_zone_is_warned_about(tmp_path, lat, lon, zone, 
 
 # -- the docs: one interpreter, one crontab ----------------------------------------------------------
 def _docs() -> dict[str, str]:
-    return {p.name: p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]}
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / ".env.example"]
+    return {p.name: p.read_text() for p in pages}
 
 
 def test_the_docs_spell_the_interpreter_one_way():

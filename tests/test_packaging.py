@@ -113,3 +113,37 @@ def test_installed_collector_keeps_its_state_in_the_xdg_state_folder(installed, 
     assert "new forecast row(s)" in done.stdout
     state = tmp_path / "home" / ".local" / "state" / "homepower"
     assert (state / "homepower.db").is_file() and list(work.iterdir()) == []
+
+
+def test_installed_messages_name_the_installed_commands_and_the_xdg_env(installed, tmp_path):
+    # An installed copy has no .venv/bin/python, no history_collector.py and no .env beside the scripts:
+    # the next step a message names must be one the owner can type.
+    work, env = _outside(tmp_path)
+    state = tmp_path / "home" / ".local" / "state" / "homepower"
+    done = subprocess.run([str(installed / "solar3p")], cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 65, done.stderr
+    assert f"{state / 'forecast.json'}: does not exist" in done.stderr and "`solar3p fetch`" in done.stderr
+    assert ".venv" not in done.stderr
+    sample = next(installed.parent.glob("lib/python*/site-packages/solar3p/data/data.rotterdam"))
+    _run([str(installed / "homepower-collect"), "--archive", str(sample)], cwd=work, env=env)  # the database
+    report = subprocess.run([str(installed / "homepower-report"), "--status"], cwd=work, env=env,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert "homepower-collect" in report.stdout and "history_collector.py" not in report.stdout, report.stdout
+    code = "from homepower.poll import unset_hint; print(unset_hint())"
+    hint = _run([str(installed / "python"), "-c", code], cwd=work, env=env).stdout
+    assert str(tmp_path / "home" / ".config" / "homepower" / ".env") in hint and "beside the scripts" not in hint
+
+
+def test_fetch_source_names_every_weather_provider_a_forecast_file_may_say():
+    # docs/architecture.md: a new forecast provider's name goes in solar3p/meteo.py's PROVIDERS; fetch
+    # --source must then accept it (it was a list of its own, which refused the new name with 64).
+    from solar3p import fetch, meteo
+    from solar3p.providers import PV_PROVIDERS
+
+    env = os.environ | {"HOMEPOWER_ENV_FILE": "none"}
+    argv = [sys.executable, "-m", "solar3p", "fetch", "--help"]
+    help_text = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env).stdout
+    shown = re.search(r"--source \{([^}]*)\}", help_text)
+    assert shown is not None, help_text
+    assert shown.group(1).split(",") == [*fetch.PROVIDERS, *PV_PROVIDERS]
+    assert set(fetch.PROVIDERS) == set(meteo.PROVIDERS) - {"file"}
