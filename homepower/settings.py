@@ -38,8 +38,7 @@ from solar3p.plant import (
     parse_horizon,
     parse_orientation,
 )
-from solar3p.meteo import PROVIDERS as FILE_PROVIDERS
-from solar3p.settings import CALIBRATION_NAME, METEO_NAME, ForecastFile, Solar3pSettings
+from solar3p.settings import CALIBRATION_NAME, FORECAST_FILE_PROVIDERS, METEO_NAME, ForecastFile, Solar3pSettings
 
 # The roof model, the .env reading and solar3p's settings live in solar3p (below homepower); these names
 # stay importable from here for homepower's code.
@@ -358,7 +357,7 @@ class Settings(Solar3pSettings):
     publish: PublishSettings = field(default_factory=PublishSettings)
 
 
-FORECAST_PROVIDERS = FILE_PROVIDERS  # what FORECAST_PROVIDER may name: the providers a forecast file may say
+FORECAST_PROVIDERS = FORECAST_FILE_PROVIDERS  # what FORECAST_PROVIDER may name: the providers a forecast file may say
 
 
 # Every variable the product reads (the contract's table: solar3p's and homepower's), and the prefixes of

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Iterable
 
 from solar3p.errors import MeteoFileError, shown
+from solar3p.settings import FORECAST_FILE_PROVIDERS as PROVIDERS
 
 NUMERIC_FIELDS = ("elev", "az", "temp", "gr", "gr_w", "sd", "tc", "lc", "mc", "hc", "vis", "prec")
 # The fields the collector stores: a file where no row has any of them is not a forecast of the contract's
@@ -40,9 +41,6 @@ MISSING = ("", "-", "null")  # Meteoserver's "-", and what other writers put for
 # `fetch --from --to` writes at most in one run, are ~44,000 rows and ~9.4 MB.
 MAX_BYTES = 12 * 1024 * 1024
 MAX_ROWS = 60_000
-# What a forecast file's top-level "provider" may say: the services ``fetch`` writes, and "file" (none said).
-# A new weather provider's name goes here: fetch --source, FORECAST_PROVIDER and the reader follow it.
-PROVIDERS = ("meteoserver", "open-meteo", "file")
 
 
 @dataclass(frozen=True, slots=True)  # slots: years of rows stay small in memory

@@ -25,6 +25,10 @@ from solar3p.environment import (
 )
 from solar3p.plant import PVSettings
 
+# What a forecast file's top-level "provider" may say: the services ``fetch`` writes, and "file" (none said).
+# A new weather provider's name goes here: fetch --source, FORECAST_PROVIDER and the reader follow it.
+# Here, not in meteo.py, so that homepower's settings (the poller) need not import the reader.
+FORECAST_FILE_PROVIDERS = ("meteoserver", "open-meteo", "file")
 CALIBRATION_NAME = "solar3p-calibration.json"
 METEO_NAME = "forecast.json"  # METEO_FILE's default, in STATE_DIR: fetch never writes into the checkout
 
