@@ -532,8 +532,8 @@ def replay(settings: Settings, path: Path | str, start: str | None = None, step:
     with lock.hold(settings.state_dir):
         try:
             with _connect(settings) as store:  # closed (quietly) on the way out
-                spooled, bad, torn = spool.read(settings.state_dir)
-                store_readings(store, spooled, settings.timezone, commit=False)
+                found = spool.Found()
+                store_readings(store, spool.each(settings.state_dir, found), settings.timezone, commit=False)
                 batch: list[Reading] = []
                 for reading in iter_replay(path, settings.timezone, start, step):
                     batch.append(reading)
@@ -542,7 +542,7 @@ def replay(settings: Settings, path: Path | str, start: str | None = None, step:
                         batch = []
                 store_readings(store, batch, settings.timezone, commit=False)
                 store.commit()
-                spool.clear(settings.state_dir, bad, torn)
+                spool.clear(settings.state_dir, found.bad, found.torn)
         except StoreUnavailable as exc:  # one transaction: none of the file went in
             exc.add_note(f"nothing stored from {path}; replay it again later")
             raise
