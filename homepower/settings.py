@@ -18,6 +18,7 @@ from solar3p import settings as solar3p_settings
 from solar3p.environment import (
     ENV_FILE,
     LOG_LEVELS,
+    checkout_dir,
     default_base_dir,
     env_file,
     env_file_exists,
@@ -126,7 +127,7 @@ def parse_database_url(url: str, base_dir: Path = PROJECT_DIR, name: str = "DATA
         rest = url[len("sqlite:") :].lstrip("/") or "var/homepower.db"
         raise ConfigError(
             f"{name}={url!r} is not a SQLite URL (sqlite://NAME would name a server, and SQLite has none): the "
-            f"file's path follows three slashes, sqlite:///{rest} for a path inside the checkout, or four, "
+            f"file's path follows three slashes, sqlite:///{rest} for a path inside {_folder(base_dir)}, or four, "
             f"sqlite:////{rest} for an absolute path"
         )
     parts = urlsplit(url)
@@ -149,6 +150,12 @@ def parse_database_url(url: str, base_dir: Path = PROJECT_DIR, name: str = "DATA
     )
 
 
+def _folder(base_dir: Path) -> str:
+    """What relative paths start from, as a message names it: "the checkout", or the folder (installed:
+    ~/.config/homepower, docs/install.md)."""
+    return "the checkout" if checkout_dir() == base_dir else str(base_dir)
+
+
 CHECKOUT_FOLDERS = ("var",)  # STATE_DIR's default: sqlite:///var/... is the checkout's, as on a fresh clone
 
 
@@ -162,9 +169,9 @@ def _refuse_absolute_looking(url: str, raw: str, base_dir: Path, name: str) -> N
     if not (Path("/") / first).is_dir():
         return
     raise ConfigError(
-        f"{name}={url!r} names {base_dir / raw}, inside the checkout (three slashes: a relative path), but /{first} "
-        f"is a folder of this machine: for the absolute path write four slashes, sqlite:////{raw}; to keep it in "
-        f"the checkout write sqlite:///./{raw}"
+        f"{name}={url!r} names {base_dir / raw}, inside {_folder(base_dir)} (three slashes: a relative path), but "
+        f"/{first} is a folder of this machine: for the absolute path write four slashes, sqlite:////{raw}; to keep "
+        f"it in {_folder(base_dir)} write sqlite:///./{raw}"
     )
 
 

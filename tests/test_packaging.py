@@ -129,6 +129,10 @@ def test_installed_messages_name_the_installed_commands_and_the_xdg_env(installe
     report = subprocess.run([str(installed / "homepower-report"), "--status"], cwd=work, env=env,
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     assert "homepower-collect" in report.stdout and "history_collector.py" not in report.stdout, report.stdout
+    config = tmp_path / "home" / ".config" / "homepower"
+    three = subprocess.run([str(installed / "homepower-report"), "--status"], cwd=work, capture_output=True,
+                           text=True, timeout=120, env=env | {"DATABASE_URL": "sqlite:///tmp/x.db"})  # fmt: skip
+    assert three.returncode == 78 and f"inside {config} " in three.stderr and "checkout" not in three.stderr
     code = "from homepower.poll import unset_hint; print(unset_hint())"
     hint = _run([str(installed / "python"), "-c", code], cwd=work, env=env).stdout
     assert str(tmp_path / "home" / ".config" / "homepower" / ".env") in hint and "beside the scripts" not in hint
