@@ -69,16 +69,29 @@ def backtest(feat, kwh, day, hour, month, test, given, refit_days=1):
 
     fc = np.full(kwh.shape, np.nan)
     started = time.perf_counter()
+    from solar3p.quantiles import SPREAD_REFIT_DAYS
+
     prev = None
     test_days = np.unique(day[test])
     cal = None
+    spread = None  # (day learned, Spread): renewed weekly, as the product's backtest does
     for n, d in enumerate(test_days):
         if cal is None or n % refit_days == 0:
             past = day < d
+            fresh = spread is None or d - spread[0] >= SPREAD_REFIT_DAYS
             cal = C.fit(
-                feat.take(past), kwh[past], day[past], given, local_hour=hour[past], month=month[past], start=prev
+                feat.take(past),
+                kwh[past],
+                day[past],
+                given,
+                local_hour=hour[past],
+                month=month[past],
+                start=prev,
+                spread=None if fresh or spread is None else spread[1],
             )
             prev = cal.orientations
+            if fresh and cal.spread is not None:
+                spread = (d, cal.spread)
         today = day == d
         fc[today] = C.predict(cal, feat.take(today))
     return fc, time.perf_counter() - started, cal
