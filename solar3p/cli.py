@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
 from solar3p.edge import Parser as BaseParser
 from solar3p.edge import held_logs, program, run, setup_logging
 from solar3p.errors import ConfigError, UsageError
-from solar3p.meteo import PROVIDERS as FILE_PROVIDERS
 from solar3p.providers import PV_PROVIDERS
 from solar3p.plant import ARRAYS_EXAMPLE, ORIENTATIONS, Plane, parse_arrays, parse_horizon, parse_orientation
-from solar3p.settings import CALIBRATION_NAME, load
+from solar3p.settings import CALIBRATION_NAME, FORECAST_FILE_PROVIDERS, load
 from solar3p.environment import command
 
 if TYPE_CHECKING:
@@ -241,7 +240,7 @@ def fetch_parser(settings: Solar3pSettings) -> Parser:
     )
     parser.add_argument(
         "--source",
-        choices=tuple(name for name in FILE_PROVIDERS if name != "file") + PV_PROVIDERS,  # fetch.PROVIDERS, lighter
+        choices=tuple(name for name in FORECAST_FILE_PROVIDERS if name != "file") + PV_PROVIDERS,  # fetch.PROVIDERS
         default=None,
         help="forecast service (default: meteoserver when METEOSERVER_KEY is set and no --from, else open-meteo); "
         "forecast.solar and solcast are PV forecast services, written to STATE_DIR/pv-forecast-<source>.json "

@@ -35,13 +35,13 @@ from solar3p import download
 from solar3p.download import Deadline, ServiceError
 from solar3p.files import DUTCH, dump_lines, write_forecast
 from solar3p.errors import MeteoFileError, shown
-from solar3p.meteo import PROVIDERS as FILE_PROVIDERS
+from solar3p.settings import FORECAST_FILE_PROVIDERS
 from solar3p.meteo import parse_meteo, parse_row
 
 log = logging.getLogger(__name__)
 
 # what --source names (the archive's forecast_provider): every provider a forecast file may say but "file"
-PROVIDERS = tuple(name for name in FILE_PROVIDERS if name != "file")
+PROVIDERS = tuple(name for name in FORECAST_FILE_PROVIDERS if name != "file")
 DEFAULT_URLS = {
     "METEOSERVER_URL": "https://data.meteoserver.nl/api",
     "OPEN_METEO_URL": "https://api.open-meteo.com",

@@ -139,9 +139,9 @@ def test_installed_messages_name_the_installed_commands_and_the_xdg_env(installe
 
 
 def test_fetch_source_names_every_weather_provider_a_forecast_file_may_say():
-    # docs/architecture.md: a new forecast provider's name goes in solar3p/meteo.py's PROVIDERS; fetch
+    # docs/architecture.md: a new forecast provider's name goes in solar3p.settings.FORECAST_FILE_PROVIDERS; fetch
     # --source must then accept it (it was a list of its own, which refused the new name with 64).
-    from solar3p import fetch, meteo
+    from solar3p import fetch, meteo, settings
     from solar3p.providers import PV_PROVIDERS
 
     env = os.environ | {"HOMEPOWER_ENV_FILE": "none"}
@@ -150,4 +150,4 @@ def test_fetch_source_names_every_weather_provider_a_forecast_file_may_say():
     shown = re.search(r"--source \{([^}]*)\}", help_text)
     assert shown is not None, help_text
     assert shown.group(1).split(",") == [*fetch.PROVIDERS, *PV_PROVIDERS]
-    assert set(fetch.PROVIDERS) == set(meteo.PROVIDERS) - {"file"}
+    assert set(fetch.PROVIDERS) == set(settings.FORECAST_FILE_PROVIDERS) - {"file"} == set(meteo.PROVIDERS) - {"file"}
