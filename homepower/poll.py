@@ -339,7 +339,8 @@ def _poll_into(store: Store, settings: Settings) -> Reading:
             gateway_error = exc
         batch = itertools.chain(spool.each(settings.state_dir, found), [reading] if reading else [])
         try:
-            store_readings(store, batch, settings.timezone)
+            with reader.client.paused():  # the database's time, not the gateway's: the panels keep theirs
+                store_readings(store, batch, settings.timezone)
             if found.count or found.bad or found.torn:
                 spool.clear(settings.state_dir, found.bad, found.torn)
             if found.count:

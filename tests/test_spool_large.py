@@ -39,3 +39,21 @@ def test_a_months_long_spool_is_stored_in_bounded_memory(tmp_path, gateway, enli
     assert db.execute("SELECT COUNT(*) FROM enphase_production").fetchone()[0] == LINES + 2
     assert (tmp_path / "state" / "spool.jsonl").stat().st_size == 0
     assert peak < baseline + 64 * MIB, (peak / MIB, baseline / MIB)
+
+
+def test_storing_a_long_spool_does_not_cost_the_panels_their_time(tmp_path, gateway, enlighten):
+    """Storing the spool is the database's time, not the gateway's: the per-panel endpoints after it still
+    get their ENVOY_TIMEOUT, and no warning blames a gateway that answered at once."""
+    from conftest import shared_fixture
+
+    gw = gateway(firmware_dir=shared_fixture("envoy", "8.2.4345_with_device_data"))
+    env = env_for(tmp_path, gw, enlighten, ENVOY_TIMEOUT="3")
+    (tmp_path / "state").mkdir()
+    _write_spool(tmp_path / "state" / "spool.jsonl", LINES)  # several seconds to store on any machine
+
+    run, _ = run_poller_measured(env, timeout=300)
+
+    assert run.code == 0, run.output
+    assert "did not finish answering" not in run.output
+    db = sqlite3.connect(str(tmp_path / "state" / "homepower.db"))
+    assert db.execute("SELECT COUNT(*) FROM inverter_reading").fetchone()[0] > 0
