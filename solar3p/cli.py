@@ -101,7 +101,7 @@ def forecast_parser(settings: Solar3pSettings) -> Parser:
         prog=program("python -m solar3p"),
         description="Print the PV forecast for every hour of a Meteoserver 'solar' forecast file. "
         "Defaults come from the settings (environment, then .env). "
-        "Also: `python -m solar3p fetch --help` to download a forecast file.",
+        f"Also: `{command('python -m solar3p fetch --help')}` to download a forecast file.",
     )
     parser.add_argument(
         "--file",

@@ -94,6 +94,7 @@ def test_installed_solar3p_forecasts_the_shipped_sample_and_reads_the_xdg_env(in
     help_text = "".join(_run([str(installed / "solar3p"), "--help"], cwd=work, env=env).stdout.split())
     assert "PV_PANELS=7" in help_text  # argparse wraps even inside a path: compared without white space
     assert str(tmp_path / "home" / ".local" / "state" / "homepower") in help_text  # STATE_DIR's default
+    assert "`solar3pfetch--help`" in help_text and "-msolar3p" not in help_text  # the command it can run
     done = _run([str(installed / "solar3p"), "--file", "rotterdam", "--format", "json"], cwd=work, env=env)
     hours = json.loads(done.stdout)
     assert len(hours) >= 24 and sum(h["kwh"] or 0 for h in hours) > 1
