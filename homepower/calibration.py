@@ -374,7 +374,7 @@ def forecast_bands(
     unknown), each from the newest calibration fitted before the hour began."""
     import numpy as np
 
-    from solar3p.calibrate import features, newest_before
+    from solar3p.calibrate import features_at, newest_before
 
     n = len(hour_start)
     cover: Sequence[float | None] = [None] * n if tc is None else tc
@@ -391,13 +391,11 @@ def forecast_bands(
             chosen[id(cal)] = cal
     for key, idx in groups.items():
         cal = chosen[key]
-        feat = features(
+        feat = features_at(
+            cal,
             np.asarray([hour_start[i] for i in idx]),
             [gr_w[i] for i in idx],
             [temp[i] for i in idx],
-            cal.given.latitude,
-            cal.given.longitude,
-            cal.given.horizon,
             tc=[cover[i] for i in idx],
             issued=[when[i] for i in idx],
         )

@@ -65,7 +65,7 @@ def hour_forecasts(rows: Sequence[ArchivedForecast], calibration: Any, tz: ZoneI
     few days) gives the median alone: the bands are left out, never invented."""
     import numpy as np
 
-    from solar3p.calibrate import features, predict
+    from solar3p.calibrate import features_at, predict
     from solar3p.quantiles import quantiles
 
     rows = [r for r in rows if r.gr_w is not None and r.temp is not None]
@@ -76,14 +76,11 @@ def hour_forecasts(rows: Sequence[ArchivedForecast], calibration: Any, tz: ZoneI
         return int(t.replace(tzinfo=timezone.utc).timestamp())
 
     starts = [unix(r.ts_utc) for r in rows]
-    site = calibration.given
-    feat = features(
+    feat = features_at(
+        calibration,
         np.asarray(starts),
         [r.gr_w for r in rows],
         [r.temp for r in rows],
-        site.latitude,
-        site.longitude,
-        site.horizon,
         tc=[r.tc for r in rows],
         issued=[unix(r.issued_utc) for r in rows],
     )

@@ -119,17 +119,14 @@ def calibrated(
     distribution when it learned one) and, for ``quantiles`` (pairs of the probability as written and
     its value), ``kwh_fc_quantiles``. ``issued``: when the file was forecast, for rows without their own
     (the lead time). ValueError when quantiles are asked of a calibration without a learned spread."""
-    from solar3p.calibrate import features, predict
+    from solar3p.calibrate import features_at, predict
     from solar3p.quantiles import quantiles as quantiles_of
 
-    site = calibration.given
-    feat = features(
+    feat = features_at(
+        calibration,
         [r.time for r in rows],
         [r.gr_w for r in rows],
         [r.temp for r in rows],
-        site.latitude,
-        site.longitude,
-        site.horizon,
         tc=[r.tc for r in rows],
         issued=[r.issued if r.issued is not None else issued for r in rows],
     )

@@ -839,6 +839,20 @@ def _season(months: np.ndarray) -> str:
 
 
 # -- applying -----------------------------------------------------------------------------------------
+def features_at(
+    cal: Calibration,
+    start: Sequence[int] | np.ndarray,
+    gr_w: Hourly,
+    temp: Hourly,
+    *,
+    tc: Hourly | float | None = None,
+    issued: Hourly | float | None = None,
+) -> Features:
+    """``features`` at the site (latitude, longitude, horizon) ``cal`` was fitted for."""
+    g = cal.given
+    return features(start, gr_w, temp, g.latitude, g.longitude, g.horizon, tc=tc, issued=issued)
+
+
 def predict(cal: Calibration, feat: Features) -> np.ndarray:
     """The calibrated forecast, kWh per hour of ``feat`` (features at the calibration's site, with its
     horizon)."""

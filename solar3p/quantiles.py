@@ -294,17 +294,14 @@ def hour_quantiles(
     """Each forecast row's quantiles at ``probs`` (kWh, rounded to 5 decimals) from calibration ``cal``.
     ``issued``: when the file was forecast (its top-level ``issued``), for rows without their own; the
     lead time widens or narrows the band. ValueError: bad ``probs``, or ``cal`` has no spread."""
-    from solar3p.calibrate import features
+    from solar3p.calibrate import features_at
 
     p = check_probabilities(probs)
-    site = cal.given
-    feat = features(
+    feat = features_at(
+        cal,
         [r.time for r in rows],
         [r.gr_w for r in rows],
         [r.temp for r in rows],
-        site.latitude,
-        site.longitude,
-        site.horizon,
         tc=[r.tc for r in rows],
         issued=[r.issued if r.issued is not None else issued for r in rows],
     )
