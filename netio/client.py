@@ -12,7 +12,7 @@ understand and where a token or key must not go).
 
 from __future__ import annotations
 
-import http.client
+from http.client import HTTPException, IncompleteRead, RemoteDisconnected  # urllib3's causes, to classify
 import json
 import logging
 import os
@@ -443,10 +443,8 @@ class Conversation:
             return ConnectFailed(f"cannot be reached ({reason})", **fields)
         if any(isinstance(e, urllib3.exceptions.ReadTimeoutError) for e in chain):
             return NoAnswer(f"stopped answering ({reason})", **fields)
-        broken = (http.client.RemoteDisconnected, http.client.IncompleteRead, ConnectionError)
-        if not any(isinstance(e, broken) for e in chain) and any(
-            isinstance(e, http.client.HTTPException) for e in chain
-        ):
+        broken = (RemoteDisconnected, IncompleteRead, ConnectionError)
+        if not any(isinstance(e, broken) for e in chain) and any(isinstance(e, HTTPException) for e in chain):
             return BadAnswer(f"answered something that is not HTTP ({reason})", **fields)
         if status is not None or any(isinstance(e, broken) for e in chain):
             return BrokenOff(f"broke off the answer ({reason})", **fields)
@@ -529,9 +527,9 @@ def reason_for(exc: BaseException) -> str:
             )
         if isinstance(err, (TimeoutError, urllib3.exceptions.TimeoutError)) and not isinstance(err, NewConnectionError):
             return "timed out"
-        if isinstance(err, http.client.RemoteDisconnected):  # a ConnectionResetError too: look first
+        if isinstance(err, RemoteDisconnected):  # a ConnectionResetError too: look first
             return "remote end closed"
-        if isinstance(err, http.client.IncompleteRead):
+        if isinstance(err, IncompleteRead):
             return "body cut short"
         if isinstance(err, ConnectionResetError):
             return "connection reset"
@@ -542,6 +540,6 @@ def reason_for(exc: BaseException) -> str:
         if isinstance(err, OSError) and err.errno in UNREACHABLE_ERRNOS:
             return UNREACHABLE_ERRNOS[err.errno]
     for err in _chain(exc):
-        if isinstance(err, http.client.HTTPException):
+        if isinstance(err, HTTPException):
             return err.__class__.__name__
     return exc.__class__.__name__

@@ -203,7 +203,7 @@ class Roof:
             }
             eid += 256
         for k in range(self.others):
-            devices[str(704643328 + 256 * k)] = {
+            devices[str(600000000 + 256 * k)] = {
                 "devName": "eim",
                 "sn": f"{self.envoy_serial}EIM{k + 1}",
                 "active": True,
