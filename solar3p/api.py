@@ -89,17 +89,21 @@ def hourly(rows: list[MeteoRow], pv: PVSettings, tz: ZoneInfo) -> list[Forecast]
 
 
 def read_calibration(path: Path) -> Calibration:
-    """A calibration written by ``history_collector.py --calibrate``; CalibrationFileError (65) if the file
-    is missing or is not one."""
+    """A calibration written by ``history_collector.py --calibrate``; ConfigError (78) if the file is
+    missing (a path set wrong, or no calibration yet), CalibrationFileError (65) if it is not one."""
     import json
 
     from solar3p.calibrate import Calibration
-    from solar3p.errors import CalibrationFileError
+    from solar3p.environment import command
+    from solar3p.errors import CalibrationFileError, ConfigError
 
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise CalibrationFileError(path, "does not exist (run `history_collector.py --calibrate`)") from None
+        raise ConfigError(
+            f"calibration file {path} does not exist: run `{command('history_collector.py --calibrate')}` first, "
+            "or set PV_CALIBRATION / --calibration to the file it wrote"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CalibrationFileError(path, f"cannot be read: {exc.__class__.__name__}") from exc
     try:

@@ -443,16 +443,17 @@ def run_forecast(argv: Sequence[str], settings: Solar3pSettings) -> int:
         if changed:
             logging.getLogger(__name__).warning(
                 "calibration file %s was fitted under other PV_* settings (%s changed since); kwh_fc still "
-                "uses it as fitted: run history_collector.py --calibrate again",
+                "uses it as fitted: run %s again",
                 path,
                 ", ".join(changed),
+                command("history_collector.py --calibrate"),
             )
     document = read_meteo_file(resolve_file(args.file, settings.forecast.meteo_file))
     rows = document.rows
     lines = hourly(rows, pv, settings.timezone)
     if args.quantiles and calibration is None:
         raise ConfigError(
-            "--quantiles needs a calibration and there is none yet: run history_collector.py --calibrate "
+            f"--quantiles needs a calibration and there is none yet: run {command('history_collector.py --calibrate')} "
             "first (it needs 10 days of history for the spread), or give --calibration PATH"
         )
     if calibration is not None:
@@ -510,7 +511,16 @@ def write_evcc(lines: Sequence[Forecast], calibration: Calibration | None, args:
         except ValueError:
             raise UsageError(f"--now {args.now!r} is not an ISO 8601 time") from None
         now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
-    sys.stdout.write(json.dumps(evcc_forecast(lines, now)) + "\n")
+    slots = evcc_forecast(lines, now)
+    if not slots:
+        # evcc reads [] as "no forecast"; the owner must learn why, or the plan silently goes without one.
+        ends = max((line.start for line in lines), default=None)
+        logging.getLogger(__name__).warning(
+            "--format evcc: the forecast file has no hour from now on (%s): run `%s` for a newer one",
+            f"its last hour starts {ends.isoformat(timespec='minutes')}" if ends else "it has no hours",
+            command("python -m solar3p fetch"),
+        )
+    sys.stdout.write(json.dumps(slots) + "\n")
     return 0
 
 

@@ -81,7 +81,7 @@ class MeteoFileError(DataError):
 
 
 class CalibrationFileError(DataError):
-    """A calibration file is missing or not one solar3p wrote (exit 65); the message names the file."""
+    """A calibration file is not one solar3p wrote (exit 65); the message names the file."""
 
     def __init__(self, path: object, problem: str) -> None:
         self.path = str(path)

@@ -309,9 +309,11 @@ def test_solar3p_with_a_bad_calibration_file_exits_65_in_one_line(tmp_path, cont
     assert len(done.stderr.strip().splitlines()) == 1
 
 
-def test_solar3p_with_a_missing_calibration_file_exits_65(tmp_path):
+def test_solar3p_with_a_missing_calibration_file_is_78_saying_what_to_run(tmp_path):
+    # A path that names nothing is a setting to fix (or a calibration still to make), not a file it misread.
     done = solar3p(tmp_path, "--calibration", str(tmp_path / "nope.json"))
-    assert done.returncode == 65 and "nope.json" in done.stderr
+    assert done.returncode == 78 and "nope.json" in done.stderr and "--calibrate" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and done.stdout == ""
 
 
 # -- several planes, and PV_HORIZON -------------------------------------------------------------------

@@ -65,3 +65,16 @@ def test_evcc_without_a_calibration_is_78_saying_how_to_get_one(tmp_path):
 def test_evcc_is_hourly(tmp_path, calibration):
     done = solar3p(tmp_path, "--calibration", str(calibration), "--format", "evcc", "--gran", "day")
     assert done.returncode == 64 and "hourly" in done.stderr
+
+
+def test_evcc_on_a_forecast_that_is_all_past_prints_none_and_says_why(tmp_path, calibration):
+    done = solar3p(tmp_path, "--calibration", str(calibration), "--format", "evcc", "--now", "2026-01-01T00:00:00")
+    assert done.returncode == 0 and json.loads(done.stdout) == []  # evcc still reads valid JSON
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no hour from now on" in lines[0] and "fetch" in lines[0], done.stderr
+    assert "2025-03-08" in lines[0]  # where the shipped sample ends
+
+
+def test_evcc_within_the_forecast_says_nothing_on_stderr(tmp_path, calibration):
+    done = solar3p(tmp_path, "--calibration", str(calibration), "--format", "evcc", "--now", NOW)
+    assert done.returncode == 0 and json.loads(done.stdout) and done.stderr == ""
