@@ -147,8 +147,16 @@ def _converse(broker: MqttBroker, messages: Sequence[Message], deadline: Deadlin
         raise BrokerUnreachable(f"MQTT broker {where} could not be reached ({cause}); {hint}", where, cause) from exc
     try:
         _wait(client, lambda: seen.connack is not None or seen.dropped is not None, left, where, "no CONNACK")
-        if seen.connack is None or seen.connack.is_failure:
-            _refused(seen.connack if seen.connack is not None else seen.dropped, where, broker.user)
+        if seen.connack is None:
+            # Dropped before any CONNACK: not a refusal. A TLS listener does this to a plain CONNECT.
+            hint = "is MQTT_URL's port an MQTT port" + ("?" if broker.tls else ", or one that speaks TLS (mqtts://)?")
+            raise BrokerUnreachable(
+                f"MQTT broker {where} closed the connection without answering the CONNECT ({seen.dropped}); {hint}",
+                where,
+                "closed",
+            )
+        if seen.connack.is_failure:
+            _refused(seen.connack, where, broker.user)
         pending = {}
         for item in messages:
             info = client.publish(item.topic, item.payload, qos=1, retain=item.retain)

@@ -274,6 +274,18 @@ def test_broker_faults_are_one_line_without_the_password(store, db_url, tmp_path
     assert snapshot(store, type("C", (), {"kind": "none"})()) == before
 
 
+def test_plain_mqtt_to_a_tls_port_is_one_line_hinting_at_mqtts(store, db_url, tmp_path, installation):
+    b = mosquitto.start(tmp_path / "tls-broker", tls=True)
+    try:
+        done = run(tmp_path, db_url, MQTT_URL=f"mqtt://alice:{b.users['alice']}@127.0.0.1:{b.tls_port}")
+    finally:
+        b.stop()
+    assert done.returncode == 69 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "mqtts://" in lines[0] and "refused" not in lines[0], done.stderr
+    assert b.users["alice"] not in done.stderr
+
+
 def test_before_any_calibration_the_forecast_waits_and_the_rest_is_published(
     store, db_url, tmp_path, broker, installation
 ):
