@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Sequence, TextIO
 from homepower import hours as H
 from homepower.errors import DataError
 from homepower.settings import CALIBRATION_NAME, Settings
+from solar3p.environment import command
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -98,9 +99,10 @@ def warn_if_fitted_for_other_settings(calibrations: list, settings: Settings) ->
     if changed:
         log.warning(
             "the calibration fitted %s UTC was fitted under other PV_* settings (%s changed since); kwh_fc "
-            "still uses it as fitted: run history_collector.py --calibrate again",
+            "still uses it as fitted: run %s again",
             _utc(fitted),
             ", ".join(changed),
+            command("history_collector.py --calibrate"),
         )
 
 
@@ -222,8 +224,9 @@ def calibrate(
     )
     if settings.pv_calibration is not None and settings.pv_calibration != path:
         log.warning(
-            "PV_CALIBRATION names %s: .venv/bin/python -m solar3p reads that file, not %s",
+            "PV_CALIBRATION names %s: %s reads that file, not %s",
             settings.pv_calibration,
+            command(".venv/bin/python -m solar3p"),
             path,
         )
     return cal

@@ -19,6 +19,7 @@ from homepower.cli import one_line
 from homepower.errors import ConfigError, HomepowerError
 from homepower.forecast_join import ArchivedForecast
 from homepower.settings import MQTT_URL_EXAMPLE, Settings
+from solar3p.environment import command
 
 if TYPE_CHECKING:
     from homepower.store import Store
@@ -88,7 +89,8 @@ def hour_forecasts(rows: Sequence[ArchivedForecast], calibration: Any, tz: ZoneI
     if calibration.spread is None:
         log.warning(
             "the calibration has learned no P10/P90 yet (it needs more days of history): the forecast is "
-            "published without its band until history_collector.py --calibrate has them"
+            "published without its band until %s has them",
+            command("history_collector.py --calibrate"),
         )
         return [P.HourForecast(t, float(k)) for t, k in zip(local, predict(calibration, feat), strict=True)]
     table = quantiles(calibration, feat, PROBS)
@@ -132,7 +134,7 @@ def run_publish(conf: Settings, now: datetime) -> Published:
     if pub.broker is None:
         raise ConfigError(
             f"MQTT_URL is not set: set it to your broker (e.g. MQTT_URL={MQTT_URL_EXAMPLE} in .env) and run "
-            "pv_report.py --publish again"
+            f"{command('pv_report.py --publish')} again"
         )
     tz = conf.timezone
     today = local_today(now, tz)
@@ -163,7 +165,7 @@ def run_publish(conf: Settings, now: datetime) -> Published:
         mqtt.send(pub.broker, messages + P.health_messages(pub.prefix, tz, last, problem, checked))
         raise NoCalibration(
             "no calibration yet, so no forecast was published (the problem and last-hour sensors were): "
-            "run history_collector.py --calibrate once there are 3 days of history"
+            f"run {command('history_collector.py --calibrate')} once there are 3 days of history"
         )
     calibration = max(calibrations, key=lambda pair: pair[0])[1]
     hours = hour_forecasts(newest_per_hour(forecasts), calibration, tz)

@@ -168,7 +168,7 @@ def recent_hours(
         status.stale.append(
             f"pvhistory: {len(could)} of the last {RECENT_HOURS} hours lack kwh_pv the stored readings could give "
             f"(from hour {local:%Y-%m-%d %H}:00 local): {command('history_collector.py')} has not built them "
-            "(run it; its log is var/collector.log under cron)"
+            f"(run it; with the documented cron line its log is {conf.state_dir / 'collector.log'})"
         )
 
 

@@ -556,7 +556,8 @@ def run_fetch(argv: Sequence[str], settings: Solar3pSettings) -> int:
             place=args.location,
             timeout=args.timeout,
         )
-        print(f"wrote {hours} past forecast hours to {out}; store them with: history_collector.py --archive {out}")
+        store = command("history_collector.py")
+        print(f"wrote {hours} past forecast hours to {out}; store them with: {store} --archive {out}")
         return 0
     location = args.location
     if source == "meteoserver" and not location and args.lat is None:

@@ -241,6 +241,7 @@ def test_day_one_status_and_report_say_what_there_is_and_end_with_a_report(tmp_p
     assert "before the first reading" in status.stdout and "the stored readings could give" in status.stdout
     assert "pvhistory: 5 of the last 48 hours lack kwh_pv the stored readings could give" in status.stderr
     assert "(from hour 2025-03-05 10:00 local)" in status.stderr and "history_collector.py" in status.stderr
+    assert str(tmp_path / "state" / "collector.log") in status.stderr  # its log where STATE_DIR is, not var/
     report = script("pv_report.py", *now, env=env)
     assert report.returncode == 65 and "pvhistory has no hour with kwh_pv yet" in report.stderr, report.stderr
 

@@ -161,9 +161,12 @@ class Database:
                 gaps.append(f"{table} lacks new columns")
         if gaps:
             shown = ", ".join(gaps[:3]) + (", …" if gaps[3:] else "")
+            from solar3p.environment import command  # only on this error path: the poller never gets here
+
             raise ConfigError(
                 f"database {self.config.describe()} is not set up for this version ({shown}): run "
-                "history_collector.py once (it creates and upgrades the tables, keeping every row), then again"
+                f"{command('history_collector.py')} once (it creates and upgrades the tables, keeping every row), "
+                "then again"
             )
 
     def q(self, name: str) -> str:
