@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Mapping, Protocol, Sequence
+from typing import Callable, Mapping, Protocol, Sequence
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -133,6 +133,30 @@ def _bad(err_service: str, reply: Reply, why: str) -> netio.BadAnswer:
 
 
 # -- Forecast.Solar -----------------------------------------------------------------------------------
+def _ask(
+    talk: Conversation,
+    url: str,
+    params: Mapping[str, str],
+    headers: Mapping[str, str],
+    limit: Callable[[netio.ServerError], netio.ServerError],
+) -> Reply:
+    """One GET of a PV service: a 429 told by ``limit`` (the quota and when to try again), any other
+    server error as it is, with nothing written."""
+    try:
+        return talk.get(url, cap=CAP_BYTES, params=params, headers=headers)
+    except netio.ServerError as err:
+        if err.status == 429:
+            raise limit(err) from err
+        raise err.with_hint("nothing written; try again later") from None
+
+
+def _no_hours(service: str, url: str, what: str) -> netio.BadAnswer:
+    """An answer that parsed but held no forecast hour: nothing is written over the last good file."""
+    return netio.BadAnswer(
+        f"answered no {what}", service=service, url=url, status=200, hint="nothing written; try again later"
+    )
+
+
 def _forecast_solar_limit(err: netio.ServerError, tz: ZoneInfo, key: str | None) -> netio.ServerError:
     """A 429 told as the limit and when to try again."""
     try:
@@ -242,29 +266,19 @@ def fetch_forecast_solar(
                 if last.ratelimit.remaining < len(planes) - number:  # the rest would end in a 429: spare them
                     raise _forecast_solar_short(last.ratelimit, len(planes), number, talk.shown(base), tz)
             request = fs.plane_request(plane.panels, plane.panel_wp, plane.azimuth, plane.tilt)
-            try:
-                reply = talk.get(
-                    f"{base}/{request.path(latitude, longitude)}",
-                    cap=CAP_BYTES,
-                    params=params,
-                    headers={"Accept": "application/json"},
-                )
-            except netio.ServerError as err:
-                if err.status == 429:
-                    raise _forecast_solar_limit(err, tz, key) from err
-                raise err.with_hint("nothing written; try again later") from None
+            reply = _ask(
+                talk,
+                f"{base}/{request.path(latitude, longitude)}",
+                params,
+                {"Accept": "application/json"},
+                lambda err: _forecast_solar_limit(err, tz, key),
+            )
             last = _forecast_solar_reply(reply, key)
             per_plane.append(fs.hourly_kwh(last.periods))
         issued = int(time.time())
     hours = fs.sum_planes(per_plane)
     if not hours:
-        raise netio.BadAnswer(
-            "answered no forecast hour (an empty watt_hours_period)",
-            service=fs.SERVICE,
-            url=talk.shown(f"{base}/estimate"),
-            status=200,
-            hint="nothing written; try again later",
-        )
+        raise _no_hours(fs.SERVICE, talk.shown(f"{base}/estimate"), "forecast hour (an empty watt_hours_period)")
     forecast = pvfile.PVForecast(
         fs.PROVIDER, issued, tuple(pvfile.PVHour(t, kwh) for t, kwh in hours.items()), len(per_plane)
     )
@@ -351,27 +365,21 @@ def fetch_solcast(services: ServiceSettings, tz: ZoneInfo, out: Path, timeout: f
     headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
     with Conversation(sc.SERVICE, timeout or DEADLINE_S, secrets=(key,)) as talk:
         for site in sites:
-            try:
-                reply = talk.get(
-                    f"{services.solcast_url}/{sc.forecasts_path(site)}", cap=CAP_BYTES, params=sc.QUERY, headers=headers
-                )
-            except netio.ServerError as err:
-                if err.status == 429:
-                    raise _solcast_limit(err, tz, key, len(sites)) from err
-                raise err.with_hint("nothing written; try again later") from None
+            reply = _ask(
+                talk,
+                f"{services.solcast_url}/{sc.forecasts_path(site)}",
+                sc.QUERY,
+                headers,
+                lambda err: _solcast_limit(err, tz, key, len(sites)),
+            )
             hours, dropped = sc.hourly(_solcast_reply(reply, key, site), tz)
             per_site.append(hours)
             left_out = max(left_out, dropped)
         issued = int(time.time())
     hours = sc.sum_sites(per_site)
     if not hours:
-        raise netio.BadAnswer(
-            "answered no whole forecast hour (an empty forecasts list)",
-            service=sc.SERVICE,
-            url=talk.shown(f"{services.solcast_url}/rooftop_sites"),
-            status=200,
-            hint="nothing written; try again later",
-        )
+        url = talk.shown(f"{services.solcast_url}/rooftop_sites")
+        raise _no_hours(sc.SERVICE, url, "whole forecast hour (an empty forecasts list)")
     forecast = pvfile.PVForecast(
         sc.PROVIDER,
         issued,
