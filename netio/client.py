@@ -357,6 +357,8 @@ class Conversation:
         timeout: float | None,
     ) -> Reply:
         shown = self.shown(url)
+        if auth is not None:
+            auth = _CappedChallenge(auth, lambda response: self._read_capped(response, cap, shown))
         left = max(self.deadline.left(), 0.001)
         read = min(self.read_timeout if timeout is None else timeout, left)
         connect = min(self.connect_timeout if timeout is None else timeout, left)
@@ -449,6 +451,26 @@ class Conversation:
         if status is not None or any(isinstance(e, broken) for e in chain):
             return BrokenOff(f"broke off the answer ({reason})", **fields)
         return Unreachable(f"cannot be reached ({reason})", **fields)
+
+
+class _CappedChallenge(requests.auth.AuthBase):
+    """``auth`` (requests' digest) with the 401 page it answers read by ``read`` (capped) first: the
+    library's hook reads that page whole (``r.content``) before it retries, so a server could make it
+    read without end."""
+
+    def __init__(self, auth: Any, read: Callable[[requests.Response], bytes]) -> None:
+        self.auth, self.read = auth, read
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.register_hook("response", self._cap)  # before the ones the auth registers, so it runs first
+        prepared: requests.PreparedRequest = self.auth(request)
+        return prepared
+
+    def _cap(self, response: requests.Response, **_: Any) -> None:
+        if response.status_code == 401:
+            # What Response.content would leave behind, from a capped read (requests has no public setter).
+            response._content = self.read(response)
+            response._content_consumed = True  # type: ignore[attr-defined]  # set in __init__, not annotated
 
 
 def _pieces(response: requests.Response) -> Iterator[bytes]:

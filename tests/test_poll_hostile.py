@@ -238,6 +238,21 @@ def test_a_huge_or_endless_body_is_refused_with_memory_bounded(kind, tmp_path, g
     assert peak < baseline_rss + 64 * MIB, (peak / MIB, baseline_rss / MIB)
 
 
+@pytest.mark.parametrize("kind", ["huge_challenge", "endless_challenge"])
+def test_a_digest_challenge_with_a_huge_page_is_refused_with_memory_bounded(kind, tmp_path, gateway, baseline_rss):
+    """Firmware below 7 asks for digest with a 401 whose page the client must read past before it answers
+    the challenge: that page is capped like any body."""
+    bodies = own_bodies()
+    bodies["/info"] = info_xml(SERIAL, "R5.0.55", False)
+    gw = gateway(bodies=bodies, token_required=False, digest_paths=("/production.json",))
+    gw.fault("/production.json", kind)
+    run, peak = run_poller_measured(poller_env(tmp_path / "state", gw, None, ENVOY_TIMEOUT="20"), timeout=60)
+    assert run.code == 65, run.output
+    assert "KiB" in one_line(run) and "/production.json" in run.stderr
+    assert rows(tmp_path / "state" / "homepower.db") == []
+    assert peak < baseline_rss + 64 * MIB, (peak / MIB, baseline_rss / MIB)
+
+
 @pytest.mark.parametrize("kind", ["trickle", "trickle_headers"])
 def test_a_gateway_sending_a_byte_a_second_is_cut_off_at_the_runs_deadline(kind, tmp_path, gateway, enlighten):
     """Each byte comes well within ENVOY_TIMEOUT, so no read ever times out; the run's deadline

@@ -72,6 +72,8 @@ HTML_PAGE = (
 )
 FAULTS = (
     "401",
+    "huge_challenge",
+    "endless_challenge",
     "403",
     "500",
     "502",
@@ -310,7 +312,8 @@ class FakeGateway:
         HTML page, status 200), wrongtype (numbers as strings), nulls / negative (lifetimes null / negative),
         hang (answer after 30 s); hostile: huge (200 MB announced and sent), endless (chunked, forever),
         trickle (the body one byte per ``trickle_s``), trickle_headers (the status line and headers so),
-        deep (JSON nested 100,000 deep), overflow (lifetimes of 1e20).
+        deep (JSON nested 100,000 deep), overflow (lifetimes of 1e20); on a digest path (below firmware 7)
+        huge_challenge / endless_challenge: the 401 digest challenge with a body like huge / endless.
         ``times``: only that many answers, then normal again. ``kind=None`` clears."""
         if kind is None:
             self._faults.pop(path, None)
@@ -393,10 +396,12 @@ class FakeGateway:
     def _alive(self) -> bool:
         return self._server is not None
 
-    def _huge(self, handler: _Handler, endless: bool) -> None:
+    def _huge(self, handler: _Handler, endless: bool, status: int = 200, headers: dict | None = None) -> None:
         """Send far more than any gateway body until the client hangs up (or the fake stops)."""
-        handler.send_response(200)
+        handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
         if endless:
             handler.send_header("Transfer-Encoding", "chunked")
         else:
@@ -465,15 +470,13 @@ class FakeGateway:
             return handler.send(200, "[" * DEEP + "]" * DEEP)
         if path in self.digest_paths and not self.token_required and not self._digest_ok(handler, path):
             nonce = secrets.token_hex(8)
-            return handler.send(
-                401,
-                HTML_401,
-                "text/html",
-                {
-                    "WWW-Authenticate": f'Digest realm="{DIGEST_REALM}", qop="auth", nonce="{nonce}", '
-                    f'opaque="{secrets.token_hex(4)}"'
-                },
-            )
+            challenge = {
+                "WWW-Authenticate": f'Digest realm="{DIGEST_REALM}", qop="auth", nonce="{nonce}", '
+                f'opaque="{secrets.token_hex(4)}"'
+            }
+            if fault in ("huge_challenge", "endless_challenge"):  # the challenge's page never ends
+                return self._huge(handler, fault == "endless_challenge", 401, challenge)
+            return handler.send(401, HTML_401, "text/html", challenge)
         found = self._body(path)
         if found is None:
             return handler.send(404, HTML_404, "text/html")
