@@ -20,10 +20,13 @@ logging.getLogger("matplotlib").setLevel(logging.WARNING)  # its font cache noti
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from homepower import metrics as M  # noqa: E402
 
 DPI = 100
+# zlib level 1: a year's charts are 10 % larger and written in half the time (docs/benchmarks.md)
+PNG = {"compress_level": 1}
 COLOURS = {
     "measured": "#f2a900",
     "kwh_s3p": "#1f77b4",
@@ -44,6 +47,11 @@ CHARTS = (
     ("scatter.png", "Forecast against measured, per hour"),
     ("errors.png", "Error by month and by lead time"),
 )
+
+
+def save(fig: Figure, path: Path) -> None:
+    fig.savefig(path, pil_kwargs=PNG)
+    plt.close(fig)
 
 
 def _period_text(start: date, end: date) -> str:
@@ -104,8 +112,7 @@ def daily_chart(path: Path, totals: Sequence[M.DayTotal], start: date, end: date
     ax.set_xlabel(f"local date ({tz})")
     ax.legend(loc="upper left", fontsize="small", framealpha=0.9)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save(fig, path)
 
 
 HEAT_TOP_MIN = 0.1  # kWh: the colour bar's top when no hour produced more
@@ -149,8 +156,7 @@ def heatmap_chart(path: Path, rows: Sequence[M.HourRow], start: date, end: date,
     bar = fig.colorbar(image, ax=ax, pad=0.02)
     bar.set_label("energy in the hour (kWh)")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save(fig, path)
 
 
 BAND_DAYS = 14
@@ -194,8 +200,7 @@ def band_chart(path: Path, rows: Sequence[M.HourRow], start: date, end: date, tz
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="upper left", fontsize="small", framealpha=0.9)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save(fig, path)
     return True
 
 
@@ -229,8 +234,7 @@ def scatter_chart(path: Path, rows: Sequence[M.HourRow], start: date, end: date)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize="small", framealpha=0.9)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save(fig, path)
 
 
 def _bucket_bars(ax: Axes, result: M.Report, which: str, title: str, xlabel: str) -> None:
@@ -315,8 +319,7 @@ def errors_chart(path: Path, result: M.Report) -> None:
         handles, labels = right.get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize="small", frameon=False)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
-    fig.savefig(path)
-    plt.close(fig)
+    save(fig, path)
 
 
 def _table(result: M.Report) -> str:

@@ -61,6 +61,11 @@ class Dialect:
         """An expression giving the hour of a DATETIME ``column`` as the text "YYYY-MM-DD HH"."""
         raise NotImplementedError
 
+    def distinct_sql(self, column: str, table: str) -> str:
+        """The distinct values of ``column``, the first column of ``table``'s key, by seeks of that index
+        rather than a read of every row (both quoted already)."""
+        raise NotImplementedError
+
 
 class MySQLDialect(Dialect):
     kind = "mysql"
@@ -89,6 +94,11 @@ class MySQLDialect(Dialect):
     def hour_sql(self, column: str) -> str:
         # Not DATE_FORMAT: its '%' would meet the driver's parameter markers.
         return f"LEFT(CAST({column} AS CHAR), 13)"
+
+    def distinct_sql(self, column: str, table: str) -> str:
+        # MariaDB's loose index scan ("Using index for group-by"): a seek a value. Its recursive CTE below
+        # took 11 s over a year of 30 panels' reports.
+        return f"SELECT DISTINCT {column} FROM {table}"
 
     def rename_sql(self, pairs: list[tuple[str, str]]) -> list[str]:
         # One statement: MySQL swaps the names atomically (DDL there commits on its own).
@@ -119,6 +129,14 @@ class SQLiteDialect(Dialect):
     def hour_sql(self, column: str) -> str:
         # Our DATETIME text is "YYYY-MM-DD HH:MM:SS": its first 13 characters are the hour.
         return f"substr({column}, 1, 13)"
+
+    def distinct_sql(self, column: str, table: str) -> str:
+        # SQLite has no loose index scan: DISTINCT reads every row. A recursive skip, one seek a value.
+        return (
+            f"WITH RECURSIVE s(v) AS (SELECT MIN({column}) FROM {table} UNION ALL "
+            f"SELECT (SELECT MIN({column}) FROM {table} WHERE {column} > s.v) FROM s WHERE s.v IS NOT NULL) "
+            f"SELECT v FROM s WHERE v IS NOT NULL"
+        )
 
     def rename_sql(self, pairs: list[tuple[str, str]]) -> list[str]:
         # SQLite renames one table a statement.

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from homepower import panel_check  # noqa: E402
+from homepower.charts import save  # noqa: E402
 from homepower import panel_health as H  # noqa: E402
 
 DPI = 100
@@ -32,11 +33,17 @@ def panel_chart(path: Path, health: H.Health, start: date, end: date) -> None:
         grid = np.full((1, max(len(days), 1)), math.nan)
     height = max(3.5, min(0.22 * len(rows) + 2.0, 30.0))
     fig, ax = plt.subplots(figsize=(10, height), dpi=DPI)
+    labels = [f"{serial} ({group})" for group, serial, _ in rows]
+    size = 7 if len(rows) > 30 else 8
+    # Margins in inches from the labels' length, not tight_layout: its extra drawing pass was a third of
+    # this chart's time (a year of 30 panels; docs/benchmarks.md).
+    left = 0.35 + 0.075 * size / 8 * max((len(x) for x in labels), default=0)
+    fig.subplots_adjust(left=left / 10, right=1 - 0.8 / 10, bottom=0.6 / height, top=1 - 0.45 / height)
     cmap = plt.get_cmap("RdYlGn").copy()
     cmap.set_bad("#dddddd")
     image = ax.imshow(np.ma.masked_invalid(grid), aspect="auto", cmap=cmap, vmin=0.5, vmax=1.5, interpolation="nearest")
     ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels([f"{serial} ({group})" for group, serial, _ in rows], fontsize=7 if len(rows) > 30 else 8)
+    ax.set_yticklabels(labels, fontsize=size)
     step = max(1, math.ceil(len(days) / 12))
     ax.set_xticks(range(0, len(days), step))
     ax.set_xticklabels([f"{days[i]:%d %b}" for i in range(0, len(days), step)])
@@ -53,9 +60,7 @@ def panel_chart(path: Path, health: H.Health, start: date, end: date) -> None:
             label.set_fontweight("bold")
     fig.colorbar(image, ax=ax, label="energy / median of its group", fraction=0.04, pad=0.02)
     ax.set_title("Each panel's daily energy against its group's median (triangles: sunny days)")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save(fig, path)
 
 
 def write_panels(out_dir: Path, health: H.Health, start: date, end: date) -> str:

@@ -40,16 +40,9 @@ class PanelStore(Protocol):
 
 class PanelQueries(Database):
     def panel_serials(self, table: str = "inverter_reading") -> list[str]:
-        """The serials of ``table``, one index seek each (a recursive skip over the key's index; a plain
-        DISTINCT would read every one of a year's million reports)."""
-        q = self.q
-        serial, t = q("serial"), q(table)
-        sql = (
-            f"WITH RECURSIVE s(v) AS (SELECT MIN({serial}) FROM {t} UNION ALL "
-            f"SELECT (SELECT MIN({serial}) FROM {t} WHERE {serial} > s.v) FROM s WHERE s.v IS NOT NULL) "
-            f"SELECT v FROM s WHERE v IS NOT NULL"
-        )
-        return [str(r[0]) for r in self._run(sql, fetch=True)]
+        """The serials of ``table``, one index seek each (a plain DISTINCT on SQLite would read every one of a
+        year's million reports)."""
+        return [str(r[0]) for r in self._run(self.dialect.distinct_sql(self.q("serial"), self.q(table)), fetch=True)]
 
     def panel_spans(self) -> dict[str, tuple[datetime, datetime]]:
         """Each micro-inverter's first and last report time (naive UTC) in ``inverter_reading`` or (listed only
@@ -92,9 +85,7 @@ class PanelQueries(Database):
                 fetch=True,
             )
         }
-        serials = [
-            str(r[0]) for r in self._run(f"SELECT DISTINCT {q('serial')} FROM {q('inverter_reading')}", fetch=True)
-        ]
+        serials = self.panel_serials()  # index seeks; on SQLite DISTINCT read all of a year's reports every run
         hour = self.dialect.hour_sql(q("report_utc"))
         seen: dict[Any, datetime] = {}
         rows: list[dict] = []
