@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
-from solar3p.quantiles import Spread, learn
+from solar3p.quantiles import Spread, learn, recent_shift
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -534,6 +534,12 @@ def fit(
         held_out = _held_out(f, p, share, m, d, keep, rating_kwh)
         clear = level * roof_power(f.clear(), given, found)[0] / 1000.0
         spread = learn(held_out, m, clear, f, d, rating_kwh)
+    if spread is not None:  # renewed on every fit: it follows the last days (a reused spread's cells stay)
+        forward, forward_level = _forward(f, p, share, m, d, keep, rating_kwh)
+        recent = np.isfinite(forward)
+        fr = f.take(recent)
+        clear = forward_level[recent] * roof_power(fr.clear(), given, found)[0] / 1000.0
+        spread = recent_shift(spread, forward[recent], m[recent], clear, fr, d[recent], rating_kwh)
     return Calibration(
         given=given,
         orientations=tuple((float(az % 360.0), float(t)) for az, t in found),
@@ -559,6 +565,31 @@ def fit(
         ),
         spread=spread,
     )
+
+
+def _forward(
+    f: Features, p: np.ndarray, share: np.ndarray, m: np.ndarray, d: np.ndarray, keep: np.ndarray, rating_kwh: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The last FORWARD_DAYS days' forecasts, walk-forward (solar3p.quantiles, step 4): in FORWARD_BLOCKS
+    blocks of days, each forecast by the level and tables fitted on the days before the block only (the
+    orientation is the whole fit's). And the level each hour's forecast used. NaN elsewhere."""
+    from solar3p.quantiles import FORWARD_BLOCKS, FORWARD_DAYS
+
+    out, levels = np.full(m.shape, np.nan), np.full(m.shape, np.nan)
+    last = int(d.max())
+    edges = np.linspace(last + 1 - FORWARD_DAYS, last + 1, FORWARD_BLOCKS + 1).round().astype("int64")
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        train = keep & (d < lo)
+        test = (d >= lo) & (d < hi)
+        if not test.any() or np.unique(d[train]).size < MIN_DAYS:
+            continue
+        level = _level(p, m, d, train)
+        base = level * p
+        sun, sky = _tables(f, base, share, m, train, rating_kwh)
+        ft = f.take(test)
+        out[test] = base[test] * _sun_factor(sun, ft, share[test]) * sky.lookup(ft.kt, base[test] / rating_kwh)
+        levels[test] = level
+    return out, levels
 
 
 def _held_out(

@@ -19,13 +19,24 @@ How the spread is learned (``learn``):
    ``PROBS``; each cell is pulled toward its coarser parent (index × regime, then index, then all) by
    ``CELL_PRIOR_HOURS`` hours, so a thin cell borrows from its neighbours. The lead time scales the
    spread around the median per lead bucket (``LEAD_EDGES``), the same way pulled toward 1.
-4. **Days no forecast can know are left out** (``unknowable_days``): a day darker than any sky makes it
+4. **Recent walk-forward misses shift the band** (``recent_shift``): the interleaved folds share the
+   season, the level and the sun positions of the days around them; a forecast made *before* a day does
+   not (a level still low after snow weeks, spring sun at heights the history never saw, the service's
+   bias changing with the weather of the month). So the last ``FORWARD_DAYS`` days are forecast again in
+   ``FORWARD_BLOCKS`` blocks, each by the level and tables fitted only on the days before it (the
+   orientation is the whole fit's: pulled toward the owner's, it moves little), and for each
+   probability the recency-weighted quantile of the normalised miss against the fold-learned band becomes
+   an additive ``shift`` (pulled toward 0 by ``SHIFT_PRIOR_HOURS``): where the recent forecasts came out
+   above their P90 one hour in four, P90 moves up until it is one in ten. The median moves too
+   (``kwh_fc`` is the band's median), which takes out a recent bias. Renewed on every fit, also when a
+   backtest keeps a week's cells.
+5. **Days no forecast can know are left out** (``unknowable_days``): a day darker than any sky makes it
    (measured below ``DARK_DAY_RATIO`` of the clear-sky output while the sun was up: snow on the panels,
    an outage) or with a flat-lined meter (``STUCK_HOURS`` identical non-zero hours in a row). Days the
    forecast merely got wrong (overcast forecast, sunny day) stay in: they are the spread.
 
-A quantile at probability p: ``forecast + clear_kwh × q_p(cell) (× lead scale around the median)``, clipped
-to [0, the roof's AC limit]; non-decreasing in p by construction. The median is ``kwh_fc``.
+A quantile at probability p: ``forecast + scale_kwh × (q_p(cell) (× lead scale around the median) +
+shift_p)``, clipped to [0, the roof's AC limit]; non-decreasing in p by construction. The median is ``kwh_fc``.
 """
 
 from __future__ import annotations
@@ -56,6 +67,10 @@ LEAD_EDGES = (0.0, 6.0, 24.0, 48.0, math.inf)  # hours, the report's lead bucket
 CELL_PRIOR_HOURS = 30.0  # a cell is pulled toward its parent by this many hours
 LEAD_PRIOR_HOURS = 100.0  # a lead bucket's scale is pulled toward 1 by this many hours
 HALF_LIFE_D = 30.0  # recency weight of an error, days
+FORWARD_DAYS = 28  # the recent days forecast again walk-forward for the shift
+FORWARD_BLOCKS = 4  # in this many blocks, each fitted on the days before it
+SHIFT_HALF_LIFE_D = 10.0  # recency weight of a walk-forward miss, days
+SHIFT_PRIOR_HOURS = 40.0  # the shift is pulled toward 0 by this many hours
 # A day measuring below both these shares of its clear-sky output and of its forecast: snow or an outage
 # (the thickest overcast still gives more; a forecast of it would have said so).
 DARK_DAY_RATIO, DARK_FORECAST_RATIO = 0.08, 0.15
@@ -92,6 +107,7 @@ class Spread:
     hours: int  # held-out hours learned from
     days: int
     left_out_days: int  # snow, outage or flat-lined days not learned from
+    shift: tuple[float, ...] = ()  # per PROBS, added to the normalised quantiles (step 4); () = none
 
     def as_json(self) -> dict:
         return {
@@ -105,6 +121,7 @@ class Spread:
             "hours": self.hours,
             "days": self.days,
             "left_out_days": self.left_out_days,
+            "shift": [round(v, 4) for v in self.shift],
         }
 
     @classmethod
@@ -121,8 +138,16 @@ class Spread:
             raise ValueError("its spread's cells do not match its bins or decrease")
         if len(scale) != len(LEAD_EDGES) - 1 or not all(0 < s < 100 for s in scale):
             raise ValueError("its spread's lead scales are out of range")
+        shift = tuple(float(v) for v in doc.get("shift") or ())
+        if shift and (len(shift) != len(PROBS) or not all(math.isfinite(v) and abs(v) < 10 for v in shift)):
+            raise ValueError("its spread's shift does not match its probabilities")
         return cls(
-            cells, scale, int(doc.get("hours") or 0), int(doc.get("days") or 0), int(doc.get("left_out_days") or 0)
+            cells,
+            scale,
+            int(doc.get("hours") or 0),
+            int(doc.get("days") or 0),
+            int(doc.get("left_out_days") or 0),
+            shift,
         )
 
 
@@ -241,6 +266,58 @@ def check_probabilities(probs: Sequence[float]) -> tuple[float, ...]:
     return out
 
 
+def _normalised(spread: Spread, fc: np.ndarray, cs: np.ndarray, feat: "Features", rating_kwh: float) -> np.ndarray:
+    """Per hour (rows) the normalised quantiles at every PROBS (columns): the cell's, widened or narrowed
+    by the lead bucket's scale around the cell's median, plus the shift; non-decreasing."""
+    ratio = fc / np.maximum(cs, SCALE_FLOOR * rating_kwh)
+    cells = spread.cells[
+        _bin(ratio, INDEX_EDGES), regime(feat.kt, feat.tc), _bin(90.0 - feat.zenith, ELEVATION_EDGES)
+    ]  # hours × PROBS
+    mid = cells[:, PROBS.index(0.5)][:, None]
+    bucket = lead_bucket(feat.lead)
+    scale = np.where(bucket >= 0, np.asarray(spread.lead_scale)[np.maximum(bucket, 0)], 1.0)[:, None]
+    out = mid + scale * (cells - mid)
+    if spread.shift:
+        out = out + np.asarray(spread.shift)[None, :]
+    return np.maximum.accumulate(out, axis=1)
+
+
+def recent_shift(
+    spread: Spread,
+    forecast: np.ndarray,
+    meas: np.ndarray,
+    clear: np.ndarray,
+    feat: "Features",
+    day: np.ndarray,
+    rating_kwh: float,
+) -> Spread:
+    """``spread`` with its shift (module docstring, step 4) learned from walk-forward ``forecast``s (NaN:
+    none) of hours measuring ``meas`` with clear-sky output ``clear``; unchanged shift-less ``spread``
+    when no hour has one."""
+    bad = unknowable_days(meas, clear, forecast, day, feat.start)
+    use = ~bad & (feat.sunlit > 0) & np.isfinite(forecast) & ((np.nan_to_num(forecast) > 0) | (meas > 0))
+    plain = Spread(spread.cells, spread.lead_scale, spread.hours, spread.days, spread.left_out_days)
+    if not use.any():
+        return plain
+    fc, m, cs, d = forecast[use], meas[use], clear[use], day[use]
+    scale = scale_kwh(fc, cs, rating_kwh)
+    table = _normalised(plain, fc, cs, feat.take(use), rating_kwh)
+    miss = (m - fc)[:, None] / scale[:, None] - table  # hours × PROBS: where each hour fell against each quantile
+    w = np.power(0.5, (d.max() - d) / SHIFT_HALF_LIFE_D)
+    n = float(w.sum())
+    shift = []
+    for p in PROBS:
+        # A month holds too few hours for a tail quantile: beyond P10/P90 the tails keep the folds' shape
+        # and move with P10/P90.
+        k = PROBS.index(min(max(p, 0.1), 0.9))
+        order = np.argsort(miss[:, k], kind="stable")
+        v, ww = miss[order, k], w[order]
+        cum = np.cumsum(ww)
+        q = float(np.interp(PROBS[k], (cum - 0.5 * ww) / cum[-1], v))
+        shift.append(n * q / (n + SHIFT_PRIOR_HOURS))
+    return Spread(plain.cells, plain.lead_scale, plain.hours, plain.days, plain.left_out_days, tuple(shift))
+
+
 def quantiles(cal: "Calibration", feat: "Features", probs: Sequence[float]) -> np.ndarray:
     """kWh per hour of ``feat`` (rows) at each of ``probs`` (columns), from ``cal``'s point forecast and
     spread; ValueError when ``cal`` has no spread (fitted on too few days, or by an older version)."""
@@ -260,15 +337,8 @@ def quantiles(cal: "Calibration", feat: "Features", probs: Sequence[float]) -> n
     cs = clear_kwh(cal, feat)
     rating_kwh = cal.given.rating_w / 1000.0
     ok = feat.sunlit > 0
-    ratio = fc / np.maximum(cs, SCALE_FLOOR * rating_kwh)
-    cells = spread.cells[
-        _bin(ratio, INDEX_EDGES), regime(feat.kt, feat.tc), _bin(90.0 - feat.zenith, ELEVATION_EDGES)
-    ]  # hours × PROBS
-    table = np.array([np.interp(p, PROBS, row) for row in cells]) if n else np.zeros((0, len(p)))
-    mid = cells[:, PROBS.index(0.5)][:, None]
-    bucket = lead_bucket(feat.lead)
-    scale = np.where(bucket >= 0, np.asarray(spread.lead_scale)[np.maximum(bucket, 0)], 1.0)[:, None]
-    normalised = mid + scale * (table - mid)
+    rows = _normalised(spread, fc, cs, feat, rating_kwh)
+    normalised = np.array([np.interp(p, PROBS, row) for row in rows])
     out = fc[:, None] + scale_kwh(fc, cs, rating_kwh)[:, None] * normalised
     out = np.clip(out, 0.0, ac_limit_kwh(cal))
     out = np.where(ok[:, None], out, 0.0)

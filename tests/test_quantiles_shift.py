@@ -1,0 +1,87 @@
+"""The band's shift by recent walk-forward misses (solar3p.quantiles.recent_shift): a worked answer, and a
+history whose last weeks outgrow what the fit still holds (a level after snow, spring sun)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import date, timedelta
+
+import numpy as np
+import pytest
+
+from solar3p import calibrate as C
+from solar3p import quantiles as Q
+from tests import calib_synth as S
+
+FIRST = date(2024, 4, 1)
+
+
+def flat_spread(width: float) -> Q.Spread:
+    """Every cell the quantiles of a uniform error on [-width, width], lead scales 1."""
+    row = np.interp(Q.PROBS, (0.0, 1.0), (-width, width))
+    shape = (len(Q.INDEX_EDGES) - 1, len(Q.REGIMES), len(Q.ELEVATION_EDGES) - 1, len(Q.PROBS))
+    return Q.Spread(np.broadcast_to(row, shape).copy(), (1.0,) * (len(Q.LEAD_EDGES) - 1), 1000, 100, 0)
+
+
+def test_the_shift_is_the_recent_miss_pulled_toward_zero_worked_by_hand():
+    hours = S.generate(FIRST, 12, seed=5)
+    lit = (hours.feat.sunlit > 0) & (hours.feat.ghi > 200)
+    feat, day = hours.feat.take(lit), hours.day[lit]
+    n = int(lit.sum())
+    forecast = 1.0 + 0.001 * np.arange(n)  # never the same twice: no flat-lined meter
+    clear = np.full(n, 2.0)  # the scale of an hour's error: 2 kWh
+    # Measured 0.4 kWh above the forecast every hour: normalised +0.2, against a band centred on 0.
+    meas = forecast + 0.4
+    shifted = Q.recent_shift(flat_spread(0.5), forecast, meas, clear, feat, day, 4.86)
+    w = np.power(0.5, (day.max() - day) / Q.SHIFT_HALF_LIFE_D)
+    pull = w.sum() / (w.sum() + Q.SHIFT_PRIOR_HOURS)
+    # At P50 the band missed by 0.2; at P10 (-0.4) by 0.6; at P90 (+0.4) by -0.2; beyond P10/P90 as at them.
+    expected = {0.5: 0.2, 0.1: 0.6, 0.9: -0.2, 0.01: 0.6, 0.99: -0.2}
+    for p, miss in expected.items():
+        assert shifted.shift[Q.PROBS.index(p)] == pytest.approx(miss * pull, abs=1e-9)
+    # No hour to learn from: no shift.
+    none = Q.recent_shift(flat_spread(0.5), np.full(n, np.nan), meas, clear, feat, day, 4.86)
+    assert none.shift == ()
+
+
+def test_output_outgrowing_the_fit_moves_the_band_and_the_median_up():
+    # From day 35 on the roof gives 2 % more each day than the weather says (spring sun clearing a
+    # neighbour's roof, snow sliding off): the level's 30-day memory lags, the folds mix old and new days;
+    # the recent walk-forward misses see it.
+    h = S.generate(FIRST, 63, forecast_noise=0.35, seed=11)
+    since = h.day - (FIRST + timedelta(days=35)).toordinal()
+    h.kwh *= 1.0 + 0.02 * np.clip(since, 0, None)
+    train = h.day < (FIRST + timedelta(days=56)).toordinal()
+    part, unseen = h.mask(train), h.mask(~train)
+    cal = C.fit(part.feat, part.kwh, part.day, S.given(180.0, 35.0))
+    assert cal.spread is not None and cal.spread.shift
+    assert cal.spread.shift[Q.PROBS.index(0.5)] > 0.03  # the recent forecasts came out low
+
+    def judged(c: C.Calibration) -> tuple[float, float]:
+        q = Q.quantiles(c, unseen.feat, (0.1, 0.5, 0.9))
+        counted = (q[:, 1] > 0) | (unseen.kwh > 0)
+        return float(np.mean(unseen.kwh[counted] > q[counted, 2])), S.nmae(q[:, 1], unseen.kwh)
+
+    shifted = judged(cal)
+    unshifted = judged(replace(cal, spread=replace(cal.spread, shift=())))
+    assert shifted[0] < unshifted[0] - 0.05  # fewer hours above P90 (29 % -> 18 % as written)
+    assert shifted[1] < unshifted[1] - 1.0  # and a better median (nMAE 31.0 % -> 28.4 %)
+
+
+def test_the_shift_survives_json_and_a_spread_without_one_still_loads():
+    h = S.generate(FIRST, 30, forecast_noise=0.35, seed=3)
+    cal = C.fit(h.feat, h.kwh, h.day, S.given(180.0, 35.0))
+    assert cal.spread is not None and len(cal.spread.shift) == len(Q.PROBS)
+    doc = json.loads(json.dumps(cal.as_json()))
+    again = C.Calibration.from_json(doc)
+    assert again.spread is not None
+    assert np.allclose(again.spread.shift, cal.spread.shift, atol=1e-4)
+    doc["spread"].pop("shift")
+    older = C.Calibration.from_json(doc)
+    assert older.spread is not None and older.spread.shift == ()
+    q = Q.quantiles(older, h.feat, (0.1, 0.5, 0.9))
+    assert np.all(np.diff(q, axis=1) >= 0)
+    doc["spread"]["shift"] = [0.1, 0.2]
+    with pytest.raises(ValueError, match="shift"):
+        C.Calibration.from_json(doc)
