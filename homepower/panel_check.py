@@ -53,11 +53,13 @@ def read(
         boundary = start
     hours: list[tuple[str, datetime, float]] = store.panel_rolled_hours(serials, start, min(boundary, end))
     if boundary < end:
-        hours += [(s, h, w) for s, h, w, _ in store.panel_hours(serials, max(start, boundary), end)]
+        hours += [(h.serial, h.hour_utc, h.wh) for h in store.panel_hours(serials, max(start, boundary), end)]
     with_reports = {s for s, _, _ in hours}
     # A micro-inverter listed only in device_data (8.3.5167 has no /api/v1/production/inverters): its Wh.
     hours += [
-        (s, h, wh) for s, h, wh, _ in store.panel_hours(serials, start, end, energy=True) if s not in with_reports
+        (h.serial, h.hour_utc, h.wh)
+        for h in store.panel_hours(serials, start, end, energy=True)
+        if h.serial not in with_reports
     ]
     return H.analyse(hours, spans, end, tz, store.first_panel_poll(), planes(pv))
 
@@ -67,7 +69,10 @@ def status_lines(health: H.Health, now: datetime) -> tuple[str, list[str]]:
     from homepower.status import age, utc
 
     groups = ", ".join(f"{name} {len(m)}" for name, m in health.groups.items())
-    text = f"{health.count} reporting" + (f" ({groups})" if groups else "")
+    # A silent panel is listed, not reporting: "11 of 12 reporting", then "1 silent"
+    reporting = health.count - len(health.silent)
+    text = (f"{reporting} of {health.count}" if health.silent else f"{health.count}") + " reporting"
+    text += f" ({groups})" if groups else ""
     problems = []
     for s in health.silent:
         problems.append(

@@ -133,7 +133,7 @@ def test_status_names_the_silent_and_the_low_panel_and_exits_69(store, db_url, t
     record(store, r)
     done = run(tmp_path, db_url, "--status", "--now", NOW.isoformat(), PV_ARRAYS=ARRAYS)
     assert done.returncode == 69, done.stdout + done.stderr
-    assert "PANEL PROBLEM" in done.stdout and "12 reporting (E/30 6, W/30 6)" in done.stdout
+    assert "PANEL PROBLEM" in done.stdout and "11 of 12 reporting (E/30 6, W/30 6), 1 silent, 1 low" in done.stdout
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("panels: ")
     assert f"panel {r.panels[9].serial} silent" in line
@@ -298,3 +298,34 @@ def test_a_roof_listed_only_in_device_data_is_judged_from_its_energy(tmp_path):
     assert health is not None and health.count == 12
     assert sorted(len(m) for m in health.groups.values()) == [6, 6]
     assert [low.serial for low in health.low] == [r.panels[2].serial]
+
+
+def test_panel_hours_are_typed_records(store):
+    from homepower.store import PanelHour
+
+    hour = datetime(2025, 6, 1, 10)
+    store.insert_new(
+        "inverter_reading",
+        [
+            {
+                "serial": "482200000001",
+                "report_utc": hour + timedelta(minutes=m),
+                "watts": w,
+                "max_watts": 300.0,
+                "ts_utc": hour + timedelta(minutes=m),
+            }
+            for m, w in ((5, 100.0), (20, 200.0), (50, 240.0))
+        ],
+    )
+    store.insert_new(
+        "inverter_energy",
+        [
+            {"serial": "482200000001", "end_utc": hour + timedelta(minutes=m), "seconds": 900, "wh": 25.0}
+            for m in (15, 30)
+        ],
+    )
+    store.commit()
+    (reading,) = store.panel_hours(["482200000001"], hour, hour + timedelta(hours=1))
+    assert reading == PanelHour("482200000001", hour, 180.0, max_watts=240.0)
+    (energy,) = store.panel_hours(["482200000001"], hour, hour + timedelta(hours=1), energy=True)
+    assert (energy.wh, energy.seconds, energy.max_watts) == (50.0, 1800.0, None)

@@ -25,28 +25,38 @@ def test_reports_in_utc_and_batteries_and_never_reported_left_out():
         ]
     )
     got = inverters.parse_inverters(body)
-    assert [r.serial for r in got] == ["1", "4"]
-    assert got[0].report_utc == datetime(2025, 6, 15, 15, 6, 40) and got[0].watts == 200.0
+    assert [r.serial for r in got.reports] == ["1", "4"] and got.skipped == []
+    assert got.reports[0].report_utc == datetime(2025, 6, 15, 15, 6, 40) and got.reports[0].watts == 200.0
+
+
+@pytest.mark.parametrize("body", ["{}", "[" * 100_000, "[1, 2", '{"serialNumber": "1"}'])
+def test_an_answer_that_is_no_list_of_inverters_is_not_understood(body):
+    with pytest.raises(DataError):
+        inverters.parse_inverters(body)
 
 
 @pytest.mark.parametrize(
-    "body",
+    "bad, named, why",
     [
-        "{}",
-        "[1]",
-        json.dumps([entry(watts="200")]),
-        json.dumps([entry(watts=1e9)]),
-        json.dumps([entry(date=-5)]),
-        json.dumps([entry(date=99_999_999_999)]),
-        json.dumps([entry(serial="")]),
-        json.dumps([entry(serial="x" * 40)]),
-        json.dumps([{"serialNumber": "1"}]),
-        "[" * 100_000,
+        (entry("9", watts="200"), "9", "not a number"),
+        (entry("9", watts=-5), "9", "below 0"),
+        (entry("9", watts=350), "9", "above its maxReportWatts=300"),
+        (entry("9", watts=5000, maxReportWatts=6000), "9", "beyond the plausible"),
+        (entry("9", watts=1e9), "9", "beyond the plausible"),
+        (entry("9", date=-5), "9", "not a plausible report time"),
+        (entry("9", date=99_999_999_999), "9", "not a plausible report time"),
+        (entry("9", date="soon"), "9", "not a number"),
+        ({"serialNumber": "9"}, "9", "no lastReportDate"),
+        (entry(serial=""), "an entry", "not an inverter serial"),
+        (entry(serial="x" * 40), "an entry", "not an inverter serial"),
+        (1, "an entry", "not an object"),
     ],
 )
-def test_anything_malformed_is_not_understood(body):
-    with pytest.raises(DataError):
-        inverters.parse_inverters(body)
+def test_one_implausible_entry_is_left_out_and_named_the_others_kept(bad, named, why):
+    got = inverters.parse_inverters(json.dumps([entry("1"), bad, entry("2")]))
+    assert [r.serial for r in got.reports] == ["1", "2"]
+    (skipped,) = got.skipped
+    assert skipped.startswith(named) and why in skipped and "nothing stored" not in skipped
 
 
 def test_a_json_401_of_firmware_3_is_a_refusal():
@@ -95,20 +105,26 @@ def test_two_channels_of_one_device_are_summed():
     assert got.wh == pytest.approx(60.0)
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        "[]",
-        {"1": "pcu"},
-        {"1": device("A", reading={"endDate": 1_750_000_000, "duration": 900})},
-        {"1": device("A", reading={"endDate": 1_750_000_000, "duration": 1e9, "joulesProduced": 1})},
-        {"1": device("A"), "deviceCount": "many"},
-        {"1": {"devName": "pcu", "sn": "A", "channels": "x"}},
-    ],
-)
+@pytest.mark.parametrize("body", ["[]", {"1": device("A"), "deviceCount": "many"}])
 def test_malformed_device_data_is_not_understood(body):
     with pytest.raises(DataError):
         device_data.parse_device_data(body if isinstance(body, str) else json.dumps(body))
+
+
+@pytest.mark.parametrize(
+    "bad, named",
+    [
+        ("pcu", "has a device '9'"),
+        (device("X", reading={"endDate": 1_750_000_000, "duration": 900}), "X: has no joulesProduced"),
+        (device("X", reading={"endDate": 1_750_000_000, "duration": 1e9, "joulesProduced": 1}), "X: gave duration"),
+        ({"devName": "pcu", "sn": "X", "channels": "x"}, "gives X no list of channels"),
+    ],
+)
+def test_one_malformed_device_is_left_out_and_named_the_others_kept(bad, named):
+    got = device_data.parse_device_data({"1": device("A"), "9": bad, "2": device("B")})
+    assert [i.serial for i in got.intervals] == ["A", "B"]
+    (skipped,) = got.skipped
+    assert skipped.startswith(named), skipped
 
 
 def test_device_data_asked_only_from_8_2_4345():

@@ -5,6 +5,7 @@ per-panel endpoints do costs at most one warning line, never the reading or its 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -194,14 +195,53 @@ def test_a_failing_panel_endpoint_is_one_warning_and_the_reading_stands(fault, w
     assert DEVICE_DATA not in [r["path"] for r in gw.requests]  # a failing gateway is not asked more
 
 
-def test_garbage_in_device_data_keeps_the_reports(tmp_path, gateway, enlighten):
+def test_garbage_in_device_data_keeps_the_reports_and_says_so(tmp_path, gateway, enlighten):
     gw = gateway(roof=Roof.planes([(6, 180, 35)]))
     gw.fault(DEVICE_DATA, "truncated")
     run = run_poller(env_for(tmp_path, gw, enlighten))
     assert run.code == 0, run.output
     db = tmp_path / "state" / "homepower.db"
-    assert len(table(db, "inverter_reading")) > 0 and table(db, "inverter_energy") == []
-    assert len(panel_warnings(run.stderr)) == 1
+    stored = len(table(db, "inverter_reading"))
+    assert stored > 0 and table(db, "inverter_energy") == []
+    (warned,) = panel_warnings(run.stderr)
+    # what was stored and what was not: not "skipped", which read as if the reports were lost too
+    assert f"stored {stored} panel report(s) ({stored} new); not stored: " in warned, warned
+    assert DEVICE_DATA in warned.split("not stored: ")[1] and "skipped" not in warned
+
+
+class TamperedRoof(Roof):
+    """A roof whose gateway garbles one micro-inverter's entry in /api/v1/production/inverters."""
+
+    tamper: dict = {}
+
+    def inverters_body(self, now=None):
+        entries = json.loads(super().inverters_body(now))
+        entries[1].update(self.tamper)
+        return json.dumps(entries)
+
+
+@pytest.mark.parametrize(
+    "tamper, why",
+    [
+        ({"lastReportWatts": -40}, "below 0"),
+        ({"lastReportWatts": 5000, "maxReportWatts": 6000}, "beyond the plausible"),
+        ({"lastReportWatts": 400, "maxReportWatts": 300}, "above its maxReportWatts"),
+        ({"lastReportDate": int(time.time()) + 30 * 86400}, "after this poll"),
+        ({"lastReportDate": "yesterday"}, "not a number"),
+    ],
+)
+def test_one_implausible_inverter_entry_is_left_out_the_others_stored(tamper, why, tmp_path, gateway, enlighten):
+    roof = TamperedRoof.planes([(6, 180, 35)])
+    roof.tamper = tamper
+    gw = gateway(roof=roof)
+    run = run_poller(env_for(tmp_path, gw, enlighten))
+    assert run.code == 0, run.output
+    bad = roof.panels[1].serial
+    stored = {r["serial"] for r in table(tmp_path / "state" / "homepower.db", "inverter_reading")}
+    assert stored == {p.serial for p in roof.panels} - {bad}
+    (warned,) = panel_warnings(run.stderr)
+    assert f"1 implausible entry left out ({INVERTERS} {bad}: " in warned and why in warned, warned
+    assert enlighten.password not in run.stderr and "stored 5 panel report(s)" in warned
 
 
 @pytest.mark.parametrize("fault", ["hang", "trickle"])
@@ -217,6 +257,25 @@ def test_a_slow_panel_endpoint_is_cut_at_envoy_timeout(fault, tmp_path, gateway,
     assert "within 3 s (ENVOY_TIMEOUT" in warned
     assert took < 20  # not ENVOY_RETRY_S of retries: a slow per-panel answer is not waited out
     assert [r["path"] for r in gw.requests].count(INVERTERS) == 1
+
+
+def test_a_panel_endpoint_cut_by_the_runs_deadline_says_so(tmp_path, gateway, enlighten):
+    # ENVOY_RETRY_S=0: the run's limit is ENVOY_TIMEOUT, and the reading (0.3 s a request) used part of it
+    gw = gateway(roof=Roof.planes([(6, 180, 35)]), delay=0.3)
+    gw.fault(INVERTERS, "hang")
+    run = run_poller(env_for(tmp_path, gw, enlighten, ENVOY_TIMEOUT="4", ENVOY_RETRY_S="0"))
+    assert run.code == 0, run.output
+    assert len(rows(tmp_path / "state" / "homepower.db")) == 1
+    (warned,) = panel_warnings(run.stderr)
+    found = re.search(
+        r"within ([\d.]+) s \(what was left of the run's limit, ENVOY_RETRY_S \+ ENVOY_TIMEOUT = 4 s, after "
+        r"([\d.]+) s on the reading;",
+        warned,
+    )
+    assert found, warned
+    left, spent = float(found[1]), float(found[2])
+    assert spent >= 0.9 and left == pytest.approx(4 - spent, abs=0.15)
+    assert "(ENVOY_TIMEOUT" not in warned
 
 
 def test_panels_on_mariadb_too(tmp_path, gateway, enlighten, mysql_database):

@@ -149,16 +149,25 @@ class GatewayClient:
             yield
 
     _extra_s: float | None = None  # set by ``finishing``: what follows the reading gets this long, no retry
+    _extra_cut: str = ""  # why it gets no longer: ENVOY_TIMEOUT, or what was left of the run's deadline
 
     def finishing(self, budget_s: float) -> None:
         """From now on (the reading is stored; what follows is extra): no retry after a failure, and at most
         ``budget_s`` more seconds, never past the run's deadline."""
         self._extra_s = budget_s
+        self._extra_cut = "ENVOY_TIMEOUT"
         self._no_retry = "the reading is stored; what follows it is not retried"
         self.retry_s = 0.0
         self._deadline = self._first_failure = None  # the reading's retry window is over
         if self._run is not None:
-            self.limit_s = min(self.limit_s, self.elapsed() + budget_s)
+            spent, limit = self.elapsed(), self.limit_s
+            if limit - spent < budget_s:  # the reading took most of the run: what is left of it cuts first
+                self._extra_s = max(limit - spent, 0.0)
+                self._extra_cut = (
+                    f"what was left of the run's limit, ENVOY_RETRY_S + ENVOY_TIMEOUT = {limit:g} s, after "
+                    f"{spent:.1f} s on the reading"
+                )
+            self.limit_s = min(limit, spent + budget_s)
             self._run.seconds = self.limit_s
 
     def elapsed(self) -> float:
@@ -191,8 +200,8 @@ class GatewayClient:
 
     def _slow_extra(self, path: str) -> UnreachableError:
         return UnreachableError(
-            f"gateway {self.base_url} did not finish answering {path} within {self._extra_s:g} s (ENVOY_TIMEOUT; "
-            f"after the reading nothing is retried)"
+            f"gateway {self.base_url} did not finish answering {path} within {self._extra_s:.3g} s "
+            f"({self._extra_cut}; after the reading nothing is retried)"
         )
 
     def _send(self, path: str, headers: dict[str, str], auth: bool, cap: int) -> Answer:

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from homepower.errors import DataError
 from homepower.gateway import parse
-from homepower.gateway.inverters import QUIRKS, serial_of, unix_time
+from homepower.gateway.inverters import QUIRKS, serial_of, unix_time, why
 
 PATH = "/ivp/pdm/device_data"
 # The recorded bodies are 15-43 KiB for up to 22 devices, about 2 KiB a device; the device limit is 50 on
@@ -38,6 +38,7 @@ class IntervalEnergy(NamedTuple):
 class DeviceData(NamedTuple):
     intervals: list[IntervalEnergy]
     cut: bool  # the gateway listed as many devices as its limit allows: some inverters may be missing
+    skipped: tuple[str, ...] = ()  # devices left out as malformed, each naming its serial and why
 
 
 def offered(firmware: tuple[int, ...]) -> bool:
@@ -88,25 +89,40 @@ def parse_device_data(text: str | dict) -> DeviceData:
         count(data.get("deviceDataLimit"), "deviceDataLimit"),
     )
     out: list[IntervalEnergy] = []
+    skipped: list[str] = []
     for key, device in data.items():
         if key in ("deviceCount", "deviceDataLimit"):
             continue
-        if not isinstance(device, dict):
-            raise DataError(f"gateway {PATH} has a device {parse._short(key)} that is not an object; nothing stored")
-        if device.get("devName") != PCU or device.get("active") is False:
+        try:
+            found = _device(key, device)
+        except DataError as exc:  # one bad device does not cost the others' intervals
+            skipped.append(why(exc, PATH))
             continue
-        serial = serial_of(device.get("sn"), PATH, "sn")
-        channels = device.get("channels")
-        if not isinstance(channels, list):
-            raise DataError(f"gateway {PATH} gives {serial} no list of channels; nothing stored")
-        found = [i for i in (_interval(serial, c) for c in channels) if i is not None]
-        if not found:
-            continue
-        newest = max(i.end_utc for i in found)
-        last = [i for i in found if i.end_utc == newest]
-        out.append(IntervalEnergy(serial, newest, max(i.seconds for i in last), sum(i.wh for i in last)))
+        if found is not None:
+            out.append(found)
     cut = devices is not None and limit is not None and devices >= limit
-    return DeviceData(out, cut)
+    return DeviceData(out, cut, tuple(skipped))
+
+
+def _device(key: str, device: Any) -> IntervalEnergy | None:
+    """A micro-inverter's newest interval; None for another device, an inactive one or one without any."""
+    if not isinstance(device, dict):
+        raise DataError(f"gateway {PATH} has a device {parse._short(key)} that is not an object")
+    if device.get("devName") != PCU or device.get("active") is False:
+        return None
+    serial = serial_of(device.get("sn"), PATH, "sn")
+    channels = device.get("channels")
+    if not isinstance(channels, list):
+        raise DataError(f"gateway {PATH} gives {serial} no list of channels")
+    try:
+        found = [i for i in (_interval(serial, c) for c in channels) if i is not None]
+    except DataError as exc:
+        raise DataError(f"{serial}: {why(exc, PATH)}") from exc
+    if not found:
+        return None
+    newest = max(i.end_utc for i in found)
+    last = [i for i in found if i.end_utc == newest]
+    return IntervalEnergy(serial, newest, max(i.seconds for i in last), sum(i.wh for i in last))
 
 
 ENDPOINT = parse.Endpoint("ivp_pdm_device_data", PATH, CAP, parse_device_data, quirks=QUIRKS, optional=True)

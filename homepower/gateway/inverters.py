@@ -20,11 +20,17 @@ PATH = "/api/v1/production/inverters"
 CAP = 512 * parse.KIB
 MICRO_INVERTER = 1  # devType of a PV micro-inverter (IQ6/7/8)
 MAX_SERIAL = 20  # inverter_reading.serial is VARCHAR(20); Enphase serials have 12 digits
-MAX_WATTS = 1e5  # a micro-inverter gives a few hundred W; beyond this the answer is corrupt
+# The largest micro-inverter (a two-panel IQ8D) gives under 700 W; a report above this is no inverter's.
+MAX_WATTS = 1000.0
 # Report times the gateway may hold: from Enphase's first gateways to well past any clock error.
 FIRST_REPORT = 946684800  # 2000-01-01
 LAST_REPORT = 4102444800  # 2100-01-01
 _EPOCH = datetime(1970, 1, 1)
+
+
+class Inverters(NamedTuple):
+    reports: list[InverterReport]
+    skipped: list[str]  # entries left out as implausible, each naming its serial and why
 
 
 class InverterReport(NamedTuple):
@@ -70,33 +76,56 @@ def serial_of(value: Any, endpoint: str, field: str) -> str:
     return value.strip()
 
 
-def parse_inverters(text: str | list) -> list[InverterReport]:
+def parse_inverters(text: str | list) -> Inverters:
     """Every micro-inverter's last report. Firmware 4.10 and later give each entry a ``devType``: 1 is a PV
     micro-inverter, 11 an AC battery's inverter (8.2.4382_ACB), which is no panel and is left out, as
     pyenphase does; below 4.10 every entry is a micro-inverter. An entry never reported (time 0) is left
-    out. Anything else malformed: DataError, nothing stored from this answer."""
+    out. An entry that is malformed or implausible is left out and listed in ``skipped``: one bad inverter
+    does not cost the others' reports. An answer that is not a list of them: DataError, nothing stored."""
     data = parse.load_json(text, PATH)
     if not isinstance(data, list):
         raise DataError(f"gateway {PATH} is not a list of inverters; nothing stored")
     out: list[InverterReport] = []
+    skipped: list[str] = []
     for entry in data:
-        if not isinstance(entry, dict):
-            raise DataError(f"gateway {PATH} has an entry that is not an object; nothing stored")
-        if entry.get("devType", MICRO_INVERTER) != MICRO_INVERTER:
+        try:
+            report = _report(entry)
+        except DataError as exc:
+            skipped.append(str(exc))
             continue
+        if report is not None:
+            out.append(report)
+    return Inverters(out, skipped)
+
+
+def why(exc: DataError, endpoint: str) -> str:
+    """A DataError's reason without the endpoint before it or the "nothing stored" after it."""
+    text = str(exc).removeprefix(f"gateway {endpoint} ")
+    return text.removesuffix("; nothing stored")
+
+
+def _report(entry: Any) -> InverterReport | None:
+    if not isinstance(entry, dict):
+        raise DataError(f"an entry that is not an object ({parse._short(entry)})")
+    if entry.get("devType", MICRO_INVERTER) != MICRO_INVERTER:
+        return None
+    try:
         serial = serial_of(entry.get("serialNumber"), PATH, "serialNumber")
+    except DataError as exc:
+        raise DataError(f"an entry: {why(exc, PATH)}") from exc
+    try:
         when = unix_time(entry.get("lastReportDate"), PATH, "lastReportDate")
-        if when is None:
-            continue
-        out.append(
-            InverterReport(
-                serial,
-                when,
-                parse.number(entry.get("lastReportWatts"), PATH, "lastReportWatts", limit=MAX_WATTS),
-                parse.number(entry.get("maxReportWatts"), PATH, "maxReportWatts", limit=MAX_WATTS),
-            )
-        )
-    return out
+        watts = parse.number(entry.get("lastReportWatts"), PATH, "lastReportWatts", limit=MAX_WATTS)
+        top = parse.number(entry.get("maxReportWatts"), PATH, "maxReportWatts", limit=MAX_WATTS)
+    except DataError as exc:
+        raise DataError(f"{serial}: {why(exc, PATH)}") from exc
+    if when is None:
+        return None
+    if watts is not None and watts < 0:
+        raise DataError(f"{serial}: lastReportWatts={watts:g}, below 0")
+    if watts is not None and top is not None and watts > top:
+        raise DataError(f"{serial}: lastReportWatts={watts:g}, above its maxReportWatts={top:g}")
+    return InverterReport(serial, when, watts, top)
 
 
 # A refusal here is said (the panels go unrecorded), also when /auth/check_jwt accepted the token: no

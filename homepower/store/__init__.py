@@ -23,7 +23,7 @@ from homepower.store.calibration import CalibrationQueries, CalibrationStore
 from homepower.store.core import CoreStore, Database
 from homepower.store.forecasts import ForecastQueries, ForecastStore
 from homepower.store.history import HistoryQueries, HistoryStore
-from homepower.store.panels import PanelQueries, PanelStore
+from homepower.store.panels import PanelHour, PanelQueries, PanelStore
 from homepower.store.report import ReportQueries, ReportStore
 from homepower.store.samples import SAMPLE_COLS, Sample, SampleQueries, SampleStore
 from homepower.store.status import StatusQueries, StatusStore
@@ -31,6 +31,7 @@ from homepower.store.status import StatusQueries, StatusStore
 __all__ = [
     "SAMPLE_COLS",
     "Database",
+    "PanelHour",
     "Sample",
     "SqlStore",
     "Store",

@@ -4,7 +4,7 @@ micro-inverter. The poll writes them with the core's ``insert_new``."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Protocol, Sequence
+from typing import Any, NamedTuple, Protocol, Sequence
 
 from homepower.dialects import parse_utc
 from homepower.store.core import Database
@@ -18,6 +18,26 @@ def _hour(bucket: Any, seen: dict[Any, datetime]) -> datetime:
         t = bucket.decode() if isinstance(bucket, (bytes, bytearray)) else str(bucket)
         found = seen[bucket] = datetime(int(t[0:4]), int(t[5:7]), int(t[8:10]), int(t[11:13]))
     return found
+
+
+class PanelHour(NamedTuple):
+    """One micro-inverter's UTC hour (naive UTC start). From ``inverter_reading``: ``wh`` is the mean reported
+    W (over an hour, its Wh) and ``max_watts`` the highest; from ``inverter_energy``: ``wh`` the Wh of the
+    intervals ending in it and ``seconds`` what they cover."""
+
+    serial: str
+    hour_utc: datetime
+    wh: float
+    max_watts: float | None = None
+    seconds: float | None = None
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any], seen: dict[Any, datetime], energy: bool) -> PanelHour:
+        serial, bucket, a, b = row
+        hour = _hour(bucket, seen)
+        if energy:
+            return cls(str(serial), hour, float(a), seconds=float(b or 0.0))
+        return cls(str(serial), hour, float(a), max_watts=None if b is None else float(b))
 
 
 class PanelStore(Protocol):
@@ -35,7 +55,7 @@ class PanelStore(Protocol):
 
     def panel_hours(
         self, serials: Sequence[str], start: datetime, end: datetime, energy: bool = False
-    ) -> list[tuple[str, datetime, float, float]]: ...
+    ) -> list[PanelHour]: ...
 
 
 class PanelQueries(Database):
@@ -141,17 +161,17 @@ class PanelQueries(Database):
 
     def panel_hours(
         self, serials: Sequence[str], start: datetime, end: datetime, energy: bool = False
-    ) -> list[tuple[str, datetime, float, float]]:
-        """Per micro-inverter and UTC hour with ``start <= hour < end``: (serial, hour start, mean reported W,
-        highest reported W) from ``inverter_reading``; with ``energy``, (serial, hour start, Wh, seconds)
-        from ``inverter_energy`` (intervals by their end). Only ``serials`` (the key's index serves each)."""
+    ) -> list[PanelHour]:
+        """Per micro-inverter and UTC hour with ``start <= hour < end``, from ``inverter_reading`` or, with
+        ``energy``, ``inverter_energy`` (intervals by their end). Only ``serials`` (the key's index serves
+        each)."""
         if not serials:
             return []
         q, p = self.q, self.dialect.placeholder
         table, when = ("inverter_energy", "end_utc") if energy else ("inverter_reading", "report_utc")
         values = f"SUM({q('wh')}), SUM({q('seconds')})" if energy else f"AVG({q('watts')}), MAX({q('watts')})"
         hour = self.dialect.hour_sql(q(when))
-        out: list[tuple[str, datetime, float, float]] = []
+        out: list[PanelHour] = []
         seen: dict[Any, datetime] = {}
         for first in range(0, len(serials), 500):  # bound the statement's parameters
             some = list(serials[first : first + 500])
@@ -161,8 +181,5 @@ class PanelQueries(Database):
                 f"GROUP BY {q('serial')}, {hour}"
             )
             params = (*some, self.dialect.to_db(start), self.dialect.to_db(end))
-            for serial, bucket, a, b in self._run(sql, params, fetch=True):
-                if a is None:
-                    continue
-                out.append((str(serial), _hour(bucket, seen), float(a), float(b or 0.0)))
+            out += [PanelHour.from_row(r, seen, energy) for r in self._run(sql, params, fetch=True) if r[2] is not None]
         return out
