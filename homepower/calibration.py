@@ -355,13 +355,11 @@ Band = tuple[float | None, float | None, float | None]  # kwh_fc (the median), k
 def bands_of(cal: Calibration, feat: Features) -> list[Band]:
     """Each hour's (median, P10, P90), kWh rounded to 5 decimals, from ``cal``; a calibration without a
     learned spread (too little history, or from an older version) gives its point forecast and no band."""
-    from solar3p.calibrate import predict
-    from solar3p.quantiles import quantiles
+    from solar3p.quantiles import calibrated_kwh
 
     if cal.spread is None:
-        return [(round(float(v), 5), None, None) for v in predict(cal, feat)]
-    q = quantiles(cal, feat, (0.5, 0.1, 0.9))
-    return [(round(float(a), 5), round(float(b), 5), round(float(c), 5)) for a, b, c in q]
+        return [(row[0], None, None) for row in calibrated_kwh(cal, feat)]
+    return [(m, p10, p90) for m, p10, p90 in calibrated_kwh(cal, feat, (0.1, 0.9))]
 
 
 def forecast_bands(

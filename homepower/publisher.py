@@ -57,7 +57,7 @@ def newest_per_hour(forecasts: Sequence[ArchivedForecast]) -> list[ArchivedForec
     return [best[t] for t in sorted(best)]
 
 
-PROBS = (0.1, 0.5, 0.9)
+BAND = (0.1, 0.9)  # P10 and P90 beside the median
 
 
 def hour_forecasts(rows: Sequence[ArchivedForecast], calibration: Any, tz: ZoneInfo) -> list[P.HourForecast]:
@@ -66,8 +66,8 @@ def hour_forecasts(rows: Sequence[ArchivedForecast], calibration: Any, tz: ZoneI
     few days) gives the median alone: the bands are left out, never invented."""
     import numpy as np
 
-    from solar3p.calibrate import features_at, predict
-    from solar3p.quantiles import quantiles
+    from solar3p.calibrate import features_at
+    from solar3p.quantiles import calibrated_kwh
 
     rows = [r for r in rows if r.gr_w is not None and r.temp is not None]
     if not rows:
@@ -92,9 +92,10 @@ def hour_forecasts(rows: Sequence[ArchivedForecast], calibration: Any, tz: ZoneI
             "published without its band until %s has them",
             command("history_collector.py --calibrate"),
         )
-        return [P.HourForecast(t, float(k)) for t, k in zip(local, predict(calibration, feat), strict=True)]
-    table = quantiles(calibration, feat, PROBS)
-    return [P.HourForecast(t, float(q[1]), float(q[0]), float(q[2])) for t, q in zip(local, table, strict=True)]
+        return [P.HourForecast(t, q[0]) for t, q in zip(local, calibrated_kwh(calibration, feat), strict=True)]
+    # The median as the collector's kwh_fc and python -m solar3p give it (one function makes all three).
+    table = calibrated_kwh(calibration, feat, BAND)
+    return [P.HourForecast(t, q[0], q[1], q[2]) for t, q in zip(local, table, strict=True)]
 
 
 def problem_now(conf: Settings, now: datetime) -> P.Problem:

@@ -123,8 +123,8 @@ def calibrated(
     distribution when it learned one) and, for ``quantiles`` (pairs of the probability as written and
     its value), ``kwh_fc_quantiles``. ``issued``: when the file was forecast, for rows without their own
     (the lead time). ValueError when quantiles are asked of a calibration without a learned spread."""
-    from solar3p.calibrate import features_at, predict
-    from solar3p.quantiles import quantiles as quantiles_of
+    from solar3p.calibrate import features_at
+    from solar3p.quantiles import calibrated_kwh
 
     feat = features_at(
         calibration,
@@ -134,22 +134,13 @@ def calibrated(
         tc=[r.tc for r in rows],
         issued=[r.issued if r.issued is not None else issued for r in rows],
     )
-    if calibration.spread is None:
-        if quantiles:
-            quantiles_of(calibration, feat, [p for _, p in quantiles])  # raises, saying what to do
-        kwh = predict(calibration, feat)[:, None]
-    else:
-        kwh = quantiles_of(calibration, feat, (0.5, *(p for _, p in quantiles)))
+    kwh = calibrated_kwh(calibration, feat, [p for _, p in quantiles])
     out = []
     for h, r, values in zip(hours, rows, kwh, strict=True):
         known = r.gr_w is not None
-        band = tuple(
-            (text, round(float(v), 5) if known else None) for (text, _), v in zip(quantiles, values[1:], strict=True)
-        )
+        band = tuple((text, v if known else None) for (text, _), v in zip(quantiles, values[1:], strict=True))
         out.append(
-            dataclasses.replace(
-                h, kwh_fc=round(float(values[0]), 5) if known else None, kwh_fc_quantiles=band if quantiles else None
-            )
+            dataclasses.replace(h, kwh_fc=values[0] if known else None, kwh_fc_quantiles=band if quantiles else None)
         )
     return out
 

@@ -390,3 +390,21 @@ def file_quantiles(
 
     document = read_meteo_file(path)
     return hour_quantiles(document.rows, cal, probs, document.issued)
+
+
+def calibrated_kwh(cal: "Calibration", feat: "Features", probs: Sequence[float] = ()) -> list[tuple[float, ...]]:
+    """Each hour of ``feat``: its calibrated median (``kwh_fc``), then its quantiles at ``probs``; kWh
+    rounded to 5 decimals. The one place the median is made: the collector and its backtest, ``python -m
+    solar3p`` and ``pv_report.py --publish`` all take it from here, so they agree to the last digit. A
+    calibration without a learned spread gives its point forecast as the median; asked for ``probs``, it
+    raises ValueError (saying what to do)."""
+    from solar3p.calibrate import predict
+
+    p = check_probabilities(probs) if len(probs) else ()
+    if cal.spread is None:
+        if p:
+            quantiles(cal, feat, p)  # raises, saying what to do
+        table = predict(cal, feat)[:, None]
+    else:
+        table = quantiles(cal, feat, (0.5, *p))
+    return [tuple(round(float(v), 5) for v in row) for row in table]

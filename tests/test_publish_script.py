@@ -36,7 +36,7 @@ PREDBAT_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 SENSORS = ("pv_forecast_today", "pv_forecast_tomorrow", "pv_forecast_d3")
 
 
-def run(tmp_path, db_url, *args, **more):
+def run_env(tmp_path, db_url, **more) -> dict:
     env = {
         "PATH": "/usr/bin:/bin",
         "DATABASE_URL": db_url,
@@ -46,6 +46,11 @@ def run(tmp_path, db_url, *args, **more):
         "HOMEPOWER_ENV_FILE": "none",
     }
     env.update(more)
+    return env
+
+
+def run(tmp_path, db_url, *args, **more):
+    env = run_env(tmp_path, db_url, **more)
     return subprocess.run(
         [sys.executable, str(ROOT / "pv_report.py"), "--publish", "--now", NOW.isoformat(), *args],
         env=env,
@@ -182,11 +187,20 @@ def test_publish_gives_home_assistant_the_sensors_and_predbat_a_solcast_forecast
         for t in starts
     ]
     expect = {t: q.values for t, q in zip(starts, hour_quantiles(rows, cal, (0.1, 0.5, 0.9)), strict=True)}
-    # ... and the median is kwh_fc as the collector computes it, within the quantile model's rounding at dawn
+    # ... and the median is kwh_fc as the collector computes it, to the digit
     kwh_fc = forecast_kwh_fc(
-        [(0, cal)], [unix(t) for t in starts], [chosen[t]["gr_w"] for t in starts], [chosen[t]["temp"] for t in starts]
+        [(0, cal)],
+        [unix(t) for t in starts],
+        [chosen[t]["gr_w"] for t in starts],
+        [chosen[t]["temp"] for t in starts],
+        [chosen[t]["tc"] for t in starts],
+        [unix(chosen[t]["issued_utc"]) for t in starts],
     )
-    assert sum(q[1] for q in expect.values()) == pytest.approx(sum(k for k in kwh_fc if k is not None), rel=0.02)
+    # (None: the hours before today, which the calibration learned from)
+    assert [q[1] for q, k in zip(expect.values(), kwh_fc, strict=True) if k is not None] == [
+        k for k in kwh_fc if k is not None
+    ]
+    assert all(k is not None for t, k in zip(starts, kwh_fc, strict=True) if t >= TODAY_UTC)
     for key, day, hours in zip(SENSORS, (15, 16, 17), (24, 24, 15), strict=True):
         attrs = json.loads(got[f"homepower/{key}"])
         entries = attrs["detailedForecast"]
@@ -349,3 +363,77 @@ def test_publishing_never_creates_or_upgrades_tables(tmp_path, broker, layout):
     assert len(lines) == 1 and "history_collector.py" in lines[0], done.stderr
     problem = json.loads(broker.retained()["homepower/problem"])
     assert problem["problem"] == "ON" and problem["exit_code"] == 78
+
+
+def test_kwh_fc_the_published_median_and_solar3p_are_one_number_at_dawn_and_dusk_too(
+    store, db_url, tmp_path, broker, installation
+):
+    """One function makes the median (solar3p.quantiles.calibrated_kwh): the collector's kwh_fc, the
+    published pv_estimate and python -m solar3p --quantiles 0.5 agree for every hour of the same forecast."""
+    chosen, cal, _ = installation
+
+    def unix(t: datetime) -> int:
+        return int(t.replace(tzinfo=timezone.utc).timestamp())
+
+    newest = {t: f for t, f in chosen.items() if f["issued_utc"] == NEW_ISSUE}
+    doc = {
+        "plaatsnaam": [{"plaats": "Rotterdam"}],
+        "issued": str(unix(NEW_ISSUE)),
+        "provider": "meteoserver",
+        "forecast": [
+            {"time": str(unix(t)), "gr_w": repr(f["gr_w"]), "tc": repr(f["tc"]), "temp": repr(f["temp"])}
+            for t, f in sorted(newest.items())
+        ],
+    }
+    meteo = tmp_path / "meteo.json"
+    meteo.write_text(json.dumps(doc))
+    path = tmp_path / "cal.json"
+    path.write_text(json.dumps(cal.as_json()))
+    env = {"METEO_FILE": str(meteo), "PV_ORIENTATION": "SE", "PV_TILT": "35"}
+    done = run(tmp_path, db_url, MQTT_URL=broker.url(), **env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    got = broker.retained(expect=10)
+    published = {}
+    for key in SENSORS:
+        for e in json.loads(got[f"homepower/{key}"])["detailedForecast"]:
+            start = datetime.fromisoformat(e["period_start"]).astimezone(timezone.utc).replace(tzinfo=None)
+            published[start] = (e["pv_estimate10"], e["pv_estimate"], e["pv_estimate90"])
+    collected = subprocess.run(
+        [sys.executable, str(ROOT / "history_collector.py"), "--from", "2025-05-16", "--to", "2025-05-17T15"],
+        env={**run_env(tmp_path, db_url), **env, "LOG_LEVEL": "ERROR"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert collected.returncode == 0, collected.stderr
+    store.commit()
+    rows = {
+        r["ts_utc"]: tuple(None if r[c] is None else float(r[c]) for c in ("kwh_fc_p10", "kwh_fc", "kwh_fc_p90"))
+        for r in store.fetch("pvhistory", ("ts_utc", "kwh_fc", "kwh_fc_p10", "kwh_fc_p90"))
+        if r["ts_utc"] >= TODAY_UTC + timedelta(days=1)
+    }
+    shown = subprocess.run(
+        [sys.executable, "-m", "solar3p", "--file", str(meteo), "--calibration", str(path)]
+        + ["--quantiles", "0.1,0.5,0.9", "--format", "json"],
+        env={**run_env(tmp_path, db_url), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert shown.returncode == 0, shown.stderr
+    solar3p = {
+        datetime.fromisoformat(r["hour_start"]).astimezone(timezone.utc).replace(tzinfo=None): r
+        for r in json.loads(shown.stdout)
+    }
+    hours = sorted(rows)
+    assert len(hours) == 24 + 15 and all(rows[t][1] is not None for t in hours)
+    for t in hours:
+        q = solar3p[t]["kwh_fc_quantiles"]
+        assert rows[t][1] == solar3p[t]["kwh_fc"] == q["0.5"], t
+        assert rows[t] == (q["0.1"], q["0.5"], q["0.9"]), t
+        assert published[t] == tuple(round(v, 4) for v in rows[t]), t
+    # Dawn and dusk are among them: hours with a little light, before and after the day's peak.
+    light = [t for t in hours if 0 < rows[t][1] < 0.1]
+    peak = max(hours[:24], key=lambda t: rows[t][1])
+    assert any(t < peak for t in light) and any(peak < t < hours[24] for t in light)
