@@ -1,4 +1,4 @@
-"""Spawn a command, wait for it, and write its wall time, exit status and peak memory as JSON.
+"""Spawn a command, wait for it, and write its wall time, CPU time, exit status and peak memory as JSON.
 
     python -S bench/launch.py REPORT_FILE COMMAND [ARG ...]
 
@@ -20,7 +20,15 @@ def main() -> int:
     _, status, usage = os.wait4(pid, 0)
     wall = time.perf_counter() - start
     with open(report, "w") as out:
-        json.dump({"wall_s": wall, "returncode": os.waitstatus_to_exitcode(status), "maxrss_kib": usage.ru_maxrss}, out)
+        json.dump(
+            {
+                "wall_s": wall,
+                "cpu_s": usage.ru_utime + usage.ru_stime,
+                "returncode": os.waitstatus_to_exitcode(status),
+                "maxrss_kib": usage.ru_maxrss,
+            },
+            out,
+        )
     return 0
 
 

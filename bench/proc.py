@@ -20,6 +20,7 @@ class Run:
     returncode: int
     stdout: str
     stderr: str
+    cpu_s: float = 0.0  # the child's user + system CPU: what it costs whatever else the cores are doing
 
     def last_line(self) -> str:
         """The last non-empty line of stderr (or stdout): the one-line reason of a failed run."""
@@ -71,7 +72,9 @@ def run(
         if launcher.returncode != 0 or not report.exists():
             raise Failed(f"could not launch {cmd[0]}: {stderr.strip().splitlines()[-1:] or 'no reason'}")
         measured = json.loads(report.read_text())
-    result = Run(measured["wall_s"], measured["maxrss_kib"], measured["returncode"], stdout, stderr)
+    result = Run(
+        measured["wall_s"], measured["maxrss_kib"], measured["returncode"], stdout, stderr, measured.get("cpu_s", 0.0)
+    )
     if check and result.returncode != 0:
         raise Failed(f"exit {result.returncode}: {result.last_line()}")
     return result

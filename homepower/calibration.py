@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from homepower.store import Store
-    from homepower.store.calibration import ForecastHour
+    from homepower.store.calibration import ForecastHour, StoredCalibration
     from solar3p.calibrate import Calibration, Features, Orientation, Plant
     from solar3p.quantiles import Spread
 
@@ -87,23 +87,21 @@ def plant(settings: Settings) -> Plant:
     return plant_of(settings.pv)
 
 
-def warn_if_fitted_for_other_settings(calibrations: list, settings: Settings) -> None:
-    """One warning line when the newest calibration was fitted under other PV_* settings than those in
-    force (it is still applied, as fitted: see docs/calibration.md)."""
+def other_settings_note(calibrations: list, settings: Settings) -> str | None:
+    """The warning when the newest calibration was fitted under other PV_* settings than those in force
+    (it is still applied, as fitted: see docs/calibration.md); None when it was not."""
     if not calibrations:
-        return
+        return None
     from solar3p.calibrate import settings_changed
 
     fitted, cal = max(calibrations, key=lambda pair: pair[0])
     changed = settings_changed(cal, plant(settings))
-    if changed:
-        log.warning(
-            "the calibration fitted %s UTC was fitted under other PV_* settings (%s changed since); kwh_fc "
-            "still uses it as fitted: run %s again",
-            _utc(fitted),
-            ", ".join(changed),
-            command("history_collector.py --calibrate"),
-        )
+    if not changed:
+        return None
+    return (
+        f"the calibration fitted {_utc(fitted)} UTC was fitted under other PV_* settings ({', '.join(changed)} "
+        f"changed since); kwh_fc still uses it as fitted: run {command('history_collector.py --calibrate')} again"
+    )
 
 
 class _Arrays:
@@ -336,17 +334,27 @@ def load_calibrations(store: Store) -> list:
     stored = store.calibrations()
     if not stored:
         return []  # the hourly run before any calibration: no numpy import (solar3p.calibrate needs it)
+    out, notes = parse_calibrations(stored)
+    for note in notes:
+        log.warning("%s", note)
+    return out
+
+
+def parse_calibrations(stored: Sequence[StoredCalibration]) -> tuple[list, list[str]]:
+    """``load_calibrations``' list from the store's rows, and the warnings about rows that do not parse."""
+    if not stored:
+        return [], []
     from solar3p.calibrate import Calibration
 
-    out = []
+    out, notes = [], []
     for row in stored:
         try:
             cal = Calibration.from_json(json.loads(row.params or ""))
         except ValueError as exc:
-            log.warning("calibration fitted %s is not usable (%s): skipped", row.fitted_utc, exc)
+            notes.append(f"calibration fitted {row.fitted_utc} is not usable ({exc}): skipped")
             continue
         out.append((int(H.epoch_s(row.fitted_utc)), cal))
-    return out
+    return out, notes
 
 
 Band = tuple[float | None, float | None, float | None]  # kwh_fc (the median), kwh_fc_p10, kwh_fc_p90

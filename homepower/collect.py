@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 from homepower import forecast as F
 from homepower import hours as H
-from homepower.calibration import bands_for, load_calibrations, warn_if_fitted_for_other_settings
 from homepower.errors import DataError
 from homepower.forecast_join import ArchivedForecast, Joined
+from homepower.hourcache import AHEAD_HOURS, InForce
 from homepower.hours import Energy, Hour, Series
 from homepower.settings import PVSettings, Settings
 from solar3p.errors import MeteoFileError
@@ -300,8 +300,10 @@ def _collect_hours(
     extra: list[ArchivedForecast],
 ) -> list[HourRow]:
     updated = now_utc.replace(microsecond=0)
-    calibrations = load_calibrations(store)
-    warn_if_fitted_for_other_settings(calibrations, settings)
+    stored = store.calibrations()
+    calibrations = InForce(stored, settings) if stored else None  # reads no numpy: see homepower.hourcache
+    if calibrations is not None:
+        calibrations.warn()
     rows: list[HourRow] = []
     # A year at a time keeps memory bounded for decade-long backfills; every hour's answer depends
     # only on the readings and forecasts of that hour, so chunking changes nothing in the result.
@@ -310,14 +312,15 @@ def _collect_hours(
         counters = read_counters(store, chunk)
         joined = F.join(store, [h.start for h in chunk], settings, extra)
         chosen = [j.forecast for j in joined.values() if j.forecast is not None]
-        kwh = F.s3p_kwh(chosen, settings.pv, settings.state_dir)
+        ahead = _Ahead(store, settings, chunk[-1].start)
+        kwh = F.s3p_kwh(chosen, settings.pv, settings.state_dir, ahead.forecasts)
         part = build_rows(chunk, counters, joined, kwh, updated, max_power_w(settings.pv))
         if request.kind == "recent":
             part = recent_selection(store, part, chunk[-1].start)
-        if calibrations:  # kwh_fc from the newest calibration fitted before each hour began
+        if calibrations is not None:  # kwh_fc from the newest calibration fitted before each hour began
             part = [
                 r if band is None else replace(r, kwh_fc=band[0], kwh_fc_p10=band[1], kwh_fc_p90=band[2])
-                for r, band in zip(part, bands_for(calibrations, part), strict=True)
+                for r, band in zip(part, calibrations.bands(part, ahead.rows), strict=True)
             ]
         if not request.dry_run:
             write_rows(store, part)
@@ -327,6 +330,37 @@ def _collect_hours(
         known = sum(r.kwh_pv is not None for r in rows)
         log.info("stored %d pvhistory row(s) (%d with kwh_pv, %d NULL)", len(rows), known, len(rows) - known)
     return rows
+
+
+class _Ahead:
+    """The forecasts the join picks, from the archive as it is, for the hours after ``last`` that it covers:
+    what the next runs will ask for until a new download. Read only when a cache misses (homepower.hourcache)."""
+
+    def __init__(self, store: Store, settings: Settings, last: datetime) -> None:
+        self.store, self.settings, self.last = store, settings, last
+        self._found: list[ArchivedForecast] | None = None
+
+    def forecasts(self) -> list[ArchivedForecast]:
+        if self._found is None:
+            starts = [self.last + i * H.HOUR for i in range(1, AHEAD_HOURS + 1)]
+            joined = F.join(self.store, starts, self.settings)
+            self._found = [j.forecast for j in joined.values() if j.forecast is not None]
+        return self._found
+
+    def rows(self) -> list[_Weather]:
+        """The same as the weather of the rows they will give (rounded as build_rows rounds it)."""
+        return [_Weather(f.ts_utc, _num(f.gr_w), _num(f.tc), _num(f.temp), f.issued_utc) for f in self.forecasts()]
+
+
+@dataclass(frozen=True)
+class _Weather:
+    """What a row's band is computed from (``homepower.calibration.bands_for``)."""
+
+    ts_utc: datetime
+    gr_w: float | None
+    tc: float | None
+    temp: float | None
+    forecast_issued: datetime | None
 
 
 def write_rows(store: Store, rows: Sequence[HourRow]) -> None:

@@ -15,8 +15,9 @@ import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
+from homepower.hourcache import code_digest, newest, number, read_envelope, write_envelope
 from homepower.forecast_join import FILE_PROVIDER, ArchivedForecast, Joined, choose_all
 from homepower.settings import PVSettings, Settings
 from solar3p.environment import command
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1)
 STATE_NAME = "forecast-archive.json"  # which METEO_FILE content each database has archived
 CACHE_NAME = "solar3p-cache.json"  # solar3p's kWh per forecast value, for the PV settings in its head
-CACHE_MAX = 40_000  # entries kept (~4 years of hours, ~2 MB read per run); then the oldest half goes
+CACHE_MAX = 20_000  # entries kept, the newest hours (~2 years, ~1 MB read per run)
 VALUE_COLS = ("gr_w", "tc", "temp", "gr", "sd", "lc", "mc", "hc", "vis", "prec", "elev", "az")
 
 
@@ -258,68 +259,66 @@ def _value_key(f: ArchivedForecast) -> str:
     return f"{int((f.ts_utc - EPOCH).total_seconds())}|{f.gr_w!r}|{f.temp!r}"
 
 
-def _model_head(pv: PVSettings) -> str | None:
+def model_head(pv: PVSettings) -> str | None:
     """What every modelled number depends on: the PV settings, solar3p's code, pvlib's version."""
     import importlib.metadata
 
     import solar3p
 
-    package = Path(solar3p.__file__).resolve().parent
+    code = code_digest(Path(solar3p.__file__).resolve().parent)
     try:
-        code = hashlib.sha256()
-        for source in sorted(package.glob("*.py")):
-            code.update(source.name.encode() + b"\0" + source.read_bytes())
         pvlib = importlib.metadata.version("pvlib")
-    except (OSError, importlib.metadata.PackageNotFoundError):
+    except importlib.metadata.PackageNotFoundError:
         return None
-    head = {"pv": asdict(pv), "solar3p": code.hexdigest(), "pvlib": pvlib}
+    if code is None:
+        return None
+    head = {"pv": asdict(pv), "solar3p": code, "pvlib": pvlib}
     return hashlib.sha256(json.dumps(head, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def s3p_kwh(forecasts: Sequence[ArchivedForecast], pv: PVSettings, cache_dir: Path | None) -> dict[str, float | None]:
+def s3p_kwh(
+    forecasts: Sequence[ArchivedForecast],
+    pv: PVSettings,
+    cache_dir: Path | None,
+    ahead: Callable[[], Sequence[ArchivedForecast]] = tuple,
+) -> dict[str, float | None]:
     """solar3p's kWh for each forecast (keyed by ``kwh_key``), the same number ``python -m solar3p``
     gives for that row of its file. Taken from the cache in ``cache_dir`` (STATE_DIR) when modelled
-    before with the same settings, code and pvlib; the rest modelled in one call and remembered."""
+    before with the same settings, code and pvlib; the rest modelled in one call, with the forecasts
+    ``ahead()`` gives (the hours the next runs will ask for), and remembered."""
     wanted = {_value_key(f): f for f in forecasts}
     if not wanted:
         return {}
-    head = _model_head(pv)
+    head = model_head(pv)
     cache = Path(cache_dir) / CACHE_NAME if cache_dir is not None and head is not None else None
     known: dict[str, float | None] = {}
-    if cache is not None:
-        stored = _read_json(cache)
-        if stored.get("head") == head and isinstance(stored.get("kwh"), dict):
-            known = stored["kwh"]
-    missing = [f for k, f in wanted.items() if k not in known]
+    if cache is not None and head is not None:
+        stored = read_envelope(cache, head)
+        if stored is not None and isinstance(stored.get("kwh"), dict):
+            known = {k: v for k, v in stored["kwh"].items() if v is None or number(v)}
+    missing = {k: f for k, f in wanted.items() if k not in known}
     if missing:
         from solar3p.meteo import MeteoRow
         from solar3p.model import hourly_kwh  # pandas/pvlib load here, only for forecasts not modelled yet
 
+        hours = {f.ts_utc for f in missing.values()}  # one forecast per hour: modelled[] is keyed by the hour
+        missing.update({k: f for f in ahead() if (k := _value_key(f)) not in known and f.ts_utc not in hours})
+        todo = list(missing.values())
         rows = [
             MeteoRow(
                 int((f.ts_utc - EPOCH).total_seconds()), "", None, None, f.temp, None, f.gr_w, None, f.tc, *[None] * 5
             )
-            for f in missing
+            for f in todo
         ]
         modelled = hourly_kwh(rows, pv)
-        fresh = {_value_key(f): modelled[r.time] for f, r in zip(missing, rows, strict=True)}
+        fresh = {_value_key(f): modelled[r.time] for f, r in zip(todo, rows, strict=True)}
         known = dict(known, **fresh)
         if cache is not None:
-            _write_cache(cache, head, known)
+            write_envelope(
+                cache, {"head": head, "kwh": newest(known, CACHE_MAX)}, "the forecast will be modelled again next run"
+            )
     return {k: known.get(k) for k in wanted}
 
 
 def kwh_key(f: ArchivedForecast) -> str:
     return _value_key(f)
-
-
-def _write_cache(cache: Path, head: str | None, kwh: dict[str, float | None]) -> None:
-    if len(kwh) > CACHE_MAX:  # keep the newest hours: old ones are rerun rarely, and modelled again then
-        newest = sorted(kwh, key=lambda k: int(k.split("|", 1)[0]), reverse=True)[: CACHE_MAX // 2]
-        kwh = {k: kwh[k] for k in newest}
-    from homepower.files import write_atomic
-
-    try:
-        write_atomic(cache, json.dumps({"head": head, "kwh": kwh}, separators=(",", ":")), mode=0o644)
-    except OSError as exc:
-        log.warning("cannot write %s (%s): the forecast will be modelled again next run", cache, exc)
