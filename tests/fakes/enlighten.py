@@ -31,14 +31,13 @@ import base64
 import json
 import secrets
 import socket
-import ssl
 import sys
-import threading
 import time
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
 
+from .loopback import LoopbackServer
 from .manners import Manner, MannerMixin
 
 OWNER_LIFETIME_S = 365 * 86400
@@ -210,7 +209,12 @@ class _Server(ThreadingHTTPServer):
     fake: FakeEnlighten
 
 
-class FakeEnlighten:
+class FakeEnlighten(LoopbackServer):
+    server_class = _Server
+    handler_class = _Handler
+    cert_name = "enlighten"
+    keep_port = True  # --port, and a restart keeps its address
+
     def __init__(
         self,
         user: str = "owner@example.com",
@@ -250,47 +254,12 @@ class FakeEnlighten:
         self.login_attempts = 0
         self.failed_logins = 0
         self.codes_sent = 0
-        self.stopping = False
-        self._server: _Server | None = None
 
     @property
     def lifetime_s(self) -> float:
         if self.token_lifetime_s is not None:
             return self.token_lifetime_s
         return INSTALLER_LIFETIME_S if self.account == "installer" else OWNER_LIFETIME_S
-
-    @property
-    def url(self) -> str:
-        return f"{'https' if self.tls_dir else 'http'}://127.0.0.1:{self.port}"
-
-    def start(self) -> "FakeEnlighten":
-        server = _Server(("127.0.0.1", self.port), _Handler)
-        server.fake = self
-        self.port = server.server_address[1]
-        if self.tls_dir is not None:
-            from .certs import make_cert
-
-            self.cert, key = make_cert(self.tls_dir, "enlighten", "127.0.0.1")
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(self.cert, key)
-            server.socket = context.wrap_socket(server.socket, server_side=True)
-        self._server = server
-        self.stopping = False
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.stopping = True
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "FakeEnlighten":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 def main(argv=None) -> int:

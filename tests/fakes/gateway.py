@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 
 from . import serve_until_interrupted
 from .certs import cert_fingerprint, make_cert
+from .loopback import LoopbackServer
 from .manners import Manner, MannerMixin
 from .roof import Roof
 
@@ -188,7 +189,11 @@ class _Handler(MannerMixin):
         self.respond(status, body, content_type, (headers or {}).items())
 
 
-class FakeGateway:
+class FakeGateway(LoopbackServer):
+    server_class = _Server
+    handler_class = _Handler
+    keep_port = True  # port=, and the outage's restart keeps its address
+
     def __init__(
         self,
         firmware_dir: Path | str | None = None,
@@ -236,8 +241,6 @@ class FakeGateway:
         self._faults: dict[str, list] = {}
         self._conns: set = set()
         self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._timer: threading.Timer | None = None
         self.context = self._context() if tls else None
 
@@ -257,22 +260,10 @@ class FakeGateway:
             raise RuntimeError("a plain-HTTP fake gateway has no certificate")
         return cert_fingerprint(self.cert)
 
-    def start(self) -> "FakeGateway":
-        server = _Server(("127.0.0.1", self.port), _Handler)
-        server.fake = self
-        self.port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        super().stop()
         self._drop_connections()
 
     def _drop_connections(self) -> None:
@@ -284,12 +275,6 @@ class FakeGateway:
                 conn.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-
-    def __enter__(self) -> "FakeGateway":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def outage(self, seconds: float) -> None:
         """Refuse connections (nothing listens on the port) for ``seconds``: the nightly 23:00 outage."""

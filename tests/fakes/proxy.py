@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import select
 import socket
-import threading
 from socketserver import StreamRequestHandler, ThreadingTCPServer
+
+from tests.fakes.loopback import LoopbackServer
 
 
 class _Handler(StreamRequestHandler):
@@ -22,7 +23,7 @@ class _Handler(StreamRequestHandler):
         if method != "CONNECT":
             self.wfile.write(b"HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             return
-        self.server.proxy.tunnels.append(target)
+        self.server.fake.tunnels.append(target)
         host, _, port = target.rpartition(":")
         try:
             upstream = socket.create_connection((host.strip("[]"), int(port)), timeout=5)
@@ -33,7 +34,7 @@ class _Handler(StreamRequestHandler):
         self.wfile.flush()
         client = self.connection
         with upstream:
-            while not self.server.proxy.stopping:
+            while not self.server.fake.stopping:
                 ready, _, _ = select.select([client, upstream], [], [], 0.2)
                 for sock in ready:
                     data = sock.recv(65536)
@@ -45,37 +46,12 @@ class _Handler(StreamRequestHandler):
 class _Server(ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
-    proxy: FakeProxy
+    fake: FakeProxy
 
 
-class FakeProxy:
+class FakeProxy(LoopbackServer):
+    server_class = _Server
+    handler_class = _Handler
+
     def __init__(self) -> None:
         self.tunnels: list[str] = []
-        self.stopping = False
-        self.port = 0
-        self._server: _Server | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> FakeProxy:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.proxy = self
-        self.port = server.server_address[1]
-        self._server = server
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.stopping = True
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeProxy:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

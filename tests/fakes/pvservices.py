@@ -37,6 +37,7 @@ from typing import Sequence
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
+from tests.fakes.loopback import LoopbackServer
 from tests.fakes.manners import Manner, MannerMixin
 
 NOT_FOUND_PAGE = b"<!DOCTYPE html><html><head><title>404 Not Found</title></head><body>Page not found</body></html>"
@@ -205,7 +206,10 @@ class _Server(ThreadingHTTPServer):
     fake: FakePVServices
 
 
-class FakePVServices:
+class FakePVServices(LoopbackServer):
+    server_class = _Server
+    handler_class = _Handler
+
     def __init__(
         self,
         lat_tz: str = "Europe/Amsterdam",
@@ -232,13 +236,6 @@ class FakePVServices:
         self.sc_mode: str | None = None
         self.requests: list[tuple[str, dict[str, str], dict[str, str], str]] = []
         self.lock = threading.Lock()
-        self.stopping = False
-        self.port = 0
-        self._server: _Server | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     # what the services compute ----------------------------------------------------------------------
     def _power_w(self, moment: datetime, lat: float, lon: float, dec: float, az_south: float, kwp: float,
@@ -328,25 +325,3 @@ class FakePVServices:
                 }
             )
         return items
-
-    # running --------------------------------------------------------------------------------------------
-    def start(self) -> FakePVServices:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self.port = server.server_address[1]
-        self._server = server
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.stopping = True
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakePVServices:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

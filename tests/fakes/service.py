@@ -7,11 +7,10 @@ self-signed certificate (``cert``)."""
 from __future__ import annotations
 
 import json
-import ssl
-import threading
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
+from tests.fakes.loopback import LoopbackServer
 from tests.fakes.manners import Manner, MannerMixin
 
 
@@ -52,7 +51,10 @@ class _Server(ThreadingHTTPServer):
         return pair
 
 
-class FakeService:
+class FakeService(LoopbackServer):
+    server_class = _Server
+    handler_class = _Handler
+
     def __init__(self, manner: Manner | None = None, tls_dir: Path | None = None) -> None:
         self.manner = manner or Manner()
         self.tls_dir = tls_dir
@@ -61,38 +63,3 @@ class FakeService:
         self.calls: list[tuple[str, str]] = []
         self.headers: list[dict[str, str]] = []
         self.connections = 0
-        self.stopping = False
-        self.port = 0
-        self._server: _Server | None = None
-
-    @property
-    def url(self) -> str:
-        return f"{'https' if self.tls_dir else 'http'}://127.0.0.1:{self.port}"
-
-    def start(self) -> FakeService:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self.port = server.server_address[1]
-        if self.tls_dir is not None:
-            from tests.fakes.certs import make_cert
-
-            self.cert, key = make_cert(self.tls_dir, "service", "127.0.0.1")
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(self.cert, key)
-            server.socket = context.wrap_socket(server.socket, server_side=True)
-        self._server = server
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.stopping = True
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeService:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
