@@ -141,23 +141,14 @@ class PanelQueries(Database):
         self, serials: Sequence[str], start: datetime, end: datetime
     ) -> list[tuple[str, datetime, float]]:
         """(serial, hour start, Wh) of ``inverter_hour`` with ``start <= hour < end`` (naive UTC)."""
-        if not serials:
-            return []
-        q, p = self.q, self.dialect.placeholder
-        out: list[tuple[str, datetime, float]] = []
+        q = self.q
         seen: dict[Any, datetime] = {}
-        for first in range(0, len(serials), 500):
-            some = list(serials[first : first + 500])
-            sql = (
-                f"SELECT {q('serial')}, {self.dialect.hour_sql(q('hour_utc'))}, {q('wh')} FROM {q('inverter_hour')} "
-                f"WHERE {q('serial')} IN ({self.dialect.params(len(some))}) AND {q('hour_utc')} >= {p} "
-                f"AND {q('hour_utc')} < {p}"
-            )
-            params = (*some, self.dialect.to_db(start), self.dialect.to_db(end))
-            for serial, bucket, wh in self._run(sql, params, fetch=True):
-                if wh is not None:
-                    out.append((str(serial), _hour(bucket, seen), float(wh)))
-        return out
+        select = f"{q('serial')}, {self.dialect.hour_sql(q('hour_utc'))}, {q('wh')}"
+        return [
+            (str(serial), _hour(bucket, seen), float(wh))
+            for serial, bucket, wh in self._per_serials(select, "inverter_hour", "hour_utc", serials, start, end)
+            if wh is not None
+        ]
 
     def panel_hours(
         self, serials: Sequence[str], start: datetime, end: datetime, energy: bool = False
@@ -165,21 +156,35 @@ class PanelQueries(Database):
         """Per micro-inverter and UTC hour with ``start <= hour < end``, from ``inverter_reading`` or, with
         ``energy``, ``inverter_energy`` (intervals by their end). Only ``serials`` (the key's index serves
         each)."""
-        if not serials:
-            return []
-        q, p = self.q, self.dialect.placeholder
+        q = self.q
         table, when = ("inverter_energy", "end_utc") if energy else ("inverter_reading", "report_utc")
         values = f"SUM({q('wh')}), SUM({q('seconds')})" if energy else f"AVG({q('watts')}), MAX({q('watts')})"
         hour = self.dialect.hour_sql(q(when))
-        out: list[PanelHour] = []
+        rows = self._per_serials(
+            f"{q('serial')}, {hour}, {values}", table, when, serials, start, end, f" GROUP BY {q('serial')}, {hour}"
+        )
         seen: dict[Any, datetime] = {}
-        for first in range(0, len(serials), 500):  # bound the statement's parameters
+        return [PanelHour.from_row(r, seen, energy) for r in rows if r[2] is not None]
+
+    def _per_serials(
+        self,
+        select: str,
+        table: str,
+        when: str,
+        serials: Sequence[str],
+        start: datetime,
+        end: datetime,
+        tail: str = "",
+    ) -> list[Any]:
+        """``SELECT select FROM table`` over the rows of ``serials`` with ``start <= when < end`` (naive UTC),
+        then ``tail``: 500 serials a statement, to bound its parameters (the key's index serves each)."""
+        q, p = self.q, self.dialect.placeholder
+        out: list[Any] = []
+        for first in range(0, len(serials), 500):
             some = list(serials[first : first + 500])
             sql = (
-                f"SELECT {q('serial')}, {hour}, {values} FROM {q(table)} "
-                f"WHERE {q('serial')} IN ({self.dialect.params(len(some))}) AND {q(when)} >= {p} AND {q(when)} < {p} "
-                f"GROUP BY {q('serial')}, {hour}"
+                f"SELECT {select} FROM {q(table)} WHERE {q('serial')} IN ({self.dialect.params(len(some))}) "
+                f"AND {q(when)} >= {p} AND {q(when)} < {p}{tail}"
             )
-            params = (*some, self.dialect.to_db(start), self.dialect.to_db(end))
-            out += [PanelHour.from_row(r, seen, energy) for r in self._run(sql, params, fetch=True) if r[2] is not None]
+            out += self._run(sql, (*some, self.dialect.to_db(start), self.dialect.to_db(end)), fetch=True)
         return out

@@ -54,27 +54,23 @@ class StatusStore(Protocol):
 
 
 class StatusQueries(Database):
+    def _at_newest(self, table: str, col: str, select: str) -> tuple[Any, list] | None:
+        """(the newest ``col`` of ``table`` as stored, ``select`` over the rows holding it), or None when empty."""
+        newest = self._newest_raw(table, col)
+        if newest is None:
+            return None
+        sql = f"SELECT {select} FROM {self.q(table)} WHERE {self.q(col)} = {self.dialect.placeholder}"
+        return newest, self._run(sql, (newest,), fetch=True)
+
     def newest_forecast(self) -> NewestForecast | None:
         """The newest archived forecast issue: when, by whom, the first and last hour it covers."""
-        issued = self._newest_raw("forecast", "issued_utc")
-        if issued is None:
-            return None
-        p = self.dialect.placeholder
-        sql = (
-            f"SELECT MIN({self.q('ts_utc')}), MAX({self.q('ts_utc')}), MAX({self.q('provider')}) "
-            f"FROM {self.q('forecast')} WHERE {self.q('issued_utc')} = {p}"
+        q = self.q
+        found = self._at_newest(
+            "forecast", "issued_utc", f"MIN({q('ts_utc')}), MAX({q('ts_utc')}), MAX({q('provider')})"
         )
-        return NewestForecast.from_row(issued, self._run(sql, (issued,), fetch=True)[0])
+        return None if found is None else NewestForecast.from_row(found[0], found[1][0])
 
     def last_calibration(self) -> LastCalibration | None:
         """The newest row of ``calibration`` (params left out), or None."""
-        fitted = self._newest_raw("calibration", "fitted_utc")
-        if fitted is None:
-            return None
-        p = self.dialect.placeholder
-        sql = (
-            f"SELECT {', '.join(self.q(c) for c in LastCalibration.COLUMNS)} FROM {self.q('calibration')} "
-            f"WHERE {self.q('fitted_utc')} = {p}"
-        )
-        rows = self._run(sql, (fitted,), fetch=True)
-        return LastCalibration.from_row(rows[0]) if rows else None
+        found = self._at_newest("calibration", "fitted_utc", ", ".join(self.q(c) for c in LastCalibration.COLUMNS))
+        return LastCalibration.from_row(found[1][0]) if found is not None and found[1] else None
