@@ -61,6 +61,10 @@ class Dialect:
         """An expression giving the hour of a DATETIME ``column`` as the text "YYYY-MM-DD HH"."""
         raise NotImplementedError
 
+    def day_sql(self, column: str, minutes: int) -> str:
+        """An expression giving the date of a DATETIME ``column`` shifted by ``minutes`` (a UTC offset)."""
+        raise NotImplementedError
+
     def distinct_sql(self, column: str, table: str) -> str:
         """The distinct values of ``column``, the first column of ``table``'s key, by seeks of that index
         rather than a read of every row (both quoted already)."""
@@ -94,6 +98,9 @@ class MySQLDialect(Dialect):
     def hour_sql(self, column: str) -> str:
         # Not DATE_FORMAT: its '%' would meet the driver's parameter markers.
         return f"LEFT(CAST({column} AS CHAR), 13)"
+
+    def day_sql(self, column: str, minutes: int) -> str:
+        return f"DATE(DATE_ADD({column}, INTERVAL {int(minutes)} MINUTE))"
 
     def distinct_sql(self, column: str, table: str) -> str:
         # MariaDB's loose index scan ("Using index for group-by"): a seek a value. Its recursive CTE below
@@ -129,6 +136,9 @@ class SQLiteDialect(Dialect):
     def hour_sql(self, column: str) -> str:
         # Our DATETIME text is "YYYY-MM-DD HH:MM:SS": its first 13 characters are the hour.
         return f"substr({column}, 1, 13)"
+
+    def day_sql(self, column: str, minutes: int) -> str:
+        return f"date({column}, '{int(minutes):+d} minutes')"
 
     def distinct_sql(self, column: str, table: str) -> str:
         # SQLite has no loose index scan: DISTINCT reads every row. A recursive skip, one seek a value.

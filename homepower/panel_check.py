@@ -4,7 +4,7 @@ per-panel record through the store and asks ``panel_health`` (pure) what it mean
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Sequence
 from zoneinfo import ZoneInfo
 
@@ -51,17 +51,29 @@ def read(
         log.warning("panels: could not sum up the settled hours (%s); reading every report instead", exc)
         store.rollback()
         boundary = start
-    hours: list[tuple[str, datetime, float]] = store.panel_rolled_hours(serials, start, min(boundary, end))
+    # Before the days the analysis wants hour by hour, the settled hours come summed per local day.
+    split = min(max(start, hours_from(end, tz)), boundary, end)
+    days = store.panel_days(serials, start, split, tz)
+    powered = store.panel_last_powered(serials, start, split, H.MIN_W)
+    hours: list[tuple[str, datetime, float]] = store.panel_rolled_hours(serials, split, min(boundary, end))
     if boundary < end:
         hours += [(h.serial, h.hour_utc, h.wh) for h in store.panel_hours(serials, max(start, boundary), end)]
-    with_reports = {s for s, _, _ in hours}
+    with_reports = {s for s, _, _ in hours} | {s for s, _, _ in days}
     # A micro-inverter listed only in device_data (8.3.5167 has no /api/v1/production/inverters): its Wh.
     hours += [
         (h.serial, h.hour_utc, h.wh)
         for h in store.panel_hours(serials, start, end, energy=True)
         if h.serial not in with_reports
     ]
-    return H.analyse(hours, spans, end, tz, store.first_panel_poll(), planes(pv))
+    return H.analyse(hours, spans, end, tz, store.first_panel_poll(), planes(pv), days, powered)
+
+
+def hours_from(end: datetime, tz: ZoneInfo) -> datetime:
+    """The local midnight (naive UTC) from which the analysis wants hours: the profiles' days and the silent
+    panels' look-back, and a day more."""
+    wanted = max(H.PROFILE_DAYS, H.SILENT_LOOK_BACK_DAYS) + 1
+    day = H.local_day(end, tz) - timedelta(days=wanted)
+    return datetime.combine(day, time.min, tz).astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def status_lines(health: H.Health, now: datetime) -> tuple[str, list[str]]:

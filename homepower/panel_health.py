@@ -139,9 +139,13 @@ def analyse(
     tz: ZoneInfo,
     record_start: datetime | None = None,
     planes: Sequence[Plane] = (),
+    days: Iterable[tuple[str, date, float]] = (),
+    powered: Mapping[str, datetime] | None = None,
 ) -> Health:
     """The health at ``end`` (naive UTC, exclusive) from the hours before it; ``spans``: each micro-inverter's
-    first and last report ever (naive UTC)."""
+    first and last report ever (naive UTC). Older days may come summed up instead: ``days`` (serial, local
+    day, Wh) and ``powered`` (each one's last hour with power among them), as long as the hours of the last
+    PROFILE_DAYS and SILENT_LOOK_BACK_DAYS come as hours."""
     panels, not_counted = counted(spans, record_start)
     wanted = set(panels)
     daily: dict[str, dict[date, float]] = {s: {} for s in panels}
@@ -172,6 +176,13 @@ def analyse(
         if day >= profile_from:
             slot = by_hour[serial].setdefault(when[1], {})
             slot[day] = slot.get(day, 0.0) + wh
+
+    for serial, day, wh in days:
+        if serial in wanted and day < today:
+            daily[serial][day] = daily[serial].get(day, 0.0) + wh
+    for serial, hour_utc in (powered or {}).items():
+        if serial in wanted and hour_utc < end and hour_utc > last_power.get(serial, datetime.min):
+            last_power[serial] = hour_utc
 
     sunny = sunny_days(daily)
     groups, centroids, note = group_panels(by_hour, sunny, planes)

@@ -329,3 +329,36 @@ def test_panel_hours_are_typed_records(store):
     assert reading == PanelHour("482200000001", hour, 180.0, max_watts=240.0)
     (energy,) = store.panel_hours(["482200000001"], hour, hour + timedelta(hours=1), energy=True)
     assert (energy.wh, energy.seconds, energy.max_watts) == (50.0, 1800.0, None)
+
+
+def test_older_days_summed_in_the_database_judge_as_the_hours_do(store):
+    # 100 days, the spring's change of UTC offset among them: before the last 61 days the settled hours come
+    # summed per local day by the database (panel_days); the verdict must be the one of every hour read.
+    from homepower import panel_check
+    from homepower.settings import PVSettings
+
+    r = roof(weak=0.8, dead_hours_ago=None)
+    first, end = date(2025, 2, 1), datetime(2025, 5, 12)
+    store_record(store, r, first, (end.date() - first).days)
+    tz = ZoneInfo(TZ_NAME)
+    start = datetime(2025, 1, 31, 23)
+    got = panel_check.read(store, start, end, tz, PVSettings(), now=end + timedelta(days=1))
+    assert got is not None and panel_check.hours_from(end, tz) > start
+    days = store.panel_days(sorted(store.panel_spans()), start, end, tz)
+    assert {d for _, d, _ in days} == {first + timedelta(days=i) for i in range((end.date() - first).days)}
+    spans = store.panel_spans()
+    every_hour = store.panel_rolled_hours(sorted(spans), start, end)
+    by_day: dict = {}
+    for serial, hour, wh in every_hour:
+        key = (serial, H.local_day(hour, tz))
+        by_day[key] = by_day.get(key, 0.0) + wh
+    summed: dict = {}
+    for serial, day, wh in days:  # a day cut by the change of offset comes in two parts
+        summed[(serial, day)] = summed.get((serial, day), 0.0) + wh
+    assert summed == pytest.approx(by_day)
+    want = H.analyse(every_hour, spans, end, tz, store.first_panel_poll())
+    assert got.ratios.keys() == want.ratios.keys() and got.sunny_days == want.sunny_days
+    for serial, ratios in want.ratios.items():
+        assert got.ratios[serial] == pytest.approx(ratios)
+    assert (got.groups, got.low, got.silent) == (want.groups, want.low, want.silent)
+    assert [x.serial for x in got.low] == [r.panels[2].serial]

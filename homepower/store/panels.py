@@ -3,8 +3,9 @@ micro-inverter. The poll writes them with the core's ``insert_new``."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, NamedTuple, Protocol, Sequence
+from zoneinfo import ZoneInfo
 
 from homepower.dialects import parse_utc
 from homepower.store.core import Database
@@ -18,6 +19,29 @@ def _hour(bucket: Any, seen: dict[Any, datetime]) -> datetime:
         t = bucket.decode() if isinstance(bucket, (bytes, bytearray)) else str(bucket)
         found = seen[bucket] = datetime(int(t[0:4]), int(t[5:7]), int(t[8:10]), int(t[11:13]))
     return found
+
+
+def _day(value: Any, seen: dict[Any, date]) -> date:
+    """A ``Dialect.day_sql`` value (a date, or its ISO text) as a date."""
+    found = seen.get(value)
+    if found is None:
+        found = seen[value] = value if isinstance(value, date) else date.fromisoformat(str(value))
+    return found
+
+
+def offset_spans(start: datetime, end: datetime, tz: ZoneInfo) -> list[tuple[datetime, datetime, int]]:
+    """[start, end) (naive UTC) cut where ``tz``'s UTC offset changes: (from, to, offset in minutes)."""
+    out: list[tuple[datetime, datetime, int]] = []
+    t = start
+    while t < end:
+        offset = t.replace(tzinfo=timezone.utc).astimezone(tz).utcoffset()
+        minutes = int((offset or timedelta()).total_seconds() // 60)
+        if out and out[-1][2] == minutes:
+            out[-1] = (out[-1][0], min(t + timedelta(hours=1), end), minutes)
+        else:
+            out.append((t, min(t + timedelta(hours=1), end), minutes))
+        t += timedelta(hours=1)
+    return out
 
 
 class PanelHour(NamedTuple):
@@ -52,6 +76,14 @@ class PanelStore(Protocol):
     ) -> list[tuple[str, datetime, float]]: ...
 
     def first_panel_poll(self) -> datetime | None: ...
+
+    def panel_days(
+        self, serials: Sequence[str], start: datetime, end: datetime, tz: ZoneInfo
+    ) -> list[tuple[str, date, float]]: ...
+
+    def panel_last_powered(
+        self, serials: Sequence[str], start: datetime, end: datetime, min_wh: float
+    ) -> dict[str, datetime]: ...
 
     def panel_hours(
         self, serials: Sequence[str], start: datetime, end: datetime, energy: bool = False
@@ -149,6 +181,40 @@ class PanelQueries(Database):
             for serial, bucket, wh in self._per_serials(select, "inverter_hour", "hour_utc", serials, start, end)
             if wh is not None
         ]
+
+    def panel_days(
+        self, serials: Sequence[str], start: datetime, end: datetime, tz: ZoneInfo
+    ) -> list[tuple[str, date, float]]:
+        """(serial, local day, Wh) of ``inverter_hour`` with ``start <= hour < end`` (naive UTC), summed per
+        local day in the database: a year of 30 panels is 11,000 rows instead of 140,000 hours (2.5 s of
+        MariaDB's connector). A day cut by ``start``, ``end`` or a change of UTC offset comes in parts."""
+        q = self.q
+        seen: dict[Any, date] = {}
+        out: list[tuple[str, date, float]] = []
+        for first, last, minutes in offset_spans(start, end, tz):
+            day = self.dialect.day_sql(q("hour_utc"), minutes)
+            rows = self._per_serials(
+                f"{q('serial')}, {day}, SUM({q('wh')})",
+                "inverter_hour",
+                "hour_utc",
+                serials,
+                first,
+                last,
+                f" GROUP BY {q('serial')}, {day}",
+            )
+            out += [(str(s), _day(d, seen), float(wh)) for s, d, wh in rows if wh is not None]
+        return out
+
+    def panel_last_powered(
+        self, serials: Sequence[str], start: datetime, end: datetime, min_wh: float
+    ) -> dict[str, datetime]:
+        """Each serial's last hour of ``inverter_hour`` in [start, end) (naive UTC) with at least ``min_wh``."""
+        q = self.q
+        tail = f" AND {q('wh')} >= {float(min_wh)!r} GROUP BY {q('serial')}"
+        rows = self._per_serials(
+            f"{q('serial')}, MAX({q('hour_utc')})", "inverter_hour", "hour_utc", serials, start, end, tail
+        )
+        return {str(s): parse_utc(h) for s, h in rows if h is not None}
 
     def panel_hours(
         self, serials: Sequence[str], start: datetime, end: datetime, energy: bool = False
