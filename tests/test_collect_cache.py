@@ -67,7 +67,7 @@ def history(store, tmp_path):
     return meteo_file(tmp_path / "meteo.json", h.rows[n:], ISSUED), cal, h
 
 
-def collector(tmp_path, db_url, *args, state="state", python_args=(), **extra):
+def collector(tmp_path, db_url, *args, state="state", python_args=(), now=LATER, **extra):
     env = {
         "PATH": os.environ.get("PATH", ""),
         "DATABASE_URL": db_url,
@@ -79,7 +79,7 @@ def collector(tmp_path, db_url, *args, state="state", python_args=(), **extra):
     }
     env.update(extra)
     done = subprocess.run(
-        [sys.executable, *python_args, str(ROOT / "history_collector.py"), *args, "--now", LATER],
+        [sys.executable, *python_args, str(ROOT / "history_collector.py"), *args, "--now", now],
         env=env,
         capture_output=True,
         text=True,
@@ -164,6 +164,25 @@ def test_a_new_calibration_other_settings_or_a_new_forecast_are_not_answered_fro
     dimmer = rows_of(store)
     assert dimmer[datetime(2025, 5, 16, 11)] != refit[datetime(2025, 5, 16, 11)]
     assert uncached(tmp_path, db_url, store, [hour]) == dimmer
+
+
+@pytest.mark.parametrize("calibrated", [True, False])
+def test_the_cron_run_hour_after_hour_imports_pandas_pvlib_numpy_once_per_download(
+    store, db_url, tmp_path, history, calibrated
+):
+    """The no-argument run of each new hour: its forecast was never modelled, but the run before computed
+    the hours ahead of it."""
+    if not calibrated:
+        store.execute(f"DELETE FROM {store.q('calibration')}")
+        store.commit()
+    first = collector(tmp_path, db_url, now="2025-05-16T06:03:00", python_args=("-X", "importtime"))
+    assert imported(first) & HEAVY  # the first run after the download computes
+    for now in ("2025-05-16T07:03:00", "2025-05-16T08:03:00"):
+        done = collector(tmp_path, db_url, now=now, python_args=("-X", "importtime"))
+        assert not imported(done) & HEAVY, (now, sorted(imported(done) & HEAVY))
+    rows = rows_of(store)
+    newest = rows[datetime(2025, 5, 16, 7)]
+    assert newest["kwh_s3p"] is not None and (newest["kwh_fc"] is not None) == calibrated
 
 
 def _envelope(path: Path, change) -> None:
