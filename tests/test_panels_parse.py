@@ -39,7 +39,7 @@ def test_an_answer_that_is_no_list_of_inverters_is_not_understood(body):
     "bad, named, why",
     [
         (entry("9", watts="200"), "9", "not a number"),
-        (entry("9", watts=-5), "9", "below 0"),
+        (entry("9", watts=-500), "9", "below -50"),
         (entry("9", watts=350), "9", "above its maxReportWatts=300"),
         (entry("9", watts=5000, maxReportWatts=6000), "9", "beyond the plausible"),
         (entry("9", watts=1e9), "9", "beyond the plausible"),
@@ -129,3 +129,9 @@ def test_one_malformed_device_is_left_out_and_named_the_others_kept(bad, named):
 
 def test_device_data_asked_only_from_8_2_4345():
     assert not device_data.offered((8, 2, 4286)) and device_data.offered((8, 2, 4345)) and device_data.offered((8, 3))
+
+
+def test_a_micro_inverter_drawing_a_few_watts_at_dusk_is_a_report_not_a_fault():
+    # Seen on real gateways (-7 and -15 W after sunset): no nightly warning, the value kept as reported.
+    got = inverters.parse_inverters(json.dumps([entry("1", watts=-7), entry("2", watts=0)]))
+    assert [(r.serial, r.watts) for r in got.reports] == [("1", -7.0), ("2", 0.0)] and got.skipped == []

@@ -223,7 +223,7 @@ class TamperedRoof(Roof):
 @pytest.mark.parametrize(
     "tamper, why",
     [
-        ({"lastReportWatts": -40}, "below 0"),
+        ({"lastReportWatts": -400}, "below -50"),
         ({"lastReportWatts": 5000, "maxReportWatts": 6000}, "beyond the plausible"),
         ({"lastReportWatts": 400, "maxReportWatts": 300}, "above its maxReportWatts"),
         ({"lastReportDate": int(time.time()) + 30 * 86400}, "after this poll"),

@@ -22,6 +22,9 @@ MICRO_INVERTER = 1  # devType of a PV micro-inverter (IQ6/7/8)
 MAX_SERIAL = 20  # inverter_reading.serial is VARCHAR(20); Enphase serials have 12 digits
 # The largest micro-inverter (a two-panel IQ8D) gives under 700 W; a report above this is no inverter's.
 MAX_WATTS = 1000.0
+# At dusk and at night a micro-inverter draws a little from the grid and may report it negative
+# (homebridge-enphase-envoy #43 saw -7 and -15 W): stored as reported; far below that is no report.
+MIN_WATTS = -50.0
 # Report times the gateway may hold: from Enphase's first gateways to well past any clock error.
 FIRST_REPORT = 946684800  # 2000-01-01
 LAST_REPORT = 4102444800  # 2100-01-01
@@ -121,8 +124,8 @@ def _report(entry: Any) -> InverterReport | None:
         raise DataError(f"{serial}: {why(exc, PATH)}") from exc
     if when is None:
         return None
-    if watts is not None and watts < 0:
-        raise DataError(f"{serial}: lastReportWatts={watts:g}, below 0")
+    if watts is not None and watts < MIN_WATTS:
+        raise DataError(f"{serial}: lastReportWatts={watts:g}, below {MIN_WATTS:g}")
     if watts is not None and top is not None and watts > top:
         raise DataError(f"{serial}: lastReportWatts={watts:g}, above its maxReportWatts={top:g}")
     return InverterReport(serial, when, watts, top)
