@@ -42,6 +42,10 @@ class Dialect:
     def columns_sql(self, table: str) -> tuple[str, tuple[str, ...]]:
         raise NotImplementedError
 
+    def tables_columns_sql(self, tables: list[str]) -> tuple[str, tuple[str, ...]]:
+        """(table, column) of every column of ``tables`` that exist, in table order: one query for all."""
+        raise NotImplementedError
+
     def to_db(self, value: Any) -> Any:
         return value
 
@@ -95,6 +99,14 @@ class MySQLDialect(Dialect):
             (table,),
         )
 
+    def tables_columns_sql(self, tables: list[str]) -> tuple[str, tuple[str, ...]]:
+        return (
+            "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS "
+            f"WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ({self.params(len(tables))}) "
+            "ORDER BY TABLE_NAME, ORDINAL_POSITION",
+            tuple(tables),
+        )
+
     def hour_sql(self, column: str) -> str:
         # Not DATE_FORMAT: its '%' would meet the driver's parameter markers.
         return f"LEFT(CAST({column} AS CHAR), 13)"
@@ -132,6 +144,13 @@ class SQLiteDialect(Dialect):
 
     def columns_sql(self, table: str) -> tuple[str, tuple[str, ...]]:
         return ("SELECT name FROM pragma_table_info(?)", (table,))
+
+    def tables_columns_sql(self, tables: list[str]) -> tuple[str, tuple[str, ...]]:
+        return (
+            "SELECT m.name, p.name FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p "
+            f"WHERE m.type = 'table' AND m.name IN ({self.params(len(tables))}) ORDER BY m.name, p.cid",
+            tuple(tables),
+        )
 
     def hour_sql(self, column: str) -> str:
         # Our DATETIME text is "YYYY-MM-DD HH:MM:SS": its first 13 characters are the hour.

@@ -11,7 +11,6 @@ import os
 import sys
 import traceback
 from contextlib import contextmanager
-from logging.handlers import MemoryHandler
 from pathlib import Path
 from typing import Any, Callable, Iterator, NoReturn
 
@@ -130,14 +129,32 @@ def one_line(err: Solar3pError | NetError) -> str:
 HELD_LINES = 10_000  # a run that logs more than this writes the oldest out early: memory stays bounded
 
 
-class _Held(MemoryHandler):
-    """Holds lines, except those logged with ``extra=AT_ONCE``, which go to the target at once."""
+class _Held(logging.Handler):
+    """Holds lines for ``target``, except those logged with ``extra=AT_ONCE``, which go to it at once.
+    logging.handlers.MemoryHandler did this, but importing that module (and pickle, for its socket
+    handlers) cost every cron run more than these lines do."""
+
+    def __init__(self, target: logging.Handler, capacity: int) -> None:
+        super().__init__(target.level)
+        self.target, self.capacity = target, capacity
+        self.buffer: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if getattr(record, "at_once", False) and self.target is not None:
+        if getattr(record, "at_once", False):
             self.target.handle(record)
-        else:
-            super().emit(record)
+            return
+        self.buffer.append(record)
+        if len(self.buffer) >= self.capacity:
+            self.flush()
+
+    def flush(self) -> None:
+        self.acquire()
+        try:
+            held, self.buffer = self.buffer, []
+            for record in held:
+                self.target.handle(record)
+        finally:
+            self.release()
 
 
 @contextmanager
@@ -151,10 +168,8 @@ def held_logs() -> Iterator[None]:
         yield
         return
     live = list(root.handlers)
-    # One MemoryHandler per live handler, at its level; no level flushes early (above CRITICAL).
-    held = [_Held(HELD_LINES, logging.CRITICAL + 1, target, flushOnClose=False) for target in live]
+    held = [_Held(target, HELD_LINES) for target in live]  # one per live handler, at its level
     for target, memory in zip(live, held, strict=True):
-        memory.setLevel(target.level)
         root.removeHandler(target)
         root.addHandler(memory)
     ok = False
@@ -167,4 +182,4 @@ def held_logs() -> Iterator[None]:
             root.addHandler(target)
             if ok:
                 memory.flush()
-            memory.close()
+            memory.close()  # a failed run's lines are dropped: run() prints its one line

@@ -44,6 +44,28 @@ def test_a_run_that_fails_writes_none_of_them(stderr):
     assert stderr.getvalue() == "after\n"  # the live handler is back
 
 
+def test_a_line_logged_at_once_is_written_at_once_and_the_others_after(stderr):
+    from homepower.cli import AT_ONCE
+
+    with held_logs():
+        logging.getLogger("x").info("held")
+        logging.getLogger("x").warning("retrying", extra=AT_ONCE)
+        assert stderr.getvalue() == "retrying\n"
+    assert stderr.getvalue() == "retrying\nheld\n"
+
+
+def test_a_run_that_logs_more_than_it_holds_writes_the_oldest_early(stderr, monkeypatch):
+    from solar3p import edge
+
+    monkeypatch.setattr(edge, "HELD_LINES", 3)
+    with pytest.raises(RuntimeError), held_logs():
+        for n in range(4):
+            logging.getLogger("x").info("line %d", n)
+        assert stderr.getvalue() == "line 0\nline 1\nline 2\n"  # memory stays bounded
+        raise RuntimeError("down")
+    assert stderr.getvalue() == "line 0\nline 1\nline 2\n"
+
+
 def test_at_debug_lines_stream_live(stderr):
     logging.getLogger().setLevel(logging.DEBUG)
     with held_logs():

@@ -36,6 +36,16 @@ def test_tables_are_created_with_every_contract_column(store):
         assert store.table_columns(table) == schema.columns(table)
 
 
+def test_every_tables_columns_in_one_query_match_each_tables_own(store):
+    """ensure_schema asks for every table's columns at once; a table that does not exist has none."""
+    asked = [*schema.TABLES, "no_such_table"]
+    every = store.tables_columns(asked)
+    assert list(every) == asked
+    for table in schema.TABLES:
+        assert every[table] == store.table_columns(table) == schema.columns(table)
+    assert every["no_such_table"] == []
+
+
 def test_upsert_replaces_a_row_for_the_same_second(store):
     ts = datetime(2025, 3, 5, 11, 0, 7)
     store.upsert("enphase_production", [sample(ts, 1000.0)])
