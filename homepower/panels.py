@@ -17,7 +17,7 @@ from homepower.errors import HomepowerError, StoreUnavailable
 from homepower.gateway import device_data, inverters, parse
 
 if TYPE_CHECKING:
-    from homepower.store import Store
+    from homepower.store.core import CoreStore  # all the panel part asks of the store
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def rows(panels: Panels, seen: datetime) -> tuple[list[dict], list[dict]]:
     return readings, energy
 
 
-def poll(ask: Ask, firmware: tuple[int, ...], store: Store, seen: datetime) -> Panels:
+def poll(ask: Ask, firmware: tuple[int, ...], store: CoreStore, seen: datetime) -> Panels:
     """Read and store the panels; never raises a HomepowerError (one warning line instead, saying what was
     stored and what was not)."""
     panels = plausible(read(ask, firmware), seen)

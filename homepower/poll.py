@@ -27,11 +27,11 @@ from homepower.errors import AuthError, DataError, HomepowerError, StoreUnavaila
 from homepower.gateway import parse
 from homepower.gateway.client import NAME_UNKNOWN, Answer, GatewayClient
 from homepower.reading import MAX_LINE, TABLE, Reading, from_line, from_record
-from homepower.settings import Settings
 from solar3p.environment import checkout_dir, default_base_dir, env_file
 
 if TYPE_CHECKING:
-    from homepower.store import Store
+    from homepower.poller_settings import PollerSettings
+    from homepower.store.core import CoreStore  # all a poll asks of the store: upsert, insert_new, commit
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class GatewayReader:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: PollerSettings,
         client: GatewayClient | None = None,
         tokens: TokenSource | None = None,
         once: bool = False,
@@ -99,7 +99,7 @@ class GatewayReader:
     def close(self) -> None:
         self.client.close()
 
-    def panels(self, store: Store, seen: datetime) -> None:
+    def panels(self, store: CoreStore, seen: datetime) -> None:
         """After the reading is stored: the per-panel endpoints, one try each, within ENVOY_TIMEOUT and what is
         left of the run's deadline; whatever happens costs at most a warning line."""
         if self.info is None:
@@ -280,7 +280,7 @@ def unset_hint() -> str:
     )
 
 
-def read_gateway(settings: Settings, once: bool = False) -> Reading:
+def read_gateway(settings: PollerSettings, once: bool = False) -> Reading:
     """One reading of the gateway; ``once``: no retrying an unreachable gateway (a person's --dry-run)."""
     if settings.gateway.host_unset and sys.stderr.isatty():
         _to_terminal(f"note: {unset_hint()}")
@@ -290,13 +290,15 @@ def read_gateway(settings: Settings, once: bool = False) -> Reading:
 # -- storing --------------------------------------------------------------------------------------
 
 
-def _connect(settings: Settings) -> Store:
-    from homepower.store import connect  # after argument parsing: keeps --help light
+def _connect(settings: PollerSettings) -> CoreStore:
+    # After argument parsing (keeps --help light). The core alone: a poll upserts and inserts, and
+    # the query modules of the collector, the report and --status would only cost its start-up.
+    from homepower.store.core import Database
 
-    return connect(settings.database, settings.timezone)
+    return Database.connect(settings.database, settings.timezone)
 
 
-def store_readings(store: Store, readings: Iterable[Reading], tz: ZoneInfo, commit: bool = True) -> int:
+def store_readings(store: CoreStore, readings: Iterable[Reading], tz: ZoneInfo, commit: bool = True) -> int:
     """Upsert readings (last one wins within a second), committed unless ``commit`` is False. Stored
     ``BATCH`` at a time in the one transaction: a long spool or replay is never held whole."""
     rows: dict[datetime, dict] = {}
@@ -312,7 +314,7 @@ def store_readings(store: Store, readings: Iterable[Reading], tz: ZoneInfo, comm
     return count
 
 
-def poll_once(settings: Settings) -> Reading:
+def poll_once(settings: PollerSettings) -> Reading:
     """Read the gateway and store the reading (and the spool first). Raises HomepowerError."""
     with lock.hold(settings.state_dir):
         try:
@@ -323,7 +325,7 @@ def poll_once(settings: Settings) -> Reading:
             return _poll_into(store, settings)
 
 
-def _poll_into(store: Store, settings: Settings) -> Reading:
+def _poll_into(store: CoreStore, settings: PollerSettings) -> Reading:
     """The spool and a new reading into ``store``; a gateway that fails still lets the spool be stored."""
     found = spool.Found()
     gateway_error: HomepowerError | None = None
@@ -523,7 +525,7 @@ def _recapture(path: Path | str, whole: dict, tz: ZoneInfo, start: str | None, s
             raise DataError(f"{path} data[{index}]: {_why(exc)}; nothing stored from this file") from None
 
 
-def replay(settings: Settings, path: Path | str, start: str | None = None, step: float | None = None) -> int:
+def replay(settings: PollerSettings, path: Path | str, start: str | None = None, step: float | None = None) -> int:
     """Store every reading of ``path`` in one transaction; returns how many. The spool is stored first.
     The file is read twice, a line at a time: once to check every line (nothing is stored from a file
     with a bad line), once to store."""

@@ -86,6 +86,21 @@ def read_environment(base_dir: Path | None = None, environ: Mapping[str, str] | 
     return merged
 
 
+def merged_environment(
+    overrides: Mapping[str, object] | None, base_dir: Path, environ: Mapping[str, str] | None
+) -> dict[str, str]:
+    """The real environment over .env, with ``overrides`` (CLI flags, None: not given) over both."""
+    env = read_environment(base_dir, environ)
+    env.update({k: str(v) for k, v in (overrides or {}).items() if v is not None})
+    return env
+
+
+def state_dir_of(env: Mapping[str, str], base_dir: Path) -> Path:
+    """STATE_DIR, relative to ``base_dir``; its default is ``default_state_dir``."""
+    raw = text(env, "STATE_DIR")
+    return path(base_dir, raw) if raw else default_state_dir(base_dir, env)
+
+
 def text(env: Mapping[str, str], name: str) -> str | None:
     """The setting ``name`` stripped; None when unset or blank."""
     value = env.get(name)

@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 
 from solar3p.environment import (
     default_base_dir,
-    default_state_dir,
     log_level,
+    merged_environment,
     path,
-    read_environment,
+    state_dir_of,
     text,
     timezone,
 )
@@ -102,25 +102,10 @@ class Solar3pSettings:
         )
 
 
-def state_dir_of(env: Mapping[str, str], base_dir: Path) -> Path:
-    """STATE_DIR, relative to ``base_dir``; its default is ``environment.default_state_dir``."""
-    raw = text(env, "STATE_DIR")
-    return path(base_dir, raw) if raw else default_state_dir(base_dir, env)
-
-
 def calibration_of(env: Mapping[str, str], base_dir: Path, state_dir: Path) -> Path:
     """PV_CALIBRATION, else the default file in STATE_DIR (used only when it exists, see the readers)."""
     raw = text(env, "PV_CALIBRATION")
     return path(base_dir, raw) if raw else state_dir / CALIBRATION_NAME
-
-
-def merged_environment(
-    overrides: Mapping[str, object] | None, base_dir: Path, environ: Mapping[str, str] | None
-) -> dict[str, str]:
-    """The real environment over .env, with ``overrides`` (CLI flags, None: not given) over both."""
-    env = read_environment(base_dir, environ)
-    env.update({k: str(v) for k, v in (overrides or {}).items() if v is not None})
-    return env
 
 
 def load(

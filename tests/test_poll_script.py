@@ -299,25 +299,65 @@ def test_a_gateway_refusing_info_exits_77(tmp_path, gateway, enlighten):
     assert run.code == 77 and "/info" in run.stderr
 
 
+def modules_of(run) -> set[str]:
+    """Every module a run imported, from its -X importtime lines on stderr."""
+    return {line.split("|")[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")}
+
+
 def imported_by(run) -> set[str]:
     """Top-level packages a run imported, from its -X importtime lines on stderr."""
-    return {
-        line.split("|")[-1].strip().split(".")[0] for line in run.stderr.splitlines() if line.startswith("import time:")
-    }
+    return {name.split(".")[0] for name in modules_of(run)}
+
+
+# What a poll with a cached token never needs, each imported only where it is used: the roof's and the
+# forecasts' settings (homepower.settings and the solar3p modules behind it), the store's query modules
+# other than the core, logging.handlers, the replay's hour arithmetic.
+NOT_FOR_A_CACHED_POLL = {
+    "homepower.settings",
+    "solar3p.settings",
+    "solar3p.plant",
+    "homepower.store.sql",
+    "homepower.store.samples",
+    "homepower.store.history",
+    "homepower.store.forecasts",
+    "homepower.store.calibration",
+    "homepower.store.report",
+    "homepower.store.status",
+    "homepower.store.panels",
+    "homepower.store.upgrade",
+    "homepower.hours",
+    "logging.handlers",
+}
 
 
 def test_the_poll_path_stays_light(tmp_path, gateway, enlighten):
-    """No pandas/numpy/pvlib, even transitively; no MySQL driver for an SQLite database. (requests is on
-    the path: netio speaks to the gateway with it; what that costs is measured by make bench.)"""
+    """No pandas/numpy/pvlib, even transitively; no MySQL driver for an SQLite database; a poll with a
+    cached token imports none of NOT_FOR_A_CACHED_POLL. (requests is on the path: netio speaks to the
+    gateway with it; what that costs is measured by make bench.)"""
     gw = gateway()
     env = env_for(tmp_path, gw, enlighten, PYTHONPROFILEIMPORTTIME="1")
-    for args in (["--help"], [], []):
-        run = run_poller(env, *args)
+    runs = [run_poller(env, *args) for args in (["--help"], [], [])]
+    for run in runs:
         assert run.code == 0, run.output
         imported = imported_by(run)
         assert not imported & {"pandas", "numpy", "pvlib", "mysql"}
     assert len(enlighten.tokens) == 1  # the first poll fetched the token (with requests), the second did not
-    assert len(rows(tmp_path / "state" / "homepower.db")) >= 1
+    assert len(rows(tmp_path / "state" / "homepower.db")) >= 1  # two polls in one second are one row
+    cached = modules_of(runs[2])
+    assert "homepower.store.core" in cached and "netio.client" in cached  # the lines are read right
+    assert not cached & NOT_FOR_A_CACHED_POLL, sorted(cached & NOT_FOR_A_CACHED_POLL)
+
+
+def test_a_mistake_in_the_roof_or_publishing_settings_does_not_stop_the_poll(tmp_path, gateway, enlighten):
+    """The poller reads only its own settings: the readings go on being collected while the owner fixes
+    PV_* or MQTT_URL (pv_report.py and the collector still refuse them with 78)."""
+    gw = gateway()
+    env = env_for(tmp_path, gw, enlighten, PV_ORIENTATION="SSE", PV_ARRAYS="nonsense", MQTT_URL="ftp://x")
+    run = run_poller(env)
+    assert run.code == 0, run.output
+    assert len(rows(tmp_path / "state" / "homepower.db")) == 1
+    bad = run_poller(dict(env, ENVOY_TIMEOUT="soon"))  # its own settings are checked as before
+    assert bad.code == 78 and "ENVOY_TIMEOUT" in bad.stderr, bad.output
 
 
 def test_an_old_gateway_with_digest_gives_a_reading(tmp_path, gateway, enlighten):

@@ -18,7 +18,7 @@ from homepower.cli import Parser, held_logs, program, run, setup_logging
 if TYPE_CHECKING:
     from types import ModuleType
 
-    from homepower.settings import Settings
+    from homepower.poller_settings import PollerSettings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,14 +47,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--start and --step go with --replay")
 
     def body() -> None:
-        from homepower import poll, settings as settings_mod
+        from homepower import poll, poller_settings
 
-        settings = settings_mod.load()
+        settings = poller_settings.load()  # the poller's own: the roof and the forecasts are not its business
         setup_logging(settings.log_level)
         with held_logs():  # a failure is one line on stderr; the run's log lines only when it succeeds
             act(poll, settings)
 
-    def act(poll: ModuleType, settings: Settings) -> None:
+    def act(poll: ModuleType, settings: PollerSettings) -> None:
         if args.replay:
             count = poll.replay(settings, args.replay, args.start, args.step)
             print(f"stored {count} reading(s) from {args.replay}")

@@ -11,22 +11,22 @@ reads, errors), ``samples`` (the collector's readings), ``history`` (how far pvh
 ``forecasts`` (the forecast archive), ``calibration``, ``report``, ``status``, ``panels``. A new query goes
 into the module of what it serves, as a method of its ``...Queries`` mixin and a line of its ``...Store``
 protocol; results are typed records (a dataclass or NamedTuple built by ``from_row``), not dicts.
+
+The package imports none of them itself: ``Store``, ``SqlStore`` and ``connect`` (``sql.py``), ``Database``
+(``core.py``), ``Sample`` and ``SAMPLE_COLS`` (``samples.py``), ``PanelHour`` (``panels.py``) are loaded
+when first asked for, so that a poll, which opens ``core.Database`` alone, does not import the query
+modules it never uses.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any
 
-from homepower.settings import DatabaseConfig
-from homepower.store.calibration import CalibrationQueries, CalibrationStore
-from homepower.store.core import CoreStore, Database
-from homepower.store.forecasts import ForecastQueries, ForecastStore
-from homepower.store.history import HistoryQueries, HistoryStore
-from homepower.store.panels import PanelHour, PanelQueries, PanelStore
-from homepower.store.report import ReportQueries, ReportStore
-from homepower.store.samples import SAMPLE_COLS, Sample, SampleQueries, SampleStore
-from homepower.store.status import StatusQueries, StatusStore
+if TYPE_CHECKING:
+    from homepower.store.core import Database
+    from homepower.store.panels import PanelHour
+    from homepower.store.samples import SAMPLE_COLS, Sample
+    from homepower.store.sql import SqlStore, Store, connect
 
 __all__ = [
     "SAMPLE_COLS",
@@ -38,37 +38,18 @@ __all__ = [
     "connect",
 ]
 
+if not TYPE_CHECKING:
 
-class SqlStore(
-    SampleQueries, HistoryQueries, ForecastQueries, CalibrationQueries, ReportQueries, StatusQueries, PanelQueries
-):
-    """The store on MySQL/MariaDB or SQLite: one open connection with the schema in place."""
-
-
-def connect(
-    config: DatabaseConfig, timezone: ZoneInfo | None = None, create: bool = True, existing: bool = False
-) -> SqlStore:
-    """Open the database, create missing tables and upgrade the original layout in place. ``existing``
-    (readers such as the report): a SQLite file that does not exist is a ConfigError, never created."""
-    return SqlStore.connect(config, timezone, create, existing)
-
-
-class Store(
-    CoreStore,
-    SampleStore,
-    HistoryStore,
-    ForecastStore,
-    CalibrationStore,
-    ReportStore,
-    StatusStore,
-    PanelStore,
-    Protocol,
-):
-    """Everything a use case may ask of the store."""
-
-    @staticmethod
-    def connect(
-        config: DatabaseConfig, timezone: ZoneInfo | None = None, create: bool = True, existing: bool = False
-    ) -> SqlStore:
-        """``Store.connect(...)``, as the scripts have always opened it: ``homepower.store.connect``."""
-        return SqlStore.connect(config, timezone, create, existing)
+    def __getattr__(name: str) -> Any:
+        """``from homepower.store import Store`` and the like (PEP 562): the module that holds ``name``."""
+        if name in ("SqlStore", "Store", "connect"):
+            from homepower.store import sql as home
+        elif name in ("SAMPLE_COLS", "Sample"):
+            from homepower.store import samples as home
+        elif name == "Database":
+            from homepower.store import core as home
+        elif name == "PanelHour":
+            from homepower.store import panels as home
+        else:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        return getattr(home, name)

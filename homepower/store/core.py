@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 from homepower import schema
 from homepower.dialects import Dialect, for_kind, parse_utc
 from homepower.errors import ConfigError, StoreRejected, StoreUnavailable
-from homepower.settings import DatabaseConfig
 
 if TYPE_CHECKING:
     import sqlite3
+
+    from homepower.settings import DatabaseConfig
 
 log = logging.getLogger(__name__)
 
