@@ -390,7 +390,12 @@ def bench_collector(ctx: Context) -> list[Row]:
         stored = mariadb.count_rows(ctx.db, "pvhistory")
         filled = mariadb.count_rows(ctx.db, "pvhistory", "kwh_pv IS NOT NULL")
         rows.append(
-            at_most(what_year, run.wall_s, 5.0, f"{fmt_s(run.wall_s)} ({stored:,} rows, {filled:,} with kwh_pv)")
+            at_most(
+                what_year,
+                run.wall_s,
+                5.0,
+                f"{fmt_s(run.wall_s)}, CPU {run.cpu_s:.2f} s ({stored:,} rows, {filled:,} with kwh_pv)",
+            )
         )
         if ctx.truth:
             rows.append(truth_row(ctx))
