@@ -67,9 +67,11 @@ LEAD_EDGES = (0.0, 6.0, 24.0, 48.0, math.inf)  # hours, the report's lead bucket
 CELL_PRIOR_HOURS = 30.0  # a cell is pulled toward its parent by this many hours
 LEAD_PRIOR_HOURS = 100.0  # a lead bucket's scale is pulled toward 1 by this many hours
 HALF_LIFE_D = 30.0  # recency weight of an error, days
-FORWARD_DAYS = 28  # the recent days forecast again walk-forward for the shift
+# Two weeks, half-life 5 days (chosen on aneo A/B, docs/benchmarks.md): four weeks at 10 days chased a
+# thaw two weeks late and then overshot once the level had caught up.
+FORWARD_DAYS = 14  # the recent days forecast again walk-forward for the shift
 FORWARD_BLOCKS = 4  # in this many blocks, each fitted on the days before it
-SHIFT_HALF_LIFE_D = 10.0  # recency weight of a walk-forward miss, days
+SHIFT_HALF_LIFE_D = 5.0  # recency weight of a walk-forward miss, days
 SHIFT_PRIOR_HOURS = 40.0  # the shift is pulled toward 0 by this many hours
 # A day measuring below both these shares of its clear-sky output and of its forecast: snow or an outage
 # (the thickest overcast still gives more; a forecast of it would have said so).
