@@ -242,7 +242,7 @@ def backtest(
     ``kwh_fc`` and ``kwh_fc_p10``/``kwh_fc_p90``. Days with too little history before them keep theirs."""
     import numpy as np
 
-    from solar3p.calibrate import CalibrationError
+    from solar3p.calibrate import Calibration, CalibrationError
     from solar3p.quantiles import SPREAD_REFIT_DAYS
 
     out = out or sys.stdout
@@ -279,8 +279,10 @@ def backtest(
                 previous = cal.orientations
                 if fresh and cal.spread is not None:
                     spread = (day, cal.spread)
-                rows.append(calibration_row(cal, day_start, backtest=True))
-                bands = bands_of(cal, arrays.feat.take(target))
+                row = calibration_row(cal, day_start, backtest=True)
+                rows.append(row)
+                # From the calibration as stored (its parameters rounded): what a rerun of the day applies.
+                bands = bands_of(Calibration.from_json(json.loads(row["params"])), arrays.feat.take(target))
                 for i, band in zip(np.flatnonzero(target), bands, strict=True):
                     filled[arrays.items[i].ts_utc] = band
         day += timedelta(days=1)
@@ -321,8 +323,6 @@ def backtest(
             f"(first {skipped[0]})\n"
         )
     if rows:
-        from solar3p.calibrate import Calibration
-
         last = Calibration.from_json(json.loads(rows[-1]["params"]))
         out.write(f"last fit: {last.describe()}\n")
     return filled

@@ -222,3 +222,18 @@ def test_a_torn_or_garbled_cache_is_computed_again_quietly(store, db_url, tmp_pa
     for name in CACHES:  # written whole again
         doc = json.loads((tmp_path / "state" / name).read_text())
         assert hashlib.sha256(doc["body"].encode()).hexdigest() == doc["sha256"]
+
+
+def test_a_backtested_hour_run_again_keeps_the_backtest_row(store, db_url, tmp_path, history):
+    """The backtest's kwh_fc is the one its stored calibration gives: a later run of the hour (from the cache
+    or not) applies that very calibration and stores the same numbers (the backtest took them from the
+    fit before its parameters were rounded for storing: 2.98166 then 2.98168 kWh at noon)."""
+    for hour in HOURS:
+        collector(tmp_path, db_url, "--hour", hour)
+    collector(tmp_path, db_url, "--calibrate", "--from", "2025-05-16", "--to", "2025-05-17")
+    backtested = rows_of(store)
+    assert all(r["kwh_fc"] is not None and r["kwh_fc_p10"] is not None for r in backtested.values())
+    for hour in HOURS:
+        collector(tmp_path, db_url, "--hour", hour)
+    assert rows_of(store) == backtested
+    assert uncached(tmp_path, db_url, store, HOURS) == backtested
