@@ -41,6 +41,10 @@ def utc(unix: float) -> datetime:
     return EPOCH + timedelta(seconds=int(unix))
 
 
+def _unix(t: datetime) -> int:
+    return int((t - EPOCH).total_seconds())
+
+
 class _Counted:
     """Archive rows of an open forecast file, counted as they go by (the file's row count)."""
 
@@ -49,6 +53,7 @@ class _Counted:
         self.issued_file = stream.issued if stream.issued is not None else int(stream.mtime)
         self.provider = stream.provider or FILE_PROVIDER
         self.stream, self.rows = stream, 0
+        self.last: dict | None = None  # the last row: what tells whether a database still holds the file
 
     def __iter__(self) -> Iterator[dict]:
         for _, r in self.stream.rows():
@@ -59,6 +64,7 @@ class _Counted:
                 "provider": self.provider,
             }
             row.update({c: getattr(r, c) for c in VALUE_COLS})
+            self.last = row
             yield row
 
 
@@ -69,6 +75,7 @@ class Archived:
     path: Path
     rows: int
     new: int
+    last: list | None = None  # the archive key of its last row: [ts_utc unix s, issued_utc unix s, provider]
 
 
 def archive_file(store: Store, path: Path) -> Archived:
@@ -81,7 +88,9 @@ def archive_file(store: Store, path: Path) -> Archived:
     with open_meteo_stream(path) as stream:
         rows = _Counted(stream)
         new = store.store_forecasts(rows)
-    return Archived(Path(path), rows.rows, new)
+    last = rows.last
+    key = None if last is None else [_unix(last["ts_utc"]), _unix(last["issued_utc"]), last["provider"]]
+    return Archived(Path(path), rows.rows, new, key)
 
 
 def read_meteo_hours(settings: Settings, first: datetime, last: datetime) -> list[ArchivedForecast]:
@@ -214,6 +223,8 @@ def archive_meteo_file(store: Store, settings: Settings) -> int | None:
     entries = state.get("files") if isinstance(state.get("files"), dict) else {}
     assert isinstance(entries, dict)
     known = entries.get(ident) if isinstance(entries.get(ident), dict) else None
+    if known is not None and not _still_archived(store, known):
+        known = None  # a database restored from a backup, or emptied: the file is stored again
     stamp = _file_stamp(path)
     if known is not None and stamp is not None and all(known.get(k) == v for k, v in stamp.items()):
         log.debug("forecast file %s is archived already (same size and time)", path)
@@ -222,10 +233,12 @@ def archive_meteo_file(store: Store, settings: Settings) -> int | None:
     new = 0
     if known is None or content is None or known.get("sha256") != content:
         done = archive_file(store, path)
-        new = done.new
+        new, last = done.new, done.last
         log.info("archived forecast file %s: %d new row(s) of %d", path, new, done.rows)
+    else:
+        last = known["last"]
     if stamp is not None and content is not None:
-        entries[ident] = dict(stamp, sha256=content)
+        entries[ident] = dict(stamp, sha256=content, last=last)
         try:
             from homepower.files import write_atomic
 
@@ -233,6 +246,21 @@ def archive_meteo_file(store: Store, settings: Settings) -> int | None:
         except OSError as exc:
             log.warning("cannot write %s (%s): the forecast file will be read again next run", state_file, exc)
     return new
+
+
+def _still_archived(store: Store, known: dict) -> bool:
+    """Whether the database still holds the last row of the file ``known`` describes (one indexed read);
+    False for an entry that does not say which row that is (written by an older version)."""
+    if "last" not in known:
+        return False
+    last = known["last"]
+    if last is None:  # a file of no rows
+        return True
+    try:
+        ts, issued, provider = utc(last[0]), utc(last[1]), str(last[2])
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return False
+    return any(f.issued_utc == issued for f in store.read_forecasts(ts, ts + timedelta(hours=1), provider))
 
 
 # -- the join ---------------------------------------------------------------------------------------

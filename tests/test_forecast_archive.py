@@ -271,6 +271,25 @@ def test_archive_twice_stores_once(store, db_url, tmp_path):
     assert store.fetch("pvhistory", ["ts_utc"]) == []  # --archive collects no hour
 
 
+def test_a_database_that_lost_an_unchanged_files_forecasts_gets_them_again(store, db_url, tmp_path):
+    """STATE_DIR remembers which METEO_FILE content the database has archived; a database restored from a
+    backup made before that download (or emptied) no longer holds it, and the hours must not go without
+    their forecast until the next download (they came back NULL, flagged no_forecast)."""
+    syn = synth.generate(DAY, 1, seed=3)
+    store.upsert("enphase_production", syn.rows())
+    meteo = write(tmp_path / "meteo.json", meteo_doc(syn, issued=datetime(2025, 5, 31), provider="meteoserver"))
+    settings = settings_for(tmp_path, db_url, meteo)
+    collect(settings, day_request(), store, now_utc=LATER)
+    want = stored(store)
+    assert all(r["forecast_issued"] is not None for r in want)
+    for table in ("forecast", "pvhistory"):
+        store.execute(f"DELETE FROM {store.q(table)}")
+    store.commit()
+    collect(settings, day_request(), store, now_utc=LATER)
+    assert stored(store) == want
+    assert archive_count(store) == len(syn.meteoserver()["forecast"])
+
+
 @pytest.mark.parametrize(
     "content",
     [
