@@ -230,6 +230,34 @@ def calibrate(
     return cal
 
 
+def _day_bands(arrays: _Arrays, target: np.ndarray, own: Calibration, fitted: float, stored: list) -> dict:
+    """The bands of a backtest day's ``target`` hours from its fit ``own`` (fitted at the day's start),
+    except where a ``stored`` calibration fitted later is the newest fitted before the hour began: that one's,
+    as the collector gives them."""
+    from solar3p.calibrate import newest_before
+
+    later = [(f, c) for f, c in stored if f > fitted]
+    idx = [int(i) for i in target.nonzero()[0]]
+    newer = [i for i in idx if later and newest_before(later, int(arrays.start[i])) is not None]
+    mine = target.copy()
+    mine[newer] = False
+    out = {}
+    for i, band in zip(mine.nonzero()[0], bands_of(own, arrays.feat.take(mine)), strict=True):
+        out[arrays.items[i].ts_utc] = band
+    if newer:
+        hours = [arrays.items[i] for i in newer]
+        bands = forecast_bands(
+            later,
+            [int(arrays.start[i]) for i in newer],
+            [h.gr_w for h in hours],
+            [h.temp for h in hours],
+            [h.tc for h in hours],
+            [None if h.issued is None else int(h.issued) for h in hours],
+        )
+        out.update({h.ts_utc: band for h, band in zip(hours, bands, strict=True) if band is not None})
+    return out
+
+
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} %"
 
@@ -262,6 +290,7 @@ def backtest(
     day = first_day
     range_start = H.to_utc(start_local, tz)
     range_end = H.to_utc(end_local, tz)
+    stored = load_calibrations(store)
     while day < last_day:
         day_start = H.to_utc(datetime.combine(day, datetime.min.time()), tz)
         day_end = H.to_utc(datetime.combine(day + timedelta(days=1), datetime.min.time()), tz)
@@ -282,9 +311,8 @@ def backtest(
                 row = calibration_row(cal, day_start, backtest=True)
                 rows.append(row)
                 # From the calibration as stored (its parameters rounded): what a rerun of the day applies.
-                bands = bands_of(Calibration.from_json(json.loads(row["params"])), arrays.feat.take(target))
-                for i, band in zip(np.flatnonzero(target), bands, strict=True):
-                    filled[arrays.items[i].ts_utc] = band
+                own = Calibration.from_json(json.loads(row["params"]))
+                filled.update(_day_bands(arrays, target, own, H.epoch_s(day_start), stored))
         day += timedelta(days=1)
     store.upsert("calibration", rows, commit=False)
     store.set_kwh_fc(filled)

@@ -237,3 +237,29 @@ def test_a_backtested_hour_run_again_keeps_the_backtest_row(store, db_url, tmp_p
         collector(tmp_path, db_url, "--hour", hour)
     assert rows_of(store) == backtested
     assert uncached(tmp_path, db_url, store, HOURS) == backtested
+
+
+def test_a_backtest_leaves_hours_a_newer_calibration_was_fitted_before_to_that_calibration(
+    store, db_url, tmp_path, history
+):
+    """kwh_fc is always from the newest calibration fitted before the hour began: a backtest's fit at the
+    start of a day is not the newest for the hours after a calibration fitted later that day (the backtest
+    wrote its own number over them, and the next run of the hour changed it back)."""
+    meteo, cal, h = history
+    morning = datetime(2025, 5, 16, 8)  # 10:00 local: after the backtest's fit (local midnight), before noon
+    n = next(i for i, r in enumerate(h.rows) if r["ts_utc"] >= morning)
+    newer = C.fit(h.feat.take(slice(0, n)), h.kwh[:n], h.day[:n], S.given(135.0, 35.0))
+    store.upsert("calibration", [calibration_row(newer, morning)])
+    store.commit()
+    for hour in HOURS:
+        collector(tmp_path, db_url, "--hour", hour)
+    before = rows_of(store)
+    collector(tmp_path, db_url, "--calibrate", "--from", "2025-05-16", "--to", "2025-05-17")
+    backtested = rows_of(store)
+    for noon_and_dusk in (datetime(2025, 5, 16, 11), datetime(2025, 5, 16, 19)):
+        assert backtested[noon_and_dusk] == before[noon_and_dusk]
+    dawn = datetime(2025, 5, 16, 4)  # before the newer calibration: the backtest's fit is the newest
+    assert backtested[dawn]["kwh_fc"] != before[dawn]["kwh_fc"]
+    for hour in HOURS:
+        collector(tmp_path, db_url, "--hour", hour)
+    assert rows_of(store) == backtested
