@@ -288,19 +288,20 @@ def _value_key(f: ArchivedForecast) -> str:
 
 
 def model_head(pv: PVSettings) -> str | None:
-    """What every modelled number depends on: the PV settings, solar3p's code, pvlib's version."""
+    """What every modelled number depends on: the PV settings, solar3p's code, the versions of pvlib and of
+    the numpy and pandas it computes with."""
     import importlib.metadata
 
     import solar3p
 
     code = code_digest(Path(solar3p.__file__).resolve().parent)
     try:
-        pvlib = importlib.metadata.version("pvlib")
+        versions = {name: importlib.metadata.version(name) for name in ("pvlib", "numpy", "pandas")}
     except importlib.metadata.PackageNotFoundError:
         return None
     if code is None:
         return None
-    head = {"pv": asdict(pv), "solar3p": code, "pvlib": pvlib}
+    head = {"pv": asdict(pv), "solar3p": code, **versions}
     return hashlib.sha256(json.dumps(head, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -4,7 +4,7 @@ Two files, written whole (temp file + rename), each a JSON envelope ``{"sha256":
 text}`` whose body has a ``head``: everything the numbers depend on besides the forecast itself.
 
 - ``solar3p-cache.json`` (``homepower.forecast.s3p_kwh``): solar3p's kWh per forecast value (hour start,
-  gr_w, temp); head: the PV_* settings, solar3p's code, pvlib's version.
+  gr_w, temp); head: the PV_* settings, solar3p's code, the versions of pvlib, numpy and pandas.
 - ``calibrated-cache.json`` (``InForce`` here): kwh_fc, P10 and P90 per forecast value (hour start, issued,
   gr_w, temp, tc); head: the same, plus every stored calibration (fitted time and a digest of its
   parameters), homepower's calibration code and numpy's version; with the warnings the computation gave.

@@ -263,3 +263,19 @@ def test_a_backtest_leaves_hours_a_newer_calibration_was_fitted_before_to_that_c
     for hour in HOURS:
         collector(tmp_path, db_url, "--hour", hour)
     assert rows_of(store) == backtested
+
+
+@pytest.mark.parametrize("package", ["pvlib", "numpy", "pandas"])
+def test_the_cached_numbers_are_made_again_after_an_upgrade_of_what_computes_them(tmp_path, monkeypatch, package):
+    """solar3p's kWh are computed by pvlib with numpy and pandas: after an upgrade of any of them the
+    cache is not used (``python -m solar3p`` computes with the new versions; the kWh cache knew only pvlib's)."""
+    import importlib.metadata
+
+    from conftest import load_settings
+    from homepower.forecast import model_head
+
+    pv = load_settings(tmp_path).pv
+    before = model_head(pv)
+    real = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "0.0.upgraded" if name == package else real(name))
+    assert before is not None and model_head(pv) not in (None, before)
