@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Sequence, TextIO
 
 from homepower import hours as H
-from homepower.errors import DataError
+from homepower.errors import ConfigError, DataError
 from homepower.settings import CALIBRATION_NAME, Settings
 from solar3p.environment import command
 
@@ -208,7 +208,10 @@ def calibrate(
     try:
         write_atomic(path, json.dumps(cal.as_json(), indent=1) + "\n", mode=0o644)
     except OSError as exc:
-        raise DataError(f"cannot write {path}: {exc}") from exc
+        raise ConfigError(
+            f"STATE_DIR={path.parent} cannot hold {path.name} ({exc}): make it a writable directory; "
+            "no calibration stored"
+        ) from exc
     store.upsert("calibration", [row])
     first, last = _utc(cal.trained_from), _utc(cal.trained_to)  # trained_to is exclusive: say "until"
     out.write(

@@ -279,3 +279,28 @@ def test_the_cached_numbers_are_made_again_after_an_upgrade_of_what_computes_the
     real = importlib.metadata.version
     monkeypatch.setattr(importlib.metadata, "version", lambda name: "0.0.upgraded" if name == package else real(name))
     assert before is not None and model_head(pv) not in (None, before)
+
+
+def test_a_calibration_that_cannot_be_written_to_state_dir_is_a_setting_to_fix(store, db_url, tmp_path, history):
+    """STATE_DIR that cannot hold solar3p-calibration.json is a configuration error (78, as for the run lock),
+    one line naming it, and no calibration stored; it was 65, the code of a file not understood."""
+    (tmp_path / "a-file").write_text("")
+    before = store.calibrations()
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "history_collector.py"), "--calibrate", "--now", "2025-05-16T03:00:00"],
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "DATABASE_URL": db_url,
+            "STATE_DIR": str(tmp_path / "a-file" / "state"),
+            "SITE_TIMEZONE": "Europe/Amsterdam",
+            "HOMEPOWER_ENV_FILE": "none",
+        },
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 78, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "STATE_DIR" in lines[0] and "solar3p-calibration.json" in lines[0], lines
+    store.commit()
+    assert store.calibrations() == before
