@@ -4,7 +4,7 @@
   history_collector.py --hour 2025-06-01T13 one local hour (both rows for the repeated autumn hour)
   history_collector.py --from 2025-06-01 --to 2025-07-01   every hour in [from, to), local
   history_collector.py --archive FILE...   store old forecast files in the archive, say how many rows were new
-  --dry-run                                 print the rows, write nothing
+  --dry-run                                 print the rows, store nothing in the database
   history_collector.py --calibrate          fit solar3p's calibration on pvhistory (table calibration and
                                             STATE_DIR/solar3p-calibration.json); changes no kwh_fc
   history_collector.py --calibrate --if-ready   as cron runs it: too little history yet is one line, exit 0
@@ -41,7 +41,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--hour", metavar="YYYY-MM-DDTHH", help="one local hour")
     parser.add_argument("--from", dest="start", metavar="A", help="first local hour or date (inclusive)")
     parser.add_argument("--to", dest="end", metavar="B", help="local hour or date to stop at (exclusive)")
-    parser.add_argument("--dry-run", action="store_true", help="print the rows, write nothing")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the rows, store nothing in the database (STATE_DIR's computation caches may be filled)",
+    )
     parser.add_argument(
         "--calibrate",
         action="store_true",
