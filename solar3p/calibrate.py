@@ -540,6 +540,8 @@ def fit(
         fr = f.take(recent)
         clear = forward_level[recent] * roof_power(fr.clear(), given, found)[0] / 1000.0
         spread = recent_shift(spread, forward[recent], m[recent], clear, fr, d[recent], rating_kwh)
+        episode = _recent_departure(np.nan_to_num(forward), m, d, keep & recent)
+        spread = replace(spread, episode=episode)
     return Calibration(
         given=given,
         orientations=tuple((float(az % 360.0), float(t)) for az, t in found),
@@ -590,6 +592,24 @@ def _forward(
         out[test] = base[test] * _sun_factor(sun, ft, share[test]) * sky.lookup(ft.kt, base[test] / rating_kwh)
         levels[test] = level
     return out, levels
+
+
+def _recent_departure(fc: np.ndarray, m: np.ndarray, d: np.ndarray, keep: np.ndarray) -> float:
+    """log(measured / forecast) over the last EPISODE_DAYS kept days with a forecast worth the name among
+    hours ``keep`` (0 when there are too few): how far an episode in progress (snow clearing, a thaw)
+    has moved the roof off the walk-forward forecasts ``fc`` (solar3p.quantiles, step 6)."""
+    from solar3p.quantiles import EPISODE_DAYS
+
+    days, inv = np.unique(d[keep], return_inverse=True)
+    if days.size < 2 * EPISODE_DAYS:  # too short a walk to tell an episode from its start
+        return 0.0
+    f_sum = np.bincount(inv, fc[keep], minlength=days.size)
+    m_sum = np.bincount(inv, m[keep], minlength=days.size)
+    ok = f_sum > 0.05 * max(float(np.median(f_sum)), 1e-9)
+    f_sum, m_sum = f_sum[ok][-EPISODE_DAYS:], m_sum[ok][-EPISODE_DAYS:]
+    if f_sum.size < EPISODE_DAYS or m_sum.sum() <= 0:
+        return 0.0
+    return math.log(float(m_sum.sum()) / float(f_sum.sum()))
 
 
 def _held_out(

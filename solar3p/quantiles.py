@@ -34,9 +34,16 @@ How the spread is learned (``learn``):
    (measured below ``DARK_DAY_RATIO`` of the clear-sky output while the sun was up: snow on the panels,
    an outage) or with a flat-lined meter (``STUCK_HOURS`` identical non-zero hours in a row). Days the
    forecast merely got wrong (overcast forecast, sunny day) stay in: they are the spread.
+6. **An episode in progress widens its side** (``Spread.episode``): the shift weighs two weeks and lags a
+   bias episode (snow clearing off a flat roof, a thaw: aneo C ran 1.3 × its median for two weeks). So
+   the last ``EPISODE_DAYS`` days' measured / walk-forward-forecast ratio is kept as a log; beyond
+   ``EPISODE_DEADBAND`` the quantiles on that side move out by ``EPISODE_GAIN`` × the excess departure
+   × the hour's point forecast (fully from P10/P90 on, linearly less toward the median, which stays
+   ``kwh_fc``).
 
 A quantile at probability p: ``forecast + scale_kwh × (q_p(cell) (× lead scale around the median) +
-shift_p)``, clipped to [0, the roof's AC limit]; non-decreasing in p by construction. The median is ``kwh_fc``.
+shift_p)`` + the episode's widening, clipped to [0, the roof's AC limit]; non-decreasing in p by
+construction. The median is ``kwh_fc``.
 """
 
 from __future__ import annotations
@@ -77,6 +84,11 @@ SHIFT_PRIOR_HOURS = 40.0  # the shift is pulled toward 0 by this many hours
 # (the thickest overcast still gives more; a forecast of it would have said so).
 DARK_DAY_RATIO, DARK_FORECAST_RATIO = 0.08, 0.15
 SCALE_FLOOR = 0.01  # the smallest error scale, a share of the rating (kWh per kWp)
+# An episode in progress (step 6), chosen on aneo A/B (docs/benchmarks.md): the last 3 days' walk-forward
+# miss beyond a deadband of log 0.1 (~10 %) widens the band on its side by as much.
+EPISODE_DAYS = 3
+EPISODE_GAIN = 1.0
+EPISODE_DEADBAND = 0.1
 STUCK_HOURS = 3  # this many identical non-zero hours in a row: a flat-lined meter, not weather
 
 
@@ -110,6 +122,7 @@ class Spread:
     days: int
     left_out_days: int  # snow, outage or flat-lined days not learned from
     shift: tuple[float, ...] = ()  # per PROBS, added to the normalised quantiles (step 4); () = none
+    episode: float = 0.0  # log(measured / forecast) of the last EPISODE_DAYS days (step 6)
 
     def as_json(self) -> dict:
         return {
@@ -124,6 +137,7 @@ class Spread:
             "days": self.days,
             "left_out_days": self.left_out_days,
             "shift": [round(v, 4) for v in self.shift],
+            "episode": round(self.episode, 4),
         }
 
     @classmethod
@@ -143,6 +157,9 @@ class Spread:
         shift = tuple(float(v) for v in doc.get("shift") or ())
         if shift and (len(shift) != len(PROBS) or not all(math.isfinite(v) and abs(v) < 10 for v in shift)):
             raise ValueError("its spread's shift does not match its probabilities")
+        episode = float(doc.get("episode") or 0.0)
+        if not (math.isfinite(episode) and abs(episode) < 10):
+            raise ValueError("its spread's episode is out of range")
         return cls(
             cells,
             scale,
@@ -150,6 +167,7 @@ class Spread:
             int(doc.get("days") or 0),
             int(doc.get("left_out_days") or 0),
             shift,
+            episode,
         )
 
 
@@ -342,9 +360,22 @@ def quantiles(cal: "Calibration", feat: "Features", probs: Sequence[float]) -> n
     rows = _normalised(spread, fc, cs, feat, rating_kwh)
     normalised = np.array([np.interp(p, PROBS, row) for row in rows])
     out = fc[:, None] + scale_kwh(fc, cs, rating_kwh)[:, None] * normalised
+    out = out + _episode_widening(spread.episode, fc, p)
     out = np.clip(out, 0.0, ac_limit_kwh(cal))
     out = np.where(ok[:, None], out, 0.0)
     return np.maximum.accumulate(out, axis=1) if list(p) == sorted(p) else out
+
+
+def _episode_widening(episode: float, fc: np.ndarray, probs: Sequence[float]) -> np.ndarray:
+    """kWh added to each quantile (hours × probs) of point forecasts ``fc``: on the side the last days
+    departed to, in proportion to the departure and to how far out the quantile is (full from P10/P90 on);
+    the median is untouched."""
+    excess = max(abs(episode) - EPISODE_DEADBAND, 0.0)
+    if excess == 0.0:
+        return np.zeros((fc.size, len(probs)))
+    sign = 1.0 if episode > 0 else -1.0
+    reach = np.array([min(max(sign * (p - 0.5), 0.0) / 0.4, 1.0) for p in probs])
+    return sign * EPISODE_GAIN * abs(math.expm1(sign * excess)) * fc[:, None] * reach[None, :]
 
 
 @dataclass(frozen=True)
