@@ -527,22 +527,29 @@ def _recapture(path: Path | str, whole: dict, tz: ZoneInfo, start: str | None, s
 
 def replay(settings: PollerSettings, path: Path | str, start: str | None = None, step: float | None = None) -> int:
     """Store every reading of ``path`` in one transaction; returns how many. The spool is stored first.
-    The file is read twice, a line at a time: once to check every line (nothing is stored from a file
-    with a bad line), once to store."""
-    count = sum(1 for _ in iter_replay(path, settings.timezone, start, step))
-    if not count:
+    The file is read once, a line at a time: a bad line rolls the transaction back, so nothing is stored
+    from a file with a bad line (and the spool stays for the next run)."""
+    readings = iter_replay(path, settings.timezone, start, step)
+    first = next(readings, None)  # a missing file, bad usage or a bad first line: said before any lock
+    if first is None:
         raise DataError(f"{path} holds no readings; nothing stored")
+    count = 0
     with lock.hold(settings.state_dir):
         try:
             with _connect(settings) as store:  # closed (quietly) on the way out
                 found = spool.Found()
                 store_readings(store, spool.each(settings.state_dir, found), settings.timezone, commit=False)
                 batch: list[Reading] = []
-                for reading in iter_replay(path, settings.timezone, start, step):
-                    batch.append(reading)
-                    if len(batch) >= BATCH:
-                        store_readings(store, batch, settings.timezone, commit=False)
-                        batch = []
+                try:
+                    for reading in itertools.chain((first,), readings):
+                        batch.append(reading)
+                        count += 1
+                        if len(batch) >= BATCH:
+                            store_readings(store, batch, settings.timezone, commit=False)
+                            batch = []
+                except HomepowerError:
+                    store.rollback()
+                    raise
                 store_readings(store, batch, settings.timezone, commit=False)
                 store.commit()
                 spool.clear(settings.state_dir, found.bad, found.torn)

@@ -133,6 +133,23 @@ def test_a_malformed_line_stores_nothing_from_the_file(bad, tmp_path, db_url, db
     assert stored(db_config) == []
 
 
+def test_a_bad_line_after_batches_were_written_stores_nothing_from_the_file(tmp_path, db_url, db_config):
+    """Read once: the batches before the bad line went to the database, and are rolled back."""
+    from homepower.poll import BATCH
+
+    start = datetime(2025, 3, 5, 8, tzinfo=timezone.utc)
+    good = [{"ts": (start + timedelta(seconds=i)).isoformat(), "body": V1} for i in range(BATCH + 10)]
+    path = write_lines(tmp_path / "r.jsonl", good + [{"ts": "yesterday", "body": V1}])
+    run = run_poller(poller_env(tmp_path / "state", DATABASE_URL=db_url), "--replay", str(path))
+    assert run.code == 65, run.output
+    assert f"line {BATCH + 11}" in run.stderr
+    assert stored(db_config) == []
+    again = run_poller(
+        poller_env(tmp_path / "state", DATABASE_URL=db_url), "--replay", str(write_lines(tmp_path / "ok.jsonl", good))
+    )
+    assert again.code == 0 and len(stored(db_config)) == BATCH + 10
+
+
 def test_recapture_layout_with_start_and_step(tmp_path, db_url, db_config):
     path = tmp_path / "recapture.json"
     path.write_text(json.dumps({"data": [PDM] * 5}, indent=1))
