@@ -268,7 +268,7 @@ def bench_poll(ctx: Context, firmware: str | None = None) -> list[Row]:
         rows.append(Row("  slowest top-level imports (-X importtime, one run)", slow or "n/a"))
         rows.append(
             Row(
-                "  for scale: a bare interpreter (python -c pass)",
+                "  for scale: a bare interpreter (.venv/bin/python -c pass)",
                 f"{fmt_s(bare.median)}, {fmt_mib(max(r.maxrss_kib for r in bare_runs))}",
             )
         )

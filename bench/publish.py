@@ -142,7 +142,7 @@ def measure(env: Callable[..., dict[str, str]], limit: Callable[[float], float])
         hours = len(json.loads(evcc[-1].stdout))
         rows.append(
             Row(
-                f"python -m solar3p --format evcc, whole process ({hours} hours)",
+                f".venv/bin/python -m solar3p --format evcc, whole process ({hours} hours)",
                 fmt_spread(summarize([r.wall_s for r in evcc])),
             )
         )
