@@ -320,7 +320,10 @@ class Table:
     factors: list[list[float]]  # [x bin][y bin]
 
     def lookup(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        f = np.asarray(self.factors, dtype=float)
+        return self.lookup_in(np.asarray(self.factors, dtype=float), x, y)
+
+    def lookup_in(self, f: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Values of ``f`` (an array of this table's shape) at ``x``, ``y``, binned by this table's edges."""
         i = np.clip(np.searchsorted(self.edges_x, x, side="right") - 1, 0, f.shape[0] - 1)
         j = np.clip(np.searchsorted(self.edges_y, y, side="right") - 1, 0, f.shape[1] - 1)
         return f[i, j]
@@ -446,6 +449,9 @@ class Calibration:
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ValueError(f"not a solar3p calibration: {exc}") from exc
+        sun_sd = None if cal.spread is None else cal.spread.sun_sd
+        if sun_sd is not None and sun_sd.shape != np.asarray(cal.sun.factors).shape:
+            raise ValueError("not a solar3p calibration: its spread's sun uncertainty does not match its sun table")
         values = (cal.level, given.rating_w, given.latitude, given.longitude, *(v for o in orientations for v in o))
         tilts_ok = all(0 <= t <= 90 for _, t in orientations)
         if not all(math.isfinite(v) for v in values) or not (0 < cal.level < 10 and tilts_ok):
@@ -541,7 +547,7 @@ def fit(
         clear = forward_level[recent] * roof_power(fr.clear(), given, found)[0] / 1000.0
         spread = recent_shift(spread, forward[recent], m[recent], clear, fr, d[recent], rating_kwh)
         episode = _recent_departure(np.nan_to_num(forward), m, d, keep & recent)
-        spread = replace(spread, episode=episode)
+        spread = replace(spread, episode=episode, sun_sd=_sun_unknown(sun, f, share, keep))
     return Calibration(
         given=given,
         orientations=tuple((float(az % 360.0), float(t)) for az, t in found),
@@ -592,6 +598,24 @@ def _forward(
         out[test] = base[test] * _sun_factor(sun, ft, share[test]) * sky.lookup(ft.kt, base[test] / rating_kwh)
         levels[test] = level
     return out, levels
+
+
+def _sun_unknown(sun: Table, f: Features, share: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Per sun-table cell, how uncertain its factor still is (solar3p.quantiles, step 7): the share of its
+    prior (CELL_PRIOR_HOURS against the kept hours that had light from the sun's direction there) × the
+    hour-weighted RMS departure from 1 of the cells that saw at least twice the prior's hours."""
+    factors = np.asarray(sun.factors, dtype=float)
+    nx, ny = factors.shape
+    lit = keep & (share > 0)
+    fk = f.take(lit)
+    index = np.clip(np.searchsorted(SUN_AZ_EDGES, fk.sun_az, side="right") - 1, 0, nx - 1) * ny + np.clip(
+        np.searchsorted(SUN_EL_EDGES, 90.0 - fk.zenith, side="right") - 1, 0, ny - 1
+    )
+    hours = np.bincount(index, minlength=nx * ny).astype(float)
+    seen = hours >= 2 * CELL_PRIOR_HOURS
+    flat = factors.ravel()
+    rms = float(np.sqrt(np.average((flat[seen] - 1.0) ** 2, weights=hours[seen]))) if seen.any() else 0.0
+    return (rms * CELL_PRIOR_HOURS / (hours + CELL_PRIOR_HOURS)).reshape(nx, ny)
 
 
 def _recent_departure(fc: np.ndarray, m: np.ndarray, d: np.ndarray, keep: np.ndarray) -> float:
@@ -907,13 +931,19 @@ def features_at(
 def predict(cal: Calibration, feat: Features) -> np.ndarray:
     """The calibrated forecast, kWh per hour of ``feat`` (features at the calibration's site, with its
     horizon)."""
+    return predict_parts(cal, feat)[0]
+
+
+def predict_parts(cal: Calibration, feat: Features) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``predict``, and per hour what it was made from: the level × physics (kWh) and the share of the
+    roof's light from the sun's direction (0..1)."""
     g = cal.given
     p, share = roof_power(feat, g, cal.orientations)
     base = cal.level * p / 1000.0
     if len(feat) == 0:
-        return base
+        return base, base, share
     out = base * _sun_factor(cal.sun, feat, share) * cal.sky.lookup(feat.kt, base / (g.rating_w / 1000.0))
-    return np.where(feat.sunlit > 0, np.clip(out, 0.0, None), 0.0)
+    return np.where(feat.sunlit > 0, np.clip(out, 0.0, None), 0.0), base, share
 
 
 def newest_before(calibrations: Iterable[tuple[int, Calibration]], hour_start: int) -> Calibration | None:

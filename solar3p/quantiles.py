@@ -40,16 +40,28 @@ How the spread is learned (``learn``):
    ``EPISODE_DEADBAND`` the quantiles on that side move out by ``EPISODE_GAIN`` × the excess departure
    × the hour's point forecast (fully from P10/P90 on, linearly less toward the median, which stays
    ``kwh_fc``).
+7. **A sun position the history has not seen widens the band** (``Spread.sun_sd``): the sun table (shading,
+   the roof's real orientation) holds 1 where no hour has shown otherwise, and spring sun rises and sets at
+   azimuths a winter history never saw (aneo's buildings: mornings a fifth below their median, evenings
+   a third above, on the first weeks of new sun). Each sun cell keeps how little it knows (its prior's share,
+   ``CELL_PRIOR_HOURS / (hours + CELL_PRIOR_HOURS)``) × how far the cells that did see enough hours are off 1
+   (their RMS, weighted by hours): that much uncertainty of the light from the sun's direction is added in
+   quadrature to each side of the band, as a normal error (z of the probability); the median stays.
+
+Errors are learned from counting hours only (forecast or measured above 0, as ``pv_report.py`` counts
+them): an hour forecast and measured at nothing has no error to teach, and a pile of them made the band of
+the dimmest cells too narrow (aneo B's and C's early hours below P10 one time in five).
 
 A quantile at probability p: ``forecast + scale_kwh × (q_p(cell) (× lead scale around the median) +
-shift_p)`` + the episode's widening, clipped to [0, the roof's AC limit]; non-decreasing in p by
-construction. The median is ``kwh_fc``.
+shift_p)``, widened where the sun stands where the history never saw it, + the episode's widening,
+clipped to [0, the roof's AC limit]; non-decreasing in p by construction. The median is ``kwh_fc``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -123,6 +135,8 @@ class Spread:
     left_out_days: int  # snow, outage or flat-lined days not learned from
     shift: tuple[float, ...] = ()  # per PROBS, added to the normalised quantiles (step 4); () = none
     episode: float = 0.0  # log(measured / forecast) of the last EPISODE_DAYS days (step 6)
+    # Per sun-table cell [azimuth][elevation]: the unknown share of the sun's light there (step 7); None: none.
+    sun_sd: np.ndarray | None = None
 
     def as_json(self) -> dict:
         return {
@@ -138,6 +152,7 @@ class Spread:
             "left_out_days": self.left_out_days,
             "shift": [round(v, 4) for v in self.shift],
             "episode": round(self.episode, 4),
+            **({} if self.sun_sd is None else {"sun_sd": np.round(self.sun_sd, 4).tolist()}),
         }
 
     @classmethod
@@ -160,6 +175,9 @@ class Spread:
         episode = float(doc.get("episode") or 0.0)
         if not (math.isfinite(episode) and abs(episode) < 10):
             raise ValueError("its spread's episode is out of range")
+        sun_sd = None if doc.get("sun_sd") is None else np.asarray(doc["sun_sd"], dtype=float)
+        if sun_sd is not None and (sun_sd.ndim != 2 or not np.all((sun_sd >= 0) & (sun_sd < 10))):
+            raise ValueError("its spread's sun uncertainty is not a table of small non-negative numbers")
         return cls(
             cells,
             scale,
@@ -168,6 +186,7 @@ class Spread:
             int(doc.get("left_out_days") or 0),
             shift,
             episode,
+            sun_sd,
         )
 
 
@@ -225,8 +244,9 @@ def learn(
     """The spread from held-out ``forecast``s (kWh) of hours with measured ``meas`` and clear-sky output
     ``clear`` (kWh), features ``feat`` and local-day numbers ``day``. None with under MIN_SPREAD_DAYS days."""
     bad = unknowable_days(meas, clear, forecast, day, feat.start)
-    # Every hour with the sun up, also those whose mid-hour sun is already down (clear-sky output 0).
-    use = ~bad & (feat.sunlit > 0) & np.isfinite(forecast)
+    # Counting hours with the sun up (forecast or measured above 0: the module docstring says why), also
+    # those whose mid-hour sun is already down (clear-sky output 0).
+    use = ~bad & (feat.sunlit > 0) & np.isfinite(forecast) & ((np.nan_to_num(forecast) > 0) | (meas > 0))
     if np.unique(day[use]).size < MIN_SPREAD_DAYS:
         return None
     fc, m, cs, d = forecast[use], meas[use], clear[use], day[use]
@@ -341,7 +361,7 @@ def recent_shift(
 def quantiles(cal: "Calibration", feat: "Features", probs: Sequence[float]) -> np.ndarray:
     """kWh per hour of ``feat`` (rows) at each of ``probs`` (columns), from ``cal``'s point forecast and
     spread; ValueError when ``cal`` has no spread (fitted on too few days, or by an older version)."""
-    from solar3p.calibrate import predict
+    from solar3p.calibrate import predict_parts
 
     p = check_probabilities(probs)
     spread = cal.spread
@@ -353,17 +373,30 @@ def quantiles(cal: "Calibration", feat: "Features", probs: Sequence[float]) -> n
     n = len(feat)
     if n == 0:
         return np.zeros((0, len(p)))
-    fc = predict(cal, feat)
+    fc, base, share = predict_parts(cal, feat)
     cs = clear_kwh(cal, feat)
     rating_kwh = cal.given.rating_w / 1000.0
     ok = feat.sunlit > 0
     rows = _normalised(spread, fc, cs, feat, rating_kwh)
     normalised = np.array([np.interp(p, PROBS, row) for row in rows])
-    out = fc[:, None] + scale_kwh(fc, cs, rating_kwh)[:, None] * normalised
+    scale = scale_kwh(fc, cs, rating_kwh)
+    if spread.sun_sd is not None:
+        unknown = cal.sun.lookup_in(spread.sun_sd, feat.sun_az, 90.0 - feat.zenith) * share * base / scale
+        middle = np.array([np.interp(0.5, PROBS, row) for row in rows])[:, None]
+        normalised = _widened(normalised, middle, unknown, p)
+    out = fc[:, None] + scale[:, None] * normalised
     out = out + _episode_widening(spread.episode, fc, p)
     out = np.clip(out, 0.0, ac_limit_kwh(cal))
     out = np.where(ok[:, None], out, 0.0)
     return np.maximum.accumulate(out, axis=1) if list(p) == sorted(p) else out
+
+
+def _widened(normalised: np.ndarray, middle: np.ndarray, sd: np.ndarray, probs: Sequence[float]) -> np.ndarray:
+    """``normalised`` quantiles (hours × probs) around their ``middle`` (hours × 1) with a normal error of
+    standard deviation ``sd`` (per hour, the same unit) added in quadrature on each side (step 7)."""
+    z = np.array([NormalDist().inv_cdf(q) for q in probs])[None, :]
+    off = normalised - middle
+    return middle + np.sign(z) * np.sqrt(off**2 + (z * sd[:, None]) ** 2)
 
 
 def _episode_widening(episode: float, fc: np.ndarray, probs: Sequence[float]) -> np.ndarray:
