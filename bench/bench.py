@@ -767,6 +767,16 @@ def quantile_rows(result: dict) -> list[Row]:
                 gain >= 0.10,
             )
         )
+        if s.get("pinball_walked_constant_band_pct") is not None:
+            rows.append(
+                Row(
+                    "  lower than a constant band learned walk-forward (all days before; the last 30)",
+                    "; ".join(
+                        "n/a" if s.get(k) is None else f"{s[k]:.0f} %"
+                        for k in ("pinball_walked_constant_band_pct", "pinball_walked_30d_constant_band_pct")
+                    ),
+                )
+            )
         ok = abs(s["coverage_pct"] - 80) <= 4
         rows.append(
             Row(

@@ -15,8 +15,10 @@ the highest measured hour: the calibration must find the rest.
 Figures: nMAE of the median and of solar3p's physics x one scale (fitted on the days before the split);
 pinball loss (mean over 0.1/0.5/0.9, and over 0.01..0.99) as % of the mean measured hour, beside the best
 constant-width band around the same median in hindsight (each quantile the median plus the constant that
-minimises its loss on the scored hours); coverage of [P10, P90] and the shares below P10 / above P90, overall,
-by sky regime (the forecast's cloud cover) and by lead bucket.
+minimises its loss on the scored hours) and, for information, beside a constant-width band a forecaster
+could really have run: each day's constants the quantiles of the misses of the days before it (all of them,
+and the last 30 days), learned on the same counting hours outside the snow days; coverage of [P10, P90]
+and the shares below P10 / above P90, overall, by sky regime (the forecast's cloud cover) and by lead bucket.
 """
 
 from __future__ import annotations
@@ -109,6 +111,20 @@ def constant_band(median: np.ndarray, meas: np.ndarray, probs) -> np.ndarray:
     return np.clip(median[:, None] + offsets[None, :], 0.0, None)
 
 
+def walked_constant_band(median: np.ndarray, meas: np.ndarray, day: np.ndarray, learn: np.ndarray, probs, window=None):
+    """Each day's hours: the median plus the quantiles of ``meas - median`` over the ``learn`` hours of the
+    days before it (the last ``window`` days), at least 0; NaN where fewer than 50 such hours exist."""
+    out = np.full((meas.size, len(probs)), np.nan)
+    for d in np.unique(day[np.isfinite(median)]):
+        past = learn & (day < d) & (day >= d - window if window else True)
+        if past.sum() < 50:
+            continue
+        today = day == d
+        offsets = np.quantile(meas[past] - median[past], probs)
+        out[today] = np.clip(median[today, None] + offsets[None, :], 0.0, None)
+    return out
+
+
 def coverage(p10: np.ndarray, p90: np.ndarray, meas: np.ndarray) -> dict:
     n = meas.size
     if n == 0:
@@ -122,7 +138,7 @@ def coverage(p10: np.ndarray, p90: np.ndarray, meas: np.ndarray) -> dict:
     }
 
 
-def score(q, kwh, feat, scored, physics=None, scale_mask=None) -> dict:
+def score(q, kwh, feat, scored, physics=None, scale_mask=None, day=None, learnable=None) -> dict:
     from solar3p.quantiles import REGIMES, regime
 
     i10, i50, i90 = (ALL_PROBS.index(p) for p in BAND)
@@ -146,6 +162,16 @@ def score(q, kwh, feat, scored, physics=None, scale_mask=None) -> dict:
         **coverage(band[:, 0], band[:, 2], m),
         "width_pct": round(100 * float(np.mean(band[:, 2] - band[:, 0])) / mean, 1),
     }
+    if day is not None:
+        i50m = q[:, i50]
+        counting = np.isfinite(i50m) & ((np.nan_to_num(i50m) > 0) | (kwh > 0)) & (feat.sunlit > 0)
+        learn = counting & (learnable if learnable is not None else True)
+        for key, window in (("pinball_walked_constant_band_pct", None), ("pinball_walked_30d_constant_band_pct", 30)):
+            walked = walked_constant_band(np.nan_to_num(i50m), kwh, day, learn, BAND, window)
+            both = ok & np.isfinite(walked[:, 0])
+            m2 = kwh[both]
+            ours = pinball(q[both][:, [i10, i50, i90]], m2, BAND)
+            out[key] = round(100 * (1 - ours / pinball(walked[both], m2, BAND)), 1) if both.any() else None
     if physics is not None:
         k = float(np.sum(kwh[scale_mask]) / max(np.sum(physics[scale_mask]), 1e-9))
         out["nmae_physics_one_scale_pct"] = round(100 * float(np.mean(np.abs(k * physics[ok] - m))) / mean, 2)
@@ -170,7 +196,7 @@ def measure_site(site: str) -> dict:
     physics = C.power(feat, given.azimuth, given.tilt, given.rating_w, given.losses_pct) / 1000.0
     before = ~after & ~snow
     return {
-        "clean": score(q, kwh, feat, after & ~snow, physics, before),
+        "clean": score(q, kwh, feat, after & ~snow, physics, before, day, ~snow),
         "all": score(q, kwh, feat, after, physics, ~after),
         "walk_s": round(seconds, 1),
         "fits": fits,
@@ -195,7 +221,7 @@ def measure_pvdaq() -> dict:
     sane = ratio[inv] >= 0.1  # bench/accuracy.py's outage days
     test = year == TEST_YEAR
     return {
-        "clean": score(q, kwh, feat, test & sane, physics, hist),
+        "clean": score(q, kwh, feat, test & sane, physics, hist, day, sane),
         "all": score(q, kwh, feat, test, physics, hist),
         "walk_s": round(seconds, 1),
         "fits": fits,
