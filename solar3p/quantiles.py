@@ -29,7 +29,10 @@ How the spread is learned (``learn``):
    an additive ``shift`` (pulled toward 0 by ``SHIFT_PRIOR_HOURS``): where the recent forecasts came out
    above their P90 one hour in four, P90 moves up until it is one in ten. The median moves too
    (``kwh_fc`` is the band's median), which takes out a recent bias. Renewed on every fit, also when a
-   backtest keeps a week's cells.
+   backtest keeps a week's cells. It is a share of what the sun could give: an hour whose roof gets less
+   than the scale's floor even under a clear sky (the sun a fraction of a degree up, behind the roof) is
+   shifted that much less, one that could get nothing not at all (it had a median and a P10 above 0,
+   measured 0: aneo B's and C's first hour of April sun below P10 four times in five).
 5. **Days no forecast can know are left out** (``unknowable_days``): a day darker than any sky makes it
    (measured below ``DARK_DAY_RATIO`` of the clear-sky output while the sun was up: snow on the panels,
    an outage) or with a flat-lined meter (``STUCK_HOURS`` identical non-zero hours in a row). Days the
@@ -318,7 +321,9 @@ def _normalised(spread: Spread, fc: np.ndarray, cs: np.ndarray, feat: "Features"
     scale = np.where(bucket >= 0, np.asarray(spread.lead_scale)[np.maximum(bucket, 0)], 1.0)[:, None]
     out = mid + scale * (cells - mid)
     if spread.shift:
-        out = out + np.asarray(spread.shift)[None, :]
+        # A share of what the sun could give: an hour whose roof could get nothing is not shifted.
+        light = np.minimum(np.maximum(cs, fc) / (SCALE_FLOOR * rating_kwh), 1.0)[:, None]
+        out = out + light * np.asarray(spread.shift)[None, :]
     return np.maximum.accumulate(out, axis=1)
 
 

@@ -104,3 +104,24 @@ def test_the_shift_survives_json_and_a_spread_without_one_still_loads():
     doc["spread"]["shift"] = [0.1, 0.2]
     with pytest.raises(ValueError, match="shift"):
         C.Calibration.from_json(doc)
+
+
+def test_an_hour_whose_roof_can_get_no_light_is_not_shifted():
+    """The sun a fraction of a degree up behind the roof: the physics and the clear-sky output are 0, so
+    a shift (a share of what the sun could give) leaves the hour at nothing, where a bright hour moves by
+    the whole shift."""
+    h = S.generate(FIRST, 30, forecast_noise=0.35, seed=4)
+    cal = C.fit(h.feat, h.kwh, h.day, S.given(180.0, 35.0))
+    assert cal.spread is not None
+    flat = replace(cal, spread=replace(cal.spread, shift=(0.0,) * len(Q.PROBS), episode=0.0, sun_sd=None))
+    up = replace(flat, spread=replace(flat.spread, shift=(0.3,) * len(Q.PROBS)))
+    fc, clear = C.predict(cal, h.feat), Q.clear_kwh(cal, h.feat)
+    q0, q1 = (Q.quantiles(c, h.feat, (0.1, 0.5, 0.9)) for c in (flat, up))
+    dark = (h.feat.sunlit > 0) & (fc == 0) & (clear == 0)
+    assert dark.sum() >= 5  # the first and last minutes of sun, every day
+    assert np.array_equal(q1[dark], q0[dark])
+    rating_kwh = S.RATING_W / 1000.0
+    bright = (clear > 0.3 * rating_kwh) & (q0[:, 0] > 0) & (q1[:, 2] < Q.ac_limit_kwh(cal) - 1e-9)  # unclipped
+    assert bright.sum() > 100
+    scale = Q.scale_kwh(fc, clear, rating_kwh)
+    assert np.allclose(q1[bright] - q0[bright], 0.3 * scale[bright, None], atol=1e-9)
