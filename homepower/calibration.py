@@ -380,7 +380,7 @@ def parse_calibrations(stored: Sequence[StoredCalibration]) -> tuple[list, list[
     out, notes = [], []
     for row in stored:
         try:
-            cal = Calibration.from_json(json.loads(row.params or ""))
+            cal = Calibration.from_text(row.params or "")
         except ValueError as exc:
             notes.append(f"calibration fitted {row.fitted_utc} is not usable ({exc}): skipped")
             continue

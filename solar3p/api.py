@@ -91,25 +91,33 @@ def hourly(rows: list[MeteoRow], pv: PVSettings, tz: ZoneInfo) -> list[Forecast]
 def read_calibration(path: Path) -> Calibration:
     """A calibration written by ``history_collector.py --calibrate``; ConfigError (78) if the file is
     missing (a path set wrong, or no calibration yet), CalibrationFileError (65) if it is not one."""
-    import json
-
     from solar3p.calibrate import Calibration
     from solar3p.environment import command
     from solar3p.errors import CalibrationFileError, ConfigError
 
     try:
         text = Path(path).read_text(encoding="utf-8")
+    except (IsADirectoryError, NotADirectoryError):
+        raise ConfigError(
+            f"calibration path {path} names no file: set PV_CALIBRATION / --calibration to the file "
+            f"`{command('history_collector.py --calibrate')}` wrote"
+        ) from None
     except FileNotFoundError:
         raise ConfigError(
             f"calibration file {path} does not exist: run `{command('history_collector.py --calibrate')}` first, "
             "or set PV_CALIBRATION / --calibration to the file it wrote"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CalibrationFileError(path, f"cannot be read: {exc.__class__.__name__}") from exc
+    except UnicodeDecodeError as exc:
+        redo = f"`{command('history_collector.py --calibrate')}` writes a new one"
+        raise CalibrationFileError(path, f"not a solar3p calibration: not text; {redo}") from exc
+    except OSError as exc:
+        raise CalibrationFileError(path, f"cannot be read ({exc.strerror or exc.__class__.__name__})") from exc
     try:
-        return Calibration.from_json(json.loads(text))
-    except ValueError as exc:  # JSONDecodeError included
-        raise CalibrationFileError(path, str(exc).splitlines()[0] or "not a calibration") from exc
+        return Calibration.from_text(text)
+    except ValueError as exc:
+        problem = str(exc).splitlines()[0] or "not a calibration"
+        redo = f"`{command('history_collector.py --calibrate')}` writes a new one"
+        raise CalibrationFileError(path, f"{problem}; {redo}") from exc
 
 
 def calibrated(

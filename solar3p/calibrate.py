@@ -405,6 +405,20 @@ class Calibration:
         }
 
     @classmethod
+    def from_text(cls, text: str | bytes) -> "Calibration":
+        """A calibration from its JSON text (a file, a ``calibration.params`` row); ValueError naming what
+        is wrong, also for text that is not JSON or nests too deep to read."""
+        import json
+
+        try:
+            doc = json.loads(text)
+        except RecursionError as exc:
+            raise ValueError("not a solar3p calibration: it nests too deep to be one") from exc
+        except ValueError as exc:  # JSONDecodeError, and bytes that are not UTF-8
+            raise ValueError(f"not a solar3p calibration: not JSON ({str(exc).splitlines()[0]})") from exc
+        return cls.from_json(doc)
+
+    @classmethod
     def from_json(cls, doc: object) -> "Calibration":
         """A calibration from its JSON form; ValueError naming what is wrong."""
         try:
@@ -447,8 +461,21 @@ class Calibration:
                 shading=[str(s) for s in doc.get("shading") or []],
                 spread=None if doc.get("spread") is None else Spread.from_json(doc["spread"]),
             )
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except KeyError as exc:
+            raise ValueError(f"not a solar3p calibration: it has no field {exc.args[0]}") from exc
+        except (TypeError, ValueError, IndexError) as exc:
             raise ValueError(f"not a solar3p calibration: {exc}") from exc
+        level = doc.get("level") if isinstance(doc, dict) else None
+        if isinstance(level, bool) or not isinstance(level, (int, float)):
+            raise ValueError("not a solar3p calibration: its level is not a number")
+        if not (given.rating_w > 0 and all(f.rating_w > 0 for f in given.faces) and 0 <= given.losses_pct < 100):
+            raise ValueError("not a solar3p calibration: its rating or losses are out of range")
+        if not (-90 <= given.latitude <= 90 and -180 <= given.longitude <= 360):
+            raise ValueError("not a solar3p calibration: its site is not on Earth")
+        for table in (cal.sun, cal.sky):
+            factors = np.asarray(table.factors, dtype=float)
+            if np.any(factors < 0) or np.any(factors > 100):
+                raise ValueError("not a solar3p calibration: a table factor is negative or huge")
         sun_sd = None if cal.spread is None else cal.spread.sun_sd
         if sun_sd is not None and sun_sd.shape != np.asarray(cal.sun.factors).shape:
             raise ValueError("not a solar3p calibration: its spread's sun uncertainty does not match its sun table")
@@ -469,6 +496,14 @@ class Calibration:
             parts.append(f"tilt {tilt:.0f} deg (you said {face.tilt:.0f} deg)")
         parts += self.shading or ["no shading found"]
         parts.append(_sky_words(self.sky))
+        from solar3p.quantiles import MIN_SPREAD_DAYS
+
+        if self.spread is not None:
+            s = self.spread
+            left = f", {s.left_out_days} day(s) left out as snow, outage or a stuck meter" if s.left_out_days else ""
+            parts.append(f"P10-P90 band learned from {s.hours} held-out hours of {s.days} days{left}")
+        else:
+            parts.append(f"no P10-P90 band yet: {self.days} day(s) of history, a band needs {MIN_SPREAD_DAYS}")
         return "; ".join(parts)
 
 

@@ -366,15 +366,21 @@ def recent_shift(
 def quantiles(cal: "Calibration", feat: "Features", probs: Sequence[float]) -> np.ndarray:
     """kWh per hour of ``feat`` (rows) at each of ``probs`` (columns), from ``cal``'s point forecast and
     spread; ValueError when ``cal`` has no spread (fitted on too few days, or by an older version)."""
+    return _quantiles(cal, feat, check_probabilities(probs))
+
+
+def _quantiles(cal: "Calibration", feat: "Features", p: tuple[float, ...]) -> np.ndarray:
+    """``quantiles`` at probabilities ``p`` already checked (any number of them)."""
     from solar3p.calibrate import predict_parts
 
-    p = check_probabilities(probs)
     spread = cal.spread
     if spread is None:
-        raise ValueError(
-            f"the calibration has no learned spread (it needs {MIN_SPREAD_DAYS} days of history): "
-            "run history_collector.py --calibrate again"
+        why = (
+            f"it was fitted on {cal.days} day(s) of history and a band needs {MIN_SPREAD_DAYS}"
+            if cal.days < MIN_SPREAD_DAYS
+            else "it was written by a version that learned none"
         )
+        raise ValueError(f"the calibration has no learned spread ({why}): run history_collector.py --calibrate again")
     n = len(feat)
     if n == 0:
         return np.zeros((0, len(p)))
@@ -477,5 +483,5 @@ def calibrated_kwh(cal: "Calibration", feat: "Features", probs: Sequence[float] 
             quantiles(cal, feat, p)  # raises, saying what to do
         table = predict(cal, feat)[:, None]
     else:
-        table = quantiles(cal, feat, (0.5, *p))
+        table = _quantiles(cal, feat, (0.5, *p))  # the median and up to 99 asked for
     return [tuple(round(float(v), 5) for v in row) for row in table]

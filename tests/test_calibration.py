@@ -316,6 +316,95 @@ def test_solar3p_with_a_missing_calibration_file_is_78_saying_what_to_run(tmp_pa
     assert len(done.stderr.strip().splitlines()) == 1 and done.stdout == ""
 
 
+def _set(doc: dict, dotted: str, value) -> dict:
+    *path, last = dotted.split(".")
+    node = doc
+    for key in path:
+        node = node[key]
+    if value is _DROP:
+        del node[last]
+    else:
+        node[last] = value
+    return doc
+
+
+_DROP = object()
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("given.rating_w", 0),  # was accepted: NaN kWh and numpy warnings
+        ("given.rating_w", -4860),
+        ("given.losses_pct", 100),
+        ("level", "0.98"),  # a number as a string: accepted before
+        ("level", True),
+        ("level", _DROP),  # was "not a solar3p calibration: 'level'"
+        ("sun.factors", [[-1.0] * 5] * 24),
+    ],
+)
+def test_solar3p_with_a_hand_edited_calibration_exits_65_naming_what_and_what_to_run(tmp_path, field, value):
+    path, cal = a_calibration_file(tmp_path)
+    path.write_text(json.dumps(_set(cal.as_json(), field, value)))
+    done = solar3p(tmp_path, "--calibration", str(path), "--quantiles", "0.1,0.9", "--format", "json")
+    assert done.returncode == 65 and done.stdout == "", done.stderr
+    line = done.stderr.strip()
+    assert len(line.splitlines()) == 1 and str(path) in line and "--calibrate" in line, line
+    assert "Error" not in line and "'level'" not in line
+
+
+@pytest.mark.parametrize("content", ['{"a":' * 5000 + "1" + "}" * 5000, b"\xff\xfe\x00garbage"])
+def test_solar3p_with_a_deep_or_binary_calibration_file_exits_65_in_one_line(tmp_path, content):
+    path = tmp_path / "cal.json"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    done = solar3p(tmp_path, "--calibration", str(path), "--format", "evcc")
+    assert done.returncode == 65, done.stderr  # the nested one was 70 (RecursionError)
+    line = done.stderr.strip()
+    assert len(line.splitlines()) == 1 and "--calibrate" in line and "Error" not in line, line
+
+
+def test_a_calibration_path_naming_a_folder_is_78(tmp_path):
+    done = solar3p(tmp_path, "--calibration", str(tmp_path))
+    assert done.returncode == 78 and "names no file" in done.stderr, done.stderr
+
+
+def test_a_nested_calibration_row_in_the_database_is_skipped_with_a_warning():
+    from homepower.calibration import parse_calibrations
+    from homepower.store.calibration import StoredCalibration
+
+    deep = StoredCalibration(datetime(2025, 5, 7), None, None, '{"a":' * 5000 + "1" + "}" * 5000)
+    assert parse_calibrations([deep]) == (
+        [],
+        [
+            f"calibration fitted {deep.fitted_utc} is not usable "
+            "(not a solar3p calibration: it nests too deep to be one): skipped"
+        ],
+    )
+
+
+def test_ninety_nine_probabilities_are_allowed(tmp_path):
+    h = S.generate(date(2025, 5, 1), 12, azimuth=180.0, tilt=35.0, seed=16)
+    cal = C.fit(h.feat, h.kwh, h.day, S.given(180.0, 35.0))
+    assert cal.spread is not None and "P10-P90 band learned from" in cal.describe()
+    path = tmp_path / "cal.json"
+    path.write_text(json.dumps(cal.as_json()))
+    probs = ",".join(f"{i / 100:g}" for i in range(1, 100))  # 0.5 among them: was 78, "1 to 99 numbers"
+    done = solar3p(tmp_path, "--calibration", str(path), "--quantiles", probs, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert all(len(r["kwh_fc_quantiles"]) == 99 for r in rows)
+    assert all(r["kwh_fc_quantiles"]["0.5"] == r["kwh_fc"] for r in rows)
+    too_many = probs + ",0.995"
+    assert solar3p(tmp_path, "--calibration", str(path), "--quantiles", too_many).returncode == 64
+
+
+def test_a_calibration_without_a_band_says_how_many_days_it_had(tmp_path):
+    path, cal = a_calibration_file(tmp_path)  # six days
+    assert cal.spread is None and f"no P10-P90 band yet: {cal.days} day(s)" in cal.describe()
+    done = solar3p(tmp_path, "--calibration", str(path), "--quantiles", "0.1,0.9")
+    assert done.returncode == 78 and f"fitted on {cal.days} day(s)" in done.stderr, done.stderr
+
+
 # -- several planes, and PV_HORIZON -------------------------------------------------------------------
 def east_west(east: float = 90.0, west: float = 270.0, horizon=None) -> C.Plant:
     faces = (C.Face(S.RATING_W / 2, east, 30.0), C.Face(S.RATING_W / 2, west, 30.0))
