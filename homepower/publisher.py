@@ -69,6 +69,15 @@ def hour_forecasts(rows: Sequence[ArchivedForecast], calibration: Any, tz: ZoneI
     from solar3p.calibrate import features_at
     from solar3p.quantiles import calibrated_kwh
 
+    gaps = [r for r in rows if r.gr_w is None or r.temp is None]
+    if gaps:
+        first = gaps[0].ts_utc.replace(tzinfo=timezone.utc).astimezone(tz)
+        log.warning(
+            "%d forecast hour(s) without irradiance or temperature (the first %s) are left out: their day's "
+            "totals are short of them",
+            len(gaps),
+            first.isoformat(timespec="minutes"),
+        )
     rows = [r for r in rows if r.gr_w is not None and r.temp is not None]
     if not rows:
         return []

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from homepower.errors import ConfigError
 from homepower.poller_settings import (
@@ -113,7 +113,7 @@ class MqttBroker:
 
     def describe(self) -> str:
         """A safe one-line description for messages (no password)."""
-        who = f"{self.user}@" if self.user else ""
+        who = f"{quote(self.user, safe='')}@" if self.user else ""  # as it is written in MQTT_URL
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{'mqtts' if self.tls else 'mqtt'}://{who}{host}:{self.port}"
 

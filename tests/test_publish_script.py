@@ -4,6 +4,7 @@ Predbat's reading of the Solcast-shaped sensors replayed on it; the database unt
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import subprocess
@@ -437,3 +438,29 @@ def test_kwh_fc_the_published_median_and_solar3p_are_one_number_at_dawn_and_dusk
     light = [t for t in hours if 0 < rows[t][1] < 0.1]
     peak = max(hours[:24], key=lambda t: rows[t][1])
     assert any(t < peak for t in light) and any(peak < t < hours[24] for t in light)
+
+
+def test_forecast_hours_without_irradiance_are_left_out_with_one_warning(installation, caplog):
+    """Meteoserver writes '-' for a value it lacks: that hour cannot be forecast, and the day totals Home
+    Assistant shows are short of it, so the owner is told which hour is missing."""
+    from zoneinfo import ZoneInfo
+
+    from homepower.forecast_join import ArchivedForecast
+    from homepower.publisher import hour_forecasts
+
+    chosen, cal, _ = installation
+    rows = [
+        ArchivedForecast(t, f["issued_utc"], f["provider"], f["gr_w"], f["tc"], f["temp"])
+        for t, f in sorted(chosen.items())
+    ]
+    tz = ZoneInfo("Europe/Amsterdam")
+    caplog.set_level("WARNING")
+    whole = hour_forecasts(rows, cal, tz)
+    assert not [r for r in caplog.records if "left out" in r.getMessage()]
+    noon = next(i for i, r in enumerate(rows) if r.ts_utc.hour == 10 and r.ts_utc > TODAY_UTC + timedelta(days=1))
+    rows[noon] = dataclasses.replace(rows[noon], gr_w=None)
+    short = hour_forecasts(rows, cal, tz)
+    assert len(short) == len(whole) - 1
+    said = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    first = rows[noon].ts_utc.replace(tzinfo=timezone.utc).astimezone(tz).isoformat(timespec="minutes")
+    assert len(said) == 1 and "1 forecast hour(s)" in said[0] and first in said[0], said

@@ -290,3 +290,5 @@ def test_the_broker_password_never_shows(tmp_path):
     s = load_settings(tmp_path, MQTT_URL="mqtt://me:hunter2@h")
     assert "hunter2" not in repr(s) and "hunter2" not in s.publish.broker.describe()
     assert s.publish.broker.describe() == "mqtt://me@h:1883"
+    at = load_settings(tmp_path, MQTT_URL="mqtt://u%40x:hunter2@h")  # a user with an @, written as in the URL
+    assert at.publish.broker.describe() == "mqtt://u%40x@h:1883"
