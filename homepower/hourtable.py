@@ -11,6 +11,8 @@ COLUMNS = (
     ("kwh_pv", 9),
     ("kwh_s3p", 9),
     ("kwh_fc", 9),
+    ("kwh_fc_p10", 10),
+    ("kwh_fc_p90", 10),
     ("kwh_return", 10),
     ("kwh_import", 10),
     ("kwh_consumed", 12),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -313,6 +314,9 @@ def test_dry_run_prints_and_writes_nothing(store, db_url, tmp_path, capsys):
 
     out = format_table(rows)
     assert "2025-06-01 12:00" in out and "2025-06-01 14:00" in out and "kwh_pv" in out
+    assert "kwh_fc_p10" in out.splitlines()[0] and "kwh_fc_p90" in out.splitlines()[0]  # the band beside kwh_fc
+    banded = dataclasses.replace(rows[0], kwh_fc=0.5, kwh_fc_p10=0.25, kwh_fc_p90=0.75)
+    assert "0.250" in format_table([banded]) and "0.750" in format_table([banded])
 
 
 # -- the script, end to end ------------------------------------------------------------------------
