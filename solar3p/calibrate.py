@@ -75,6 +75,7 @@ LEVEL_EDGES = np.array([0.0, 0.1, 0.3, 0.55, 10.0])  # forecast kWh / rated kWp
 MIN_DIRECT_SHARE = 0.3  # a sun cell learns only where this share of its light comes from the sun's direction
 SHADE_FACTOR = 0.8  # a sun cell below this is reported as shading
 MIN_SKY_GHI = 1.0  # W/m², below it an hour is night for the features
+MAX_RATING_W = 1e8  # a calibration rating above this (100 MW) is no home's roof: a hand-edited file
 
 
 class CalibrationError(ValueError):
@@ -427,10 +428,13 @@ class Calibration:
             if int(doc.get("version", 0)) != VERSION:
                 raise ValueError(f"version {doc.get('version')!r} is not {VERSION}")
             g = doc["given"]
-            faces = tuple(Face(float(f["rating_w"]), float(f["azimuth"]), float(f["tilt"])) for f in g["planes"])
-            horizon = None if g.get("horizon") is None else tuple(float(h) for h in g["horizon"])
+            faces = tuple(
+                Face(_number(f["rating_w"], "rating_w"), _number(f["azimuth"], "azimuth"), _number(f["tilt"], "tilt"))
+                for f in g["planes"]
+            )
+            horizon = None if g.get("horizon") is None else tuple(_number(h, "horizon") for h in g["horizon"])
             latitude, longitude, rating, losses, azimuth, tilt = (
-                float(g[k]) for k in ("latitude", "longitude", "rating_w", "losses_pct", "azimuth", "tilt")
+                _number(g[k], k) for k in ("latitude", "longitude", "rating_w", "losses_pct", "azimuth", "tilt")
             )
             given = Plant(
                 latitude,
@@ -442,13 +446,15 @@ class Calibration:
                 planes=faces if len(faces) > 1 else (),
                 horizon=horizon,
             )
-            orientations = tuple((float(o["azimuth"]) % 360.0, float(o["tilt"])) for o in doc["planes"])
+            orientations = tuple(
+                (_number(o["azimuth"], "azimuth") % 360.0, _number(o["tilt"], "tilt")) for o in doc["planes"]
+            )
             if len(orientations) != len(given.faces) or not orientations:
                 raise ValueError("its planes do not match the installation's")
             cal = cls(
                 given=given,
                 orientations=orientations,
-                level=float(doc["level"]),
+                level=_number(doc["level"], "level"),
                 sun=Table.from_json(doc["sun"]),
                 sky=Table.from_json(doc["sky"]),
                 hours=int(doc.get("hours") or 0),
@@ -465,10 +471,8 @@ class Calibration:
             raise ValueError(f"not a solar3p calibration: it has no field {exc.args[0]}") from exc
         except (TypeError, ValueError, IndexError) as exc:
             raise ValueError(f"not a solar3p calibration: {exc}") from exc
-        level = doc.get("level") if isinstance(doc, dict) else None
-        if isinstance(level, bool) or not isinstance(level, (int, float)):
-            raise ValueError("not a solar3p calibration: its level is not a number")
-        if not (given.rating_w > 0 and all(f.rating_w > 0 for f in given.faces) and 0 <= given.losses_pct < 100):
+        ratings = (given.rating_w, *(f.rating_w for f in given.faces))
+        if not (all(0 < r <= MAX_RATING_W for r in ratings) and 0 <= given.losses_pct < 100):
             raise ValueError("not a solar3p calibration: its rating or losses are out of range")
         if not (-90 <= given.latitude <= 90 and -180 <= given.longitude <= 360):
             raise ValueError("not a solar3p calibration: its site is not on Earth")
@@ -505,6 +509,13 @@ class Calibration:
         else:
             parts.append(f"no P10-P90 band yet: {self.days} day(s) of history, a band needs {MIN_SPREAD_DAYS}")
         return "; ".join(parts)
+
+
+def _number(value: object, what: str) -> float:
+    """``value`` as a float; ValueError naming ``what`` unless it is a JSON number (not text, true or null)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"its {what} is not a number")
+    return float(value)
 
 
 def _sky_words(sky: Table) -> str:

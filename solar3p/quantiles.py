@@ -375,12 +375,16 @@ def _quantiles(cal: "Calibration", feat: "Features", p: tuple[float, ...]) -> np
 
     spread = cal.spread
     if spread is None:
-        why = (
-            f"it was fitted on {cal.days} day(s) of history and a band needs {MIN_SPREAD_DAYS}"
-            if cal.days < MIN_SPREAD_DAYS
-            else "it was written by a version that learned none"
+        if cal.days < MIN_SPREAD_DAYS:
+            raise ValueError(
+                f"the calibration has no learned spread (it was fitted on {cal.days} day(s) of history and a band "
+                f"needs {MIN_SPREAD_DAYS}): run history_collector.py --calibrate again after "
+                f"{MIN_SPREAD_DAYS - cal.days} more day(s)"
+            )
+        raise ValueError(
+            "the calibration has no learned spread (it was written by a version that learned none): "
+            "run history_collector.py --calibrate again"
         )
-        raise ValueError(f"the calibration has no learned spread ({why}): run history_collector.py --calibrate again")
     n = len(feat)
     if n == 0:
         return np.zeros((0, len(p)))

@@ -341,6 +341,10 @@ _DROP = object()
         ("level", True),
         ("level", _DROP),  # was "not a solar3p calibration: 'level'"
         ("sun.factors", [[-1.0] * 5] * 24),
+        ("given.rating_w", 1e12),  # was taken: 94 million kWh in an hour
+        ("given.rating_w", "4860"),  # a number as text: taken, where a level as text was refused
+        ("level", None),  # said "float() argument must be a string or a real number, not 'NoneType'"
+        ("given.tilt", "abc"),  # said "could not convert string to float: 'abc'"
     ],
 )
 def test_solar3p_with_a_hand_edited_calibration_exits_65_naming_what_and_what_to_run(tmp_path, field, value):
@@ -350,7 +354,7 @@ def test_solar3p_with_a_hand_edited_calibration_exits_65_naming_what_and_what_to
     assert done.returncode == 65 and done.stdout == "", done.stderr
     line = done.stderr.strip()
     assert len(line.splitlines()) == 1 and str(path) in line and "--calibrate" in line, line
-    assert "Error" not in line and "'level'" not in line
+    assert "Error" not in line and "'level'" not in line and "float" not in line
 
 
 @pytest.mark.parametrize("content", ['{"a":' * 5000 + "1" + "}" * 5000, b"\xff\xfe\x00garbage"])
@@ -403,6 +407,7 @@ def test_a_calibration_without_a_band_says_how_many_days_it_had(tmp_path):
     assert cal.spread is None and f"no P10-P90 band yet: {cal.days} day(s)" in cal.describe()
     done = solar3p(tmp_path, "--calibration", str(path), "--quantiles", "0.1,0.9")
     assert done.returncode == 78 and f"fitted on {cal.days} day(s)" in done.stderr, done.stderr
+    assert f"after {10 - cal.days} more day(s)" in done.stderr
 
 
 # -- several planes, and PV_HORIZON -------------------------------------------------------------------
