@@ -29,7 +29,10 @@ How the spread is learned (``learn``):
    an additive ``shift`` (pulled toward 0 by ``SHIFT_PRIOR_HOURS``): where the recent forecasts came out
    above their P90 one hour in four, P90 moves up until it is one in ten. The median moves too
    (``kwh_fc`` is the band's median), which takes out a recent bias. Renewed on every fit, also when a
-   backtest keeps a week's cells. It is a share of what the sun could give: an hour whose roof gets less
+   backtest keeps a week's cells. The shift is learned per sky regime too (``Spread.regime_shift``): each
+   regime's recent misses, pulled toward the shift of all hours by ``SHIFT_PRIOR_HOURS`` (the weather
+   service's bias this month is not the same under a clear and an overcast forecast: aneo B's and C's
+   hourly nMAE 1.5-1.7 points lower). It is a share of what the sun could give: an hour whose roof gets less
    than the scale's floor even under a clear sky (the sun a fraction of a degree up, behind the roof) is
    shifted that much less, one that could get nothing not at all (it had a median and a P10 above 0,
    measured 0: aneo B's and C's first hour of April sun below P10 four times in five).
@@ -140,6 +143,8 @@ class Spread:
     episode: float = 0.0  # log(measured / forecast) of the last EPISODE_DAYS days (step 6)
     # Per sun-table cell [azimuth][elevation]: the unknown share of the sun's light there (step 7); None: none.
     sun_sd: np.ndarray | None = None
+    # Per sky regime (REGIMES) × PROBS: the shift learned on that regime's hours (step 4); None: ``shift``.
+    regime_shift: np.ndarray | None = None
 
     def as_json(self) -> dict:
         return {
@@ -156,6 +161,7 @@ class Spread:
             "shift": [round(v, 4) for v in self.shift],
             "episode": round(self.episode, 4),
             **({} if self.sun_sd is None else {"sun_sd": np.round(self.sun_sd, 4).tolist()}),
+            **({} if self.regime_shift is None else {"regime_shift": np.round(self.regime_shift, 4).tolist()}),
         }
 
     @classmethod
@@ -181,6 +187,11 @@ class Spread:
         sun_sd = None if doc.get("sun_sd") is None else np.asarray(doc["sun_sd"], dtype=float)
         if sun_sd is not None and (sun_sd.ndim != 2 or not np.all((sun_sd >= 0) & (sun_sd < 10))):
             raise ValueError("its spread's sun uncertainty is not a table of small non-negative numbers")
+        by_regime = None if doc.get("regime_shift") is None else np.asarray(doc["regime_shift"], dtype=float)
+        if by_regime is not None and (
+            by_regime.shape != (len(REGIMES), len(PROBS)) or not np.all(np.abs(by_regime) < 10)
+        ):
+            raise ValueError("its spread's shift by sky regime does not match its regimes and probabilities")
         return cls(
             cells,
             scale,
@@ -190,6 +201,7 @@ class Spread:
             shift,
             episode,
             sun_sd,
+            by_regime,
         )
 
 
@@ -323,7 +335,10 @@ def _normalised(spread: Spread, fc: np.ndarray, cs: np.ndarray, feat: "Features"
     if spread.shift:
         # A share of what the sun could give: an hour whose roof could get nothing is not shifted.
         light = np.minimum(np.maximum(cs, fc) / (SCALE_FLOOR * rating_kwh), 1.0)[:, None]
-        out = out + light * np.asarray(spread.shift)[None, :]
+        if spread.regime_shift is not None:
+            out = out + light * spread.regime_shift[regime(feat.kt, feat.tc)]
+        else:
+            out = out + light * np.asarray(spread.shift)[None, :]
     return np.maximum.accumulate(out, axis=1)
 
 
@@ -349,18 +364,41 @@ def recent_shift(
     table = _normalised(plain, fc, cs, feat.take(use), rating_kwh)
     miss = (m - fc)[:, None] / scale[:, None] - table  # hours × PROBS: where each hour fell against each quantile
     w = np.power(0.5, (d.max() - d) / SHIFT_HALF_LIFE_D)
-    n = float(w.sum())
-    shift = []
-    for p in PROBS:
-        # A month holds too few hours for a tail quantile: beyond P10/P90 the tails keep the folds' shape
-        # and move with P10/P90.
-        k = PROBS.index(min(max(p, 0.1), 0.9))
+    # A month holds too few hours for a tail quantile: beyond P10/P90 the tails keep the folds' shape and
+    # move with P10/P90.
+    at = [PROBS.index(min(max(p, 0.1), 0.9)) for p in PROBS]
+    everywhere = _recent_misses(miss, w, at)
+    shift = float(w.sum()) * everywhere / (float(w.sum()) + SHIFT_PRIOR_HOURS)
+    # Per sky regime, pulled toward the shift of all hours by as many hours.
+    reg = regime(feat.kt[use], feat.tc[use])
+    by_regime = np.repeat(shift[None, :], len(REGIMES), axis=0)
+    for r in range(len(REGIMES)):
+        sel = reg == r
+        n = float(w[sel].sum())
+        if n > 0:
+            by_regime[r] = (n * _recent_misses(miss[sel], w[sel], at) + SHIFT_PRIOR_HOURS * shift) / (
+                n + SHIFT_PRIOR_HOURS
+            )
+    return Spread(
+        plain.cells,
+        plain.lead_scale,
+        plain.hours,
+        plain.days,
+        plain.left_out_days,
+        tuple(float(v) for v in shift),
+        regime_shift=by_regime,
+    )
+
+
+def _recent_misses(miss: np.ndarray, w: np.ndarray, at: Sequence[int]) -> np.ndarray:
+    """Per PROBS, the ``w``-weighted quantile at ``PROBS[at[i]]`` of column ``at[i]`` of ``miss``."""
+    out = np.empty(len(PROBS))
+    for i, k in enumerate(at):
         order = np.argsort(miss[:, k], kind="stable")
         v, ww = miss[order, k], w[order]
         cum = np.cumsum(ww)
-        q = float(np.interp(PROBS[k], (cum - 0.5 * ww) / cum[-1], v))
-        shift.append(n * q / (n + SHIFT_PRIOR_HOURS))
-    return Spread(plain.cells, plain.lead_scale, plain.hours, plain.days, plain.left_out_days, tuple(shift))
+        out[i] = float(np.interp(PROBS[k], (cum - 0.5 * ww) / cum[-1], v))
+    return out
 
 
 def quantiles(cal: "Calibration", feat: "Features", probs: Sequence[float]) -> np.ndarray:

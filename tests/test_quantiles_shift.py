@@ -113,7 +113,9 @@ def test_an_hour_whose_roof_can_get_no_light_is_not_shifted():
     h = S.generate(FIRST, 30, forecast_noise=0.35, seed=4)
     cal = C.fit(h.feat, h.kwh, h.day, S.given(180.0, 35.0))
     assert cal.spread is not None
-    flat = replace(cal, spread=replace(cal.spread, shift=(0.0,) * len(Q.PROBS), episode=0.0, sun_sd=None))
+    flat = replace(
+        cal, spread=replace(cal.spread, shift=(0.0,) * len(Q.PROBS), episode=0.0, sun_sd=None, regime_shift=None)
+    )
     up = replace(flat, spread=replace(flat.spread, shift=(0.3,) * len(Q.PROBS)))
     fc, clear = C.predict(cal, h.feat), Q.clear_kwh(cal, h.feat)
     q0, q1 = (Q.quantiles(c, h.feat, (0.1, 0.5, 0.9)) for c in (flat, up))
@@ -125,3 +127,51 @@ def test_an_hour_whose_roof_can_get_no_light_is_not_shifted():
     assert bright.sum() > 100
     scale = Q.scale_kwh(fc, clear, rating_kwh)
     assert np.allclose(q1[bright] - q0[bright], 0.3 * scale[bright, None], atol=1e-9)
+
+
+def test_each_sky_regime_learns_its_own_recent_miss_pulled_toward_all_hours():
+    """The weather service's bias this month differs by the sky it forecast: clear-forecast hours came out
+    0.4 kWh above their forecast, overcast-forecast ones 0.4 below. Each regime's shift follows its own
+    hours, pulled toward the shift of all hours by SHIFT_PRIOR_HOURS; the band of a clear-forecast hour
+    moves up and that of an overcast one down."""
+    hours = S.generate(FIRST, 12, seed=5)
+    lit = (hours.feat.sunlit > 0) & (hours.feat.ghi > 50)
+    feat, day = hours.feat.take(lit), hours.day[lit]
+    n = int(lit.sum())
+    sky = Q.regime(feat.kt, feat.tc)
+    assert (sky == 0).sum() > 20 and (sky == 2).sum() > 20
+    forecast = 1.0 + 0.001 * np.arange(n)
+    clear = np.full(n, 2.0)
+    meas = forecast + np.where(sky == 0, 0.4, np.where(sky == 2, -0.4, 0.0))
+    shifted = Q.recent_shift(flat_spread(0.5), forecast, meas, clear, feat, day, 4.86)
+    assert shifted.regime_shift is not None and shifted.regime_shift.shape == (len(Q.REGIMES), len(Q.PROBS))
+    mid = Q.PROBS.index(0.5)
+    w = np.power(0.5, (day.max() - day) / Q.SHIFT_HALF_LIFE_D)
+    overall = shifted.shift[mid]
+    for r, miss in ((0, 0.2), (2, -0.2)):  # normalised by the 2 kWh scale
+        n_r = w[sky == r].sum()
+        expected = (n_r * miss + Q.SHIFT_PRIOR_HOURS * overall) / (n_r + Q.SHIFT_PRIOR_HOURS)
+        assert shifted.regime_shift[r, mid] == pytest.approx(expected, abs=1e-9)
+    assert shifted.regime_shift[0, mid] > overall > shifted.regime_shift[2, mid]
+    # Applied: a clear-forecast hour's band sits higher than with the shift of all hours, an overcast one lower.
+    rows = Q._normalised(shifted, forecast, clear, feat, 4.86)
+    flat_rows = Q._normalised(replace(shifted, regime_shift=None), forecast, clear, feat, 4.86)
+    assert np.all(rows[sky == 0, mid] > flat_rows[sky == 0, mid])
+    assert np.all(rows[sky == 2, mid] < flat_rows[sky == 2, mid])
+
+
+def test_the_shift_by_regime_survives_json_and_a_spread_without_it_uses_the_shift_of_all_hours():
+    h = S.generate(FIRST, 30, forecast_noise=0.35, seed=3)
+    cal = C.fit(h.feat, h.kwh, h.day, S.given(180.0, 35.0))
+    assert cal.spread is not None and cal.spread.regime_shift is not None
+    doc = json.loads(json.dumps(cal.as_json()))
+    again = C.Calibration.from_json(doc)
+    assert np.allclose(again.spread.regime_shift, cal.spread.regime_shift, atol=1e-4)
+    doc["spread"].pop("regime_shift")
+    older = C.Calibration.from_json(doc)  # written before this rule
+    assert older.spread.regime_shift is None
+    plain = replace(cal, spread=replace(cal.spread, regime_shift=None))
+    assert np.allclose(Q.quantiles(older, h.feat, (0.1, 0.9)), Q.quantiles(plain, h.feat, (0.1, 0.9)), atol=1e-3)
+    doc["spread"]["regime_shift"] = [[0.1] * len(Q.PROBS)] * 2
+    with pytest.raises(ValueError, match="regime"):
+        C.Calibration.from_json(doc)
