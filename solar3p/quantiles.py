@@ -32,10 +32,12 @@ How the spread is learned (``learn``):
    backtest keeps a week's cells. The shift is learned per sky regime too (``Spread.regime_shift``): each
    regime's recent misses, pulled toward the shift of all hours by ``SHIFT_PRIOR_HOURS`` (the weather
    service's bias this month is not the same under a clear and an overcast forecast: aneo B's and C's
-   hourly nMAE 1.5-1.7 points lower). It is a share of what the sun could give: an hour whose roof gets less
-   than the scale's floor even under a clear sky (the sun a fraction of a degree up, behind the roof) is
-   shifted that much less, one that could get nothing not at all (it had a median and a P10 above 0,
-   measured 0: aneo B's and C's first hour of April sun below P10 four times in five).
+   hourly nMAE 1.5-1.7 points lower), for hours whose forecast gives cloud cover (without it the regime
+   is cut from the forecast irradiance, which the sky table already follows). It is a share of what the
+   sun could give: an hour whose roof gets less than the scale's floor even under a clear sky (the sun a
+   fraction of a degree up, behind the roof) is shifted that much less, one that could get nothing not at
+   all (it had a median and a P10 above 0, measured 0: aneo B's and C's first hour of April sun below P10
+   four times in five).
 5. **Days no forecast can know are left out** (``unknowable_days``): a day darker than any sky makes it
    (measured below ``DARK_DAY_RATIO`` of the clear-sky output while the sun was up: snow on the panels,
    an outage) or with a flat-lined meter (``STUCK_HOURS`` identical non-zero hours in a row). Days the
@@ -335,10 +337,10 @@ def _normalised(spread: Spread, fc: np.ndarray, cs: np.ndarray, feat: "Features"
     if spread.shift:
         # A share of what the sun could give: an hour whose roof could get nothing is not shifted.
         light = np.minimum(np.maximum(cs, fc) / (SCALE_FLOOR * rating_kwh), 1.0)[:, None]
-        if spread.regime_shift is not None:
-            out = out + light * spread.regime_shift[regime(feat.kt, feat.tc)]
-        else:
-            out = out + light * np.asarray(spread.shift)[None, :]
+        shift = np.asarray(spread.shift)[None, :]
+        if spread.regime_shift is not None:  # by the sky the forecast gave (its cloud cover), where it gave one
+            shift = np.where(np.isfinite(feat.tc)[:, None], spread.regime_shift[regime(feat.kt, feat.tc)], shift)
+        out = out + light * shift
     return np.maximum.accumulate(out, axis=1)
 
 
@@ -369,8 +371,11 @@ def recent_shift(
     at = [PROBS.index(min(max(p, 0.1), 0.9)) for p in PROBS]
     everywhere = _recent_misses(miss, w, at)
     shift = float(w.sum()) * everywhere / (float(w.sum()) + SHIFT_PRIOR_HOURS)
-    # Per sky regime, pulled toward the shift of all hours by as many hours.
-    reg = regime(feat.kt[use], feat.tc[use])
+    # Per sky regime of the forecast's cloud cover, pulled toward the shift of all hours by as many hours.
+    # Without cloud cover the regime is cut from the forecast irradiance, which the sky table already
+    # follows: those hours keep the shift of all hours.
+    covered = np.isfinite(feat.tc[use])
+    reg = np.where(covered, regime(feat.kt[use], feat.tc[use]), -1)
     by_regime = np.repeat(shift[None, :], len(REGIMES), axis=0)
     for r in range(len(REGIMES)):
         sel = reg == r

@@ -136,7 +136,8 @@ def test_each_sky_regime_learns_its_own_recent_miss_pulled_toward_all_hours():
     moves up and that of an overcast one down."""
     hours = S.generate(FIRST, 12, seed=5)
     lit = (hours.feat.sunlit > 0) & (hours.feat.ghi > 50)
-    feat, day = hours.feat.take(lit), hours.day[lit]
+    cover = np.asarray((10.0, 50.0, 90.0))[hours.day % 3]  # the forecast's cloud cover (%): days of each sky
+    feat, day = replace(hours.feat, tc=cover).take(lit), hours.day[lit]
     n = int(lit.sum())
     sky = Q.regime(feat.kt, feat.tc)
     assert (sky == 0).sum() > 20 and (sky == 2).sum() > 20
@@ -158,6 +159,14 @@ def test_each_sky_regime_learns_its_own_recent_miss_pulled_toward_all_hours():
     flat_rows = Q._normalised(replace(shifted, regime_shift=None), forecast, clear, feat, 4.86)
     assert np.all(rows[sky == 0, mid] > flat_rows[sky == 0, mid])
     assert np.all(rows[sky == 2, mid] < flat_rows[sky == 2, mid])
+    # A forecast without cloud cover (its regime cut from its own irradiance) keeps the shift of all hours.
+    bare = replace(feat, tc=np.full(n, np.nan))
+    assert np.array_equal(
+        Q._normalised(shifted, forecast, clear, bare, 4.86),
+        Q._normalised(replace(shifted, regime_shift=None), forecast, clear, bare, 4.86),
+    )
+    learned_bare = Q.recent_shift(flat_spread(0.5), forecast, meas, clear, bare, day, 4.86)
+    assert np.allclose(learned_bare.regime_shift, np.asarray(learned_bare.shift)[None, :])
 
 
 def test_the_shift_by_regime_survives_json_and_a_spread_without_it_uses_the_shift_of_all_hours():
