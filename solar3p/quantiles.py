@@ -397,13 +397,8 @@ def recent_shift(
 
 def _recent_misses(miss: np.ndarray, w: np.ndarray, at: Sequence[int]) -> np.ndarray:
     """Per PROBS, the ``w``-weighted quantile at ``PROBS[at[i]]`` of column ``at[i]`` of ``miss``."""
-    out = np.empty(len(PROBS))
-    for i, k in enumerate(at):
-        order = np.argsort(miss[:, k], kind="stable")
-        v, ww = miss[order, k], w[order]
-        cum = np.cumsum(ww)
-        out[i] = float(np.interp(PROBS[k], (cum - 0.5 * ww) / cum[-1], v))
-    return out
+    columns = {k: _weighted_quantiles(miss[:, k], w)[k] for k in set(at)}
+    return np.array([columns[k] for k in at])
 
 
 def quantiles(cal: "Calibration", feat: "Features", probs: Sequence[float]) -> np.ndarray:
