@@ -250,6 +250,18 @@ def unknowable_days(
     return (dark | stuck)[inv]
 
 
+def _learnable(
+    forecast: np.ndarray, meas: np.ndarray, clear: np.ndarray, feat: "Features", day: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per hour, whether an error is learned from it, and whether its day is one no forecast can know.
+    Learned from: counting hours with the sun up and a forecast (forecast or measured above 0: the module
+    docstring says why), also those whose mid-hour sun is already down (clear-sky output 0), on days a
+    forecast can know."""
+    bad = unknowable_days(meas, clear, forecast, day, feat.start)
+    counting = (np.nan_to_num(forecast) > 0) | (meas > 0)
+    return ~bad & (feat.sunlit > 0) & np.isfinite(forecast) & counting, bad
+
+
 def learn(
     forecast: np.ndarray,
     meas: np.ndarray,
@@ -260,10 +272,7 @@ def learn(
 ) -> Spread | None:
     """The spread from held-out ``forecast``s (kWh) of hours with measured ``meas`` and clear-sky output
     ``clear`` (kWh), features ``feat`` and local-day numbers ``day``. None with under MIN_SPREAD_DAYS days."""
-    bad = unknowable_days(meas, clear, forecast, day, feat.start)
-    # Counting hours with the sun up (forecast or measured above 0: the module docstring says why), also
-    # those whose mid-hour sun is already down (clear-sky output 0).
-    use = ~bad & (feat.sunlit > 0) & np.isfinite(forecast) & ((np.nan_to_num(forecast) > 0) | (meas > 0))
+    use, bad = _learnable(forecast, meas, clear, feat, day)
     if np.unique(day[use]).size < MIN_SPREAD_DAYS:
         return None
     fc, m, cs, d = forecast[use], meas[use], clear[use], day[use]
@@ -356,8 +365,7 @@ def recent_shift(
     """``spread`` with its shift (module docstring, step 4) learned from walk-forward ``forecast``s (NaN:
     none) of hours measuring ``meas`` with clear-sky output ``clear``; unchanged shift-less ``spread``
     when no hour has one."""
-    bad = unknowable_days(meas, clear, forecast, day, feat.start)
-    use = ~bad & (feat.sunlit > 0) & np.isfinite(forecast) & ((np.nan_to_num(forecast) > 0) | (meas > 0))
+    use = _learnable(forecast, meas, clear, feat, day)[0]
     plain = Spread(spread.cells, spread.lead_scale, spread.hours, spread.days, spread.left_out_days)
     if not use.any():
         return plain
