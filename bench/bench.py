@@ -767,6 +767,14 @@ def quantile_rows(result: dict) -> list[Row]:
                 gain >= 0.10,
             )
         )
+        if s.get("pinball_cell_scaled_oracle_pct") is not None:
+            rows.append(
+                Row(
+                    "  our band, each half rescaled per sky x sun height in hindsight (how far width alone goes)",
+                    f"{s['pinball_cell_scaled_oracle_pct']:.2f}: "
+                    f"{100 * (1 - s['pinball_cell_scaled_oracle_pct'] / s['pinball_constant_band_pct']):.0f} % lower",
+                )
+            )
         if s.get("pinball_walked_constant_band_pct") is not None:
             rows.append(
                 Row(

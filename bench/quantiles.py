@@ -15,10 +15,12 @@ the highest measured hour: the calibration must find the rest.
 Figures: nMAE of the median and of solar3p's physics x one scale (fitted on the days before the split);
 pinball loss (mean over 0.1/0.5/0.9, and over 0.01..0.99) as % of the mean measured hour, beside the best
 constant-width band around the same median in hindsight (each quantile the median plus the constant that
-minimises its loss on the scored hours) and, for information, beside a constant-width band a forecaster
-could really have run: each day's constants the quantiles of the misses of the days before it (all of them,
-and the last 30 days), learned on the same counting hours outside the snow days; coverage of [P10, P90]
-and the shares below P10 / above P90, overall, by sky regime (the forecast's cloud cover) and by lead bucket.
+minimises its loss on the scored hours); for how far width alone could go, our band with each half
+rescaled per sky regime x sun height by the factor best on the scored hours (hindsight too); and, for
+information, beside a constant-width band a forecaster could really have run: each day's constants the
+quantiles of the misses of the days before it (all of them, and the last 30 days), learned on the same
+counting hours outside the snow days; coverage of [P10, P90] and the shares below P10 / above P90,
+overall, by sky regime (the forecast's cloud cover) and by lead bucket.
 """
 
 from __future__ import annotations
@@ -111,6 +113,24 @@ def constant_band(median: np.ndarray, meas: np.ndarray, probs) -> np.ndarray:
     return np.clip(median[:, None] + offsets[None, :], 0.0, None)
 
 
+def cell_scaled_oracle(band: np.ndarray, meas: np.ndarray, cell: np.ndarray) -> np.ndarray:
+    """``band`` (hours x BAND) with each half (median to P10, median to P90) scaled, per ``cell``, by the
+    factor in 0..3 that minimises its pinball loss on these very hours (hindsight), at least 0: how far a
+    better width alone, set per sky regime x sun height with the answers known, could take our band."""
+    out = band.copy()
+    factors = np.linspace(0.0, 3.0, 121)
+    med = band[:, 1]
+    for c in np.unique(cell):
+        sel = cell == c
+        for k, p in ((0, BAND[0]), (2, BAND[2])):
+            half = band[sel, k] - med[sel]
+            tries = np.clip(med[sel, None] + factors[None, :] * half[:, None], 0.0, None)
+            diff = meas[sel, None] - tries
+            loss = np.maximum(p * diff, (p - 1) * diff).sum(axis=0)
+            out[sel, k] = tries[:, int(np.argmin(loss))]
+    return out
+
+
 def walked_constant_band(median: np.ndarray, meas: np.ndarray, day: np.ndarray, learn: np.ndarray, probs, window=None):
     """Each day's hours: the median plus the quantiles of ``meas - median`` over the ``learn`` hours of the
     days before it (the last ``window`` days), at least 0; NaN where fewer than 50 such hours exist."""
@@ -139,7 +159,7 @@ def coverage(p10: np.ndarray, p90: np.ndarray, meas: np.ndarray) -> dict:
 
 
 def score(q, kwh, feat, scored, physics=None, scale_mask=None, day=None, learnable=None) -> dict:
-    from solar3p.quantiles import REGIMES, regime
+    from solar3p.quantiles import ELEVATION_EDGES, REGIMES, _bin, regime
 
     i10, i50, i90 = (ALL_PROBS.index(p) for p in BAND)
     # Counting hours as pv_report counts them, with the sun up in the hour: a meter's noise at night (PVDAQ
@@ -159,6 +179,18 @@ def score(q, kwh, feat, scored, physics=None, scale_mask=None, day=None, learnab
         "pinball_constant_band_pct": round(100 * pinball(const, m, BAND) / mean, 2),
         "pinball_99_pct": round(100 * pinball(qq, m, ALL_PROBS) / mean, 2),
         "pinball_99_constant_band_pct": round(100 * pinball(const_all, m, ALL_PROBS) / mean, 2),
+        "pinball_cell_scaled_oracle_pct": round(
+            100
+            * pinball(
+                cell_scaled_oracle(
+                    band, m, regime(feat.kt[ok], feat.tc[ok]) * 3 + _bin(90.0 - feat.zenith[ok], ELEVATION_EDGES)
+                ),
+                m,
+                BAND,
+            )
+            / mean,
+            2,
+        ),
         **coverage(band[:, 0], band[:, 2], m),
         "width_pct": round(100 * float(np.mean(band[:, 2] - band[:, 0])) / mean, 1),
     }
