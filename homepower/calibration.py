@@ -375,17 +375,24 @@ def parse_calibrations(stored: Sequence[StoredCalibration]) -> tuple[list, list[
     """``load_calibrations``' list from the store's rows, and the warnings about rows that do not parse."""
     if not stored:
         return [], []
-    from solar3p.calibrate import Calibration
-
     out, notes = [], []
     for row in stored:
-        try:
-            cal = Calibration.from_text(row.params or "")
-        except ValueError as exc:
-            notes.append(f"calibration fitted {row.fitted_utc} is not usable ({exc}): skipped")
+        cal = usable(row.params)
+        if isinstance(cal, str):
+            notes.append(f"calibration fitted {row.fitted_utc} is not usable ({cal}): skipped")
             continue
         out.append((int(H.epoch_s(row.fitted_utc)), cal))
     return out, notes
+
+
+def usable(params: str | None) -> Calibration | str:
+    """A stored calibration's ``params`` as the collector uses them, or why it cannot (and skips the row)."""
+    from solar3p.calibrate import Calibration
+
+    try:
+        return Calibration.from_text(params or "")
+    except ValueError as exc:
+        return str(exc)
 
 
 Band = tuple[float | None, float | None, float | None]  # kwh_fc (the median), kwh_fc_p10, kwh_fc_p90

@@ -220,8 +220,26 @@ def database_part(status: Status, store: Store, conf: Settings, now: datetime) -
             what += f" on {hours} h"
         if nmae is not None:
             what += f", in-sample nMAE {nmae:.1f} %"
-        status.add("last calibration", what)
+        status.add("last calibration", what + calibration_state(calibration.params))
     panel_part(status, store, conf, now)
+
+
+def calibration_state(params: str | None) -> str:
+    """What the newest calibration gives the collector: a band, no band yet, or nothing (it skips a row it
+    cannot read, keeping the calibration before it: docs/calibration.md)."""
+    from homepower.calibration import usable
+
+    cal = usable(params)
+    again = command("history_collector.py --calibrate")
+    if isinstance(cal, str):
+        return f"; NOT USABLE ({cal}): the collector skips it; run {again}"
+    if cal.spread is None:
+        from solar3p.quantiles import MIN_SPREAD_DAYS
+
+        if cal.days < MIN_SPREAD_DAYS:
+            return f"; no P10-P90 band yet: {cal.days} day(s) of history, a band needs {MIN_SPREAD_DAYS}"
+        return f"; no P10-P90 band (an older version's): run {again}"
+    return f"; P10-P90 band from {cal.spread.hours} held-out hours"
 
 
 def panel_part(status: Status, store: Store, conf: Settings, now: datetime) -> None:

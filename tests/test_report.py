@@ -11,7 +11,7 @@ import socket
 import struct
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -269,6 +269,38 @@ def test_status_of_a_healthy_installation_exits_0_and_shows_no_secret(store, db_
     assert "valid until 2025-12-27" in text and token not in text + done.stderr
     assert "AB:AB" in text and "covering until 2025-06-12 04:00 UTC" in text
     assert "last calibration" in text and "none yet" in text
+
+
+def test_status_says_what_the_newest_calibration_gives_the_collector(store, db_url, tmp_path):
+    """A band, no band yet, or a row the collector cannot read (it skips it): said, the exit code unchanged."""
+    import calib_synth as S
+
+    from homepower.calibration import calibration_row
+    from solar3p import calibrate as C
+
+    healthy(store, tmp_path)
+    h = S.generate(date(2025, 5, 1), 14, seed=3)
+    banded = C.fit(h.feat, h.kwh, h.day, S.given(180.0, 35.0))
+    young = h.day < h.day.min() + 5
+    short = C.fit(h.feat.take(young), h.kwh[young], h.day[young], S.given(180.0, 35.0))
+    assert banded.spread is not None and short.spread is None
+
+    def calibration_line(fitted, cal=None, params=None):
+        row = calibration_row(cal, fitted) if cal is not None else {"fitted_utc": fitted, "params": params}
+        store.upsert("calibration", [row])
+        done = run(tmp_path, db_url, "--status", "--now", NOW.isoformat())
+        assert done.returncode == 0, done.stdout + done.stderr
+        return next(line for line in done.stdout.splitlines() if "last calibration" in line)
+
+    line = calibration_line(NOW - timedelta(hours=30), banded)
+    assert f"P10-P90 band from {banded.spread.hours} held-out hours" in line
+    line = calibration_line(NOW - timedelta(hours=20), short)
+    assert "no P10-P90 band yet: 5 day(s) of history, a band needs 10" in line
+    line = calibration_line(NOW - timedelta(hours=10), params='{"level": "high"}')
+    assert "fitted 2025-06-10 02:00 UTC" in line
+    assert (
+        "NOT USABLE (" in line and "the collector skips it; run" in line and "history_collector.py --calibrate" in line
+    )
 
 
 def test_status_names_stale_readings_and_since_when(store, db_url, tmp_path):

@@ -31,20 +31,28 @@ class NewestForecast:
 
 @dataclass(frozen=True, slots=True)
 class LastCalibration:
-    """The newest row of ``calibration``, its params left out (times naive UTC)."""
+    """The newest row of ``calibration`` (times naive UTC); ``params`` its JSON text, as stored."""
 
     fitted_utc: datetime
     trained_from: datetime | None
     trained_to: datetime | None
     hours: int | None
     nmae_pct: float | None
+    params: str | None = None
 
-    COLUMNS = ("fitted_utc", "trained_from", "trained_to", "hours", "nmae_pct")
+    COLUMNS = ("fitted_utc", "trained_from", "trained_to", "hours", "nmae_pct", "params")
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> LastCalibration:
-        fitted, first, last, hours, nmae = row
-        return cls(parse_utc(fitted), _time(first), _time(last), None if hours is None else int(hours), _float(nmae))
+        fitted, first, last, hours, nmae, params = row
+        return cls(
+            parse_utc(fitted),
+            _time(first),
+            _time(last),
+            None if hours is None else int(hours),
+            _float(nmae),
+            None if params is None else str(params),
+        )
 
 
 class StatusStore(Protocol):
@@ -71,6 +79,6 @@ class StatusQueries(Database):
         return None if found is None else NewestForecast.from_row(found[0], found[1][0])
 
     def last_calibration(self) -> LastCalibration | None:
-        """The newest row of ``calibration`` (params left out), or None."""
+        """The newest row of ``calibration``, or None."""
         found = self._at_newest("calibration", "fitted_utc", ", ".join(self.q(c) for c in LastCalibration.COLUMNS))
         return LastCalibration.from_row(found[1][0]) if found is not None and found[1] else None
