@@ -113,7 +113,7 @@ def problem_now(conf: Settings, now: datetime) -> P.Problem:
 
     out, err = io.StringIO(), io.StringIO()
     try:
-        code = status.run_status(conf, now, out=out, err=err, create=False)  # publishing writes nothing
+        code = status.run_status(conf, now, out=out, err=err)  # reads only, like publishing
     except HomepowerError as exc:
         return P.Problem(exc.exit_code, one_line(exc)[:REASON_CHARS])
     reason = " ".join(err.getvalue().split())[:REASON_CHARS] if code else ""

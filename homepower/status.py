@@ -256,10 +256,9 @@ def panel_part(status: Status, store: Store, conf: Settings, now: datetime) -> N
     status.panels += problems
 
 
-def run_status(
-    conf: Settings, now: datetime, out: TextIO | None = None, err: TextIO | None = None, create: bool = True
-) -> int:
-    """``create=False``: write nothing to the database (a missing or old table is then a ConfigError)."""
+def run_status(conf: Settings, now: datetime, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Reads only: a monitor may hold a read-only user, and a DATABASE_URL naming another application's
+    database must not gain our tables (a missing or old table is a ConfigError saying what to run)."""
     from homepower.store import connect
 
     out, err = out or sys.stdout, err or sys.stderr
@@ -269,9 +268,8 @@ def run_status(
     files.add("token", token_text(conf, now))
     files.add("certificate pin", pin_text(conf))
     try:
-        with connect(conf.database, conf.timezone, create=create, existing=True) as store:
-            if not create:
-                store.require_schema()
+        with connect(conf.database, conf.timezone, create=False, existing=True) as store:
+            store.require_schema()
             database_part(status, store, conf, now)
     except StoreUnavailable:
         out.write(f"status at {utc(now)} (database {conf.database.describe()} not answering)\n" + files.render())

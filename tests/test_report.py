@@ -322,6 +322,21 @@ def test_status_with_a_database_that_does_not_answer_exits_75(tmp_path):
     assert len(done.stderr.strip().splitlines()) == 1 and "spool" in done.stdout
 
 
+@pytest.mark.parametrize("args", [("--status",), ("--from", "2025-06-01", "--to", "2025-06-02")])
+def test_the_report_and_status_add_no_table_to_a_database_that_lacks_them(tmp_path, args):
+    """A DATABASE_URL naming another application's database: said (78, what to run), not given our tables."""
+    import sqlite3
+
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE foo (x INTEGER)")
+    done = run(tmp_path, f"sqlite:///{other}", *args)
+    assert done.returncode == 78, done.stdout + done.stderr
+    assert "not set up for this version" in done.stderr and "history_collector.py once" in done.stderr
+    with sqlite3.connect(other) as conn:
+        assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["foo"]
+
+
 def test_an_out_dir_that_cannot_be_written_exits_64_before_any_work(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")

@@ -85,7 +85,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(publisher.summary_line(published, conf.publish.broker.describe() if conf.publish.broker else ""))
             return 0
         span = report.period(args.start, args.end, report.local_today(now, conf.timezone))
-        with Store.connect(conf.database, conf.timezone, existing=True) as store:
+        if args.out is not None:
+            report.prepare_out(Path(args.out))  # a directory that cannot be written: 64 before any work
+        # Reads only (a read-only user, another application's database): the collector makes the tables.
+        with Store.connect(conf.database, conf.timezone, create=False, existing=True) as store:
+            store.require_schema()
             report.run_report(
                 store, span, conf.timezone, args.format, args.out, min_lead_h=conf.forecast.min_lead_h, pv=conf.pv
             )
