@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from homepower.errors import EX_UNAVAILABLE, HomepowerError, StoreUnavailable
+from homepower.errors import EX_UNAVAILABLE, HomepowerError, StoreRejected, StoreUnavailable
 from homepower.settings import Settings
 from solar3p.environment import command
 
@@ -271,8 +271,9 @@ def run_status(conf: Settings, now: datetime, out: TextIO | None = None, err: Te
         with connect(conf.database, conf.timezone, create=False, existing=True) as store:
             store.require_schema()
             database_part(status, store, conf, now)
-    except StoreUnavailable:
-        out.write(f"status at {utc(now)} (database {conf.database.describe()} not answering)\n" + files.render())
+    except StoreUnavailable as exc:
+        how = "refusing this connection" if isinstance(exc, StoreRejected) else "not answering"
+        out.write(f"status at {utc(now)} (database {conf.database.describe()} {how})\n" + files.render())
         out.flush()
         raise
     status.lines += files.lines

@@ -337,6 +337,17 @@ def test_the_report_and_status_add_no_table_to_a_database_that_lacks_them(tmp_pa
         assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["foo"]
 
 
+def test_status_with_credentials_the_database_refuses_says_so_first(mysql_database, tmp_path):
+    """78, and its first line says the database refuses the connection (not that it does not answer)."""
+    from dataclasses import replace
+
+    wrong = replace(mysql_database, password="not-the-pw-42").url()
+    done = run(tmp_path, wrong, "--status")
+    assert done.returncode == 78, done.stdout + done.stderr
+    assert "refusing this connection" in done.stdout.splitlines()[0] and "not answering" not in done.stdout
+    assert "not-the-pw-42" not in done.stdout + done.stderr
+
+
 def test_an_out_dir_that_cannot_be_written_exits_64_before_any_work(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
