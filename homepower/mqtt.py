@@ -165,8 +165,14 @@ def _converse(broker: MqttBroker, messages: Sequence[Message], deadline: Deadlin
         for mid, topic in pending.items():
             reason = seen.acks.get(mid)
             if reason is None:
+                # A broker drops a client whose packet exceeds its limit, often without acknowledging the
+                # messages before it: the topic named is the first unacknowledged, not surely the culprit.
+                largest = max(len(m.payload) for m in messages)
                 raise BrokerUnreachable(
-                    f"MQTT broker {where} closed the connection before acknowledging {topic} ({seen.dropped})",
+                    f"MQTT broker {where} closed the connection before acknowledging {topic} ({seen.dropped}; "
+                    f"{sum(m in seen.acks for m in pending)} of {len(pending)} messages acknowledged); a broker "
+                    f"also does this to a message above its size limit (max_packet_size): the largest here "
+                    f"is {largest} bytes",
                     where,
                     "closed",
                 )

@@ -34,6 +34,19 @@ def test_messages_arrive_retained_for_a_subscriber_that_comes_later(broker):
     assert broker.retained(expect=2)["homepower/a"] == b'{"x":2}'
 
 
+def test_a_message_above_the_brokers_size_limit_is_69_saying_so(tmp_path):
+    """Found in review: the broker drops the client without acknowledging what came before, so the line
+    named an innocent message and never the size."""
+    b = mosquitto.start(tmp_path / "broker", extra="max_packet_size 1000\n")
+    try:
+        with pytest.raises(BrokerUnreachable) as err:
+            send(parse_mqtt_url(b.url()), [*MESSAGES, Message("homepower/big", b"x" * 3000)])
+    finally:
+        b.stop()
+    assert err.value.exit_code == 69
+    assert "size limit (max_packet_size): the largest here is 3000 bytes" in str(err.value)
+
+
 @pytest.mark.parametrize(
     "user,password", [("alice", "not-her-password"), ("mallory", "hunter2"), (None, None)], ids=str
 )

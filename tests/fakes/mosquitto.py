@@ -98,10 +98,16 @@ class Broker:
                 self.proc.wait()
 
 
-def start(directory: Path, users: dict[str, str] | None = None, acl: str | None = None, tls: bool = False) -> Broker:
+def start(
+    directory: Path,
+    users: dict[str, str] | None = None,
+    acl: str | None = None,
+    tls: bool = False,
+    extra: str = "",
+) -> Broker:
     """A broker in ``directory`` (config, password file, log): password required for everyone; with
     ``acl`` (mosquitto acl_file text) the reader is added to it; with ``tls`` also an mqtts listener with a
-    fresh self-signed certificate for localhost (``Broker.ca``)."""
+    fresh self-signed certificate for localhost (``Broker.ca``); ``extra``: more mosquitto.conf lines."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     users = dict(users or {"alice": "wonder:land@1"})
@@ -130,7 +136,7 @@ def start(directory: Path, users: dict[str, str] | None = None, acl: str | None 
             cert, key = make_cert(directory, "broker", cn="localhost")
             broker.tls_port, broker.ca = free_port(), cert
             lines += [f"listener {broker.tls_port} 127.0.0.1", f"certfile {cert}", f"keyfile {key}"]
-        (directory / "mosquitto.conf").write_text("\n".join(lines) + "\n")
+        (directory / "mosquitto.conf").write_text("\n".join(lines) + "\n" + extra)
         broker.proc = subprocess.Popen(
             [str(MOSQUITTO), "-c", str(directory / "mosquitto.conf")],
             stdout=subprocess.DEVNULL,
