@@ -487,20 +487,24 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return scheme, (parts.hostname or "").lower(), port
 
 
+RETRY_AFTER_MAX_S = 366 * 86400.0  # longer than any quota's window: more is a server's slip, kept printable
+
+
 def retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
-    """Seconds a ``Retry-After`` asks for (delay-seconds or an HTTP-date), None when absent or unreadable."""
+    """Seconds a ``Retry-After`` asks for (delay-seconds or an HTTP-date), at most RETRY_AFTER_MAX_S; None
+    when absent or unreadable."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():
+        return min(float(value), RETRY_AFTER_MAX_S)
     try:
         moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return max(0.0, moment.timestamp() - now())
+    return min(max(0.0, moment.timestamp() - now()), RETRY_AFTER_MAX_S)
 
 
 def _duration(seconds: float | None) -> str:

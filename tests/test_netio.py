@@ -170,6 +170,21 @@ def test_retry_after_reads_seconds_and_dates():
     assert retry_after("soon") is None and retry_after(None) is None
 
 
+def test_an_absurd_retry_after_is_capped_not_a_crash():
+    """Found in review: Retry-After 99999999999999999999 ended every script with 70 (OverflowError)."""
+    assert retry_after("99999999999999999999") == retry_after("999999999999999") == 366 * 86400
+    assert retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now=lambda: 0) == 366 * 86400
+    assert retry_after("\u00b2") is None  # a digit to str.isdigit, not to float
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_a_server_asking_to_wait_centuries_is_one_69_error(service, value):
+    service.manner = Manner(busy=[(429, value)])
+    with talk(deadline_s=30) as conversation, pytest.raises(netio.ServerError) as caught:
+        conversation.get(service.url + "/estimate", cap=1024)
+    assert caught.value.exit_code == 69 and "too many requests" in str(caught.value)
+
+
 def test_the_exit_codes_of_the_family():
     fields = dict(service="S", url="https://s/x")
     assert netio.Refused("refused the key", **fields).exit_code == 77
