@@ -123,6 +123,11 @@ def test_empty_forecast_is_no_hour_and_php_empty_map_is_accepted():
         (b'{"result": {"watt_hours_period": {"2026-06-01T07:00:00+02:00": -5}}}', "-5"),
         (b'{"result": {"watt_hours_period": {"2026-06-01T07:00:00+02:00": "5"}}}', "not Wh"),
         (b'{"result": {"watt_hours_period": {"2026-06-01 07:00:00": 5}}}', "time zone"),
+        # Found in review: a period far off made 10 GB of empty hours between, or ended the fetch with 70.
+        (b'{"result": {"watt_hours_period": {"2026-06-01T07:00:00+02:00": 5, "2030-06-01T12:00+02:00": 1}}}', "spans"),
+        (b'{"result": {"watt_hours_period": {"9999-12-31T23:59:59+14:00": 1}}}', "no time"),
+        (b'{"result": {"watt_hours_period": {"0001-01-01T00:00:00-12:00": 1}}}', "no time"),
+        (b'{"result": {"watt_hours_period": {"99999999999999999999": 1}}}', "no time"),
     ],
 )
 def test_bad_answers_say_what_is_wrong(body, words):
@@ -224,6 +229,16 @@ def test_quantiles_missing_are_none_and_sites_sum():
         ({"forecasts": [{"period_end": "2026-06-01T12:30:00Z", "pv_estimate": None}]}, "not kW"),
         ({"forecasts": [{"period_end": "2026-06-01T12:30:00Z", "pv_estimate": -1}]}, "not a power"),
         ({"forecasts": [{"period_end": "2026-06-01T12:30:00Z", "period": "P1D", "pv_estimate": 1}]}, "PT30M"),
+        ({"forecasts": [{"period_end": "9999-12-31T23:30:00Z", "pv_estimate": 1}]}, "not a time"),
+        (
+            {
+                "forecasts": [
+                    {"period_end": "2026-06-01T12:30:00Z", "pv_estimate": 1},
+                    {"period_end": "2026-06-30T12:30:00Z", "pv_estimate": 1},
+                ]
+            },
+            "spans 29 days",
+        ),
     ],
 )
 def test_bad_solcast_answers(document, words):

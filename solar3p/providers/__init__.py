@@ -5,3 +5,8 @@
 from __future__ import annotations
 
 PV_PROVIDERS = ("forecast.solar", "solcast")  # what --source names, and pv_forecast.provider
+
+# The most days one answer's hours may span: Forecast.Solar gives today from midnight and up to 6 days
+# more (its paid plans), Solcast up to 14 days ahead. A wider answer is broken, and the hours in between
+# (each 0 where Forecast.Solar sends none) would have no bound.
+MAX_SPAN_DAYS = 18

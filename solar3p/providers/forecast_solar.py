@@ -29,6 +29,7 @@ from typing import Any, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from solar3p.errors import shown
+from solar3p.providers import MAX_SPAN_DAYS
 
 SERVICE = "Forecast.Solar"
 PROVIDER = "forecast.solar"
@@ -185,20 +186,26 @@ def _zone(name: object) -> ZoneInfo | None:
 
 def _moment(key: str, tz: ZoneInfo | None, seen: set[str]) -> datetime:
     text = key.strip()
-    if text.isdigit():  # ?time=seconds
-        return datetime.fromtimestamp(int(text), timezone.utc)
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
+        if text.isascii() and text.isdigit():  # ?time=seconds
+            moment = datetime.fromtimestamp(int(text), timezone.utc)
+        else:
+            moment = datetime.fromisoformat(text)
+    except (ValueError, OverflowError, OSError):
         raise AnswerError(f"has a period key {shown(key)} that is no time") from None
-    if moment.tzinfo is not None:
-        return moment
-    if tz is None:
-        raise AnswerError(f"has a period key {shown(key)} without a UTC offset and names no time zone")
-    # A bare local time: the second time the same text comes is the repeated autumn hour.
-    fold = 1 if text in seen else 0
-    seen.add(text)
-    return moment.replace(tzinfo=tz, fold=fold)
+    if moment.tzinfo is None:
+        if tz is None:
+            raise AnswerError(f"has a period key {shown(key)} without a UTC offset and names no time zone")
+        # A bare local time: the second time the same text comes is the repeated autumn hour.
+        fold = 1 if text in seen else 0
+        seen.add(text)
+        moment = moment.replace(tzinfo=tz, fold=fold)
+    try:  # year 1 or 9999: no instant whose local hours can be counted a day either side
+        utc = moment.astimezone(timezone.utc)
+        (utc + timedelta(days=1), utc - timedelta(days=1))
+    except (OverflowError, ValueError):
+        raise AnswerError(f"has a period key {shown(key)} that is no time") from None
+    return moment
 
 
 def parse_estimate(document: object, site_tz: ZoneInfo | None = None) -> Estimate:
@@ -235,6 +242,11 @@ def parse_estimate(document: object, site_tz: ZoneInfo | None = None) -> Estimat
     ends = [p.end.timestamp() for p in periods]
     if len(set(ends)) != len(ends):
         raise AnswerError("names one period end twice")
+    if ends and ends[-1] - ends[0] > MAX_SPAN_DAYS * 86400:
+        raise AnswerError(
+            f"spans {(ends[-1] - ends[0]) / 86400:.0f} days ({periods[0].end.isoformat()} to "
+            f"{periods[-1].end.isoformat()}): a forecast spans {MAX_SPAN_DAYS} at most"
+        )
     return Estimate(tuple(periods), parse_ratelimit(document), tz_name if isinstance(tz_name, str) else None)
 
 

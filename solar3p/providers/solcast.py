@@ -24,6 +24,7 @@ from typing import Sequence
 from zoneinfo import ZoneInfo
 
 from solar3p.errors import shown
+from solar3p.providers import MAX_SPAN_DAYS
 
 SERVICE = "Solcast"
 PROVIDER = "solcast"
@@ -123,7 +124,9 @@ def parse_forecasts(document: object) -> list[HalfHour]:
         text = item.get("period_end")
         try:
             end = datetime.fromisoformat(text) if isinstance(text, str) else None
-        except ValueError:
+            if end is not None and end.tzinfo is not None:  # year 1 or 9999: no local hours a day either side
+                (end.astimezone(timezone.utc) - timedelta(days=1), end.astimezone(timezone.utc) + timedelta(days=1))
+        except (ValueError, OverflowError):
             end = None
         if end is None or end.tzinfo is None:
             raise AnswerError(f"forecast {index} has period_end {shown(text)}, not a time with its offset")
@@ -145,6 +148,11 @@ def parse_forecasts(document: object) -> list[HalfHour]:
     ends = [p.end for p in periods]
     if len(set(ends)) != len(ends):
         raise AnswerError("names one period_end twice")
+    if ends and max(ends) - min(ends) > timedelta(days=MAX_SPAN_DAYS):
+        raise AnswerError(
+            f"spans {(max(ends) - min(ends)).days} days ({min(ends).isoformat()} to {max(ends).isoformat()}): "
+            f"a forecast spans {MAX_SPAN_DAYS} at most"
+        )
     return sorted(periods, key=lambda p: p.end)
 
 
