@@ -333,6 +333,16 @@ def _meteoserver(
             log.info("%s answered without a forecast list%s; retrying in %g s", service, said, pauses[0])
             pauses.pop(0)
     repeated = _checked(document, service, url)
+    if all(row.get("gr_w") in (None, "", "-") for row in document["forecast"] if isinstance(row, dict)):
+        # Every irradiance "-" (it lacks them now and then): no forecast to plan with, so the last good file stays.
+        raise ServiceError(
+            f"{service} {url} answered no forecast hour with irradiance (every gr_w is '-'); try again later, "
+            "or use --source open-meteo",
+            service,
+            url,
+            200,
+            "no irradiance",
+        )
     document["issued"] = str(issued)
     document["provider"] = "meteoserver"
     return document, repeated

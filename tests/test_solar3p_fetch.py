@@ -114,6 +114,17 @@ def test_meteoserver_dashes_are_null_fields_and_every_row_is_kept(env, fake):
     assert len(kwh) == 96 and kwh.count(None) == 32  # an hour without irradiance has no kWh, not 0
 
 
+def test_a_meteoserver_answer_without_any_irradiance_keeps_the_previous_file(env, fake):
+    """Found in review: every gr_w '-' was written over a good file, exit 0, every kWh then null."""
+    previous = write(_made(env["METEO_FILE"]), [row(unix("2025-03-05 11:00Z"), 300.0)])
+    before = open(previous).read()
+    fake.dash, fake.dash_every = ("gr_w",), 1
+    result = fetch(env, "--source", "meteoserver")
+    assert result.returncode == 65, result.stderr
+    assert "no forecast hour with irradiance" in result.stderr and "is kept as it was" in result.stderr
+    assert open(previous).read() == before
+
+
 def test_an_answer_without_a_forecast_list_is_retried(env, fake):
     fake.no_forecast = 2
     result = fetch(env, "--source", "meteoserver")

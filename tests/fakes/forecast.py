@@ -169,7 +169,7 @@ class FakeForecastServices:
                 "vis": "20000",
                 "prec": "0.0",
             }
-            if self.dash and i % self.dash_every == 1:
+            if self.dash and i % self.dash_every == 1 % self.dash_every:  # dash_every 1: every row
                 row.update({name: "-" for name in self.dash})
             rows.append(row)
         if self.shuffle:
