@@ -151,12 +151,12 @@ def get(
     except netio.TooLarge as exc:
         raise BodyTooLarge(service, url, limit) from exc
     except netio.ServerError as exc:
-        said = f": {_scrub(exc.reason, secret)}" if exc.reason else ""
+        said = f": {talk.hidden(exc.reason)}" if exc.reason else ""
         if exc.status == 429:
             message = f"{service} {url} refused the request: quota reached (HTTP 429){said}; try again later"
         else:
             message = f"{service} {url} answered HTTP {exc.status}{said}"
-        raise ServiceUnreachable(message, service, url, exc.status, _scrub(exc.reason, secret)) from exc
+        raise ServiceUnreachable(message, service, url, exc.status, talk.hidden(exc.reason)) from exc
     except netio.BadAnswer as exc:
         raise ServiceError(f"{service} {url} {exc.why}", service, url, exc.status, exc.reason) from exc
     except netio.BrokenOff as exc:
@@ -175,7 +175,7 @@ def get(
         body = body.replace(secret.encode(), b"***")
     if status == 200:
         return body
-    reason = reason_of(body)
+    reason = talk.hidden(reason_of(body))  # a server may echo the key URL-encoded too
     said = f": {reason}" if reason else ""
     if status in (401, 403):
         raise ServiceRejectedKey(
@@ -183,9 +183,6 @@ def get(
         )
     raise ServiceError(f"{service} {url} refused the request (HTTP {status}){said}", service, url, status, reason)
 
-
-def _scrub(text: str | None, secret: str | None) -> str | None:
-    return text.replace(secret, "***") if text and secret else text
 
 
 def decode_json(body: bytes, service: str, url: str) -> object:

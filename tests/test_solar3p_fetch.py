@@ -114,6 +114,20 @@ def test_meteoserver_dashes_are_null_fields_and_every_row_is_kept(env, fake):
     assert len(kwh) == 96 and kwh.count(None) == 32  # an hour without irradiance has no kWh, not 0
 
 
+@pytest.mark.parametrize("status", [401, 403, 404, 500])
+def test_a_key_the_server_echoes_url_encoded_is_not_shown(env, fake, status):
+    """Found in review: a key with characters a URL encodes came back in 401/403 messages, encoded."""
+    from urllib.parse import quote, quote_plus
+
+    key = "Se+CrEt/KeY=12 3456"
+    fake.status = (status, f"error for request /solar.php?key={quote_plus(key)}&k2={quote(key, safe='')}".encode())
+    result = fetch(dict(env, METEOSERVER_KEY=key), "--source", "meteoserver")
+    assert result.returncode in (77, 65, 69), result.stderr
+    said = result.stdout + result.stderr
+    assert "error for request" in said
+    assert key not in said and quote_plus(key) not in said and quote(key, safe="") not in said
+
+
 def test_a_meteoserver_answer_without_any_irradiance_keeps_the_previous_file(env, fake):
     """Found in review: every gr_w '-' was written over a good file, exit 0, every kWh then null."""
     previous = write(_made(env["METEO_FILE"]), [row(unix("2025-03-05 11:00Z"), 300.0)])
