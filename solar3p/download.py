@@ -184,7 +184,6 @@ def get(
     raise ServiceError(f"{service} {url} refused the request (HTTP {status}){said}", service, url, status, reason)
 
 
-
 def decode_json(body: bytes, service: str, url: str) -> object:
     """The JSON of a body; anything else (an error page, truncated, nested beyond reason) is exit 65."""
     try:
