@@ -433,6 +433,12 @@ class Calibration:
                 for f in g["planes"]
             )
             horizon = None if g.get("horizon") is None else tuple(_number(h, "horizon") for h in g["horizon"])
+            if horizon is not None:  # as PV_HORIZON takes it (solar3p.plant.parse_horizon)
+                from solar3p.plant import MAX_HORIZON_VALUES
+
+                if not 0 < len(horizon) <= MAX_HORIZON_VALUES or not all(0.0 <= h <= 90.0 for h in horizon):
+                    raise ValueError(f"its horizon is not 1 to {MAX_HORIZON_VALUES} heights of 0 to 90 degrees")
+                horizon = horizon if any(horizon) else None
             latitude, longitude, rating, losses, azimuth, tilt = (
                 _number(g[k], k) for k in ("latitude", "longitude", "rating_w", "losses_pct", "azimuth", "tilt")
             )

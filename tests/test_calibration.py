@@ -345,6 +345,9 @@ _DROP = object()
         ("given.rating_w", "4860"),  # a number as text: taken, where a level as text was refused
         ("level", None),  # said "float() argument must be a string or a real number, not 'NoneType'"
         ("given.tilt", "abc"),  # said "could not convert string to float: 'abc'"
+        ("given.horizon", []),  # ended with 70 (ZeroDivisionError)
+        ("given.horizon", {}),
+        ("given.horizon", [0, 95]),
     ],
 )
 def test_solar3p_with_a_hand_edited_calibration_exits_65_naming_what_and_what_to_run(tmp_path, field, value):
