@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 from zoneinfo import ZoneInfo
@@ -37,6 +37,14 @@ class Forecast:
     kwh_fc: float | None = None  # calibrated forecast (the median), kWh (only with a calibration)
     # (probability as the user wrote it, kWh) for --quantiles; None without them
     kwh_fc_quantiles: tuple[tuple[str, float | None], ...] | None = None
+    # A day's line (--gran day): the hours of it the file gives a kWh for, and the hours the local day has.
+    hours: int | None = None
+    day_hours: int | None = None
+
+    @property
+    def partial(self) -> bool:
+        """A day's line summing fewer hours than the day has (the file starts or ends in it, or lacks some)."""
+        return self.hours is not None and self.day_hours is not None and self.hours < self.day_hours
 
     def as_json(self) -> dict:
         out: dict[str, object] = {
@@ -50,6 +58,8 @@ class Forecast:
             out["kwh_fc"] = self.kwh_fc
         if self.kwh_fc_quantiles is not None:
             out["kwh_fc_quantiles"] = dict(self.kwh_fc_quantiles)
+        if self.hours is not None:
+            out["hours"], out["day_hours"] = self.hours, self.day_hours
         return out
 
 
@@ -164,7 +174,8 @@ def _total(values: list[float | None]) -> float | None:
 
 
 def daily(hours: list[Forecast]) -> list[Forecast]:
-    """Per local day: total kWh; mean irradiance, cloud cover and temperature over the day's hours."""
+    """Per local day: total kWh; mean irradiance, cloud cover and temperature over the day's hours; how
+    many hours have a kWh, of the hours the day has (23 or 25 on a day the clocks change)."""
     days: dict[date, list[Forecast]] = {}
     for h in hours:
         days.setdefault(h.start.date(), []).append(h)
@@ -186,9 +197,19 @@ def daily(hours: list[Forecast]) -> list[Forecast]:
                 _mean([i.temp for i in items]),
                 round(sum(fc), 5) if fc else None,
                 band,
+                sum(i.kwh is not None for i in items),
+                _day_hours(day, items[0].start.tzinfo),
             )
         )
     return out
+
+
+def _day_hours(day: date, tz: tzinfo | None) -> int:
+    """How many hours local day ``day`` has in ``tz``."""
+    after = day + timedelta(days=1)
+    start = datetime(day.year, day.month, day.day, tzinfo=tz)
+    end = datetime(after.year, after.month, after.day, tzinfo=tz)
+    return round((end.timestamp() - start.timestamp()) / 3600)
 
 
 class Kwh(float):

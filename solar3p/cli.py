@@ -374,7 +374,8 @@ def render(lines: Sequence[Forecast], fmt: str, gran: str, limit_kwh: float | No
         return json.dumps([line.as_json() for line in lines], indent=1) + "\n"
     fc = any(line.kwh_fc is not None for line in lines)
     names = [name for name, _ in (lines[0].kwh_fc_quantiles or ())] if lines else []
-    columns = COLUMNS + (("kwh_fc",) if fc else ()) + tuple(f"q{name}" for name in names)
+    counted = ("hours", "day_hours") if gran == "day" else ()
+    columns = COLUMNS + (("kwh_fc",) if fc else ()) + counted + tuple(f"q{name}" for name in names)
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
@@ -401,6 +402,7 @@ def render(lines: Sequence[Forecast], fmt: str, gran: str, limit_kwh: float | No
             + (f" {_fixed(line.kwh_fc, 3):>8}" if fc else "")
             + "".join(f" {_fixed(band.get(n), 3):>8}" for n in names)
             + (" *" if at_limit else "")
+            + (f"  ({line.hours} of {line.day_hours} h)" if line.partial else "")
         )
     out.append("-" * len(head))
     total = f"{'total':<25} {sum(line.kwh or 0.0 for line in lines):>8.3f}"
@@ -408,6 +410,9 @@ def render(lines: Sequence[Forecast], fmt: str, gran: str, limit_kwh: float | No
         total += " " * 27 + f" {sum(line.kwh_fc or 0.0 for line in lines):>8.3f}"
         total += "".join(f" {sum(_band(line).get(n) or 0.0 for line in lines):>8.3f}" for n in names)
     out.append(total)
+    partial = sum(line.partial for line in lines)
+    if partial:
+        out.append("(n of N h): a day the file covers only in part; its total is of those hours alone")
     if limited and limit_kwh is not None:
         from solar3p.model import DC_AC_RATIO
 

@@ -9,7 +9,7 @@ import os
 import re
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -107,6 +107,27 @@ def test_day_granularity_sums_the_hours(meteo, capsys):
     assert [d["hour_start"][:10] for d in days] == ["2025-03-04", "2025-03-05", "2025-03-06"]
     total = sum(i["kwh"] for i in json.loads(hours))
     assert sum(d["kwh"] for d in days) == pytest.approx(total, abs=1e-4)
+    # Found in review: a day the file covers in part read as a whole day's total.
+    assert [(d["hours"], d["day_hours"]) for d in days] == [(23, 24), (24, 24), (1, 24)]
+    code, table, _ = run(capsys, "--gran", "day")
+    marked = [line for line in table.splitlines() if line.startswith("2025-")]
+    assert marked[0].endswith("(23 of 24 h)") and "of 24 h" not in marked[1] and marked[2].endswith("(1 of 24 h)")
+    assert "a day the file covers only in part" in table
+    code, text, _ = run(capsys, "--gran", "day", "--format", "csv")
+    assert text.splitlines()[0].endswith(",hours,day_hours") and text.splitlines()[1].endswith(",23,24")
+
+
+def test_a_day_the_clocks_change_has_its_own_number_of_hours():
+    from zoneinfo import ZoneInfo
+
+    from solar3p.api import Forecast, daily
+
+    tz = ZoneInfo("Europe/Amsterdam")
+    start = datetime(2025, 10, 25, 22, tzinfo=timezone.utc)  # local midnight of the 26th (CEST)
+    hours = [Forecast((start + timedelta(hours=i)).astimezone(tz), 0.1, 10.0, 50.0, 8.0) for i in range(27)]
+    (autumn, next_day) = daily(hours)
+    assert (autumn.hours, autumn.day_hours, autumn.partial) == (25, 25, False)
+    assert (next_day.hours, next_day.day_hours, next_day.partial) == (2, 24, True)
 
 
 def test_flags_override_the_settings(meteo, capsys):
