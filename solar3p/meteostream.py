@@ -190,7 +190,7 @@ def _open(path: Path) -> IO[str]:
             raise MeteoFileError(
                 path, f"is larger than {MAX_BYTES // 1024 // 1024} MiB: not one forecast file (split it)"
             )
-        return os.fdopen(fd, "r", encoding="utf-8", newline="")
+        return os.fdopen(fd, "r", encoding="utf-8-sig", newline="")  # a BOM (Windows editors) is no part of it
     except BaseException:
         os.close(fd)
         raise

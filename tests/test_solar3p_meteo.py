@@ -204,3 +204,17 @@ def test_too_many_rows_is_refused_in_bounded_memory(tmp_path):
     path = tmp_path / "data.huge"
     path.write_text('{"forecast":[' + ",".join(item % (1_500_001_200 + 3600 * i) for i in range(MAX_ROWS + 1)) + "]}")
     assert "split it" in str(_error(path))
+
+
+@pytest.mark.parametrize("stamps_last", [False, True])
+def test_a_file_a_windows_editor_saved_with_a_bom_reads_as_without(tmp_path, stamps_last):
+    """Found in review: a UTF-8 byte-order mark was 'not complete JSON (truncated?)'."""
+    doc = document([row(unix("2025-03-05 11:00Z"), 300.0), row(unix("2025-03-05 12:00Z"), 250.0)])
+    doc.update(issued="1741160000", provider="meteoserver")
+    if stamps_last:  # the header pass reads to the end, then the rows are read again from the start
+        doc = {k: doc[k] for k in [*(k for k in doc if k not in ("issued", "provider")), "issued", "provider"]}
+    plain, bom = tmp_path / "plain.json", tmp_path / "bom.json"
+    plain.write_text(json.dumps(doc), encoding="utf-8")
+    bom.write_bytes(b"\xef\xbb\xbf" + json.dumps(doc).encode())
+    got = read_meteo_file(bom)
+    assert got == read_meteo_file(plain) and got.issued == 1741160000 and len(got.rows) == 2
