@@ -374,17 +374,20 @@ def render(lines: Sequence[Forecast], fmt: str, gran: str, limit_kwh: float | No
         return json.dumps([line.as_json() for line in lines], indent=1) + "\n"
     fc = any(line.kwh_fc is not None for line in lines)
     names = [name for name, _ in (lines[0].kwh_fc_quantiles or ())] if lines else []
-    counted = ("hours", "day_hours") if gran == "day" else ()
-    columns = COLUMNS + (("kwh_fc",) if fc else ()) + counted + tuple(f"q{name}" for name in names)
+    columns = COLUMNS + (("kwh_fc",) if fc else ())
     if fmt == "csv":
+        counted = ("hours", "day_hours") if gran == "day" else ()  # last: the columns before keep their places
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(columns)
+        writer.writerow(columns + tuple(f"q{name}" for name in names) + counted)
         for line in lines:
             row = line.as_json()
             band = _band(line)
-            cells = ["" if row.get(c) is None else row[c] for c in columns[: len(columns) - len(names)]]
-            writer.writerow(cells + ["" if band.get(n) is None else band[n] for n in names])
+            writer.writerow(
+                ["" if row.get(c) is None else row[c] for c in columns]
+                + ["" if band.get(n) is None else band[n] for n in names]
+                + [row[c] for c in counted]
+            )
         return buffer.getvalue()
     label = "day" if gran == "day" else "hour start"
     head = f"{label:<25} {'kWh':>8} {'gr_w W/m²':>10} {'tc %':>6} {'temp °C':>8}" + (f" {'kWh_fc':>8}" if fc else "")

@@ -279,7 +279,7 @@ def test_solar3p_calibration_adds_kwh_fc_to_every_row(tmp_path):
     assert [r["kwh"] for r in rows] == [r["kwh"] for r in plain]
     assert sum(r["kwh_fc"] for r in rows) > 0 and any(r["kwh_fc"] != r["kwh"] for r in rows)
     csv = solar3p(tmp_path, "--calibration", str(path), "--format", "csv", "--gran", "day")
-    assert csv.returncode == 0 and csv.stdout.splitlines()[0].endswith("kwh_fc")
+    assert csv.returncode == 0 and csv.stdout.splitlines()[0] == "hour_start,kwh,gr_w,tc,temp,kwh_fc,hours,day_hours"
     # PV_CALIBRATION, and the default file in STATE_DIR, are used the same way.
     via_env = solar3p(tmp_path, "--format", "json", PV_CALIBRATION=str(path))
     assert json.loads(via_env.stdout) == rows
