@@ -36,6 +36,10 @@ NUMERIC_FIELDS = ("elev", "az", "temp", "gr", "gr_w", "sd", "tc", "lc", "mc", "h
 # The fields the collector stores: a file where no row has any of them is not a forecast of the contract's
 # layout (a row may lack them, or give "-": that hour's value is unknown).
 WEATHER_FIELDS = ("gr_w", "tc", "temp")
+# What each of them can be (an hour's mean irradiance stays far below 2000 W/m² even under broken clouds; the
+# coldest and hottest air measured on Earth, -89 and 57 °C): beyond is a broken file or a "no value" marker
+# such as -999999, which would poison every hour joined with it.
+WEATHER_RANGES = {"gr_w": (-50.0, 2000.0, "W/m²"), "tc": (0.0, 100.0, "%"), "temp": (-100.0, 100.0, "°C")}
 MISSING = ("", "-", "null")  # Meteoserver's "-", and what other writers put for "no value"
 # Bounds on what one file may hold (memory stays bounded whatever the input): five years of hours, as
 # `fetch --from --to` writes at most in one run, are ~44,000 rows and ~9.4 MB.
@@ -114,6 +118,12 @@ def parse_row(path: Path, index: int, item: object) -> MeteoRow:
         when = datetime.fromtimestamp(time, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
         raise MeteoFileError(path, f"{where} has time {time} ({when} UTC), not the start of an hour", "time")
     values = {name: _field_number(path, where, name, item.get(name)) for name in NUMERIC_FIELDS}
+    for name, (lo, hi, unit) in WEATHER_RANGES.items():
+        value = values[name]
+        if value is not None and not lo <= value <= hi:
+            raise MeteoFileError(
+                path, f"{where} has {shown(item.get(name))}, out of range ({lo:g} to {hi:g} {unit})", name
+            )
     issued = _unix(path, where, "issued", item.get("issued"))
     return MeteoRow(time=time, cet=str(item.get("cet") or ""), issued=issued, **values)
 
@@ -221,3 +231,10 @@ def read_meteo_file(path: Path | str) -> MeteoFile:
 def read_meteo(path: Path | str) -> list[MeteoRow]:
     """Read and check a forecast file: its rows (see ``read_meteo_file``)."""
     return read_meteo_file(path).rows
+
+
+def in_range(name: str, value: float | None) -> float | None:
+    """``value`` of weather field ``name`` where it lies in WEATHER_RANGES, else None (for values stored
+    before the reader checked them)."""
+    lo, hi, _ = WEATHER_RANGES[name]
+    return value if value is None or lo <= value <= hi else None

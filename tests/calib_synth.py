@@ -95,7 +95,7 @@ def generate(
                 "day": d.day,
                 "hour": d.hour,
                 "gr_w": round(float(forecast_ghi[i]), 3),
-                "tc": round(float(100 * (1 - share[i])), 1),
+                "tc": round(float(100 * (1 - min(share[i], 1.0))), 1),  # brighter than clear sky: no cloud, not less
                 "temp": round(float(temp[i]), 2),
                 "kwh_pv": round(float(kwh[i]), 5),
                 "flags": None,

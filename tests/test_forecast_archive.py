@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -297,6 +297,9 @@ def test_a_database_that_lost_an_unchanged_files_forecasts_gets_them_again(store
         "[1, 2, 3]",
         '{"forecast": [{"time": "1748736000", "gr_w": "veel", "tc": "0", "temp": "1"}]}',
         '{"issued": "yesterday", "forecast": [{"time": "1748736000", "gr_w": "1", "tc": "0", "temp": "1"}]}',
+        # Found in review: a "no value" marker passed the reader and ended every MariaDB run with 70.
+        '{"forecast": [{"time": "1748736000", "gr_w": "1", "tc": "0", "temp": "-999999"}]}',
+        '{"forecast": [{"time": "1748736000", "gr_w": "123456", "tc": "0", "temp": "1"}]}',
     ],
 )
 def test_a_bad_file_exits_65_naming_it_and_stores_nothing_from_it(store, db_url, tmp_path, content):
@@ -310,6 +313,31 @@ def test_a_bad_file_exits_65_naming_it_and_stores_nothing_from_it(store, db_url,
     assert archive_count(store) == len(syn.meteoserver()["forecast"])  # the good one only
     missing = run_script(tmp_path, db_url, "--archive", str(tmp_path / "nowhere.json"))
     assert missing.returncode == 65 and "nowhere.json" in missing.stderr
+
+
+def test_an_absurd_value_archived_before_the_reader_checked_it_is_unknown_not_a_crash(store, db_url, tmp_path):
+    """A forecast row with temp -999999 already in the archive (an older version stored it): the hours are
+    stored, that value NULL (it did not fit pvhistory's DECIMAL on MariaDB: every run exited 70)."""
+    syn = synth.generate(DAY, 1, seed=3)
+    store.upsert("enphase_production", syn.rows())
+    doc = meteo_doc(syn, issued=datetime(2025, 5, 31), provider="meteoserver")
+    rows = [
+        {
+            "ts_utc": datetime.fromtimestamp(int(r["time"]), timezone.utc).replace(tzinfo=None),
+            "issued_utc": datetime(2025, 5, 31),
+            "provider": "meteoserver",
+            "gr_w": float(r["gr_w"]),
+            "tc": float(r["tc"]),
+            "temp": -999999.0 if int(r["time"]) == unix(NOON) else float(r["temp"]),
+        }
+        for r in doc["forecast"]
+    ]
+    store.store_forecasts(rows)
+    collect(settings_for(tmp_path, db_url, tmp_path / "absent.json"), day_request(), store, now_utc=LATER)
+    got = {r["ts_utc"]: r for r in stored(store)}
+    assert len(got) == 24 and all(r["kwh_pv"] is not None for r in got.values())
+    assert got[NOON]["temp"] is None and got[NOON]["gr_w"] is not None
+    assert got[NOON + timedelta(hours=1)]["temp"] is not None
 
 
 def test_archive_with_hour_options_is_bad_usage(tmp_path):

@@ -121,7 +121,18 @@ class ForecastQueries(Database):
             where += f" AND {q('provider')} = {p}"
             params.append(provider)
         sql = f"SELECT {', '.join(q(c) for c in FORECAST_READ_COLS)} FROM {q('forecast')} WHERE {where}"
+        from solar3p.meteo import in_range  # a value archived before the file reader checked ranges: unknown
+
         out = []
         for ts, issued, prov, gr_w, tc, temp in self._run(sql, tuple(params), fetch=True):
-            out.append(ArchivedForecast(parse_utc(ts), parse_utc(issued), prov, _float(gr_w), _float(tc), _float(temp)))
+            out.append(
+                ArchivedForecast(
+                    parse_utc(ts),
+                    parse_utc(issued),
+                    prov,
+                    in_range("gr_w", _float(gr_w)),
+                    in_range("tc", _float(tc)),
+                    in_range("temp", _float(temp)),
+                )
+            )
         return out
