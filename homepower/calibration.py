@@ -281,6 +281,10 @@ def backtest(
     first_day, last_day = start_local.date(), end_local.date()
     if end_local.time() != datetime.min.time():
         last_day += timedelta(days=1)
+    newest = store.newest("pvhistory")
+    if newest is not None:  # no day after the record's last has an hour to fill: a far --to reads no further
+        last_local = newest.replace(tzinfo=timezone.utc).astimezone(tz).date()
+        last_day = min(last_day, last_local + timedelta(days=1))
     end_utc = H.to_utc(datetime.combine(last_day, datetime.min.time()), tz)
     items = read_hours(store, range_start_utc(start_local, tz) - timedelta(days=HISTORY_DAYS + 1), end_utc)
     given = plant(settings)

@@ -65,7 +65,10 @@ def select_hours(request: Request, tz: ZoneInfo, now_utc: datetime) -> list[Hour
         chosen = H.hours_of_local_hour(request.hour, tz)
     elif request.kind == "range":
         assert request.start is not None and request.end is not None
-        chosen = H.local_hours(request.start, request.end, tz)
+        # Hours not over yet are left out anyway; a far --to (a typo: 2207) must not build them first.
+        now_local = now_utc.replace(tzinfo=timezone.utc).astimezone(tz).replace(tzinfo=None)
+        end = min(request.end, now_local.replace(minute=0, second=0, microsecond=0) + timedelta(days=1))
+        chosen = H.local_hours(request.start, end, tz) if request.start < end else []
     else:
         last = last_completed_start(now_utc, tz)
         chosen = H.utc_hours(last - (BACKFILL_HOURS - 1) * H.HOUR, last + H.HOUR, tz)

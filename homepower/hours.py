@@ -125,6 +125,8 @@ def parse_local(text: str, option: str, need_hour: bool = False) -> datetime:
     if not match or (need_hour and match.group(4) is None):
         raise UsageError(f"{option} {text!r} is not a local time of the form {form}")
     year, month, day, hour = (int(g) if g is not None else 0 for g in match.groups())
+    if not 1971 <= year <= 2199:  # the years a unix clock and a day either side both reach
+        raise UsageError(f"{option} {text!r} is outside the years 1971 to 2199")
     try:
         return datetime(year, month, day, hour)
     except ValueError as exc:

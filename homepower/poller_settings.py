@@ -86,7 +86,11 @@ def parse_database_url(url: str, base_dir: Path = PROJECT_DIR, name: str = "DATA
             f"file's path follows three slashes, sqlite:///{rest} for a path inside {_folder(base_dir)}, or four, "
             f"sqlite:////{rest} for an absolute path"
         )
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname  # a bracketed address that is none ([zz], [::1 unclosed) fails here
+    except ValueError:
+        raise ConfigError(f"{name} has a bad host (an IPv6 address goes in [brackets]): {accepted}") from None
     if parts.scheme not in ("mysql", "mariadb", "mysql+mysqlconnector"):
         raise ConfigError(f"{name} has an unknown scheme {parts.scheme!r}: {accepted}")
     try:
@@ -94,11 +98,11 @@ def parse_database_url(url: str, base_dir: Path = PROJECT_DIR, name: str = "DATA
     except ValueError:
         raise ConfigError(f"{name} has a bad port: {accepted}") from None
     database = parts.path.lstrip("/")
-    if not parts.hostname or not database or "/" in database:
+    if not hostname or not database or "/" in database:
         raise ConfigError(f"{name} needs a host and a database name: {accepted}")
     return DatabaseConfig(
         kind="mysql",
-        host=parts.hostname,
+        host=hostname,
         port=port,
         user=unquote(parts.username or "root"),
         password=unquote(parts.password or ""),
@@ -138,12 +142,19 @@ def parse_envoy_host(value: str, name: str = "ENVOY_HOST") -> str:
         raise ConfigError(f"{name} is empty: give the gateway's address, e.g. envoy.local or 192.0.2.10")
     if "://" not in text:
         text = "https://" + text
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+        hostname = parts.hostname  # a bracketed address that is none ([zz], [::1 unclosed) fails here
+    except ValueError:
+        raise ConfigError(
+            f"{name}={value!r} has a bad host (an IPv6 address goes in [brackets]): use host, host:port or "
+            "https://host:port"
+        ) from None
     try:
         _ = parts.port  # raises on a non-numeric or out-of-range port
     except ValueError:
         raise ConfigError(f"{name}={value!r} has a bad port: use host, host:port or https://host:port") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https") or not hostname:
         raise ConfigError(f"{name}={value!r} is not valid: use host, host:port or https://host:port")
     return text
 

@@ -82,6 +82,12 @@ def run(body: Callable[[], int | None], name: str) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (`| head`): the work is done (every script stores before it
+        # prints), there is just no one to tell. Python's own flush at exit must not fail on it again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except ModuleNotFoundError as exc:  # an installation to fix (78), not a bug of ours
         _traceback_when_debugging(name)
         print(missing_module(name, exc), file=sys.stderr)

@@ -131,9 +131,14 @@ def number(env: Mapping[str, str], name: str, default: float, lo: float, hi: flo
 def http_url(env: Mapping[str, str], name: str, default: str) -> str:
     """The http(s) base URL setting ``name`` (no trailing slash), else ``default``."""
     value = (env.get(name) or default).strip().rstrip("/")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{name}={value!r} is not an http(s) URL")
+    try:
+        parts = urlsplit(value)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        _ = parts.port  # a port that is no number, or beyond 65535
+    except ValueError:  # also a bracketed host that is no IPv6 address ([zz], [::1 unclosed)
+        ok = False
+    if not ok:
+        raise ConfigError(f"{name}={value!r} is not an http(s) URL (https://host[:port][/path])")
     return value
 
 

@@ -376,6 +376,11 @@ def test_script_end_to_end(store, db_url, tmp_path):
         ["--from", "2025-06-01"],
         ["--hour", "2025-06-01T10", "--from", "2025-06-01", "--to", "2025-06-02"],
         ["--bogus"],
+        # Found in review: the calendar's ends ended with 70 (OverflowError)
+        ["--hour", "0001-01-01T00"],
+        ["--hour", "9999-12-31T23"],
+        ["--from", "0001-01-02", "--to", "0001-01-03"],
+        ["--calibrate", "--from", "9999-12-01", "--to", "9999-12-31"],
     ],
 )
 def test_bad_usage_exits_64(tmp_path, args):
@@ -517,6 +522,35 @@ def test_sqlite_samples_written_by_hand_in_other_iso_forms_are_read(tmp_path, st
     assert alone[0].kwh_pv is not None and "long_gap" in alone[0].flags
 
 
+@pytest.mark.parametrize(
+    "ts_utc, wh",
+    [("2025-03-29 25:00:00", 1000.0), ("2025-03-29T10:40:00+25:00", 1000.0), ("2025-03-29 10:40:00", "abc")],
+)
+def test_a_sqlite_row_another_tool_wrote_wrong_is_left_out_with_a_warning(tmp_path, caplog, ts_utc, wh):
+    """Found in review: an hour 25 or a counter of text ended every run over it with 70."""
+    import sqlite3
+
+    from homepower.store import Store
+
+    syn = synth.generate(date(2025, 3, 29), 1, seed=21, noise=False)
+    settings = settings_for(tmp_path, f"sqlite:///{tmp_path / 'h.db'}")
+    with Store.connect(settings.database, settings.timezone) as store:
+        store.upsert("enphase_production", syn.rows())
+    con = sqlite3.connect(tmp_path / "h.db")
+    con.execute(
+        "INSERT INTO enphase_production (ts_utc, year, month, day, hour, minute, wattHoursLifetime, source) "
+        "VALUES (?, 2025, 3, 29, 10, 40, ?, 'eim')",
+        (ts_utc, wh),
+    )
+    con.commit()
+    con.close()
+    with Store.connect(settings.database, settings.timezone) as store:
+        with caplog.at_level("WARNING"):
+            collect(settings, day_range(date(2025, 3, 29), 1), store, now_utc=LATER)
+        assert_matches_truth(stored(store), syn)
+    assert "left out 1 enphase_production row(s)" in caplog.text
+
+
 def test_the_sql_files_run_statement_by_statement(store):
     """Setting up by hand (as acceptance scripts do) often splits sql/*.sql on ";": the generated header
     comment once held one and broke MariaDB's first statement (found in review)."""
@@ -536,3 +570,29 @@ def test_a_forecast_path_that_is_a_directory_is_a_bad_file_not_a_missing_one(sto
     with pytest.raises(DataError) as err:
         collect(settings_for(tmp_path, db_url, folder), day_range(date(2025, 6, 1), 1), store, now_utc=LATER)
     assert err.value.exit_code == 65 and str(folder) in str(err.value)
+
+
+def test_a_far_to_builds_no_hour_after_now():
+    """Found in review: --to 2400-01-01 built every hour until then first (718 MB), 9999 never ended."""
+    from zoneinfo import ZoneInfo
+
+    from homepower.collect import select_hours
+
+    tz = ZoneInfo("Europe/Amsterdam")
+    now = datetime(2025, 6, 1, 10, 30)
+    hours = select_hours(Request("range", start=datetime(2025, 5, 30), end=datetime(2199, 1, 1)), tz, now)
+    assert hours[0].start == datetime(2025, 5, 29, 22) and hours[-1].end <= now and len(hours) == 60
+
+
+def test_output_a_reader_stopped_reading_ends_quietly_with_the_work_done(tmp_path):
+    """`history_collector.py --calibrate --from --to | head -1` ended with 70 (BrokenPipeError): the
+    backtest had stored its days before it printed."""
+    code = (
+        "import sys\n"
+        "from solar3p.edge import run\n"
+        "def body():\n"
+        "    raise BrokenPipeError(32, 'Broken pipe')\n"
+        "sys.exit(run(body, 'x'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr == ""

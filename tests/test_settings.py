@@ -292,3 +292,27 @@ def test_the_broker_password_never_shows(tmp_path):
     assert s.publish.broker.describe() == "mqtt://me@h:1883"
     at = load_settings(tmp_path, MQTT_URL="mqtt://u%40x:hunter2@h")  # a user with an @, written as in the URL
     assert at.publish.broker.describe() == "mqtt://u%40x@h:1883"
+
+
+@pytest.mark.parametrize("name", ["ENVOY_HOST", "DATABASE_URL", "ENLIGHTEN_URL", "ENTREZ_URL"])
+@pytest.mark.parametrize("host", ["[zz]", "[::1"])
+def test_a_bracketed_host_that_is_no_address_is_a_setting_to_fix(tmp_path, name, host):
+    """Found in review: urllib's ValueError for these ended every script with 70."""
+    value = {"ENVOY_HOST": host, "DATABASE_URL": f"mysql://u:pw@{host}/db"}.get(name, f"https://{host}")
+    with pytest.raises(ConfigError) as err:
+        load_settings(tmp_path, **{name: value})
+    assert name in str(err.value) and "pw" not in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["METEOSERVER_URL", "OPEN_METEO_URL", "FORECAST_SOLAR_URL", "SOLCAST_URL"])
+def test_a_service_url_with_a_broken_host_is_a_setting_to_fix(name):
+    from solar3p.environment import http_url
+    from solar3p.errors import ConfigError as Solar3pConfigError
+    from solar3p.providers.fetch import ServiceSettings
+
+    for value in ("https://[zz]", "https://[::1", "https://host:99999"):
+        with pytest.raises(Solar3pConfigError, match=name):
+            if name in ("FORECAST_SOLAR_URL", "SOLCAST_URL"):
+                ServiceSettings.from_env({name: value})
+            else:
+                http_url({name: value}, name, "https://default.example")

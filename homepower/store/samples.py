@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol, Sequence
 
 from homepower.dialects import parse_utc
 from homepower.store.core import Database, _epoch, _float
+
+log = logging.getLogger(__name__)
 
 
 class Sample(NamedTuple):
@@ -59,9 +62,26 @@ class SampleQueries(Database):
             f"WHERE {q('ts_utc')} >= {p} AND {q('ts_utc')} < {p} ORDER BY {q('ts_utc')}"
         )
         lo_s, hi_s = _epoch(start), _epoch(end)
-        out = [self._sample(row) for row in self._run(sql, (lo, hi), fetch=True)]
+        out = self._samples(self._run(sql, (lo, hi), fetch=True))
         out = [s for s in out if lo_s <= s.t < hi_s]
         out.sort(key=lambda s: s.t)
+        return out
+
+    def _samples(self, rows: Sequence[Sequence]) -> list[Sample]:
+        """``rows`` as samples; a row that is no reading (on SQLite another tool may write a time of hour 25
+        or a counter of text) is left out with one warning, not the end of the run."""
+        out, bad = [], 0
+        for row in rows:
+            try:
+                out.append(self._sample(row))
+            except (ValueError, TypeError, OverflowError):
+                bad += 1
+        if bad:
+            log.warning(
+                "left out %d enphase_production row(s) whose ts_utc is no time or whose counters are no "
+                "numbers (written by another tool?)",
+                bad,
+            )
         return out
 
     def _sample(self, row: Sequence) -> Sample:
@@ -93,8 +113,5 @@ class SampleQueries(Database):
             f"SELECT {', '.join(q(c) for c in SAMPLE_COLS)} FROM {q('enphase_production')} "
             f"WHERE {q('ts_utc')} IN ({self.dialect.params(len(stamps))}) ORDER BY {q('ts_utc')}"
         )
-        out = []
-        for row in self._run(sql, tuple(stamps), fetch=True):
-            ts = parse_utc(row[0])
-            out.append(self._sample((_epoch(ts),) + tuple(row[1:])))
+        out = self._samples(self._run(sql, tuple(stamps), fetch=True))
         return sorted(out, key=lambda s: s.t)

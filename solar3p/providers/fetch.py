@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Mapping, Protocol, Sequence
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import netio
 from netio.client import Conversation, Reply
+from solar3p.environment import http_url
 from solar3p.errors import ConfigError
 from solar3p.providers import forecast_solar as fs
 from solar3p.providers import pvfile
@@ -67,11 +67,7 @@ class ServiceSettings:
             return value.strip() if value and value.strip() else None
 
         def url(name: str, default: str) -> str:
-            value = (text(name) or default).rstrip("/")
-            parts = urlsplit(value)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ConfigError(f"{name}={value!r} is not an http(s) URL")
-            return value
+            return http_url(env, name, default)
 
         key = text("FORECAST_SOLAR_KEY")
         if key is not None and not key.isalnum():
