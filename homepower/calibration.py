@@ -48,6 +48,7 @@ class TrainingHour:
     kwh_pv: float | None  # None: not for training (unknown or flagged)
     tc: float | None = None  # the forecast's total cloud cover, %
     issued: float | None = None  # unix s the forecast was issued (its lead time widens the band)
+    flagged: bool = False  # measured, but left out for its flags (EXCLUDED_FLAGS)
 
     @classmethod
     def from_hour(cls, hour: ForecastHour) -> "TrainingHour":
@@ -62,6 +63,7 @@ class TrainingHour:
             kwh_pv=hour.kwh_pv if usable else None,
             tc=hour.tc,
             issued=None if hour.forecast_issued is None else float(H.epoch_s(hour.forecast_issued)),
+            flagged=hour.kwh_pv is not None and not usable,
         )
 
 
@@ -189,9 +191,16 @@ def calibrate(
     now_utc = (now_utc or datetime.now(timezone.utc).replace(tzinfo=None)).replace(microsecond=0)
     end = now_utc - H.HOUR + timedelta(seconds=1)
     items = read_hours(store, end - timedelta(days=HISTORY_DAYS + 1), end)
+    flagged = sum(h.flagged for h in items)
     items = [h for h in items if h.kwh_pv is not None]
     given = plant(settings)
     if not items:
+        if flagged:  # e.g. FORECAST_MIN_LEAD_H=24 with forecasts downloaded hours, not a day, ahead
+            raise NotYet(
+                f"all {flagged} pvhistory hour(s) with kwh_pv and forecast weather are flagged "
+                f"{', '.join(sorted(EXCLUDED_FLAGS))}, which calibration leaves out (late_forecast: no forecast "
+                "was issued FORECAST_MIN_LEAD_H before the hour; fetch earlier, or lower it)"
+            )
         raise NotYet(
             "no pvhistory hours with kwh_pv and forecast weather yet; calibration needs at least 3 local days "
             "of them (let the hourly collector run for a few days)"

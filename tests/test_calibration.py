@@ -224,6 +224,20 @@ def test_too_little_history_exits_65_in_one_line_and_writes_nothing(store, db_ur
     assert not (tmp_path / "state" / "solar3p-calibration.json").exists()
 
 
+def test_history_all_flagged_late_says_so_not_that_there_is_none(store, db_url, tmp_path):
+    """Found in review: with every hour late_forecast (FORECAST_MIN_LEAD_H=24, forecasts fetched hours
+    ahead) --calibrate said there was no history yet and to let the collector run."""
+    h = S.generate(date(2025, 5, 1), 10, seed=14)
+    store.upsert("pvhistory", [dict(r, flags="late_forecast") for r in h.rows])
+    done = collector(tmp_path, db_url, "--calibrate", "--now", "2025-06-01T00:00:00")
+    assert done.returncode == 65
+    line = done.stderr.strip()
+    assert (
+        len(line.splitlines()) == 1 and "flagged" in line and "late_forecast" in line and "FORECAST_MIN_LEAD_H" in line
+    )
+    assert "let the hourly collector run" not in line
+
+
 def test_the_backtest_never_looks_ahead(store, db_url, tmp_path):
     h = S.generate(date(2025, 5, 1), 12, azimuth=180.0, tilt=35.0, seed=15)
     put_history(store, h)
