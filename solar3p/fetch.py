@@ -36,7 +36,7 @@ from solar3p.download import Deadline, ServiceError
 from solar3p.files import DUTCH, dump_lines, write_forecast
 from solar3p.errors import MeteoFileError, shown
 from solar3p.settings import FORECAST_FILE_PROVIDERS
-from solar3p.meteo import parse_meteo, parse_row
+from solar3p.meteo import MISSING, parse_meteo, parse_row
 
 log = logging.getLogger(__name__)
 
@@ -333,7 +333,7 @@ def _meteoserver(
             log.info("%s answered without a forecast list%s; retrying in %g s", service, said, pauses[0])
             pauses.pop(0)
     repeated = _checked(document, service, url)
-    if all(row.get("gr_w") in (None, "", "-") for row in document["forecast"] if isinstance(row, dict)):
+    if all(row.get("gr_w") in (None, *MISSING) for row in document["forecast"] if isinstance(row, dict)):
         # Every irradiance "-" (it lacks them now and then): no forecast to plan with, so the last good file stays.
         raise ServiceError(
             f"{service} {url} answered no forecast hour with irradiance (every gr_w is '-'); try again later, "
