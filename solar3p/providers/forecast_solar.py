@@ -29,7 +29,7 @@ from typing import Any, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from solar3p.errors import shown
-from solar3p.providers import MAX_SPAN_DAYS
+from solar3p.providers import MAX_SPAN_DAYS, countable
 
 SERVICE = "Forecast.Solar"
 PROVIDER = "forecast.solar"
@@ -200,11 +200,8 @@ def _moment(key: str, tz: ZoneInfo | None, seen: set[str]) -> datetime:
         fold = 1 if text in seen else 0
         seen.add(text)
         moment = moment.replace(tzinfo=tz, fold=fold)
-    try:  # year 1 or 9999: no instant whose local hours can be counted a day either side
-        utc = moment.astimezone(timezone.utc)
-        (utc + timedelta(days=1), utc - timedelta(days=1))
-    except (OverflowError, ValueError):
-        raise AnswerError(f"has a period key {shown(key)} that is no time") from None
+    if not countable(moment):
+        raise AnswerError(f"has a period key {shown(key)} that is no time")
     return moment
 
 

@@ -24,7 +24,7 @@ from typing import Sequence
 from zoneinfo import ZoneInfo
 
 from solar3p.errors import shown
-from solar3p.providers import MAX_SPAN_DAYS
+from solar3p.providers import MAX_SPAN_DAYS, countable
 
 SERVICE = "Solcast"
 PROVIDER = "solcast"
@@ -124,11 +124,9 @@ def parse_forecasts(document: object) -> list[HalfHour]:
         text = item.get("period_end")
         try:
             end = datetime.fromisoformat(text) if isinstance(text, str) else None
-            if end is not None and end.tzinfo is not None:  # year 1 or 9999: no local hours a day either side
-                (end.astimezone(timezone.utc) - timedelta(days=1), end.astimezone(timezone.utc) + timedelta(days=1))
-        except (ValueError, OverflowError):
+        except ValueError:
             end = None
-        if end is None or end.tzinfo is None:
+        if end is None or end.tzinfo is None or not countable(end):
             raise AnswerError(f"forecast {index} has period_end {shown(text)}, not a time with its offset")
         period = item.get("period", "PT30M")
         match = _PERIOD.match(period) if isinstance(period, str) else None
