@@ -238,6 +238,19 @@ def test_history_all_flagged_late_says_so_not_that_there_is_none(store, db_url, 
     assert "let the hourly collector run" not in line
 
 
+def test_a_backtest_to_a_far_date_stops_at_the_records_last_day(store, db_url, tmp_path):
+    """Found in review: --to 9999 walked (and read) every day until then; a far --to now fills what a --to
+    at the record's end fills, no more."""
+    h = S.generate(date(2025, 5, 1), 8, azimuth=180.0, tilt=35.0, seed=15)
+    put_history(store, h)
+    near = collector(tmp_path, db_url, "--calibrate", "--from", "2025-05-02", "--to", "2025-05-09")
+    assert near.returncode == 0, near.stderr
+    first = kwh_fc_of(store)
+    far = collector(tmp_path, db_url, "--calibrate", "--from", "2025-05-02", "--to", "2199-01-01")
+    assert far.returncode == 0, far.stderr
+    assert kwh_fc_of(store) == first and "to 2025-05-09" in far.stdout, far.stdout
+
+
 def test_the_backtest_never_looks_ahead(store, db_url, tmp_path):
     h = S.generate(date(2025, 5, 1), 12, azimuth=180.0, tilt=35.0, seed=15)
     put_history(store, h)

@@ -398,3 +398,19 @@ def test_a_sqlite_file_that_does_not_exist_is_not_created(tmp_path, args):
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
     assert "does not exist" in done.stderr and str(missing) in done.stderr and "DATABASE_URL" in done.stderr
     assert not (tmp_path / "nonexistent").exists()
+
+
+def test_status_names_a_calibration_an_older_version_wrote_without_a_band():
+    """Fitted on enough days but with no band (written before bands existed): say to calibrate again."""
+    import dataclasses
+    import json as _json
+
+    import calib_synth as S
+
+    from homepower.status import calibration_state
+    from solar3p import calibrate as C
+
+    h = S.generate(date(2025, 5, 1), 14, seed=3)
+    cal = dataclasses.replace(C.fit(h.feat, h.kwh, h.day, S.given(180.0, 35.0)), spread=None)
+    said = calibration_state(_json.dumps(cal.as_json()))
+    assert "no P10-P90 band (an older version's)" in said and "history_collector.py --calibrate" in said
